@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between the gmemvm VMM and its guest: guest-physical layout,
+ * the ports and MMIO addresses the VMM handles, the hypercall request block,
+ * and the device-tree property names. Both sides include this file and nothing
+ * else of each other (DESIGN.md, "Guest").
+ */
+#ifndef GMEMVM_ABI_H
+#define GMEMVM_ABI_H
+
+#include <stdint.h>
+
+/* Guest-physical layout of the low part of RAM, set up by the VMM. */
+#define GMEMVM_PML4_GPA 0x1000ULL
+#define GMEMVM_PDPT_GPA 0x2000ULL
+#define GMEMVM_PD_GPA 0x3000ULL /* 4 page directories: 4 GiB identity map, 2 MiB pages */
+#define GMEMVM_PD_COUNT 4
+#define GMEMVM_GDT_GPA 0x7000ULL
+#define GMEMVM_TLS_GPA 0x8000ULL /* per-vCPU block, FS base; stack canary at +0x28 */
+#define GMEMVM_TLS_SIZE 0x100ULL
+#define GMEMVM_FDT_GPA 0x10000ULL
+#define GMEMVM_FDT_MAX_SIZE 0x10000ULL
+#define GMEMVM_STACK_GPA 0x20000ULL /* vCPU i's stack top is STACK_GPA + (i + 1) * STACK_SIZE */
+#define GMEMVM_STACK_SIZE 0x4000ULL
+#define GMEMVM_IMAGE_GPA 0x100000ULL /* the guest ELF must load inside [IMAGE_GPA, DATA_GPA) */
+#define GMEMVM_DATA_GPA 0x200000ULL  /* scenario steps touch RAM from here up */
+#define GMEMVM_MAX_VCPUS 8
+#define GMEMVM_STACK_CANARY 0x5f676d656d766d5fULL
+
+/*
+ * Entry state of every vCPU: 64-bit long mode, identity map, interrupts off,
+ * rdi = device-tree GPA, rsi = vCPU index, rsp = that vCPU's stack top,
+ * FS base = that vCPU's TLS block (libfdt.a reads the canary at %fs:0x28).
+ */
+
+/* Ports. */
+#define GMEMVM_PORT_SERIAL 0x3f8   /* 16550-style UART, 8 registers */
+#define GMEMVM_PORT_HYPERCALL 0x500 /* 32-bit write of a request block's GPA */
+#define GMEMVM_PORT_TESTDEV 0x510   /* 32-bit echo register of the test device */
+
+/* MMIO test device: no memslot covers it, so every access is an MMIO exit. */
+#define GMEMVM_TESTDEV_MMIO_GPA 0xd0000000ULL
+#define GMEMVM_TESTDEV_MMIO_SIZE 0x1000ULL
+#define GMEMVM_TESTDEV_REG_ID 0x0      /* read-only, 64-bit: GMEMVM_TESTDEV_ID */
+#define GMEMVM_TESTDEV_REG_SCRATCH 0x8 /* read-write, 64-bit */
+#define GMEMVM_TESTDEV_ID 0x21214d564d454d47ULL /* "GMEMVM!!" */
+
+/*
+ * Hypercalls: the guest fills a request block in its RAM and writes the
+ * block's guest-physical address (32 bits, 8-byte aligned) to the hypercall
+ * port. The VMM bounds-checks the block before it reads it, executes the
+ * request and writes the result into the block (Solo5 hvt style).
+ */
+struct gmemvm_hypercall {
+	uint32_t op;
+	int32_t result; /* written by the VMM: 0 or a negative GMEMVM_HC_E* code */
+	uint64_t arg[4];
+};
+
+enum gmemvm_hypercall_op {
+	GMEMVM_HC_DONE = 1,   /* arg0 = status (0 = all steps passed), arg1 = failing step */
+	GMEMVM_HC_ASSERT = 2, /* arg0 = GPA of file name, arg1 = line, arg2 = GPA of expression */
+	GMEMVM_HC_SHARE = 3,  /* arg0 = GPA, arg1 = size: convert to shared (later issue) */
+	GMEMVM_HC_UNSHARE = 4 /* arg0 = GPA, arg1 = size: convert to private (later issue) */
+};
+
+/* Result codes the VMM writes into gmemvm_hypercall.result. */
+#define GMEMVM_HC_OK 0
+#define GMEMVM_HC_EINVAL (-22)  /* malformed request: bad address, size or alignment */
+#define GMEMVM_HC_ENOSYS (-38)  /* unknown op */
+#define GMEMVM_HC_EPERM (-1)    /* op not allowed in this mode or stage */
+
+/* Device-tree names (the guest reads them with libfdt). */
+#define GMEMVM_FDT_NODE "/gmemvm"
+#define GMEMVM_FDT_STEPS_NODE "/gmemvm/steps"
+#define GMEMVM_FDT_PROP_PORT "gmemvm,port"
+/* Each step node "step@N" has: op (string), addr (u64), size (u64), pattern (u32), vcpu (u32). */
+#define GMEMVM_FDT_VCPU_ALL 0xffffffffU
+
+/*
+ * Data pattern: the 64-bit word at guest-physical address gpa written by a
+ * step with pattern p is gmemvm_pattern_word(p, gpa). Mixing in the address
+ * catches data that landed in the wrong place, not just wrong bytes.
+ */
+static inline uint64_t gmemvm_pattern_word(uint32_t pattern, uint64_t gpa)
+{
+	return ((uint64_t)pattern * 0x0000000100000001ULL) ^ (gpa * 0x9e3779b97f4a7c15ULL);
+}
+
+#endif
