@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The gmemvm guest: reads the scenario the VMM put in the device tree and
+ * runs its steps on this vCPU, then reports the outcome with GMEMVM_HC_DONE.
+ * Every vCPU runs this code on its own stack; they share nothing but the
+ * serial lock and do not synchronise with each other between steps.
+ */
+#include <stdint.h>
+#include <libfdt.h>
+
+#include "gmemvm_abi.h"
+#include "hypercall.h"
+#include "io.h"
+#include "serial.h"
+
+/* Device-tree names used here that gmemvm_abi.h does not (yet) define. */
+#define PROP_MODE   "mode"
+#define PROP_STAGE  "stage"
+#define CHOSEN_NODE "/chosen"
+#define PROP_VCPUS  "gmemvm,vcpus"
+
+/* Step memory ranges must stay inside the identity map the VMM builds. */
+#define IDENTITY_MAP_END ((uint64_t)GMEMVM_PD_COUNT << 30)
+
+/* Value a vCPU writes to the test device's scratch register: high bytes "scratch". */
+#define SCRATCH_VALUE(cpu) (0x7363726174636800ULL | (cpu))
+#define PIO_VALUE(cpu)	   (0xabcd0000U | (uint32_t)(cpu))
+
+struct step {
+	const char *op;
+	uint64_t addr;
+	uint64_t size;
+	uint32_t pattern;
+	uint32_t vcpu;
+};
+
+static const char *get_string(const void *fdt, int node, const char *name)
+{
+	int len;
+	const char *p = fdt_getprop(fdt, node, name, &len);
+
+	/* A string property must hold exactly one NUL-terminated string. */
+	if (!p || len <= 0 || strnlen(p, len) != (size_t)len - 1)
+		return NULL;
+	return p;
+}
+
+static int get_u32(const void *fdt, int node, const char *name, uint32_t *out)
+{
+	int len;
+	const void *p = fdt_getprop(fdt, node, name, &len);
+
+	if (!p || len != sizeof(fdt32_t))
+		return -1;
+	/* fdt32_ld: big-endian and safe for any alignment. */
+	*out = fdt32_ld(p);
+	return 0;
+}
+
+static int get_u64(const void *fdt, int node, const char *name, uint64_t *out)
+{
+	int len;
+	const void *p = fdt_getprop(fdt, node, name, &len);
+
+	if (!p || len != sizeof(fdt64_t))
+		return -1;
+	/* Property values are only 4-byte aligned: fdt64_ld reads bytewise. */
+	*out = fdt64_ld(p);
+	return 0;
+}
+
+static __attribute__((noreturn)) void fail(unsigned long cpu, unsigned int step, const char *why)
+{
+	serial_printf("vcpu %lu: step %u failed: %s\n", cpu, step, why);
+	hypercall_done(1, step);
+}
+
+/* Returns NULL if the step node is well-formed, else what is wrong. */
+static const char *parse_step(const void *fdt, int node, struct step *st)
+{
+	st->op = get_string(fdt, node, "op");
+	if (!st->op)
+		return "missing op";
+	if (get_u32(fdt, node, "vcpu", &st->vcpu))
+		return "missing vcpu";
+	st->addr = st->size = 0;
+	st->pattern = 0;
+	/* Only memory steps use a range and a pattern; mmio/pio ignore them. */
+	if (!strcmp(st->op, "write") || !strcmp(st->op, "verify")) {
+		if (get_u64(fdt, node, "addr", &st->addr) ||
+		    get_u64(fdt, node, "size", &st->size) ||
+		    get_u32(fdt, node, "pattern", &st->pattern))
+			return "missing addr, size or pattern";
+	}
+	return NULL;
+}
+
+/*
+ * Computes this vCPU's range [*start, *end) for a memory step. With vcpu ==
+ * all, vCPU i takes the i-th size-long slice from addr. Returns NULL or why
+ * the range is unusable: it must be 8-byte aligned, non-empty, above the
+ * guest image and stacks, and inside the 4 GiB identity map.
+ */
+static const char *step_range(const struct step *st, unsigned long cpu, uint64_t *start,
+			      uint64_t *end)
+{
+	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
+
+	if (st->size == 0 || (st->addr | st->size) & 7)
+		return "range not 8-byte aligned or empty";
+	if (st->size > IDENTITY_MAP_END || st->addr >= IDENTITY_MAP_END)
+		return "range outside the identity map";
+	/* addr, size < 2^32 and slice < 8: no 64-bit overflow below. */
+	*start = st->addr + slice * st->size;
+	*end = *start + st->size;
+	if (*start < GMEMVM_DATA_GPA || *end > IDENTITY_MAP_END)
+		return "range outside [DATA_GPA, 4 GiB)";
+	return NULL;
+}
+
+static void do_write(uint64_t start, uint64_t end, uint32_t pattern)
+{
+	uint64_t gpa;
+
+	/* volatile: every word must really be stored; virtual == physical. */
+	for (gpa = start; gpa < end; gpa += 8)
+		*(volatile uint64_t *)(uintptr_t)gpa = gmemvm_pattern_word(pattern, gpa);
+}
+
+/* Returns 0 if every word matches, else prints the first mismatch and returns -1. */
+static int do_verify(unsigned long cpu, unsigned int k, uint64_t start, uint64_t end,
+		     uint32_t pattern)
+{
+	uint64_t gpa;
+
+	for (gpa = start; gpa < end; gpa += 8) {
+		uint64_t got = *(volatile uint64_t *)(uintptr_t)gpa;
+		uint64_t want = gmemvm_pattern_word(pattern, gpa);
+
+		if (got != want) {
+			serial_printf("vcpu %lu: step %u verify failed at 0x%llx (read 0x%016llx, "
+				      "expected 0x%016llx)\n",
+				      cpu, k, (unsigned long long)gpa, (unsigned long long)got,
+				      (unsigned long long)want);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Test device over MMIO: ID register, then write and read back the scratch
+ * register. Other vCPUs may write scratch concurrently during a step for all
+ * vCPUs, so then the read only has to be some vCPU's value.
+ */
+static int do_mmio(unsigned long cpu, unsigned int k, int all)
+{
+	volatile uint64_t *id =
+	    (volatile uint64_t *)(uintptr_t)(GMEMVM_TESTDEV_MMIO_GPA + GMEMVM_TESTDEV_REG_ID);
+	volatile uint64_t *scratch =
+	    (volatile uint64_t *)(uintptr_t)(GMEMVM_TESTDEV_MMIO_GPA + GMEMVM_TESTDEV_REG_SCRATCH);
+	uint64_t got = *id;
+
+	if (got != GMEMVM_TESTDEV_ID) {
+		serial_printf("vcpu %lu: step %u mmio id 0x%llx, expected 0x%llx\n", cpu, k,
+			      (unsigned long long)got, (unsigned long long)GMEMVM_TESTDEV_ID);
+		return -1;
+	}
+	*scratch = SCRATCH_VALUE(cpu);
+	got = *scratch;
+	if (all ? got - SCRATCH_VALUE(0) >= GMEMVM_MAX_VCPUS : got != SCRATCH_VALUE(cpu)) {
+		serial_printf("vcpu %lu: step %u mmio scratch read 0x%llx, wrote 0x%llx\n", cpu, k,
+			      (unsigned long long)got, (unsigned long long)SCRATCH_VALUE(cpu));
+		return -1;
+	}
+	return 0;
+}
+
+/* Test device echo port: the VMM keeps one echo register per vCPU. */
+static int do_pio(unsigned long cpu, unsigned int k)
+{
+	uint32_t got;
+
+	outl(GMEMVM_PORT_TESTDEV, PIO_VALUE(cpu));
+	got = inl(GMEMVM_PORT_TESTDEV);
+	if (got != PIO_VALUE(cpu)) {
+		serial_printf("vcpu %lu: step %u pio read 0x%x, wrote 0x%x\n", cpu, k, got,
+			      PIO_VALUE(cpu));
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs step k (1-based) if it is for this vCPU; returns 0 if it passed or was skipped. */
+static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k)
+{
+	struct step st;
+	uint64_t start = 0, end = 0;
+	const char *err = parse_step(fdt, node, &st);
+	int all;
+
+	if (err)
+		fail(cpu, k, err);
+	all = st.vcpu == GMEMVM_FDT_VCPU_ALL;
+	if (!all && st.vcpu != cpu)
+		return 0;
+
+	if (!strcmp(st.op, "write") || !strcmp(st.op, "verify")) {
+		err = step_range(&st, cpu, &start, &end);
+		if (err)
+			fail(cpu, k, err);
+		if (st.op[0] == 'w')
+			do_write(start, end, st.pattern);
+		else if (do_verify(cpu, k, start, end, st.pattern))
+			return -1;
+		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok\n", cpu, k, st.op,
+			      (unsigned long long)start, (unsigned long long)st.size);
+		return 0;
+	}
+	if (!strcmp(st.op, "mmio")) {
+		if (do_mmio(cpu, k, all))
+			return -1;
+	} else if (!strcmp(st.op, "pio")) {
+		if (do_pio(cpu, k))
+			return -1;
+	} else {
+		fail(cpu, k, "unknown op");
+	}
+	serial_printf("vcpu %lu: step %u %s ok\n", cpu, k, st.op);
+	return 0;
+}
+
+/* Called from _start with rdi = device-tree GPA and rsi = vCPU index. */
+__attribute__((noreturn)) void guest_main(const void *fdt, unsigned long cpu);
+
+void guest_main(const void *fdt, unsigned long cpu)
+{
+	const char *mode;
+	uint32_t stage, vcpus;
+	unsigned int nsteps = 0, k;
+	int root, chosen, steps, node, err;
+
+	GUEST_ASSERT(cpu < GMEMVM_MAX_VCPUS);
+
+	/* Problems with the device tree itself are reported as failing "step 0". */
+	err = fdt_check_header(fdt);
+	if (err)
+		fail(cpu, 0, fdt_strerror(err));
+	root = fdt_path_offset(fdt, GMEMVM_FDT_NODE);
+	chosen = fdt_path_offset(fdt, CHOSEN_NODE);
+	steps = fdt_path_offset(fdt, GMEMVM_FDT_STEPS_NODE);
+	if (root < 0 || chosen < 0 || steps < 0)
+		fail(cpu, 0, "missing /gmemvm, /chosen or /gmemvm/steps");
+	mode = get_string(fdt, root, PROP_MODE);
+	if (!mode || get_u32(fdt, root, PROP_STAGE, &stage) ||
+	    get_u32(fdt, chosen, PROP_VCPUS, &vcpus))
+		fail(cpu, 0, "missing mode, stage or gmemvm,vcpus");
+	if (cpu >= vcpus)
+		fail(cpu, 0, "vCPU index >= gmemvm,vcpus");
+
+	for (node = fdt_first_subnode(fdt, steps); node >= 0; node = fdt_next_subnode(fdt, node))
+		nsteps++;
+	if (node != -FDT_ERR_NOTFOUND)
+		fail(cpu, 0, fdt_strerror(node));
+
+	if (cpu == 0)
+		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u\n", mode, stage,
+			      vcpus, nsteps);
+
+	/* Steps run in device-tree order; k is the 1-based position. Stop at the first failure. */
+	k = 0;
+	for (node = fdt_first_subnode(fdt, steps); node >= 0; node = fdt_next_subnode(fdt, node)) {
+		k++;
+		if (run_step(fdt, node, cpu, k))
+			hypercall_done(1, k);
+	}
+	hypercall_done(0, 0);
+}

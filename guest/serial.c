@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "gmemvm_abi.h"
+#include "io.h"
+#include "serial.h"
+
+#define UART_THR      0	   /* transmit holding register */
+#define UART_LSR      5	   /* line status register */
+#define UART_LSR_THRE 0x20 /* THR empty: the UART takes another byte */
+
+static struct spinlock serial_lock = SPINLOCK_INIT;
+
+static void serial_putc(char c)
+{
+	while (!(inb(GMEMVM_PORT_SERIAL + UART_LSR) & UART_LSR_THRE))
+		cpu_relax();
+	outb(GMEMVM_PORT_SERIAL + UART_THR, (uint8_t)c);
+}
+
+static void put_str(const char *s)
+{
+	if (!s)
+		s = "(null)";
+	while (*s)
+		serial_putc(*s++);
+}
+
+void serial_puts(const char *s)
+{
+	spin_lock(&serial_lock);
+	put_str(s);
+	spin_unlock(&serial_lock);
+}
+
+/* Prints val in base 10 or 16, padded to width with pad ('0' or ' '). */
+static void put_num(unsigned long long val, unsigned int base, int upper, int neg,
+		    unsigned int width, char pad)
+{
+	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	char buf[24]; /* 2^64 has 20 decimal digits, plus sign */
+	unsigned int n = 0;
+
+	do {
+		buf[n++] = digits[val % base];
+		val /= base;
+	} while (val);
+	if (neg) {
+		/* The sign goes before zero padding and after space padding. */
+		if (pad == '0') {
+			serial_putc('-');
+			if (width)
+				width--;
+		} else {
+			buf[n++] = '-';
+		}
+	}
+	for (; width > n; width--)
+		serial_putc(pad);
+	while (n)
+		serial_putc(buf[--n]);
+}
+
+void serial_printf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	spin_lock(&serial_lock);
+	for (; *fmt; fmt++) {
+		unsigned long long uval;
+		long long sval;
+		unsigned int width = 0;
+		char pad = ' ';
+		int lng = 0;
+
+		if (*fmt != '%') {
+			serial_putc(*fmt);
+			continue;
+		}
+		fmt++;
+		if (*fmt == '0') {
+			pad = '0';
+			fmt++;
+		}
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (unsigned int)(*fmt++ - '0');
+		while (*fmt == 'l' || *fmt == 'z') {
+			lng++;
+			fmt++;
+		}
+
+		switch (*fmt) {
+		case 'd':
+		case 'i':
+			sval = lng ? va_arg(ap, long long) : va_arg(ap, int);
+			/* Negate in unsigned arithmetic: -LLONG_MIN overflows. */
+			uval = sval < 0 ? -(unsigned long long)sval : (unsigned long long)sval;
+			put_num(uval, 10, 0, sval < 0, width, pad);
+			break;
+		case 'u':
+		case 'x':
+		case 'X':
+			/* long and long long are both 64 bits on x86-64. */
+			uval = lng ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned int);
+			put_num(uval, *fmt == 'u' ? 10 : 16, *fmt == 'X', 0, width, pad);
+			break;
+		case 'p':
+			put_str("0x");
+			put_num((uintptr_t)va_arg(ap, void *), 16, 0, 0, width, pad);
+			break;
+		case 'c':
+			serial_putc((char)va_arg(ap, int));
+			break;
+		case 's':
+			put_str(va_arg(ap, const char *));
+			break;
+		case '%':
+			serial_putc('%');
+			break;
+		case '\0':
+			/* A lone '%' at the end: stop rather than read past the string. */
+			fmt--;
+			break;
+		default:
+			/* Unknown conversion: show it as written, it is a bug in the caller. */
+			serial_putc('%');
+			serial_putc(*fmt);
+			break;
+		}
+	}
+	spin_unlock(&serial_lock);
+	va_end(ap);
+}
