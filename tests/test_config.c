@@ -1,0 +1,901 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the scenario loader (vmm/config.c). Each test writes a
+ * scenario into a temporary file, loads it and checks either the parsed
+ * struct or that the refusal names the file, the section/key and the
+ * problem.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "gmemvm_abi.h"
+
+#ifndef CONFIGS_DIR
+#define CONFIGS_DIR "configs"
+#endif
+
+/* The smallest scenario that loads: the two required keys. */
+#define VM "[vm]\nmode = shared\n"
+#define EXPECT "[expect]\nexit = done\n"
+
+static char tmp_path[256];
+static char err[CONFIG_ERROR_SIZE];
+static struct scenario sc;
+
+/* Write text into a fresh /tmp/gmemvm-cfg-XXXXXX.ini, load it, remove it. */
+static int load_with(const char *text, const char *const *overrides, int nr_overrides)
+{
+	int fd, rc;
+	size_t len = strlen(text);
+
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/gmemvm-cfg-XXXXXX.ini");
+	fd = mkstemps(tmp_path, 4);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	memset(err, 'x', sizeof(err));
+	rc = config_load(tmp_path, overrides, nr_overrides, &sc, err, sizeof(err));
+	unlink(tmp_path);
+	return rc;
+}
+
+static int load(const char *text)
+{
+	return load_with(text, NULL, 0);
+}
+
+static bool all_zero(const void *data, size_t size)
+{
+	const unsigned char *bytes = data;
+
+	for (size_t i = 0; i < size; i++)
+		if (bytes[i])
+			return false;
+	return true;
+}
+
+/*
+ * A refusal is -1, one line naming the file, the section/key and a word
+ * that says what is wrong, and an untouched (zeroed) scenario.
+ */
+static void check_refused(int rc, const char *where, const char *word, int line)
+{
+	if (rc != -1)
+		fail_msg("line %d: expected -1, got %d", line, rc);
+	if (!strstr(err, tmp_path))
+		fail_msg("line %d: error lacks the file name: %s", line, err);
+	if (where && !strstr(err, where))
+		fail_msg("line %d: error lacks '%s': %s", line, where, err);
+	if (word && !strstr(err, word))
+		fail_msg("line %d: error lacks '%s': %s", line, word, err);
+	if (strchr(err, '\n'))
+		fail_msg("line %d: error is more than one line: %s", line, err);
+	if (!all_zero(&sc, sizeof(sc)))
+		fail_msg("line %d: scenario not cleared on error", line);
+}
+
+#define REFUSED(text, where, word) check_refused(load(text), where, word, __LINE__)
+#define REFUSED_SET(text, sets, where, word) \
+	check_refused(load_with(text, sets, (int)(sizeof(sets) / sizeof(sets[0]))), where, word, \
+		      __LINE__)
+
+static void check_loads(int rc, int line)
+{
+	if (rc != 0)
+		fail_msg("line %d: expected success, got %d: %s", line, rc, err);
+	if (err[0])
+		fail_msg("line %d: err not emptied on success", line);
+}
+
+#define LOADS(text) check_loads(load(text), __LINE__)
+#define LOADS_SET(text, sets) \
+	check_loads(load_with(text, sets, (int)(sizeof(sets) / sizeof(sets[0]))), __LINE__)
+
+/* ---- Valid files ------------------------------------------------------ */
+
+static void test_full_file(void **state)
+{
+	static const char text[] =
+		"; a comment\n"
+		"[scenario]\n"
+		"name = full.test_1\n"
+		"description = every key once\n"
+		"[vm]\n"
+		"mode = coco-inplace\n"
+		"stage = 1\n"
+		"memory = 32M\n"
+		"vcpus = 4\n"
+		"guest = sub/guest.elf\n"
+		"timeout = 2500ms\n"
+		"[gmem]\n"
+		"flags = support_shared , init_private\n"
+		"userspace_addr = null\n"
+		"[steps]\n"
+		"step10 = pio vcpu=3\n"
+		"step2 = verify 0x200000 64K 0x5a vcpu=all\n"
+		"step1 = write 0x200000 64K 0x5a vcpu=all ; inline comment\n"
+		"step5 = mmio\n"
+		"[expect]\n"
+		"exit = done\n"
+		"exit.gmem-served = emulation-refused\n"
+		"exits.io = >=10\n"
+		"exits.mmio = 2\n"
+		"exits.hlt = <= 4\n"
+		"check1 = 0x200000 64K 0x5a\n"
+		"check2 = 0x400000 4K zero\n";
+	struct scenario want;
+
+	(void)state;
+	LOADS(text);
+
+	memset(&want, 0, sizeof(want));
+	snprintf(want.path, sizeof(want.path), "%s", tmp_path);
+	strcpy(want.name, "full.test_1");
+	strcpy(want.description, "every key once");
+	want.mode = MODE_COCO_INPLACE;
+	want.stage = 1;
+	want.memory_size = 32ULL << 20;
+	want.vcpus = 4;
+	strcpy(want.guest_path, "/tmp/sub/guest.elf");
+	want.timeout_ms = 2500;
+	want.support_shared = true;
+	want.init_private = true;
+	want.userspace_addr_null = true;
+	want.steps[0] = (struct step){ STEP_WRITE, 0x200000, 0x10000, 0x5a, STEP_VCPU_ALL };
+	want.steps[1] = (struct step){ STEP_VERIFY, 0x200000, 0x10000, 0x5a, STEP_VCPU_ALL };
+	want.steps[2] = (struct step){ STEP_MMIO, 0, 0, 0, 0 };
+	want.steps[3] = (struct step){ STEP_PIO, 0, 0, 0, 3 };
+	want.nr_steps = 4;
+	want.expect_gmem_served = OUTCOME_EMULATION_REFUSED;
+	want.expect_uaddr_served = OUTCOME_DONE;
+	want.expect_exits[EXIT_KIND_IO] = (struct count_expect){ COUNT_GE, 10 };
+	want.expect_exits[EXIT_KIND_MMIO] = (struct count_expect){ COUNT_EQ, 2 };
+	want.expect_exits[EXIT_KIND_HLT] = (struct count_expect){ COUNT_LE, 4 };
+	want.checks[0] = (struct data_check){ 0x200000, 0x10000, false, 0x5a };
+	want.checks[1] = (struct data_check){ 0x400000, 0x1000, true, 0 };
+	want.nr_checks = 2;
+
+	/* Field by field first, for a readable failure; then the whole struct. */
+	assert_string_equal(sc.path, want.path);
+	assert_string_equal(sc.name, want.name);
+	assert_string_equal(sc.description, want.description);
+	assert_string_equal(sc.guest_path, want.guest_path);
+	assert_int_equal(sc.mode, want.mode);
+	assert_int_equal(sc.stage, want.stage);
+	assert_int_equal(sc.memory_size, want.memory_size);
+	assert_int_equal(sc.vcpus, want.vcpus);
+	assert_int_equal(sc.timeout_ms, want.timeout_ms);
+	assert_true(sc.support_shared && sc.init_private && sc.userspace_addr_null);
+	assert_int_equal(sc.nr_steps, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(sc.steps[i].op, want.steps[i].op);
+		assert_int_equal(sc.steps[i].addr, want.steps[i].addr);
+		assert_int_equal(sc.steps[i].size, want.steps[i].size);
+		assert_int_equal(sc.steps[i].pattern, want.steps[i].pattern);
+		assert_int_equal(sc.steps[i].vcpu, want.steps[i].vcpu);
+	}
+	assert_int_equal(sc.expect_gmem_served, want.expect_gmem_served);
+	assert_int_equal(sc.expect_uaddr_served, want.expect_uaddr_served);
+	for (int k = 0; k < EXIT_KIND_COUNT; k++) {
+		assert_int_equal(sc.expect_exits[k].compare, want.expect_exits[k].compare);
+		assert_int_equal(sc.expect_exits[k].value, want.expect_exits[k].value);
+	}
+	assert_int_equal(sc.nr_checks, 2);
+	assert_memory_equal(sc.checks, want.checks, sizeof(want.checks));
+	assert_memory_equal(&sc, &want, sizeof(want));
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	LOADS(VM EXPECT);
+	assert_string_equal(sc.path, tmp_path);
+	/* name: the file's base name without ".ini" */
+	assert_int_equal(strlen(sc.name), strlen("gmemvm-cfg-XXXXXX"));
+	assert_true(strncmp(sc.name, "gmemvm-cfg-", 11) == 0);
+	assert_string_equal(strrchr(tmp_path, '/') + 1 + strlen(sc.name), ".ini");
+	assert_string_equal(sc.description, "");
+	assert_int_equal(sc.mode, MODE_SHARED);
+	assert_int_equal(sc.stage, 2);
+	assert_int_equal(sc.memory_size, 16ULL << 20);
+	assert_int_equal(sc.vcpus, 1);
+	assert_string_equal(sc.guest_path, "");
+	assert_int_equal(sc.timeout_ms, 10000);
+	assert_false(sc.support_shared || sc.init_private || sc.userspace_addr_null);
+	assert_int_equal(sc.nr_steps, 0); /* no steps is valid */
+	assert_int_equal(sc.nr_checks, 0);
+	assert_int_equal(sc.expect_gmem_served, OUTCOME_DONE);
+	assert_int_equal(sc.expect_uaddr_served, OUTCOME_DONE);
+	for (int k = 0; k < EXIT_KIND_COUNT; k++)
+		assert_int_equal(sc.expect_exits[k].compare, COUNT_ANY);
+}
+
+static void test_case_and_absolute_guest(void **state)
+{
+	(void)state;
+	/* iniparser lowercases section and key names, not values */
+	LOADS("[VM]\nMODE = pkvm\nGuest = /opt/g.elf\nMemory = 4m\nTimeout = 1 s\n" EXPECT);
+	assert_int_equal(sc.mode, MODE_PKVM);
+	assert_string_equal(sc.guest_path, "/opt/g.elf");
+	assert_int_equal(sc.memory_size, 4ULL << 20);
+	assert_int_equal(sc.timeout_ms, 1000);
+	REFUSED(VM "[expect]\nexit = DONE\n", "[expect] exit", "unknown outcome");
+}
+
+static void test_timeout_forms(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned ms;
+	} good[] = {
+		{ "100", 100 }, { "100ms", 100 }, { "1s", 1000 }, { "600s", 600000 },
+		{ "600000ms", 600000 }, { "0x3e8", 1000 }, { "10 s", 10000 },
+	};
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), VM "timeout = %s\n" EXPECT, good[i].text);
+		LOADS(text);
+		assert_int_equal(sc.timeout_ms, good[i].ms);
+	}
+}
+
+static void test_flags_forms(void **state)
+{
+	(void)state;
+	LOADS(VM "[gmem]\nflags = none\nuserspace_addr = mapped\n" EXPECT);
+	assert_false(sc.support_shared || sc.init_private || sc.userspace_addr_null);
+	LOADS(VM "[gmem]\nflags = init_private\n" EXPECT);
+	assert_false(sc.support_shared);
+	assert_true(sc.init_private);
+	LOADS(VM "[gmem]\nflags = init_private,support_shared\n" EXPECT);
+	assert_true(sc.support_shared && sc.init_private);
+}
+
+static void test_steps_gaps_and_order(void **state)
+{
+	(void)state;
+	LOADS(VM "[steps]\nstep64 = pio\nstep3 = mmio\nstep17 = write 2M 8 0xffffffff\n" EXPECT);
+	assert_int_equal(sc.nr_steps, 3);
+	assert_int_equal(sc.steps[0].op, STEP_MMIO);
+	assert_int_equal(sc.steps[1].op, STEP_WRITE);
+	assert_int_equal(sc.steps[1].addr, GMEMVM_DATA_GPA);
+	assert_int_equal(sc.steps[1].size, 8);
+	assert_int_equal(sc.steps[1].pattern, 0xffffffffU);
+	assert_int_equal(sc.steps[2].op, STEP_PIO);
+	assert_int_equal(sc.steps[2].vcpu, 0);
+}
+
+static void test_step_fills_memory_exactly(void **state)
+{
+	(void)state;
+	/* 8 vCPUs x 1M from 8M ends exactly at 16M: allowed */
+	LOADS("[vm]\nmode = shared\nvcpus = 8\n[steps]\nstep1 = write 8M 1M 1 vcpu=all\n" EXPECT);
+	assert_int_equal(sc.steps[0].vcpu, STEP_VCPU_ALL);
+	LOADS("[vm]\nmode = shared\nvcpus = 8\n[steps]\nstep1 = verify 0x200000 8 1 vcpu=7\n"
+	      EXPECT);
+	assert_int_equal(sc.steps[0].vcpu, 7);
+}
+
+static void test_expect_split_outcomes(void **state)
+{
+	(void)state;
+	LOADS(VM "[expect]\nexit.gmem-served = cannot-run\nexit.uaddr-served = bad-mmio\n"
+		 "exits.unknown = 0\nexits.memory-fault = >=0x10\n");
+	assert_int_equal(sc.expect_gmem_served, OUTCOME_CANNOT_RUN);
+	assert_int_equal(sc.expect_uaddr_served, OUTCOME_BAD_MMIO);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_UNKNOWN].compare, COUNT_EQ);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_UNKNOWN].value, 0);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_MEMORY_FAULT].compare, COUNT_GE);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_MEMORY_FAULT].value, 16);
+	LOADS(VM "[expect]\nexit = timeout\nexit.uaddr-served = vmm-error\n");
+	assert_int_equal(sc.expect_gmem_served, OUTCOME_TIMEOUT);
+	assert_int_equal(sc.expect_uaddr_served, OUTCOME_VMM_ERROR);
+}
+
+static void test_checks_anywhere_in_ram(void **state)
+{
+	char text[1024];
+	int len;
+
+	(void)state;
+	/* Host checks may read below the data area, up to the last byte. */
+	LOADS(VM EXPECT "check1 = 0 8 zero\ncheck16 = 0xfffff8 8 7\n");
+	assert_int_equal(sc.nr_checks, 2);
+	assert_int_equal(sc.checks[1].addr, 0xfffff8);
+	assert_int_equal(sc.checks[1].pattern, 7);
+	len = snprintf(text, sizeof(text), VM EXPECT);
+	for (int i = 1; i <= CONFIG_MAX_CHECKS; i++)
+		len += snprintf(text + len, sizeof(text) - (size_t)len, "check%d = 2M 8 zero\n", i);
+	LOADS(text);
+	assert_int_equal(sc.nr_checks, CONFIG_MAX_CHECKS);
+}
+
+/* ---- File-level refusals ---------------------------------------------- */
+
+static void test_missing_file(void **state)
+{
+	const char *path = "/nonexistent-gmemvm/x.ini";
+
+	(void)state;
+	memset(&sc, 0xff, sizeof(sc));
+	assert_int_equal(config_load(path, NULL, 0, &sc, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "cannot read: No such file or directory"));
+	assert_true(all_zero(&sc, sizeof(sc)));
+}
+
+static void test_directory(void **state)
+{
+	(void)state;
+	assert_int_equal(config_load("/tmp", NULL, 0, &sc, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/tmp: cannot read: Is a directory"));
+}
+
+static void test_syntax_error_is_quiet(void **state)
+{
+	char out_path[] = "/tmp/gmemvm-cfg-stderr-XXXXXX";
+	int out_fd = mkstemp(out_path);
+	int saved_stderr = dup(2), saved_stdout = dup(1);
+	struct stat st;
+	int rc;
+
+	(void)state;
+	assert_true(out_fd >= 0 && saved_stderr >= 0 && saved_stdout >= 0);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(out_fd, 2);
+	dup2(out_fd, 1);
+	rc = load("[vm]\nmode = shared\nthis is not ini\n" EXPECT);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	dup2(saved_stdout, 1);
+	close(saved_stderr);
+	close(saved_stdout);
+	assert_int_equal(fstat(out_fd, &st), 0);
+	close(out_fd);
+	unlink(out_path);
+
+	check_refused(rc, "line 3", "syntax error", __LINE__);
+	assert_non_null(strstr(err, "this is not ini"));
+	assert_int_equal(st.st_size, 0); /* nothing on stdout or stderr */
+}
+
+static void test_unknown_section(void **state)
+{
+	(void)state;
+	REFUSED(VM EXPECT "[vmm]\nx = 1\n", "[vmm]", "unknown section");
+}
+
+static void test_key_outside_section(void **state)
+{
+	(void)state;
+	REFUSED("mode = shared\n" VM EXPECT, "mode", "outside any section");
+}
+
+static void test_unknown_key(void **state)
+{
+	(void)state;
+	REFUSED(VM "memroy = 8M\n" EXPECT, "[vm] memroy", "unknown key");
+	assert_non_null(strstr(err, "memory")); /* lists what is allowed */
+	REFUSED("[scenario]\ntitle = x\n" VM EXPECT, "[scenario] title", "unknown key");
+	REFUSED(VM "[gmem]\nflag = none\n" EXPECT, "[gmem] flag", "unknown key");
+	REFUSED(VM EXPECT "exit.other = done\n", "[expect] exit.other", "unknown key");
+}
+
+static void test_empty_value(void **state)
+{
+	(void)state;
+	REFUSED(VM "memory =\n" EXPECT, "[vm] memory", "empty value");
+	REFUSED("[scenario]\ndescription = ; nothing\n" VM EXPECT, "[scenario] description",
+		"empty value");
+	REFUSED(VM "[steps]\nstep1 =\n" EXPECT, "[steps] step1", "empty value");
+}
+
+/* ---- [scenario] and [vm] refusals ------------------------------------- */
+
+static void test_bad_name(void **state)
+{
+	(void)state;
+	REFUSED("[scenario]\nname = has space\n" VM EXPECT, "[scenario] name", "not a valid name");
+	REFUSED("[scenario]\nname = a/b\n" VM EXPECT, "[scenario] name", "not a valid name");
+	REFUSED("[scenario]\nname = "
+		"a123456789b123456789c123456789d123456789e123456789f123456789abcd\n" VM EXPECT,
+		"[scenario] name", "not a valid name");
+	LOADS("[scenario]\nname = a123456789b123456789c123456789d123456789e123456789f123456789abc\n"
+	      VM EXPECT);
+	assert_int_equal(strlen(sc.name), 63);
+}
+
+static void test_mode(void **state)
+{
+	(void)state;
+	REFUSED("[vm]\nvcpus = 1\n" EXPECT, "[vm] mode", "missing");
+	REFUSED(EXPECT, "[vm] mode", "missing");
+	REFUSED("[vm]\nmode = sev\n" EXPECT, "[vm] mode", "unknown mode 'sev'");
+}
+
+static void test_stage(void **state)
+{
+	(void)state;
+	LOADS(VM "stage = 1\n" EXPECT);
+	assert_int_equal(sc.stage, 1);
+	REFUSED(VM "stage = 3\n" EXPECT, "[vm] stage", "must be 1 or 2");
+	REFUSED(VM "stage = 0\n" EXPECT, "[vm] stage", "must be 1 or 2");
+	REFUSED(VM "stage = two\n" EXPECT, "[vm] stage", "not a number");
+}
+
+static void test_memory_range(void **state)
+{
+	char text[256];
+
+	(void)state;
+	REFUSED(VM "memory = 3M\n" EXPECT, "[vm] memory", "'3M' is below the minimum 4M");
+	REFUSED(VM "memory = 2M\n" EXPECT, "[vm] memory", "below the minimum");
+	REFUSED(VM "memory = 18G\n" EXPECT, "[vm] memory", "above the maximum");
+	snprintf(text, sizeof(text), VM "memory = %llu\n" EXPECT,
+		 (unsigned long long)CONFIG_MAX_MEMORY + (2ULL << 20));
+	REFUSED(text, "[vm] memory", "above the maximum");
+	snprintf(text, sizeof(text), VM "memory = 0x%llx\n" EXPECT,
+		 (unsigned long long)CONFIG_MAX_MEMORY);
+	LOADS(text);
+	assert_int_equal(sc.memory_size, CONFIG_MAX_MEMORY);
+	REFUSED(VM "memory = 5M\n" EXPECT, "[vm] memory", "not a multiple of 2M");
+	REFUSED(VM "memory = 0x400001\n" EXPECT, "[vm] memory", "not a multiple of 2M");
+	LOADS(VM "memory = 0x600000\n" EXPECT);
+	assert_int_equal(sc.memory_size, 6ULL << 20);
+}
+
+static void test_bad_numbers(void **state)
+{
+	(void)state;
+	REFUSED(VM "memory = lots\n" EXPECT, "[vm] memory", "not a number");
+	REFUSED(VM "memory = 16MB\n" EXPECT, "[vm] memory", "trailing");
+	REFUSED(VM "memory = 1.5G\n" EXPECT, "[vm] memory", "trailing");
+	REFUSED(VM "memory = 99999999999999999999G\n" EXPECT, "[vm] memory", "overflow");
+	REFUSED(VM "memory = 17179869184G\n" EXPECT, "[vm] memory", "overflow");
+	REFUSED(VM "memory = -16M\n" EXPECT, "[vm] memory", "negative");
+	REFUSED(VM "vcpus = -1\n" EXPECT, "[vm] vcpus", "negative");
+	REFUSED(VM "vcpus = 2x\n" EXPECT, "[vm] vcpus", "trailing");
+	REFUSED(VM "vcpus = 99999999999999999999\n" EXPECT, "[vm] vcpus", "overflow");
+}
+
+static void test_vcpus_range(void **state)
+{
+	(void)state;
+	REFUSED(VM "vcpus = 0\n" EXPECT, "[vm] vcpus", "out of range 1..8");
+	REFUSED(VM "vcpus = 9\n" EXPECT, "[vm] vcpus", "out of range");
+	LOADS(VM "vcpus = 8\n" EXPECT);
+	assert_int_equal(sc.vcpus, GMEMVM_MAX_VCPUS);
+}
+
+static void test_timeout_refused(void **state)
+{
+	(void)state;
+	REFUSED(VM "timeout = 99\n" EXPECT, "[vm] timeout", "out of range");
+	REFUSED(VM "timeout = 601s\n" EXPECT, "[vm] timeout", "out of range");
+	REFUSED(VM "timeout = 0s\n" EXPECT, "[vm] timeout", "out of range");
+	REFUSED(VM "timeout = 99999999999999999999s\n" EXPECT, "[vm] timeout", "out of range");
+	REFUSED(VM "timeout = 10min\n" EXPECT, "[vm] timeout", "unknown unit");
+	REFUSED(VM "timeout = soon\n" EXPECT, "[vm] timeout", "not a number");
+	REFUSED(VM "timeout = -5s\n" EXPECT, "[vm] timeout", "negative");
+}
+
+static void test_guest_path_too_long(void **state)
+{
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), VM "guest = /%0300d\n" EXPECT, 0);
+	REFUSED(text, "[vm] guest", "too long");
+}
+
+/* ---- [gmem] refusals -------------------------------------------------- */
+
+static void test_flags_refused(void **state)
+{
+	(void)state;
+	REFUSED(VM "[gmem]\nflags = mmap\n" EXPECT, "[gmem] flags", "unknown flag 'mmap'");
+	REFUSED(VM "[gmem]\nflags = none, init_private\n" EXPECT, "[gmem] flags", "'none'");
+	REFUSED(VM "[gmem]\nflags = init_private,init_private\n" EXPECT, "[gmem] flags",
+		"duplicate");
+	REFUSED(VM "[gmem]\nflags = init_private,,support_shared\n" EXPECT, "[gmem] flags",
+		"empty flag");
+	REFUSED(VM "[gmem]\nflags = init_private,\n" EXPECT, "[gmem] flags", "empty flag");
+}
+
+static void test_userspace_addr_refused(void **state)
+{
+	(void)state;
+	REFUSED(VM "[gmem]\nuserspace_addr = NULL\n" EXPECT, "[gmem] userspace_addr",
+		"not mapped or null");
+}
+
+/* ---- [steps] refusals ------------------------------------------------- */
+
+static void test_step_keys(void **state)
+{
+	(void)state;
+	REFUSED(VM "[steps]\nfirst = mmio\n" EXPECT, "[steps] first", "step1..step64");
+	REFUSED(VM "[steps]\nstep0 = mmio\n" EXPECT, "[steps] step0", "step1..step64");
+	REFUSED(VM "[steps]\nstep01 = mmio\n" EXPECT, "[steps] step01", "step1..step64");
+	REFUSED(VM "[steps]\nstep65 = mmio\n" EXPECT, "[steps] step65", "out of range");
+	REFUSED(VM "[steps]\nstep99999999999 = mmio\n" EXPECT, "[steps] step99999999999",
+		"out of range");
+}
+
+static void test_step_op_and_args(void **state)
+{
+	(void)state;
+	REFUSED(VM "[steps]\nstep1 = read 2M 8 1\n" EXPECT, "[steps] step1", "unknown op 'read'");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8\n" EXPECT, "[steps] step1", "ADDR SIZE PATTERN");
+	REFUSED(VM "[steps]\nstep1 = verify 2M 8 1 2\n" EXPECT, "[steps] step1", "4 arguments");
+	REFUSED(VM "[steps]\nstep1 = mmio 2M\n" EXPECT, "[steps] step1", "takes no arguments");
+	REFUSED(VM "[steps]\nstep1 = pio vcpu=0 vcpu=0\n" EXPECT, "[steps] step1",
+		"takes no arguments");
+	REFUSED(VM "[steps]\nstep1 = write x 8 1\n" EXPECT, "[steps] step1",
+		"address 'x' is not a number");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8q 1\n" EXPECT, "[steps] step1", "size '8q'");
+}
+
+static void test_step_alignment(void **state)
+{
+	(void)state;
+	REFUSED(VM "[steps]\nstep1 = write 0x200004 8 1\n" EXPECT, "[steps] step1",
+		"not 8-byte aligned");
+	REFUSED(VM "[steps]\nstep1 = write 2M 12 1\n" EXPECT, "[steps] step1",
+		"size 12 is not 8-byte aligned");
+	REFUSED(VM "[steps]\nstep1 = verify 2M 0 1\n" EXPECT, "[steps] step1", "size is zero");
+}
+
+static void test_step_pattern(void **state)
+{
+	(void)state;
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 0x100000000\n" EXPECT, "[steps] step1",
+		"not a 32-bit number");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 -1\n" EXPECT, "[steps] step1",
+		"not a 32-bit number");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1K\n" EXPECT, "[steps] step1",
+		"not a 32-bit number");
+}
+
+static void test_step_vcpu(void **state)
+{
+	(void)state;
+	REFUSED(VM "[steps]\nstep1 = pio vcpu=1\n" EXPECT, "[steps] step1", "vcpus is 1");
+	REFUSED("[vm]\nmode = shared\nvcpus = 2\n[steps]\nstep2 = mmio vcpu=2\n" EXPECT,
+		"[steps] step2", "vcpu=2");
+	REFUSED(VM "[steps]\nstep1 = pio vcpu=some\n" EXPECT, "[steps] step1",
+		"vcpu=N or vcpu=all");
+	REFUSED(VM "[steps]\nstep1 = pio vcpu=\n" EXPECT, "[steps] step1", "vcpu=N or vcpu=all");
+}
+
+static void test_step_range(void **state)
+{
+	(void)state;
+	REFUSED(VM "[steps]\nstep1 = write 0x1000 8 1\n" EXPECT, "[steps] step1",
+		"below the data area");
+	REFUSED(VM "[steps]\nstep3 = write 15M 2M 1\n" EXPECT, "[steps] step3",
+		"memory too small for the guest: step3 touches up to 0x1100000, memory is 16M");
+	/* vcpu=all multiplies the size: 4 x 4M from 2M ends at 18M */
+	REFUSED("[vm]\nmode = shared\nvcpus = 4\n[steps]\nstep1 = write 2M 4M 1 vcpu=all\n" EXPECT,
+		"[steps] step1", "memory too small");
+	REFUSED(VM "[steps]\nstep1 = write 0xfffffffffffffff8 8 1\n" EXPECT, "[steps] step1",
+		"overflows");
+	REFUSED("[vm]\nmode = shared\nvcpus = 8\n[steps]\n"
+		"step1 = write 2M 0x2000000000000000 1 vcpu=all\n" EXPECT,
+		"[steps] step1", "overflows");
+}
+
+/* ---- [expect] refusals ------------------------------------------------ */
+
+static void test_expect_exit_required(void **state)
+{
+	(void)state;
+	REFUSED(VM, "[expect] exit", "missing");
+	REFUSED(VM "[expect]\nexits.io = 1\n", "[expect] exit", "missing");
+	REFUSED(VM "[expect]\nexit.gmem-served = done\n", "[expect] exit", "missing");
+	REFUSED(VM "[expect]\nexit.uaddr-served = done\n", "[expect] exit", "missing");
+}
+
+static void test_expect_outcome_names(void **state)
+{
+	(void)state;
+	REFUSED(VM "[expect]\nexit = finished\n", "[expect] exit", "unknown outcome 'finished'");
+	REFUSED(VM "[expect]\nexit = none\n", "[expect] exit", "unknown outcome 'none'");
+	REFUSED(VM EXPECT "exit.uaddr-served = crash\n", "[expect] exit.uaddr-served",
+		"unknown outcome");
+}
+
+static void test_expect_counts(void **state)
+{
+	(void)state;
+	REFUSED(VM EXPECT "exits.vmcall = 1\n", "[expect] exits.vmcall", "unknown exit kind");
+	REFUSED(VM EXPECT "exits.io = many\n", "[expect] exits.io", "not a number");
+	REFUSED(VM EXPECT "exits.io = >10\n", "[expect] exits.io", "not a number");
+	REFUSED(VM EXPECT "exits.io = =>1\n", "[expect] exits.io", "not a number");
+	REFUSED(VM EXPECT "exits.io = >=-1\n", "[expect] exits.io", "negative");
+	REFUSED(VM EXPECT "exits.hlt = 1 2\n", "[expect] exits.hlt", "trailing");
+}
+
+static void test_expect_checks(void **state)
+{
+	(void)state;
+	REFUSED(VM EXPECT "check1 = 0x200001 8 1\n", "[expect] check1", "not 8-byte aligned");
+	REFUSED(VM EXPECT "check1 = 2M 0 zero\n", "[expect] check1", "size is zero");
+	REFUSED(VM EXPECT "check1 = 16M 8 zero\n", "[expect] check1", "outside guest RAM");
+	REFUSED(VM EXPECT "check1 = 15M 2M zero\n", "[expect] check1", "outside guest RAM");
+	REFUSED(VM EXPECT "check2 = 2M 8\n", "[expect] check2", "ADDR SIZE PATTERN");
+	REFUSED(VM EXPECT "check2 = 2M 8 zeros\n", "[expect] check2", "not a 32-bit number");
+	REFUSED(VM EXPECT "check17 = 2M 8 zero\n", "[expect] check17", "more than 16 checks");
+	REFUSED(VM EXPECT "check0 = 2M 8 zero\n", "[expect] check0", "unknown key");
+}
+
+/* ---- Overrides -------------------------------------------------------- */
+
+static void test_overrides_apply(void **state)
+{
+	static const char *const sets[] = {
+		"vm.memory=8M",
+		"VM.Vcpus = 2",               /* names are case-insensitive like in the file */
+		"gmem.flags=support_shared",  /* adds the [gmem] section */
+		"steps.step2=pio vcpu=1",     /* the value keeps its own '=' */
+		"expect.exits.io=>=3",        /* first '.' splits: key exits.io */
+		"expect.exit.uaddr-served=cannot-run",
+		"scenario.description=",      /* reaches validation: empty */
+	};
+
+	(void)state;
+	/* The last override empties a key: refused, and it says the value came from --set. */
+	REFUSED_SET(VM EXPECT, sets, "[scenario] description", "--set");
+	LOADS_SET(VM "memory = 64M\n[steps]\nstep1 = mmio\n" EXPECT, ((const char *const[]){
+			  "vm.memory=8M", "VM.Vcpus = 2", "gmem.flags=support_shared",
+			  "steps.step2=pio vcpu=1", "expect.exits.io=>=3",
+			  "expect.exit.uaddr-served=cannot-run" }));
+	assert_int_equal(sc.memory_size, 8ULL << 20);
+	assert_int_equal(sc.vcpus, 2);
+	assert_true(sc.support_shared);
+	assert_int_equal(sc.nr_steps, 2);
+	assert_int_equal(sc.steps[1].op, STEP_PIO);
+	assert_int_equal(sc.steps[1].vcpu, 1);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_IO].compare, COUNT_GE);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_IO].value, 3);
+	assert_int_equal(sc.expect_gmem_served, OUTCOME_DONE);
+	assert_int_equal(sc.expect_uaddr_served, OUTCOME_CANNOT_RUN);
+}
+
+static void test_overrides_supply_required(void **state)
+{
+	static const char *const sets[] = { "vm.mode=coco-legacy", "expect.exit=shutdown" };
+
+	(void)state;
+	LOADS_SET("", sets);
+	assert_int_equal(sc.mode, MODE_COCO_LEGACY);
+	assert_int_equal(sc.expect_uaddr_served, OUTCOME_SHUTDOWN);
+}
+
+static void test_overrides_refused(void **state)
+{
+	static const char *const malformed_eq[] = { "vm.memory" };
+	static const char *const malformed_dot[] = { "memory=8M" };
+	static const char *const dot_in_value[] = { "memory=8.5M" };
+	static const char *const bad_section[] = { "machine.memory=8M" };
+	static const char *const bad_key[] = { "vm.memroy=8M" };
+	static const char *const bad_kind[] = { "expect.exits.vmcall=1" };
+	static const char *const bad_value[] = { "vm.memory=3M" };
+
+	(void)state;
+	REFUSED_SET(VM EXPECT, malformed_eq, "--set vm.memory", "malformed");
+	REFUSED_SET(VM EXPECT, malformed_dot, "--set memory=8M", "malformed");
+	REFUSED_SET(VM EXPECT, dot_in_value, "--set memory=8.5M", "malformed");
+	REFUSED_SET(VM EXPECT, bad_section, "--set machine.memory=8M", "unknown section");
+	REFUSED_SET(VM EXPECT, bad_key, "--set vm.memroy=8M", "unknown key");
+	REFUSED_SET(VM EXPECT, bad_kind, "--set expect.exits.vmcall=1", "unknown exit kind");
+	REFUSED_SET(VM EXPECT, bad_value, "[vm] memory", "below the minimum");
+	assert_non_null(strstr(err, "--set"));
+}
+
+static void test_too_many_overrides(void **state)
+{
+	const char *sets[CONFIG_MAX_OVERRIDES + 1];
+
+	(void)state;
+	for (int i = 0; i <= CONFIG_MAX_OVERRIDES; i++)
+		sets[i] = "vm.vcpus=2";
+	check_loads(load_with(VM EXPECT, sets, CONFIG_MAX_OVERRIDES), __LINE__);
+	check_refused(load_with(VM EXPECT, sets, CONFIG_MAX_OVERRIDES + 1), NULL, "too many",
+		      __LINE__);
+}
+
+/* ---- config_parse_size and names -------------------------------------- */
+
+static void test_parse_size_good(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t value;
+	} table[] = {
+		{ "0", 0 },
+		{ "123", 123 },
+		{ "010", 10 }, /* decimal, not octal */
+		{ "0x1f", 0x1f },
+		{ "0X1F", 0x1f },
+		{ "4K", 4096 },
+		{ "4k", 4096 },
+		{ "16M", 16ULL << 20 },
+		{ "1G", 1ULL << 30 },
+		{ "0x10K", 16384 },
+		{ "18446744073709551615", UINT64_MAX },
+		{ "0xffffffffffffffff", UINT64_MAX },
+		{ "17179869183G", 17179869183ULL << 30 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		uint64_t value = 1;
+
+		if (config_parse_size(table[i].text, &value) != 0 || value != table[i].value)
+			fail_msg("'%s' -> %llu", table[i].text, (unsigned long long)value);
+	}
+}
+
+static void test_parse_size_bad(void **state)
+{
+	static const char *const table[] = {
+		"", " 1", "1 ", "-1", "+1", "x", "0x", "0xg", "1T", "1KB", "1.5M", "K", "1MM",
+		"18446744073709551616", "0x10000000000000000", "99999999999999999999G",
+		"17179869184G", "17592186044416M",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		uint64_t value = 42;
+
+		if (config_parse_size(table[i], &value) != -1)
+			fail_msg("'%s' accepted", table[i]);
+		assert_int_equal(value, 42); /* untouched on error */
+	}
+	assert_int_equal(config_parse_size(NULL, NULL), -1);
+}
+
+static void test_names_round_trip(void **state)
+{
+	char text[256];
+
+	(void)state;
+	assert_string_equal(config_mode_name(MODE_COCO_LEGACY), "coco-legacy");
+	assert_string_equal(config_mode_name(MODE_COCO_INPLACE), "coco-inplace");
+	assert_string_equal(config_outcome_name(OUTCOME_NONE), "none");
+	assert_string_equal(config_outcome_name(OUTCOME_EMULATION_REFUSED), "emulation-refused");
+	assert_string_equal(config_exit_kind_name(EXIT_KIND_MEMORY_FAULT), "memory-fault");
+	assert_string_equal(config_step_op_name(STEP_VERIFY), "verify");
+	assert_non_null(config_mode_name((enum vm_mode)99));
+	assert_non_null(config_outcome_name(OUTCOME_COUNT));
+	assert_non_null(config_exit_kind_name(EXIT_KIND_COUNT));
+	assert_non_null(config_step_op_name((enum step_op)-1));
+
+	/* Every name the functions give is accepted back by the loader. */
+	for (int m = MODE_COCO_LEGACY; m <= MODE_COCO_INPLACE; m++) {
+		snprintf(text, sizeof(text), "[vm]\nmode = %s\n" EXPECT,
+			 config_mode_name((enum vm_mode)m));
+		LOADS(text);
+		assert_int_equal(sc.mode, m);
+	}
+	for (int o = OUTCOME_DONE; o < OUTCOME_COUNT; o++) {
+		snprintf(text, sizeof(text), VM "[expect]\nexit = %s\n",
+			 config_outcome_name((enum outcome)o));
+		LOADS(text);
+		assert_int_equal(sc.expect_gmem_served, o);
+	}
+	for (int k = 0; k < EXIT_KIND_COUNT; k++) {
+		snprintf(text, sizeof(text), VM EXPECT "exits.%s = <=%d\n",
+			 config_exit_kind_name((enum exit_kind)k), k);
+		LOADS(text);
+		assert_int_equal(sc.expect_exits[k].compare, COUNT_LE);
+		assert_int_equal(sc.expect_exits[k].value, k);
+	}
+	for (int s = STEP_WRITE; s <= STEP_PIO; s++) {
+		bool data = s == STEP_WRITE || s == STEP_VERIFY;
+
+		snprintf(text, sizeof(text), VM "[steps]\nstep1 = %s%s\n" EXPECT,
+			 config_step_op_name((enum step_op)s), data ? " 2M 8 1" : "");
+		LOADS(text);
+		assert_int_equal(sc.steps[0].op, s);
+	}
+}
+
+/* Every scenario shipped in configs/ must load (skipped while there are none). */
+static void test_shipped_configs(void **state)
+{
+	DIR *dir = opendir(CONFIGS_DIR);
+	struct dirent *entry;
+	int count = 0;
+
+	(void)state;
+	if (!dir)
+		skip();
+	while ((entry = readdir(dir))) {
+		size_t len = strlen(entry->d_name);
+		char path[PATH_MAX];
+
+		if (len < 5 || strcmp(entry->d_name + len - 4, ".ini") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", CONFIGS_DIR, entry->d_name);
+		if (config_load(path, NULL, 0, &sc, err, sizeof(err)) != 0) {
+			closedir(dir);
+			fail_msg("%s", err);
+		}
+		count++;
+	}
+	closedir(dir);
+	if (!count)
+		skip();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_case_and_absolute_guest),
+		cmocka_unit_test(test_timeout_forms),
+		cmocka_unit_test(test_flags_forms),
+		cmocka_unit_test(test_steps_gaps_and_order),
+		cmocka_unit_test(test_step_fills_memory_exactly),
+		cmocka_unit_test(test_expect_split_outcomes),
+		cmocka_unit_test(test_checks_anywhere_in_ram),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_directory),
+		cmocka_unit_test(test_syntax_error_is_quiet),
+		cmocka_unit_test(test_unknown_section),
+		cmocka_unit_test(test_key_outside_section),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_empty_value),
+		cmocka_unit_test(test_bad_name),
+		cmocka_unit_test(test_mode),
+		cmocka_unit_test(test_stage),
+		cmocka_unit_test(test_memory_range),
+		cmocka_unit_test(test_bad_numbers),
+		cmocka_unit_test(test_vcpus_range),
+		cmocka_unit_test(test_timeout_refused),
+		cmocka_unit_test(test_guest_path_too_long),
+		cmocka_unit_test(test_flags_refused),
+		cmocka_unit_test(test_userspace_addr_refused),
+		cmocka_unit_test(test_step_keys),
+		cmocka_unit_test(test_step_op_and_args),
+		cmocka_unit_test(test_step_alignment),
+		cmocka_unit_test(test_step_pattern),
+		cmocka_unit_test(test_step_vcpu),
+		cmocka_unit_test(test_step_range),
+		cmocka_unit_test(test_expect_exit_required),
+		cmocka_unit_test(test_expect_outcome_names),
+		cmocka_unit_test(test_expect_counts),
+		cmocka_unit_test(test_expect_checks),
+		cmocka_unit_test(test_overrides_apply),
+		cmocka_unit_test(test_overrides_supply_required),
+		cmocka_unit_test(test_overrides_refused),
+		cmocka_unit_test(test_too_many_overrides),
+		cmocka_unit_test(test_parse_size_good),
+		cmocka_unit_test(test_parse_size_bad),
+		cmocka_unit_test(test_names_round_trip),
+		cmocka_unit_test(test_shipped_configs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

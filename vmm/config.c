@@ -1,0 +1,1156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Scenario loader: reads an INI file with iniparser, applies --set overrides
+ * and turns it into a fully validated struct scenario. Everything a run could
+ * trip over later (sizes, alignment, step ranges, outcome names) is checked
+ * here, so a bad scenario fails before any VM exists, with one line that
+ * names the file, the section and key, and what is wrong.
+ *
+ * The key names and their rules are documented in docs/config.md; keep the
+ * two in step.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <iniparser.h>
+
+#include "gmemvm_abi.h"
+
+#define SIZE_2M (2ULL << 20)
+#define TIMEOUT_MIN_MS 100U
+#define TIMEOUT_MAX_MS 600000U
+#define TIMEOUT_DEFAULT_MS 10000U
+#define MEMORY_DEFAULT (16ULL << 20)
+
+static const char *const mode_names[] = {
+	[MODE_COCO_LEGACY] = "coco-legacy",
+	[MODE_SHARED] = "shared",
+	[MODE_PKVM] = "pkvm",
+	[MODE_COCO_INPLACE] = "coco-inplace",
+};
+
+static const char *const outcome_names[OUTCOME_COUNT] = {
+	[OUTCOME_NONE] = "none",
+	[OUTCOME_DONE] = "done",
+	[OUTCOME_GUEST_FAILED] = "guest-failed",
+	[OUTCOME_EMULATION_REFUSED] = "emulation-refused",
+	[OUTCOME_CANNOT_RUN] = "cannot-run",
+	[OUTCOME_SHUTDOWN] = "shutdown",
+	[OUTCOME_INTERNAL_ERROR] = "internal-error",
+	[OUTCOME_FAIL_ENTRY] = "fail-entry",
+	[OUTCOME_BAD_MMIO] = "bad-mmio",
+	[OUTCOME_UNKNOWN_EXIT] = "unknown-exit",
+	[OUTCOME_TIMEOUT] = "timeout",
+	[OUTCOME_VMM_ERROR] = "vmm-error",
+};
+
+static const char *const exit_kind_names[EXIT_KIND_COUNT] = {
+	[EXIT_KIND_IO] = "io",
+	[EXIT_KIND_MMIO] = "mmio",
+	[EXIT_KIND_HLT] = "hlt",
+	[EXIT_KIND_SHUTDOWN] = "shutdown",
+	[EXIT_KIND_FAIL_ENTRY] = "fail-entry",
+	[EXIT_KIND_INTERNAL_ERROR] = "internal-error",
+	[EXIT_KIND_MEMORY_FAULT] = "memory-fault",
+	[EXIT_KIND_HYPERCALL] = "hypercall",
+	[EXIT_KIND_UNKNOWN] = "unknown",
+};
+
+static const char *const step_op_names[] = {
+	[STEP_WRITE] = "write",
+	[STEP_VERIFY] = "verify",
+	[STEP_MMIO] = "mmio",
+	[STEP_PIO] = "pio",
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *config_mode_name(enum vm_mode mode)
+{
+	if ((unsigned)mode >= ARRAY_SIZE(mode_names))
+		return "?";
+	return mode_names[mode];
+}
+
+const char *config_outcome_name(enum outcome outcome)
+{
+	if ((unsigned)outcome >= ARRAY_SIZE(outcome_names))
+		return "?";
+	return outcome_names[outcome];
+}
+
+const char *config_exit_kind_name(enum exit_kind kind)
+{
+	if ((unsigned)kind >= ARRAY_SIZE(exit_kind_names))
+		return "?";
+	return exit_kind_names[kind];
+}
+
+const char *config_step_op_name(enum step_op op)
+{
+	if ((unsigned)op >= ARRAY_SIZE(step_op_names))
+		return "?";
+	return step_op_names[op];
+}
+
+/* Index of name in names[first..count), or -1. */
+static int lookup_name(const char *const *names, int first, int count, const char *name)
+{
+	for (int i = first; i < count; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- Numbers ---------------------------------------------------------- */
+
+enum num_error { NUM_OK, NUM_NOT_NUMBER, NUM_NEGATIVE, NUM_TRAILING, NUM_OVERFLOW };
+
+/*
+ * Parse the unsigned number at the start of text: decimal, or hex after 0x.
+ * Our own loop rather than strtoull, which would accept leading blanks, a
+ * sign (and wrap "-1" to UINT64_MAX) and read a leading 0 as octal.
+ * *end is left at the first character after the digits.
+ */
+static enum num_error parse_digits(const char *text, const char **end, uint64_t *out)
+{
+	const char *p = text;
+	unsigned base = 10;
+	uint64_t value = 0;
+	bool overflow = false;
+	const char *digits;
+
+	if (*p == '-')
+		return NUM_NEGATIVE;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	digits = p;
+	for (;; p++) {
+		unsigned digit;
+
+		if (*p >= '0' && *p <= '9')
+			digit = (unsigned)(*p - '0');
+		else if (base == 16 && isxdigit((unsigned char)*p))
+			digit = (unsigned)(tolower((unsigned char)*p) - 'a' + 10);
+		else
+			break;
+		if (value > (UINT64_MAX - digit) / base)
+			overflow = true; /* keep scanning so trailing junk is still found */
+		else
+			value = value * base + digit;
+	}
+	if (p == digits)
+		return NUM_NOT_NUMBER;
+	*end = p;
+	*out = value;
+	return overflow ? NUM_OVERFLOW : NUM_OK;
+}
+
+/* A number with an optional binary K/M/G suffix, and nothing after it. */
+static enum num_error parse_size(const char *text, uint64_t *out)
+{
+	const char *end;
+	uint64_t value;
+	unsigned shift = 0;
+	enum num_error rc = parse_digits(text, &end, &value);
+
+	if (rc == NUM_NOT_NUMBER || rc == NUM_NEGATIVE)
+		return rc;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	default:
+		break;
+	}
+	if (shift)
+		end++;
+	if (*end)
+		return NUM_TRAILING;
+	if (rc == NUM_OVERFLOW || value > (UINT64_MAX >> shift))
+		return NUM_OVERFLOW;
+	*out = value << shift;
+	return NUM_OK;
+}
+
+/* A plain number (no suffix), and nothing after it. */
+static enum num_error parse_plain(const char *text, uint64_t *out)
+{
+	const char *end;
+	uint64_t value;
+	enum num_error rc = parse_digits(text, &end, &value);
+
+	if (rc == NUM_NOT_NUMBER || rc == NUM_NEGATIVE)
+		return rc;
+	if (*end)
+		return NUM_TRAILING;
+	if (rc != NUM_OK)
+		return rc;
+	*out = value;
+	return NUM_OK;
+}
+
+int config_parse_size(const char *text, uint64_t *out)
+{
+	if (!text || parse_size(text, out) != NUM_OK)
+		return -1;
+	return 0;
+}
+
+/* Why text is not a number, as a phrase that follows the quoted text. */
+static const char *num_error_text(enum num_error rc)
+{
+	switch (rc) {
+	case NUM_NOT_NUMBER:
+		return "is not a number";
+	case NUM_NEGATIVE:
+		return "is negative";
+	case NUM_TRAILING:
+		return "has trailing characters after the number";
+	case NUM_OVERFLOW:
+		return "is too large (overflow)";
+	case NUM_OK:
+		break;
+	}
+	return "is bad";
+}
+
+/* "16M", "1G", "64K" when exact, else bytes; for messages. */
+static void format_size(char *buf, size_t size, uint64_t value)
+{
+	static const char units[] = "GMK";
+
+	for (int i = 0; i < 3; i++) {
+		unsigned shift = 30 - 10 * (unsigned)i;
+		uint64_t unit = 1ULL << shift;
+
+		if (value && value % unit == 0) {
+			snprintf(buf, size, "%" PRIu64 "%c", value >> shift, units[i]);
+			return;
+		}
+	}
+	snprintf(buf, size, "%" PRIu64, value);
+}
+
+/* ---- Error reporting -------------------------------------------------- */
+
+struct loader {
+	const char *path;
+	dictionary *dict;
+	struct scenario *out;
+	char *err;
+	size_t err_size;
+	/* "section:key" of every --set, so a bad value can say where it came from */
+	char set_keys[CONFIG_MAX_OVERRIDES][128];
+	int nr_set_keys;
+};
+
+static bool key_was_set(const struct loader *ld, const char *section, const char *key)
+{
+	char entry[128];
+
+	snprintf(entry, sizeof(entry), "%s:%s", section, key);
+	for (int i = 0; i < ld->nr_set_keys; i++)
+		if (strcmp(ld->set_keys[i], entry) == 0)
+			return true;
+	return false;
+}
+
+/* Error text must stay one line even when a --set value carries a newline. */
+static void flatten_line(char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			*text = ' ';
+}
+
+/*
+ * Write "FILE: [section] key: message" into err and return -1.
+ * section and key may be NULL for errors about the whole file.
+ */
+__attribute__((format(printf, 4, 5)))
+static int fail(struct loader *ld, const char *section, const char *key, const char *fmt, ...)
+{
+	char message[CONFIG_ERROR_SIZE];
+	va_list ap;
+
+	if (!ld->err || !ld->err_size)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	if (section && key)
+		snprintf(ld->err, ld->err_size, "%s: [%s] %s: %s%s", ld->path, section, key,
+			 message, key_was_set(ld, section, key) ? " (value from --set)" : "");
+	else if (section)
+		snprintf(ld->err, ld->err_size, "%s: [%s]: %s", ld->path, section, message);
+	else
+		snprintf(ld->err, ld->err_size, "%s: %s", ld->path, message);
+	flatten_line(ld->err);
+	return -1;
+}
+
+/* Shorthand for the common "'value' is not a number" style of refusal. */
+static int fail_number(struct loader *ld, const char *section, const char *key, const char *what,
+		       const char *text, enum num_error rc)
+{
+	return fail(ld, section, key, "%s '%s' %s", what, text, num_error_text(rc));
+}
+
+/* ---- Sections and keys ------------------------------------------------ */
+
+struct section_info {
+	const char *name;
+	const char *const *keys; /* NULL-terminated fixed names; NULL: see check_key */
+	const char *allowed;	 /* for "unknown key" messages */
+};
+
+static const char *const scenario_keys[] = { "name", "description", NULL };
+static const char *const vm_keys[] = { "mode",  "stage",   "memory", "vcpus",
+				       "guest", "timeout", NULL };
+static const char *const gmem_keys[] = { "flags", "userspace_addr", NULL };
+
+static const struct section_info sections[] = {
+	{ "scenario", scenario_keys, "name, description" },
+	{ "vm", vm_keys, "mode, stage, memory, vcpus, guest, timeout" },
+	{ "gmem", gmem_keys, "flags, userspace_addr" },
+	{ "steps", NULL, "step1..step64" },
+	{ "expect", NULL,
+	  "exit, exit.gmem-served, exit.uaddr-served, exits.<kind>, check1..check16" },
+};
+
+#define SECTION_NAMES "scenario, vm, gmem, steps, expect"
+
+static const struct section_info *find_section(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (strcmp(sections[i].name, name) == 0)
+			return &sections[i];
+	return NULL;
+}
+
+/*
+ * If key is prefix followed by a decimal N without leading zeros, return N
+ * (capped so huge numbers stay out of range), else -1. Leading zeros are
+ * refused so "step01" and "step1" cannot both name step 1.
+ */
+static long numbered_key(const char *key, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	long n = 0;
+
+	if (strncmp(key, prefix, len) != 0)
+		return -1;
+	key += len;
+	if (*key < '1' || *key > '9')
+		return -1;
+	for (; *key; key++) {
+		if (*key < '0' || *key > '9')
+			return -1;
+		if (n < 1000000)
+			n = n * 10 + (*key - '0');
+	}
+	return n;
+}
+
+/*
+ * Is key allowed in section? If not, write why into why. Used both on the
+ * file's keys and on --set keys before they are applied.
+ */
+static bool check_key(const struct section_info *sec, const char *key, char *why, size_t why_size)
+{
+	if (sec->keys) {
+		for (int i = 0; sec->keys[i]; i++)
+			if (strcmp(sec->keys[i], key) == 0)
+				return true;
+	} else if (strcmp(sec->name, "steps") == 0) {
+		long n = numbered_key(key, "step");
+
+		if (n >= 1 && n <= CONFIG_MAX_STEPS)
+			return true;
+		if (n > CONFIG_MAX_STEPS) {
+			snprintf(why, why_size,
+				 "step number %ld out of range, keys are step1..step%d", n,
+				 CONFIG_MAX_STEPS);
+			return false;
+		}
+	} else {
+		long n = numbered_key(key, "check");
+
+		if (strcmp(key, "exit") == 0 || strcmp(key, "exit.gmem-served") == 0 ||
+		    strcmp(key, "exit.uaddr-served") == 0)
+			return true;
+		if (strncmp(key, "exits.", 6) == 0) {
+			if (lookup_name(exit_kind_names, 0, EXIT_KIND_COUNT, key + 6) >= 0)
+				return true;
+			snprintf(why, why_size,
+				 "unknown exit kind '%s' (io, mmio, hlt, shutdown, fail-entry, "
+				 "internal-error, memory-fault, hypercall, unknown)",
+				 key + 6);
+			return false;
+		}
+		if (n >= 1 && n <= CONFIG_MAX_CHECKS)
+			return true;
+		if (n > CONFIG_MAX_CHECKS) {
+			snprintf(why, why_size, "more than %d checks, keys are check1..check%d",
+				 CONFIG_MAX_CHECKS, CONFIG_MAX_CHECKS);
+			return false;
+		}
+	}
+	snprintf(why, why_size, "unknown key (allowed: %s)", sec->allowed);
+	return false;
+}
+
+/*
+ * Walk every dictionary entry: sections are stored as "name" with a NULL
+ * value, keys as "section:key" (":key" before the first section header).
+ * iniparser has no iterator over all entries, so read the public arrays.
+ */
+static int check_entries(struct loader *ld)
+{
+	const dictionary *d = ld->dict;
+
+	for (ssize_t i = 0; i < d->size; i++) {
+		const char *entry = d->key[i];
+		const char *colon;
+		const struct section_info *sec;
+		char section[128], why[256];
+		size_t len;
+
+		if (!entry)
+			continue;
+		colon = strchr(entry, ':');
+		len = colon ? (size_t)(colon - entry) : strlen(entry);
+		snprintf(section, sizeof(section), "%.*s", (int)len, entry);
+		if (colon && len == 0)
+			return fail(ld, NULL, NULL, "%s: key outside any section", colon + 1);
+		sec = find_section(section);
+		if (!sec)
+			return fail(ld, section, NULL,
+				    "unknown section (allowed: " SECTION_NAMES ")");
+		if (!colon)
+			continue;
+		if (!check_key(sec, colon + 1, why, sizeof(why)))
+			return fail(ld, section, colon + 1, "%s", why);
+		if (!d->val[i] || !d->val[i][0])
+			return fail(ld, section, colon + 1, "empty value");
+	}
+	return 0;
+}
+
+static const char *get_value(const struct loader *ld, const char *section, const char *key)
+{
+	char entry[128];
+
+	snprintf(entry, sizeof(entry), "%s:%s", section, key);
+	return iniparser_getstring(ld->dict, entry, NULL);
+}
+
+/* ---- Overrides -------------------------------------------------------- */
+
+static void trim(char *text)
+{
+	size_t len = strlen(text), start = 0;
+
+	while (len && isspace((unsigned char)text[len - 1]))
+		text[--len] = '\0';
+	while (isspace((unsigned char)text[start]))
+		start++;
+	memmove(text, text + start, len - start + 1);
+}
+
+static void lowercase(char *text)
+{
+	for (; *text; text++)
+		*text = (char)tolower((unsigned char)*text);
+}
+
+/* Apply "section.key=value" strings; the first '.' ends the section name. */
+static int apply_overrides(struct loader *ld, const char *const *overrides, int nr_overrides)
+{
+	if (nr_overrides > CONFIG_MAX_OVERRIDES)
+		return fail(ld, NULL, NULL, "too many --set options (%d, at most %d)", nr_overrides,
+			    CONFIG_MAX_OVERRIDES);
+	for (int i = 0; i < nr_overrides; i++) {
+		const char *text = overrides[i];
+		const char *equals = strchr(text, '=');
+		const char *dot = strchr(text, '.');
+		const struct section_info *sec;
+		char section[64], key[64], value[256], entry[128], why[256];
+
+		if (!equals || !dot || dot > equals)
+			return fail(ld, NULL, NULL,
+				    "--set %s: malformed, expected section.key=value", text);
+		if ((size_t)(dot - text) >= sizeof(section) ||
+		    (size_t)(equals - dot - 1) >= sizeof(key) ||
+		    strlen(equals + 1) >= sizeof(value))
+			return fail(ld, NULL, NULL, "--set %s: too long", text);
+		snprintf(section, sizeof(section), "%.*s", (int)(dot - text), text);
+		snprintf(key, sizeof(key), "%.*s", (int)(equals - dot - 1), dot + 1);
+		snprintf(value, sizeof(value), "%s", equals + 1);
+		trim(section);
+		trim(key);
+		trim(value);
+		/* The file's names went through iniparser, which lowercases them. */
+		lowercase(section);
+		lowercase(key);
+
+		sec = find_section(section);
+		if (!sec)
+			return fail(ld, NULL, NULL,
+				    "--set %s: unknown section [%s] (allowed: " SECTION_NAMES ")",
+				    text, section);
+		if (!check_key(sec, key, why, sizeof(why)))
+			return fail(ld, NULL, NULL, "--set %s: [%s] %s: %s", text, section, key,
+				    why);
+
+		snprintf(entry, sizeof(entry), "%s:%s", section, key);
+		if ((!iniparser_find_entry(ld->dict, section) &&
+		     iniparser_set(ld->dict, section, NULL) != 0) ||
+		    iniparser_set(ld->dict, entry, value) != 0)
+			return fail(ld, NULL, NULL, "--set %s: out of memory", text);
+		snprintf(ld->set_keys[ld->nr_set_keys++], sizeof(ld->set_keys[0]), "%s", entry);
+	}
+	return 0;
+}
+
+/* ---- [scenario] ------------------------------------------------------- */
+
+static bool valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 63)
+		return false;
+	for (; *name; name++)
+		if (!isalnum((unsigned char)*name) && !strchr("._-", *name))
+			return false;
+	return true;
+}
+
+static int parse_scenario(struct loader *ld)
+{
+	struct scenario *out = ld->out;
+	const char *name = get_value(ld, "scenario", "name");
+	const char *description = get_value(ld, "scenario", "description");
+
+	if (name) {
+		if (!valid_name(name))
+			return fail(ld, "scenario", "name",
+				    "'%s' is not a valid name (1..63 characters of A-Z a-z 0-9 . _ -)",
+				    name);
+		snprintf(out->name, sizeof(out->name), "%s", name);
+	} else {
+		/* Default: the file's base name without ".ini". */
+		const char *base = strrchr(ld->path, '/');
+		char derived[256];
+		size_t len;
+
+		base = base ? base + 1 : ld->path;
+		len = strlen(base);
+		if (len > 4 && strcmp(base + len - 4, ".ini") == 0)
+			len -= 4;
+		snprintf(derived, sizeof(derived), "%.*s", (int)len, base);
+		if (!valid_name(derived))
+			return fail(ld, "scenario", "name",
+				    "not set, and the file name '%s' is not a valid name "
+				    "(1..63 characters of A-Z a-z 0-9 . _ -)",
+				    derived);
+		snprintf(out->name, sizeof(out->name), "%.63s", derived); /* valid_name: <= 63 */
+	}
+	if (description) {
+		if (strlen(description) >= sizeof(out->description))
+			return fail(ld, "scenario", "description",
+				    "too long (at most %zu characters)",
+				    sizeof(out->description) - 1);
+		snprintf(out->description, sizeof(out->description), "%s", description);
+	}
+	return 0;
+}
+
+/* ---- [vm] ------------------------------------------------------------- */
+
+/* "10s", "250ms", "500" (ms); blanks allowed before the unit. */
+static int parse_timeout(struct loader *ld, const char *text)
+{
+	const char *end;
+	uint64_t value, scale = 1;
+	enum num_error rc = parse_digits(text, &end, &value);
+
+	if (rc == NUM_NOT_NUMBER || rc == NUM_NEGATIVE)
+		return fail_number(ld, "vm", "timeout", "value", text, rc);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (strcmp(end, "s") == 0)
+		scale = 1000;
+	else if (*end && strcmp(end, "ms") != 0)
+		return fail(ld, "vm", "timeout", "'%s' has an unknown unit (use ms or s)", text);
+	if (rc == NUM_OVERFLOW || value > UINT64_MAX / scale || value * scale < TIMEOUT_MIN_MS ||
+	    value * scale > TIMEOUT_MAX_MS)
+		return fail(ld, "vm", "timeout", "'%s' is out of range 100ms..600s", text);
+	ld->out->timeout_ms = (unsigned)(value * scale);
+	return 0;
+}
+
+/* A small integer key: vcpus, stage. */
+static int parse_small(struct loader *ld, const char *section, const char *key, const char *text,
+		       uint64_t min, uint64_t max, int *out)
+{
+	uint64_t value;
+	enum num_error rc = parse_plain(text, &value);
+
+	if (rc != NUM_OK)
+		return fail_number(ld, section, key, "value", text, rc);
+	if (value < min || value > max)
+		return fail(ld, section, key, "'%s' is out of range %" PRIu64 "..%" PRIu64, text,
+			    min, max);
+	*out = (int)value;
+	return 0;
+}
+
+static int parse_memory(struct loader *ld, const char *text)
+{
+	char limit[32];
+	uint64_t value;
+	enum num_error rc = parse_size(text, &value);
+
+	if (rc != NUM_OK)
+		return fail_number(ld, "vm", "memory", "size", text, rc);
+	if (value < CONFIG_MIN_MEMORY) {
+		format_size(limit, sizeof(limit), CONFIG_MIN_MEMORY);
+		return fail(ld, "vm", "memory", "'%s' is below the minimum %s", text, limit);
+	}
+	if (value > CONFIG_MAX_MEMORY) {
+		format_size(limit, sizeof(limit), CONFIG_MAX_MEMORY);
+		return fail(ld, "vm", "memory", "'%s' is above the maximum %s", text, limit);
+	}
+	/* Guest RAM is mapped with 2 MiB pages (GMEMVM_PD_GPA). */
+	if (value % SIZE_2M)
+		return fail(ld, "vm", "memory", "'%s' is not a multiple of 2M", text);
+	ld->out->memory_size = value;
+	return 0;
+}
+
+/* A relative guest path is relative to the scenario file's directory. */
+static int parse_guest(struct loader *ld, const char *text)
+{
+	struct scenario *out = ld->out;
+	const char *slash = strrchr(ld->path, '/');
+	int len;
+
+	if (text[0] == '/' || !slash)
+		len = snprintf(out->guest_path, sizeof(out->guest_path), "%s", text);
+	else
+		len = snprintf(out->guest_path, sizeof(out->guest_path), "%.*s/%s",
+			       (int)(slash - ld->path), ld->path, text);
+	if (len < 0 || (size_t)len >= sizeof(out->guest_path)) {
+		out->guest_path[0] = '\0';
+		return fail(ld, "vm", "guest", "path too long (at most %zu characters)",
+			    sizeof(out->guest_path) - 1);
+	}
+	return 0;
+}
+
+static int parse_vm(struct loader *ld)
+{
+	struct scenario *out = ld->out;
+	const char *mode = get_value(ld, "vm", "mode");
+	const char *text;
+	int index;
+
+	if (!mode)
+		return fail(ld, "vm", "mode",
+			    "missing (required: coco-legacy, shared, pkvm or coco-inplace)");
+	index = lookup_name(mode_names, 0, (int)ARRAY_SIZE(mode_names), mode);
+	if (index < 0)
+		return fail(ld, "vm", "mode",
+			    "unknown mode '%s' (coco-legacy, shared, pkvm, coco-inplace)", mode);
+	out->mode = (enum vm_mode)index;
+
+	text = get_value(ld, "vm", "stage");
+	if (text) {
+		uint64_t value;
+		enum num_error rc = parse_plain(text, &value);
+
+		if (rc != NUM_OK)
+			return fail_number(ld, "vm", "stage", "value", text, rc);
+		if (value != 1 && value != 2)
+			return fail(ld, "vm", "stage", "'%s' must be 1 or 2", text);
+		out->stage = (int)value;
+	}
+	text = get_value(ld, "vm", "memory");
+	if (text && parse_memory(ld, text))
+		return -1;
+	text = get_value(ld, "vm", "vcpus");
+	if (text && parse_small(ld, "vm", "vcpus", text, 1, GMEMVM_MAX_VCPUS, &out->vcpus))
+		return -1;
+	text = get_value(ld, "vm", "guest");
+	if (text && parse_guest(ld, text))
+		return -1;
+	text = get_value(ld, "vm", "timeout");
+	if (text && parse_timeout(ld, text))
+		return -1;
+	return 0;
+}
+
+/* ---- [gmem] ----------------------------------------------------------- */
+
+static int parse_flags(struct loader *ld, const char *text)
+{
+	struct scenario *out = ld->out;
+	char list[256], *save = NULL, *item;
+	bool none = false;
+	int count = 0;
+
+	if (strlen(text) >= sizeof(list))
+		return fail(ld, "gmem", "flags", "too long");
+	snprintf(list, sizeof(list), "%s", text);
+	/* strtok_r would silently skip the empty item in "a,,b"; refuse it instead. */
+	for (item = list; item; item = save) {
+		bool *flag;
+
+		save = strchr(item, ',');
+		if (save)
+			*save++ = '\0';
+		trim(item);
+		count++;
+		if (!item[0])
+			return fail(ld, "gmem", "flags", "empty flag name in '%s'", text);
+		if (strcmp(item, "none") == 0) {
+			none = true;
+			continue;
+		}
+		if (strcmp(item, "support_shared") == 0)
+			flag = &out->support_shared;
+		else if (strcmp(item, "init_private") == 0)
+			flag = &out->init_private;
+		else
+			return fail(ld, "gmem", "flags",
+				    "unknown flag '%s' (support_shared, init_private, or none)",
+				    item);
+		if (*flag)
+			return fail(ld, "gmem", "flags", "duplicate flag '%s'", item);
+		*flag = true;
+	}
+	if (none && count > 1)
+		return fail(ld, "gmem", "flags", "'none' cannot be combined with other flags");
+	return 0;
+}
+
+static int parse_gmem(struct loader *ld)
+{
+	const char *text = get_value(ld, "gmem", "flags");
+
+	if (text && parse_flags(ld, text))
+		return -1;
+	text = get_value(ld, "gmem", "userspace_addr");
+	if (text) {
+		if (strcmp(text, "null") == 0)
+			ld->out->userspace_addr_null = true;
+		else if (strcmp(text, "mapped") != 0)
+			return fail(ld, "gmem", "userspace_addr", "'%s' is not mapped or null",
+				    text);
+	}
+	return 0;
+}
+
+/* ---- [steps] and [expect] checkN -------------------------------------- */
+
+#define MAX_WORDS 8
+
+/* Split a copy of text into blank-separated words; returns the count (max + 1 if more). */
+static int split_words(char *copy, char **words, int max)
+{
+	int count = 0;
+	char *save = NULL;
+
+	for (char *word = strtok_r(copy, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
+		if (count == max)
+			return max + 1;
+		words[count++] = word;
+	}
+	return count;
+}
+
+/* ADDR and SIZE of a step or check: numbers with K/M/G, 8-byte aligned, size not 0. */
+static int parse_range(struct loader *ld, const char *section, const char *key, char **words,
+		       uint64_t *addr, uint64_t *size)
+{
+	enum num_error rc = parse_size(words[0], addr);
+
+	if (rc != NUM_OK)
+		return fail_number(ld, section, key, "address", words[0], rc);
+	rc = parse_size(words[1], size);
+	if (rc != NUM_OK)
+		return fail_number(ld, section, key, "size", words[1], rc);
+	/* The guest and the host check move whole 64-bit pattern words. */
+	if (*addr % 8)
+		return fail(ld, section, key, "address %s is not 8-byte aligned", words[0]);
+	if (*size == 0)
+		return fail(ld, section, key, "size is zero");
+	if (*size % 8)
+		return fail(ld, section, key, "size %s is not 8-byte aligned", words[1]);
+	return 0;
+}
+
+static int parse_pattern(struct loader *ld, const char *section, const char *key, const char *text,
+			 uint32_t *out)
+{
+	uint64_t value;
+
+	if (parse_plain(text, &value) != NUM_OK || value > UINT32_MAX)
+		return fail(ld, section, key, "pattern '%s' is not a 32-bit number", text);
+	*out = (uint32_t)value;
+	return 0;
+}
+
+static int parse_step(struct loader *ld, const char *key, const char *text, struct step *step)
+{
+	const struct scenario *out = ld->out;
+	char copy[256], *words[MAX_WORDS];
+	int nr_words, op, positional;
+	uint64_t copies, span, end;
+
+	if (strlen(text) >= sizeof(copy))
+		return fail(ld, "steps", key, "value too long");
+	snprintf(copy, sizeof(copy), "%s", text);
+	nr_words = split_words(copy, words, MAX_WORDS);
+	if (nr_words == 0)
+		return fail(ld, "steps", key, "empty value");
+	if (nr_words > MAX_WORDS)
+		return fail(ld, "steps", key, "too many arguments in '%s'", text);
+
+	op = lookup_name(step_op_names, 0, (int)ARRAY_SIZE(step_op_names), words[0]);
+	if (op < 0)
+		return fail(ld, "steps", key, "unknown op '%s' (write, verify, mmio, pio)",
+			    words[0]);
+	step->op = (enum step_op)op;
+	step->vcpu = 0;
+
+	if (nr_words > 1 && strncmp(words[nr_words - 1], "vcpu=", 5) == 0) {
+		const char *vcpu = words[nr_words - 1] + 5;
+		uint64_t index;
+
+		if (strcmp(vcpu, "all") == 0) {
+			step->vcpu = STEP_VCPU_ALL;
+		} else if (parse_plain(vcpu, &index) != NUM_OK) {
+			return fail(ld, "steps", key, "'vcpu=%s' is not vcpu=N or vcpu=all", vcpu);
+		} else if (index >= (uint64_t)out->vcpus) {
+			return fail(ld, "steps", key, "vcpu=%s but [vm] vcpus is %d (vCPUs 0..%d)",
+				    vcpu, out->vcpus, out->vcpus - 1);
+		} else {
+			step->vcpu = (int)index;
+		}
+		nr_words--;
+	}
+
+	positional = nr_words - 1;
+	if (step->op == STEP_MMIO || step->op == STEP_PIO) {
+		if (positional != 0)
+			return fail(ld, "steps", key,
+				    "%s takes no arguments besides vcpu=, got '%s'", words[0],
+				    text);
+		return 0;
+	}
+	if (positional != 3)
+		return fail(ld, "steps", key,
+			    "%s takes ADDR SIZE PATTERN [vcpu=N|all], got %d argument%s",
+			    words[0], positional, positional == 1 ? "" : "s");
+	if (parse_range(ld, "steps", key, words + 1, &step->addr, &step->size) ||
+	    parse_pattern(ld, "steps", key, words[3], &step->pattern))
+		return -1;
+
+	/* With vcpu=all, vCPU i works on addr + i * size. */
+	copies = step->vcpu == STEP_VCPU_ALL ? (uint64_t)out->vcpus : 1;
+	if (step->addr < GMEMVM_DATA_GPA)
+		return fail(ld, "steps", key,
+			    "address %s is below the data area, which starts at 0x%llx", words[1],
+			    GMEMVM_DATA_GPA);
+	if (step->size > UINT64_MAX / copies || step->addr > UINT64_MAX - step->size * copies)
+		return fail(ld, "steps", key, "address range overflows");
+	span = step->size * copies;
+	end = step->addr + span;
+	if (end > out->memory_size) {
+		char memory[32];
+
+		format_size(memory, sizeof(memory), out->memory_size);
+		return fail(ld, "steps", key,
+			    "memory too small for the guest: %s touches up to 0x%" PRIx64
+			    ", memory is %s",
+			    key, end, memory);
+	}
+	return 0;
+}
+
+static int parse_steps(struct loader *ld)
+{
+	struct scenario *out = ld->out;
+
+	/* Keys are step1..stepMAX (checked already); run them in ascending N. */
+	for (int n = 1; n <= CONFIG_MAX_STEPS; n++) {
+		char key[32];
+		const char *text;
+
+		snprintf(key, sizeof(key), "step%d", n);
+		text = get_value(ld, "steps", key);
+		if (text && parse_step(ld, key, text, &out->steps[out->nr_steps++]))
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_check(struct loader *ld, const char *key, const char *text,
+		       struct data_check *check)
+{
+	char copy[256], *words[MAX_WORDS];
+
+	if (strlen(text) >= sizeof(copy))
+		return fail(ld, "expect", key, "value too long");
+	snprintf(copy, sizeof(copy), "%s", text);
+	if (split_words(copy, words, MAX_WORDS) != 3)
+		return fail(ld, "expect", key,
+			    "expected ADDR SIZE PATTERN or ADDR SIZE zero, got '%s'", text);
+	if (parse_range(ld, "expect", key, words, &check->addr, &check->size))
+		return -1;
+	if (strcmp(words[2], "zero") == 0)
+		check->zero = true;
+	else if (parse_pattern(ld, "expect", key, words[2], &check->pattern))
+		return -1;
+	if (check->addr > ld->out->memory_size ||
+	    check->size > ld->out->memory_size - check->addr) {
+		char memory[32];
+
+		format_size(memory, sizeof(memory), ld->out->memory_size);
+		return fail(ld, "expect", key, "range %s + %s is outside guest RAM (memory is %s)",
+			    words[0], words[1], memory);
+	}
+	return 0;
+}
+
+/* ---- [expect] --------------------------------------------------------- */
+
+static int parse_outcome(struct loader *ld, const char *key, enum outcome *out)
+{
+	const char *text = get_value(ld, "expect", key);
+	int index;
+
+	if (!text)
+		return 0;
+	/* OUTCOME_NONE is "not decided yet", never an expectation. */
+	index = lookup_name(outcome_names, OUTCOME_DONE, OUTCOME_COUNT, text);
+	if (index < 0)
+		return fail(ld, "expect", key,
+			    "unknown outcome '%s' (done, guest-failed, emulation-refused, "
+			    "cannot-run, shutdown, internal-error, fail-entry, bad-mmio, "
+			    "unknown-exit, timeout, vmm-error)",
+			    text);
+	*out = (enum outcome)index;
+	return 0;
+}
+
+/* "N", ">=N" or "<=N", blanks allowed after the operator. */
+static int parse_count(struct loader *ld, const char *key, const char *text,
+		       struct count_expect *count)
+{
+	const char *number = text;
+	enum num_error rc;
+
+	count->compare = COUNT_EQ;
+	if (strncmp(text, ">=", 2) == 0 || strncmp(text, "<=", 2) == 0) {
+		count->compare = text[0] == '>' ? COUNT_GE : COUNT_LE;
+		number += 2;
+		while (*number == ' ' || *number == '\t')
+			number++;
+	}
+	rc = parse_plain(number, &count->value);
+	if (rc != NUM_OK)
+		return fail(ld, "expect", key, "count '%s' %s (use N, >=N or <=N)", text,
+			    num_error_text(rc));
+	return 0;
+}
+
+static int parse_expect(struct loader *ld)
+{
+	struct scenario *out = ld->out;
+	enum outcome both = OUTCOME_NONE;
+
+	if (parse_outcome(ld, "exit", &both) ||
+	    parse_outcome(ld, "exit.gmem-served", &out->expect_gmem_served) ||
+	    parse_outcome(ld, "exit.uaddr-served", &out->expect_uaddr_served))
+		return -1;
+	if (both == OUTCOME_NONE &&
+	    (out->expect_gmem_served == OUTCOME_NONE || out->expect_uaddr_served == OUTCOME_NONE))
+		return fail(ld, "expect", "exit",
+			    "missing: give exit, or both exit.gmem-served and exit.uaddr-served");
+	if (out->expect_gmem_served == OUTCOME_NONE)
+		out->expect_gmem_served = both;
+	if (out->expect_uaddr_served == OUTCOME_NONE)
+		out->expect_uaddr_served = both;
+
+	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++) {
+		char key[32];
+		const char *text;
+
+		snprintf(key, sizeof(key), "exits.%s", exit_kind_names[kind]);
+		text = get_value(ld, "expect", key);
+		if (text && parse_count(ld, key, text, &out->expect_exits[kind]))
+			return -1;
+	}
+	for (int n = 1; n <= CONFIG_MAX_CHECKS; n++) {
+		char key[32];
+		const char *text;
+
+		snprintf(key, sizeof(key), "check%d", n);
+		text = get_value(ld, "expect", key);
+		if (text && parse_check(ld, key, text, &out->checks[out->nr_checks++]))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- Loading ---------------------------------------------------------- */
+
+/*
+ * iniparser reports syntax errors through a printf-like callback without a
+ * context pointer, so the first message of a load lands in this buffer.
+ */
+static _Thread_local char ini_message[CONFIG_ERROR_SIZE];
+
+__attribute__((format(printf, 1, 2)))
+static int capture_ini_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ini_message[0])
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(ini_message, sizeof(ini_message), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/*
+ * Turn iniparser's "iniparser: syntax error in FILE (LINE):\n-> TEXT\n"
+ * into "line LINE: syntax error: TEXT"; anything else is passed on flattened.
+ */
+static int fail_ini_message(struct loader *ld)
+{
+	const char *at = strstr(ini_message, ld->path);
+	const char *arrow = strstr(ini_message, "-> ");
+	int line;
+
+	if (strstr(ini_message, "syntax error") && at &&
+	    sscanf(at + strlen(ld->path), " (%d)", &line) == 1) {
+		char text[256] = "";
+
+		if (arrow) {
+			snprintf(text, sizeof(text), "%s", arrow + 3);
+			trim(text);
+		}
+		return fail(ld, NULL, NULL, "line %d: syntax error: '%s'", line, text);
+	}
+	if (strncmp(ini_message, "iniparser: ", 11) == 0)
+		memmove(ini_message, ini_message + 11, strlen(ini_message + 11) + 1);
+	trim(ini_message);
+	return fail(ld, NULL, NULL, "%s", ini_message[0] ? ini_message : "cannot parse");
+}
+
+/* Readable regular file? iniparser would take a directory for an empty file. */
+static int check_readable(struct loader *ld)
+{
+	struct stat st;
+	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
+	int error = 0;
+
+	if (fd < 0)
+		error = errno;
+	else if (fstat(fd, &st) != 0)
+		error = errno;
+	else if (S_ISDIR(st.st_mode))
+		error = EISDIR;
+	if (fd >= 0)
+		close(fd);
+	if (error)
+		return fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
+	return 0;
+}
+
+static int load(struct loader *ld, const char *const *overrides, int nr_overrides)
+{
+	struct scenario *out = ld->out;
+
+	if (strlen(ld->path) >= sizeof(out->path))
+		return fail(ld, NULL, NULL, "path too long (at most %zu characters)",
+			    sizeof(out->path) - 1);
+	snprintf(out->path, sizeof(out->path), "%s", ld->path);
+	if (check_readable(ld))
+		return -1;
+
+	ini_message[0] = '\0';
+	iniparser_set_error_callback(capture_ini_error);
+	ld->dict = iniparser_load(ld->path);
+	iniparser_set_error_callback(NULL);
+	if (!ld->dict)
+		return fail_ini_message(ld);
+
+	if (apply_overrides(ld, overrides, nr_overrides) || check_entries(ld))
+		return -1;
+
+	out->stage = 2;
+	out->memory_size = MEMORY_DEFAULT;
+	out->vcpus = 1;
+	out->timeout_ms = TIMEOUT_DEFAULT_MS;
+	/* [vm] first: steps and checks are validated against vcpus and memory. */
+	if (parse_scenario(ld) || parse_vm(ld) || parse_gmem(ld) || parse_steps(ld) ||
+	    parse_expect(ld))
+		return -1;
+	return 0;
+}
+
+int config_load(const char *path, const char *const *overrides, int nr_overrides,
+		struct scenario *out, char *err, size_t err_size)
+{
+	struct loader ld = {
+		.path = path ? path : "(null)",
+		.out = out,
+		.err = err,
+		.err_size = err_size,
+	};
+	int rc;
+
+	if (err && err_size)
+		err[0] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (!path)
+		return fail(&ld, NULL, NULL, "no scenario file given");
+	if (nr_overrides < 0 || (nr_overrides > 0 && !overrides))
+		return fail(&ld, NULL, NULL, "bad override list");
+
+	rc = load(&ld, overrides, nr_overrides);
+	if (ld.dict)
+		iniparser_freedict(ld.dict);
+	if (rc)
+		memset(out, 0, sizeof(*out)); /* no half-filled scenario on error */
+	return rc;
+}

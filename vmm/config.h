@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scenario files: an INI file (iniparser) that describes one VM and what its
+ * run must produce. config_load() refuses a bad file before any VM exists,
+ * naming the file, the key and what is wrong. docs/config.md is the
+ * reference for every key.
+ */
+#ifndef GMEMVM_CONFIG_H
+#define GMEMVM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_STEPS 64
+#define CONFIG_MAX_CHECKS 16
+#define CONFIG_MAX_OVERRIDES 32
+#define CONFIG_MIN_MEMORY (4ULL << 20)
+#define CONFIG_MAX_MEMORY (3ULL << 30) /* RAM ends below the MMIO hole at 3.25 GiB */
+#define CONFIG_ERROR_SIZE 512
+
+/* The four use cases of SEED.md (DESIGN.md's table). */
+enum vm_mode { MODE_COCO_LEGACY, MODE_SHARED, MODE_PKVM, MODE_COCO_INPLACE };
+
+enum step_op { STEP_WRITE, STEP_VERIFY, STEP_MMIO, STEP_PIO };
+
+#define STEP_VCPU_ALL (-1)
+
+struct step {
+	enum step_op op;
+	uint64_t addr; /* guest-physical; with vcpu = all, vCPU i uses addr + i * size */
+	uint64_t size;
+	uint32_t pattern;
+	int vcpu; /* 0..vcpus-1, or STEP_VCPU_ALL */
+};
+
+/* How a run ended; the scenario names the one it expects. */
+enum outcome {
+	OUTCOME_NONE,              /* not decided yet */
+	OUTCOME_DONE,              /* every vCPU reported status 0 and halted */
+	OUTCOME_GUEST_FAILED,      /* a vCPU reported a failing step or an assertion */
+	OUTCOME_EMULATION_REFUSED, /* emulation needed userspace_addr, which is NULL */
+	OUTCOME_CANNOT_RUN,        /* the guest could not execute its first instruction */
+	OUTCOME_SHUTDOWN,          /* triple fault */
+	OUTCOME_INTERNAL_ERROR,
+	OUTCOME_FAIL_ENTRY,
+	OUTCOME_BAD_MMIO,          /* MMIO exit inside RAM: the host view is inaccessible */
+	OUTCOME_UNKNOWN_EXIT,
+	OUTCOME_TIMEOUT,
+	OUTCOME_VMM_ERROR,         /* a kernel call failed during the run */
+	OUTCOME_COUNT
+};
+
+/* Exit kinds counted per run; "exits.<name>" keys in [expect]. */
+enum exit_kind {
+	EXIT_KIND_IO,
+	EXIT_KIND_MMIO,
+	EXIT_KIND_HLT,
+	EXIT_KIND_SHUTDOWN,
+	EXIT_KIND_FAIL_ENTRY,
+	EXIT_KIND_INTERNAL_ERROR,
+	EXIT_KIND_MEMORY_FAULT,
+	EXIT_KIND_HYPERCALL, /* a subset of io: writes to the hypercall port */
+	EXIT_KIND_UNKNOWN,
+	EXIT_KIND_COUNT
+};
+
+enum count_compare { COUNT_ANY, COUNT_EQ, COUNT_GE, COUNT_LE };
+
+struct count_expect {
+	enum count_compare compare;
+	uint64_t value;
+};
+
+/* A host-side check of guest RAM through the VMM's own view after the run. */
+struct data_check {
+	uint64_t addr;
+	uint64_t size;
+	bool zero;        /* expect zero bytes instead of a pattern */
+	uint32_t pattern; /* as written by a step at the same addresses */
+};
+
+struct scenario {
+	char path[256];
+	char name[64];
+	char description[256];
+	enum vm_mode mode;
+	int stage; /* 1 or 2 (SEED.md "stage 1" / "stage 2") */
+	uint64_t memory_size;
+	int vcpus;
+	char guest_path[256]; /* empty: the guest built with gmemvm */
+	unsigned timeout_ms;
+
+	bool support_shared; /* GUEST_MEMFD_FLAG_SUPPORT_SHARED, upstream GUEST_MEMFD_FLAG_MMAP */
+	bool init_private;   /* GUEST_MEMFD_FLAG_INIT_PRIVATE, upstream: no GUEST_MEMFD_FLAG_INIT_SHARED */
+	bool userspace_addr_null;
+
+	struct step steps[CONFIG_MAX_STEPS];
+	int nr_steps;
+
+	/* The outcome expected on a host whose gmem-bound memslots are served
+	 * from guest_memfd, and on one that serves them from userspace_addr. */
+	enum outcome expect_gmem_served;
+	enum outcome expect_uaddr_served;
+	struct count_expect expect_exits[EXIT_KIND_COUNT];
+	struct data_check checks[CONFIG_MAX_CHECKS];
+	int nr_checks;
+};
+
+/*
+ * Load and validate a scenario. overrides are "section.key=value" strings
+ * (gmemvm run --set) applied over the file. On error returns -1 and writes
+ * one line "FILE: [section] key: what is wrong" into err.
+ */
+int config_load(const char *path, const char *const *overrides, int nr_overrides,
+		struct scenario *out, char *err, size_t err_size);
+
+/* Parse "123", "0x1f", "4K", "16M", "1G" (binary units). -1 on a bad or overflowing number. */
+int config_parse_size(const char *text, uint64_t *out);
+
+const char *config_mode_name(enum vm_mode mode);
+const char *config_outcome_name(enum outcome outcome);
+const char *config_exit_kind_name(enum exit_kind kind);
+const char *config_step_op_name(enum step_op op);
+
+#endif
