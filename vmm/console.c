@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+#include "console.h"
+
+#include <string.h>
+
+#include "gmemvm_abi.h"
+
+#define UART_THR 0
+#define UART_LSR 5
+#define UART_LSR_THR_EMPTY 0x20
+#define UART_LSR_TRANSMITTER_EMPTY 0x40
+
+void console_init(struct console *console, FILE *out)
+{
+	memset(console, 0, sizeof(*console));
+	pthread_mutex_init(&console->lock, NULL);
+	console->out = out;
+}
+
+static void emit_line(struct console *console)
+{
+	console->line[console->line_length] = '\0';
+	if (console->out)
+		fprintf(console->out, "guest| %s\n", console->line);
+	size_t room = CONSOLE_TRANSCRIPT_MAX - 1 - console->transcript_length;
+	size_t length = console->line_length + 1 <= room ? console->line_length : 0;
+	if (length) {
+		memcpy(console->transcript + console->transcript_length, console->line, length);
+		console->transcript_length += length;
+		console->transcript[console->transcript_length++] = '\n';
+		console->transcript[console->transcript_length] = '\0';
+	}
+	console->line_length = 0;
+}
+
+static void console_write_byte(struct console *console, uint8_t byte)
+{
+	pthread_mutex_lock(&console->lock);
+	console->bytes++;
+	if (byte == '\n') {
+		emit_line(console);
+	} else if (byte != '\r') {
+		/* Show control bytes and junk as '.', so a hostile guest cannot
+		 * drive the user's terminal. */
+		console->line[console->line_length++] = (byte >= 0x20 && byte < 0x7f) ? (char)byte : '.';
+		if (console->line_length == CONSOLE_LINE_MAX - 1)
+			emit_line(console);
+	}
+	pthread_mutex_unlock(&console->lock);
+}
+
+static void console_access(void *device, struct iotrap_access *access, struct iotrap_reply *reply)
+{
+	struct console *console = device;
+	(void)reply;
+	if (access->is_write) {
+		if (access->offset == UART_THR)
+			console_write_byte(console, access->data[0]);
+		return; /* the other registers configure a line we do not model */
+	}
+	iotrap_set_value(access, access->offset == UART_LSR
+					 ? UART_LSR_THR_EMPTY | UART_LSR_TRANSMITTER_EMPTY
+					 : 0);
+}
+
+int console_register(struct console *console, struct iotrap_registry *traps)
+{
+	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_SERIAL, 8, "serial", console_access,
+			       console);
+}
+
+void console_flush(struct console *console)
+{
+	pthread_mutex_lock(&console->lock);
+	if (console->line_length)
+		emit_line(console);
+	if (console->out)
+		fflush(console->out);
+	pthread_mutex_unlock(&console->lock);
+}
+
+void console_destroy(struct console *console)
+{
+	pthread_mutex_destroy(&console->lock);
+}

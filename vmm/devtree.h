@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The flattened device tree handed to the guest (built with libfdt): memory,
+ * console, hypercall port, test device, the mode and the scenario's steps.
+ * gmemvm_abi.h names the nodes and properties the guest reads.
+ */
+#ifndef GMEMVM_DEVTREE_H
+#define GMEMVM_DEVTREE_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* Build into buffer (size bytes, e.g. GMEMVM_FDT_MAX_SIZE). 0, or -1 with err. */
+int devtree_build(void *buffer, size_t size, const struct scenario *scenario, char *err,
+		  size_t err_size);
+
+#endif

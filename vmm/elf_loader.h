@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest loader: a static x86-64 ELF executable whose PT_LOAD segments
+ * must lie inside a window of guest-physical memory. Every field is checked
+ * before anything is copied, so a malformed file is refused, never loaded.
+ */
+#ifndef GMEMVM_ELF_H
+#define GMEMVM_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ELF_MAX_SEGMENTS 8
+#define ELF_MAX_FILE_SIZE (4U << 20)
+
+struct elf_segment {
+	uint64_t gpa;
+	uint64_t file_offset, file_size, memory_size;
+};
+
+struct elf_image {
+	uint64_t entry;
+	struct elf_segment segments[ELF_MAX_SEGMENTS];
+	int nr_segments;
+};
+
+/* Read a whole file (at most ELF_MAX_FILE_SIZE). The caller frees *data. */
+int elf_read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t err_size);
+
+/* Validate file and describe its segments; they must fit in [load_min, load_max). */
+int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load_max,
+	      struct elf_image *image, char *err, size_t err_size);
+
+/* Copy the segments into guest RAM (ram = host view of GPA 0), zeroing .bss. */
+void elf_copy(const struct elf_image *image, const uint8_t *file, uint8_t *ram);
+
+#endif

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+#include "exits.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "gmemvm_abi.h"
+
+__attribute__((format(printf, 3, 4))) static enum exit_action
+stop(struct exit_context *context, enum outcome outcome, const char *format, ...)
+{
+	va_list args;
+	va_start(args, format);
+	vsnprintf(context->message, sizeof(context->message), format, args);
+	va_end(args);
+	context->outcome = outcome;
+	return EXIT_ACTION_STOP;
+}
+
+/* The first exit of a vCPU that never executed anything: with userspace_addr
+ * NULL on a host that serves memslots from userspace_addr, this is where the
+ * run ends (HOST-FACTS.md: "the guest cannot run at all here"). */
+static bool never_ran(const struct exit_context *context)
+{
+	return context->exits_total == 1;
+}
+
+static enum exit_action stop_cannot_run(struct exit_context *context, const char *what)
+{
+	return stop(context, OUTCOME_CANNOT_RUN,
+		    "%s before the guest's first instruction completed: this host serves "
+		    "gmem-bound memslots through userspace_addr (probe), and the scenario binds "
+		    "userspace_addr = NULL, so KVM cannot read any guest memory",
+		    what);
+}
+
+static void trace_access(const struct exit_context *context, const char *kind,
+			 const struct iotrap_access *access, const struct iotrap_range *range)
+{
+	if (!context->trace)
+		return;
+	fprintf(context->trace, "[vcpu %d] %s %s %#" PRIx64 " size %u data %#" PRIx64 " (%s)\n",
+		context->vcpu, kind, access->is_write ? "write" : "read", access->addr,
+		access->size, iotrap_value(access), range ? range->name : "no device");
+}
+
+/* Run the device behind an access and apply what it replied. */
+static enum exit_action call_device(struct exit_context *context, const struct iotrap_range *range,
+				    struct iotrap_access *access)
+{
+	struct iotrap_reply reply = {.result = IOTRAP_CONTINUE};
+	access->offset = access->addr - range->base;
+	range->handler(range->device, access, &reply);
+	switch (reply.result) {
+	case IOTRAP_CONTINUE:
+		return EXIT_ACTION_CONTINUE;
+	case IOTRAP_REPORT:
+		context->reported = true;
+		context->reported_outcome = (enum outcome)reply.outcome;
+		snprintf(context->reported_message, sizeof(context->reported_message), "%s",
+			 reply.message);
+		return EXIT_ACTION_CONTINUE;
+	case IOTRAP_STOP:
+		break;
+	}
+	return stop(context, (enum outcome)reply.outcome, "%s", reply.message);
+}
+
+enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run)
+{
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	if (run->io.port == GMEMVM_PORT_HYPERCALL)
+		context->exits[EXIT_KIND_HYPERCALL]++;
+
+	/* String instructions (rep outsb) arrive as count > 1: one access each. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		struct iotrap_access access = {
+			.vcpu = context->vcpu,
+			.addr = run->io.port,
+			.size = run->io.size,
+			.is_write = is_write,
+		};
+		if (is_write)
+			memcpy(access.data, data, run->io.size);
+		const struct iotrap_range *range =
+			iotrap_lookup(context->traps, IOTRAP_PIO, access.addr, access.size);
+		if (!range) {
+			/* Like an empty ISA bus: writes vanish, reads float high. */
+			context->unhandled_pio++;
+			memset(access.data, 0xff, sizeof(access.data));
+		} else if (call_device(context, range, &access) == EXIT_ACTION_STOP) {
+			trace_access(context, "io", &access, range);
+			return EXIT_ACTION_STOP;
+		}
+		trace_access(context, "io", &access, range);
+		if (!is_write)
+			memcpy(data, access.data, run->io.size);
+	}
+	return EXIT_ACTION_CONTINUE;
+}
+
+enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *run)
+{
+	struct iotrap_access access = {
+		.vcpu = context->vcpu,
+		.addr = run->mmio.phys_addr,
+		.size = run->mmio.len,
+		.is_write = run->mmio.is_write,
+	};
+	if (access.size == 0 || access.size > 8)
+		return stop(context, OUTCOME_INTERNAL_ERROR, "MMIO exit with length %u at %#" PRIx64,
+			    access.size, access.addr);
+	if (access.is_write)
+		memcpy(access.data, run->mmio.data, access.size);
+
+	const struct iotrap_range *range =
+		iotrap_lookup(context->traps, IOTRAP_MMIO, access.addr, access.size);
+	if (!range && access.addr < context->ram_size) {
+		/* HOST-FACTS.md: a RAM access KVM cannot resolve through
+		 * userspace_addr comes back as an MMIO exit at that address. */
+		if (context->userspace_addr_null && never_ran(context))
+			return stop_cannot_run(context, "MMIO exit at RAM address");
+		return stop(context, OUTCOME_BAD_MMIO,
+			    "MMIO exit at RAM address %#" PRIx64 ": KVM could not reach this page "
+			    "through the memslot's userspace_addr",
+			    access.addr);
+	}
+	if (!range) {
+		context->unhandled_mmio++;
+		memset(access.data, 0xff, sizeof(access.data));
+	} else if (call_device(context, range, &access) == EXIT_ACTION_STOP) {
+		trace_access(context, "mmio", &access, range);
+		return EXIT_ACTION_STOP;
+	}
+	trace_access(context, "mmio", &access, range);
+	if (!access.is_write)
+		memcpy(run->mmio.data, access.data, access.size);
+	return EXIT_ACTION_CONTINUE;
+}
+
+enum exit_action exit_handle_hlt(struct exit_context *context, struct kvm_run *run)
+{
+	(void)run;
+	if (context->trace)
+		fprintf(context->trace, "[vcpu %d] hlt\n", context->vcpu);
+	if (!context->reported)
+		return stop(context, OUTCOME_GUEST_FAILED,
+			    "vCPU %d halted without reporting a status through the hypercall port",
+			    context->vcpu);
+	return stop(context, context->reported_outcome, "%s", context->reported_message);
+}
+
+enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run)
+{
+	(void)run;
+	if (context->userspace_addr_null && never_ran(context))
+		return stop_cannot_run(context, "shutdown (triple fault)");
+	return stop(context, OUTCOME_SHUTDOWN,
+		    "vCPU %d shut down (triple fault: the guest has no IDT, so any exception "
+		    "ends here)",
+		    context->vcpu);
+}
+
+enum exit_action exit_handle_fail_entry(struct exit_context *context, struct kvm_run *run)
+{
+	return stop(context, OUTCOME_FAIL_ENTRY,
+		    "KVM could not enter vCPU %d: hardware entry failure reason %#llx on cpu %u",
+		    context->vcpu, (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+		    run->fail_entry.cpu);
+}
+
+static const char *internal_error_name(uint32_t suberror)
+{
+	switch (suberror) {
+	case KVM_INTERNAL_ERROR_EMULATION:
+		return "instruction emulation failed";
+	case KVM_INTERNAL_ERROR_SIMUL_EX:
+		return "exception while delivering an exception";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV:
+		return "event delivery failed";
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
+		return "unexpected exit reason";
+	default:
+		return "unknown suberror";
+	}
+}
+
+enum exit_action exit_handle_internal_error(struct exit_context *context, struct kvm_run *run)
+{
+	uint32_t suberror = run->internal.suberror;
+	if (suberror == KVM_INTERNAL_ERROR_EMULATION && context->userspace_addr_null) {
+		if (never_ran(context))
+			return stop_cannot_run(context, "emulation failure");
+		return stop(context, OUTCOME_EMULATION_REFUSED,
+			    "emulation refused: KVM needed to read guest memory through "
+			    "userspace_addr to emulate an instruction, and the configuration "
+			    "forbids it (gmem.userspace_addr = null; design notes, stage 1)");
+	}
+	return stop(context, OUTCOME_INTERNAL_ERROR,
+		    "KVM internal error on vCPU %d: suberror %u (%s)%s", context->vcpu, suberror,
+		    internal_error_name(suberror),
+		    suberror == KVM_INTERNAL_ERROR_EMULATION
+			    ? "; on this host an SSE instruction in the guest ends here too"
+			    : "");
+}
+
+enum exit_action exit_handle_memory_fault(struct exit_context *context, struct kvm_run *run)
+{
+	const struct kvm_memory_fault_info *fault = kvm_run_memory_fault(run);
+	bool is_private = fault->flags & KVM_MEMORY_EXIT_FLAG_PRIVATE;
+	if (context->trace)
+		fprintf(context->trace, "[vcpu %d] memory fault gpa %#" PRIx64 " size %#" PRIx64
+			" %s\n", context->vcpu, fault->gpa, fault->size,
+			is_private ? "private" : "shared");
+	return stop(context, OUTCOME_INTERNAL_ERROR,
+		    "memory fault at gpa %#" PRIx64 " size %#" PRIx64 " (%s access, flags %#" PRIx64
+		    "): this mode has no conversion policy for it",
+		    fault->gpa, fault->size, is_private ? "private" : "shared", fault->flags);
+}
+
+enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run)
+{
+	return stop(context, OUTCOME_UNKNOWN_EXIT,
+		    "vCPU %d: exit reason %u is not handled by gmemvm; stopping cleanly",
+		    context->vcpu, run->exit_reason);
+}
+
+/* Map an exit reason to the kind counted in the report. */
+static enum exit_kind exit_kind_of(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_IO:
+		return EXIT_KIND_IO;
+	case KVM_EXIT_MMIO:
+		return EXIT_KIND_MMIO;
+	case KVM_EXIT_HLT:
+		return EXIT_KIND_HLT;
+	case KVM_EXIT_SHUTDOWN:
+		return EXIT_KIND_SHUTDOWN;
+	case KVM_EXIT_FAIL_ENTRY:
+		return EXIT_KIND_FAIL_ENTRY;
+	case KVM_EXIT_INTERNAL_ERROR:
+		return EXIT_KIND_INTERNAL_ERROR;
+	case KVM_EXIT_MEMORY_FAULT:
+		return EXIT_KIND_MEMORY_FAULT;
+	default:
+		return EXIT_KIND_UNKNOWN;
+	}
+}
+
+enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run)
+{
+	context->exits[exit_kind_of(run->exit_reason)]++;
+	context->exits_total++;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return exit_handle_io(context, run);
+	case KVM_EXIT_MMIO:
+		return exit_handle_mmio(context, run);
+	case KVM_EXIT_HLT:
+		return exit_handle_hlt(context, run);
+	case KVM_EXIT_SHUTDOWN:
+		return exit_handle_shutdown(context, run);
+	case KVM_EXIT_FAIL_ENTRY:
+		return exit_handle_fail_entry(context, run);
+	case KVM_EXIT_INTERNAL_ERROR:
+		return exit_handle_internal_error(context, run);
+	case KVM_EXIT_MEMORY_FAULT:
+		return exit_handle_memory_fault(context, run);
+	default:
+		return exit_handle_unknown(context, run);
+	}
+}

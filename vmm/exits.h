@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One handler per KVM exit kind, and exit_dispatch(), the switch the run
+ * loop calls after every KVM_RUN. Handlers read the exit from kvm_run and
+ * the vCPU's exit_context; they never call each other.
+ */
+#ifndef GMEMVM_EXITS_H
+#define GMEMVM_EXITS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "iotrap.h"
+#include "kvm_abi.h"
+
+enum exit_action { EXIT_ACTION_CONTINUE, EXIT_ACTION_STOP };
+
+struct exit_context {
+	int vcpu;
+	struct iotrap_registry *traps;
+	uint64_t ram_size;        /* an MMIO exit below this is RAM the host view cannot reach */
+	bool userspace_addr_null; /* the memslot was bound with userspace_addr = NULL */
+	bool gmem_served;         /* probe: gmem-bound memslots are served from guest_memfd */
+	FILE *trace;              /* every exit is printed here; NULL when not tracing */
+
+	uint64_t exits[EXIT_KIND_COUNT];
+	uint64_t exits_total;
+	uint64_t unhandled_pio, unhandled_mmio;
+
+	/* What the guest reported through a hypercall; it takes effect at HLT. */
+	bool reported;
+	enum outcome reported_outcome;
+	char reported_message[256];
+
+	/* Set when the handler returns EXIT_ACTION_STOP. */
+	enum outcome outcome;
+	char message[512];
+};
+
+enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run);
+
+enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_hlt(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_fail_entry(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_internal_error(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_memory_fault(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run);
+
+#endif

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+#include "hypercall.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+
+void hypercall_init(struct hypercall_device *device, const struct memmap *memory)
+{
+	memset(device, 0, sizeof(*device));
+	device->memory = memory;
+	pthread_mutex_init(&device->lock, NULL);
+}
+
+void hypercall_destroy(struct hypercall_device *device)
+{
+	pthread_mutex_destroy(&device->lock);
+}
+
+int hypercall_decode(const struct memmap *memory, uint64_t gpa, struct gmemvm_hypercall *request)
+{
+	if (gpa % 8)
+		return GMEMVM_HC_EINVAL;
+	const void *block = memmap_lookup(memory, gpa, sizeof(*request));
+	if (!block)
+		return GMEMVM_HC_EINVAL;
+	/* One copy: the guest may change the block while we look at it. */
+	memcpy(request, block, sizeof(*request));
+	return GMEMVM_HC_OK;
+}
+
+void hypercall_read_string(const struct memmap *memory, uint64_t gpa, char *out, size_t size)
+{
+	size_t length = 0;
+	for (; length + 1 < size; length++) {
+		const char *byte = memmap_lookup(memory, gpa + length, 1);
+		if (!byte || *byte == '\0')
+			break;
+		out[length] = (*byte >= 0x20 && *byte < 0x7f) ? *byte : '.';
+	}
+	out[length] = '\0';
+}
+
+static void count(struct hypercall_device *device, uint64_t *counter)
+{
+	pthread_mutex_lock(&device->lock);
+	(*counter)++;
+	pthread_mutex_unlock(&device->lock);
+}
+
+static void hypercall_access(void *opaque, struct iotrap_access *access, struct iotrap_reply *reply)
+{
+	struct hypercall_device *device = opaque;
+	if (!access->is_write) {
+		iotrap_set_value(access, UINT64_MAX);
+		return;
+	}
+	count(device, &device->stats.requests);
+	if (access->size != 4) {
+		count(device, &device->stats.refused_bad_block);
+		return; /* no block to answer into: the guest sees its result unchanged */
+	}
+	uint64_t gpa = iotrap_value(access);
+	struct gmemvm_hypercall request;
+	if (hypercall_decode(device->memory, gpa, &request) != GMEMVM_HC_OK) {
+		count(device, &device->stats.refused_bad_block);
+		return;
+	}
+
+	int32_t result = GMEMVM_HC_OK;
+	switch (request.op) {
+	case GMEMVM_HC_DONE:
+		count(device, &device->stats.done);
+		reply->result = IOTRAP_REPORT;
+		if (request.arg[0] == 0) {
+			reply->outcome = OUTCOME_DONE;
+			snprintf(reply->message, sizeof(reply->message),
+				 "vCPU %d completed its steps", access->vcpu);
+		} else {
+			reply->outcome = OUTCOME_GUEST_FAILED;
+			snprintf(reply->message, sizeof(reply->message),
+				 "vCPU %d reported failure (status %" PRIu64 ") at step %" PRIu64,
+				 access->vcpu, request.arg[0], request.arg[1]);
+		}
+		break;
+	case GMEMVM_HC_ASSERT: {
+		char file[64], expression[128];
+		count(device, &device->stats.asserts);
+		hypercall_read_string(device->memory, request.arg[0], file, sizeof(file));
+		hypercall_read_string(device->memory, request.arg[2], expression,
+				      sizeof(expression));
+		reply->result = IOTRAP_STOP;
+		reply->outcome = OUTCOME_GUEST_FAILED;
+		snprintf(reply->message, sizeof(reply->message),
+			 "guest assertion failed on vCPU %d at %s:%" PRIu64 ": %s", access->vcpu,
+			 file, request.arg[1], expression);
+		break;
+	}
+	case GMEMVM_HC_SHARE:
+	case GMEMVM_HC_UNSHARE:
+		count(device, &device->stats.refused_not_supported);
+		result = GMEMVM_HC_ENOSYS;
+		break;
+	default:
+		count(device, &device->stats.refused_unknown_op);
+		result = GMEMVM_HC_ENOSYS;
+		break;
+	}
+	/* The block was checked above; write only the result field back. */
+	struct gmemvm_hypercall *block = memmap_lookup(device->memory, gpa, sizeof(*block));
+	memcpy(&block->result, &result, sizeof(result));
+}
+
+int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps)
+{
+	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_HYPERCALL, 4, "hypercall",
+			       hypercall_access, device);
+}

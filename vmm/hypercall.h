@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hypercall port: the guest writes the 32-bit guest-physical address of
+ * a struct gmemvm_hypercall to GMEMVM_PORT_HYPERCALL. The VMM bounds-checks
+ * the block before touching it (Solo5 hvt's rule), runs the request and
+ * writes the result code back into the block.
+ */
+#ifndef GMEMVM_HYPERCALL_H
+#define GMEMVM_HYPERCALL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "gmemvm_abi.h"
+#include "iotrap.h"
+#include "memmap.h"
+
+/* Requests seen, and the ones refused with each reason. */
+struct hypercall_stats {
+	uint64_t requests;
+	uint64_t done, asserts;
+	uint64_t refused_bad_block; /* misaligned or outside RAM: not even readable */
+	uint64_t refused_unknown_op;
+	uint64_t refused_not_supported; /* share/unshare before conversions exist */
+};
+
+struct hypercall_device {
+	const struct memmap *memory;
+	pthread_mutex_t lock;
+	struct hypercall_stats stats;
+};
+
+void hypercall_init(struct hypercall_device *device, const struct memmap *memory);
+int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps);
+void hypercall_destroy(struct hypercall_device *device);
+
+/* Copy the request block at gpa: 0, or GMEMVM_HC_EINVAL when it is misaligned
+ * or not entirely inside guest RAM. */
+int hypercall_decode(const struct memmap *memory, uint64_t gpa, struct gmemvm_hypercall *request);
+
+/* Copy a NUL-terminated guest string into out (at most size - 1 bytes);
+ * bytes outside RAM end it, unprintable bytes become '.'. */
+void hypercall_read_string(const struct memmap *memory, uint64_t gpa, char *out, size_t size);
+
+#endif

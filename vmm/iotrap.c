@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+#include "iotrap.h"
+
+#include <string.h>
+
+void iotrap_init(struct iotrap_registry *registry)
+{
+	memset(registry, 0, sizeof(*registry));
+}
+
+int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
+		    uint64_t size, const char *name, iotrap_handler handler, void *device)
+{
+	struct iotrap_range *ranges = registry->ranges[space];
+	int count = registry->count[space];
+	if (size == 0 || base + size < base || count == IOTRAP_MAX_RANGES)
+		return -1;
+	int at = 0;
+	while (at < count && ranges[at].base < base)
+		at++;
+	if (at > 0 && ranges[at - 1].base + ranges[at - 1].size > base)
+		return -1;
+	if (at < count && base + size > ranges[at].base)
+		return -1;
+	memmove(&ranges[at + 1], &ranges[at], (size_t)(count - at) * sizeof(*ranges));
+	ranges[at] = (struct iotrap_range){base, size, name, handler, device};
+	registry->count[space] = count + 1;
+	return 0;
+}
+
+const struct iotrap_range *iotrap_lookup(const struct iotrap_registry *registry,
+					 enum iotrap_space space, uint64_t addr, uint32_t size)
+{
+	const struct iotrap_range *ranges = registry->ranges[space];
+	int low = 0, high = registry->count[space] - 1;
+	while (low <= high) {
+		int middle = low + (high - low) / 2;
+		const struct iotrap_range *range = &ranges[middle];
+		if (addr < range->base) {
+			high = middle - 1;
+		} else if (addr - range->base >= range->size) {
+			low = middle + 1;
+		} else {
+			/* The whole access must fit: no device sees half of one. */
+			if (size > range->size - (addr - range->base))
+				return NULL;
+			return range;
+		}
+	}
+	return NULL;
+}

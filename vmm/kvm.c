@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+#include "kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+int kvm_open(char *err, size_t err_size)
+{
+	int fd = open(KVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int saved = errno;
+		snprintf(err, err_size,
+			 "cannot open %s: %s (%s)", KVM_DEVICE_PATH, strerror(saved),
+			 saved == ENOENT  ? "load the kvm module or run on a host with KVM"
+			 : saved == EACCES ? "run as root or join the kvm group"
+					   : "check that KVM is usable on this host");
+		errno = saved;
+		return -1;
+	}
+	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_EXPECTED_API_VERSION) {
+		snprintf(err, err_size, "%s reports KVM API version %d, gmemvm needs %d",
+			 KVM_DEVICE_PATH, version, KVM_EXPECTED_API_VERSION);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static long check_extension(int fd, long cap)
+{
+	long value = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+	return value < 0 ? 0 : value;
+}
+
+void kvm_read_caps(int kvm_fd, struct kvm_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	caps->api_version = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
+	caps->user_memory2 = check_extension(kvm_fd, KVM_CAP_USER_MEMORY2) > 0;
+	caps->guest_memfd = check_extension(kvm_fd, KVM_CAP_GUEST_MEMFD) > 0;
+	caps->memory_fault_info = check_extension(kvm_fd, KVM_CAP_MEMORY_FAULT_INFO) > 0;
+	caps->memory_attributes = (uint64_t)check_extension(kvm_fd, KVM_CAP_MEMORY_ATTRIBUTES);
+	long flags = ioctl(kvm_fd, KVM_CHECK_EXTENSION, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
+	caps->guest_memfd_flags_cap = flags > 0;
+	caps->guest_memfd_flags = flags > 0 ? (uint64_t)flags : 0;
+	caps->vm_types = (uint64_t)check_extension(kvm_fd, KVM_CAP_VM_TYPES);
+	caps->nr_memslots = (int)check_extension(kvm_fd, KVM_CAP_NR_MEMSLOTS);
+	caps->exit_hypercall = (uint64_t)check_extension(kvm_fd, 201 /* KVM_CAP_EXIT_HYPERCALL */);
+}
+
+int kvm_create_vm(int kvm_fd, unsigned long type)
+{
+	int fd;
+	/* KVM_CREATE_VM can fail with EINTR while the kernel tears down an old VM. */
+	do {
+		fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
+	} while (fd < 0 && errno == EINTR);
+	return fd;
+}
+
+int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags)
+{
+	struct kvm_create_guest_memfd request = {.size = size, .flags = flags};
+	return ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &request);
+}
+
+int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
+			   uint64_t userspace_addr, int gmem_fd, uint64_t gmem_offset)
+{
+	struct kvm_userspace_memory_region2 region = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = userspace_addr,
+		.guest_memfd_offset = gmem_offset,
+		.guest_memfd = gmem_fd < 0 ? 0 : (uint32_t)gmem_fd,
+	};
+	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
+}
+
+int kvm_create_vcpu(int vm_fd, int index)
+{
+	return ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+}
+
+long kvm_vcpu_mmap_size(int kvm_fd)
+{
+	return ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+}
+
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
+{
+	/* Grow the buffer until the kernel stops answering E2BIG. */
+	for (unsigned int entries = 64; entries <= 4096; entries *= 2) {
+		struct kvm_cpuid2 *cpuid =
+			calloc(1, sizeof(*cpuid) + entries * sizeof(struct kvm_cpuid_entry2));
+		if (!cpuid)
+			return NULL;
+		cpuid->nent = entries;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			return cpuid;
+		int saved = errno;
+		free(cpuid);
+		if (saved != E2BIG) {
+			errno = saved;
+			return NULL;
+		}
+	}
+	errno = E2BIG;
+	return NULL;
+}
+
+int kvm_run(int vcpu_fd)
+{
+	return ioctl(vcpu_fd, KVM_RUN, 0);
+}

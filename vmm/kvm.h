@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM ioctl wrappers and the capability probe. Every wrapper returns the
+ * ioctl's result and leaves errno for the caller's message; nothing here
+ * prints, so callers decide what a failure means.
+ */
+#ifndef GMEMVM_KVM_H
+#define GMEMVM_KVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvm_abi.h"
+
+#define KVM_DEVICE_PATH "/dev/kvm"
+#define KVM_EXPECTED_API_VERSION 12
+
+/* What the host's KVM offers, read with KVM_CHECK_EXTENSION (HOST-FACTS.md table). */
+struct kvm_caps {
+	int api_version;
+	bool user_memory2;
+	bool guest_memfd;
+	bool memory_fault_info;
+	uint64_t memory_attributes; /* supported attribute bits; 0 = absent */
+	bool guest_memfd_flags_cap; /* KVM_CAP_GUEST_MEMFD_FLAGS answered */
+	uint64_t guest_memfd_flags; /* supported flags */
+	uint64_t vm_types;          /* bit n = VM type n */
+	int nr_memslots;
+	uint64_t exit_hypercall;
+};
+
+/* Open /dev/kvm and check the API version. -1 with a one-line reason in err. */
+int kvm_open(char *err, size_t err_size);
+void kvm_read_caps(int kvm_fd, struct kvm_caps *caps);
+
+int kvm_create_vm(int kvm_fd, unsigned long type);
+int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags);
+int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
+			   uint64_t userspace_addr, int gmem_fd, uint64_t gmem_offset);
+int kvm_create_vcpu(int vm_fd, int index);
+long kvm_vcpu_mmap_size(int kvm_fd);
+/* KVM_GET_SUPPORTED_CPUID; the caller frees the result. NULL on failure. */
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd);
+int kvm_run(int vcpu_fd);
+
+#endif

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+#include "probe.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "gmem.h"
+#include "json.h"
+
+#define PROBE_PAGE 4096
+#define PROBE_PORT 0x10
+#define PROBE_DATA_OFFSET 0x100
+#define PROBE_USERSPACE_BYTE 0xaa
+#define PROBE_GMEM_BYTE 0xbb
+
+/* Real mode: mov al, [0x100]; out 0x10, al; hlt. The same code sits in both
+ * backings; only the byte at 0x100 tells which one the guest read. */
+static const uint8_t probe_code[] = {0xa0, 0x00, 0x01, 0xe6, PROBE_PORT, 0xf4};
+
+static void probe_alarm(int signal_number)
+{
+	(void)signal_number; /* interrupts a KVM_RUN that would never return */
+}
+
+static void fill_page(uint8_t *page, uint8_t marker)
+{
+	memset(page, 0xf4, PROBE_PAGE); /* hlt everywhere else */
+	memcpy(page, probe_code, sizeof(probe_code));
+	page[PROBE_DATA_OFFSET] = marker;
+}
+
+static void run_probe_guest(int kvm_fd, int vm_fd, struct host_probe *probe)
+{
+	int vcpu_fd = kvm_create_vcpu(vm_fd, 0);
+	long run_size = kvm_vcpu_mmap_size(kvm_fd);
+	struct kvm_run *run = MAP_FAILED;
+	if (vcpu_fd >= 0 && run_size > 0)
+		run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+	struct kvm_sregs sregs;
+	if (run == MAP_FAILED || ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "could not create the probe vCPU: %s", strerror(errno));
+		goto out;
+	}
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	struct kvm_regs regs = {.rip = 0, .rflags = 0x2};
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "could not set the probe vCPU's registers: %s", strerror(errno));
+		goto out;
+	}
+
+	struct sigaction action = {.sa_handler = probe_alarm}, previous;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGALRM, &action, &previous);
+	struct itimerval timer = {.it_value = {.tv_sec = 1}};
+	setitimer(ITIMER_REAL, &timer, NULL);
+	int status = kvm_run(vcpu_fd);
+	int saved = errno;
+	struct itimerval off = {0};
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &previous, NULL);
+
+	if (status < 0) {
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "the probe guest did not exit within 1 s (KVM_RUN: %s)", strerror(saved));
+	} else if (run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT) {
+		uint8_t value = *((uint8_t *)run + run->io.data_offset);
+		probe->serving = value == PROBE_GMEM_BYTE	 ? GMEM_SERVING_GUEST_MEMFD
+				 : value == PROBE_USERSPACE_BYTE ? GMEM_SERVING_USERSPACE_ADDR
+								 : GMEM_SERVING_UNKNOWN;
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "guest read %#x; guest_memfd held %#x, userspace_addr held %#x", value,
+			 PROBE_GMEM_BYTE, PROBE_USERSPACE_BYTE);
+	} else {
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "the probe guest ended with exit reason %u", run->exit_reason);
+	}
+out:
+	if (run != MAP_FAILED)
+		munmap(run, (size_t)run_size);
+	if (vcpu_fd >= 0)
+		close(vcpu_fd);
+}
+
+/* Bind a guest_memfd holding one marker while userspace_addr points at an
+ * anonymous page holding another, run one read, and see which came back. */
+static void probe_gmem_serving(int kvm_fd, struct host_probe *probe)
+{
+	uint64_t flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+	probe->serving = GMEM_SERVING_UNKNOWN;
+	if (!probe->caps.guest_memfd || !probe->caps.user_memory2 ||
+	    (probe->caps.guest_memfd_flags & flags) != flags) {
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "not probed: needs guest_memfd with GUEST_MEMFD_FLAG_MMAP|INIT_SHARED");
+		return;
+	}
+	int vm_fd = kvm_create_vm(kvm_fd, 0);
+	int gmem_fd = vm_fd >= 0 ? kvm_create_guest_memfd(vm_fd, PROBE_PAGE, flags) : -1;
+	uint8_t *gmem_page = MAP_FAILED, *anonymous_page = MAP_FAILED;
+	if (gmem_fd >= 0)
+		gmem_page = mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gmem_fd, 0);
+	anonymous_page = mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (gmem_page == MAP_FAILED || anonymous_page == MAP_FAILED) {
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "not probed: could not set up the probe VM: %s", strerror(errno));
+		goto out;
+	}
+	fill_page(gmem_page, PROBE_GMEM_BYTE);
+	fill_page(anonymous_page, PROBE_USERSPACE_BYTE);
+	if (kvm_set_memory_region2(vm_fd, 0, KVM_MEM_GUEST_MEMFD, 0, PROBE_PAGE,
+				   (uint64_t)(uintptr_t)anonymous_page, gmem_fd, 0) < 0) {
+		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
+			 "not probed: KVM_SET_USER_MEMORY_REGION2 failed: %s", strerror(errno));
+		goto out;
+	}
+	run_probe_guest(kvm_fd, vm_fd, probe);
+out:
+	if (gmem_page != MAP_FAILED)
+		munmap(gmem_page, PROBE_PAGE);
+	if (anonymous_page != MAP_FAILED)
+		munmap(anonymous_page, PROBE_PAGE);
+	if (gmem_fd >= 0)
+		close(gmem_fd);
+	if (vm_fd >= 0)
+		close(vm_fd);
+}
+
+void probe_host(int kvm_fd, struct host_probe *probe)
+{
+	memset(probe, 0, sizeof(*probe));
+	kvm_read_caps(kvm_fd, &probe->caps);
+	probe_gmem_serving(kvm_fd, probe);
+}
+
+const char *probe_serving_name(enum gmem_serving serving)
+{
+	switch (serving) {
+	case GMEM_SERVING_GUEST_MEMFD:
+		return "guest_memfd";
+	case GMEM_SERVING_USERSPACE_ADDR:
+		return "userspace_addr";
+	default:
+		return "unknown";
+	}
+}
+
+struct probe_line {
+	const char *name;
+	bool native;
+	char detail[200];
+};
+
+__attribute__((format(printf, 5, 6))) static void add_line(struct probe_line *lines, int *count,
+								 const char *name, bool native,
+								 const char *format, ...)
+{
+	struct probe_line *line = &lines[(*count)++];
+	line->name = name;
+	line->native = native;
+	va_list args;
+	va_start(args, format);
+	vsnprintf(line->detail, sizeof(line->detail), format, args);
+	va_end(args);
+}
+
+static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
+{
+	const struct kvm_caps *caps = &probe->caps;
+	uint64_t flags = caps->guest_memfd_flags;
+	int n = 0;
+	add_line(lines, &n, "KVM API", caps->api_version == KVM_EXPECTED_API_VERSION,
+		 "version %d", caps->api_version);
+	add_line(lines, &n, "KVM_CAP_USER_MEMORY2", caps->user_memory2,
+		 "KVM_SET_USER_MEMORY_REGION2");
+	add_line(lines, &n, "KVM_CAP_GUEST_MEMFD", caps->guest_memfd, "KVM_CREATE_GUEST_MEMFD");
+	add_line(lines, &n, "KVM_CAP_GUEST_MEMFD_FLAGS", caps->guest_memfd_flags_cap,
+		 "%#" PRIx64 ": MMAP (notes: SUPPORT_SHARED) %s, INIT_SHARED (notes: without "
+		 "INIT_PRIVATE) %s",
+		 flags, flags & GUEST_MEMFD_FLAG_MMAP ? "yes" : "no",
+		 flags & GUEST_MEMFD_FLAG_INIT_SHARED ? "yes" : "no");
+	add_line(lines, &n, "KVM_CAP_MEMORY_ATTRIBUTES", caps->memory_attributes != 0,
+		 "%#" PRIx64 "%s", caps->memory_attributes,
+		 caps->memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE
+			 ? " (PRIVATE)"
+			 : " (no private memory attributes)");
+	add_line(lines, &n, "KVM_CAP_VM_TYPES", caps->vm_types != 0, "%#" PRIx64 "%s",
+		 caps->vm_types,
+		 caps->vm_types & ~1ULL ? " (confidential VM types present)"
+					: " (default VM only; no CoCo VM types)");
+	add_line(lines, &n, "KVM_CAP_MEMORY_FAULT_INFO", caps->memory_fault_info,
+		 "KVM_EXIT_MEMORY_FAULT carries gpa, size, flags");
+	add_line(lines, &n, "KVM_CAP_NR_MEMSLOTS", caps->nr_memslots > 0, "%d memslots",
+		 caps->nr_memslots);
+	add_line(lines, &n, "gmem memslot served from", probe->serving != GMEM_SERVING_UNKNOWN,
+		 "%s (%s)", probe_serving_name(probe->serving), probe->serving_detail);
+	return n;
+}
+
+void probe_print_table(FILE *out, const struct host_probe *probe)
+{
+	struct probe_line lines[12];
+	int n = probe_lines(probe, lines);
+	fprintf(out, "%-28s %-7s %s\n", "feature", "status", "detail");
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%-28s %-7s %s\n", lines[i].name,
+			lines[i].native ? "native" : "absent", lines[i].detail);
+}
+
+void probe_print_json(FILE *out, const struct host_probe *probe)
+{
+	struct probe_line lines[12];
+	int n = probe_lines(probe, lines);
+	fprintf(out, "{\"features\": [");
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "%s{\"name\": ", i ? ", " : "");
+		json_print_string(out, lines[i].name);
+		fprintf(out, ", \"status\": \"%s\", \"detail\": ", lines[i].native ? "native" : "absent");
+		json_print_string(out, lines[i].detail);
+		fputc('}', out);
+	}
+	fprintf(out, "], \"gmem_served_from\": \"%s\", \"guest_memfd_flags\": %" PRIu64 "}",
+		probe_serving_name(probe->serving), probe->caps.guest_memfd_flags);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What this host offers: the KVM capabilities, and one behavioural probe
+ * that runs a throwaway VM to learn whether guest accesses to a gmem-bound
+ * memslot are served from guest_memfd or from userspace_addr (HOST-FACTS.md
+ * explains why that decides what userspace_addr = NULL can do). Nothing
+ * host-specific is assumed; every decision reads this.
+ */
+#ifndef GMEMVM_PROBE_H
+#define GMEMVM_PROBE_H
+
+#include <stdio.h>
+
+#include "kvm.h"
+
+enum gmem_serving {
+	GMEM_SERVING_UNKNOWN,
+	GMEM_SERVING_GUEST_MEMFD,    /* two-dimensional paging reads guest_memfd */
+	GMEM_SERVING_USERSPACE_ADDR, /* e.g. shadow paging: reads userspace_addr */
+};
+
+struct host_probe {
+	struct kvm_caps caps;
+	enum gmem_serving serving;
+	char serving_detail[192];
+};
+
+void probe_host(int kvm_fd, struct host_probe *probe);
+const char *probe_serving_name(enum gmem_serving serving);
+/* The capability table, one feature a line: name, native or absent, detail. */
+void probe_print_table(FILE *out, const struct host_probe *probe);
+/* The same as a JSON object (no trailing newline). */
+void probe_print_json(FILE *out, const struct host_probe *probe);
+
+#endif

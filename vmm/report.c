@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "json.h"
+
+void report_add_feature(struct run_report *report, const char *name, bool native)
+{
+	if (report->nr_features < REPORT_MAX_FEATURES)
+		report->features[report->nr_features++] = (struct report_feature){name, native};
+}
+
+static bool count_matches(const struct count_expect *expect, uint64_t value)
+{
+	switch (expect->compare) {
+	case COUNT_EQ:
+		return value == expect->value;
+	case COUNT_GE:
+		return value >= expect->value;
+	case COUNT_LE:
+		return value <= expect->value;
+	default:
+		return true;
+	}
+}
+
+static const char *compare_text(enum count_compare compare)
+{
+	return compare == COUNT_GE ? ">=" : compare == COUNT_LE ? "<=" : "";
+}
+
+void report_evaluate(struct run_report *report)
+{
+	const struct scenario *scenario = report->scenario;
+	report->matched = false;
+	if (report->outcome != report->expected) {
+		snprintf(report->mismatch, sizeof(report->mismatch),
+			 "outcome %s, expected %s (host serves gmem memslots from %s)",
+			 config_outcome_name(report->outcome),
+			 config_outcome_name(report->expected),
+			 probe_serving_name(report->serving));
+		return;
+	}
+	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++) {
+		const struct count_expect *expect = &scenario->expect_exits[kind];
+		if (!count_matches(expect, report->exits[kind])) {
+			snprintf(report->mismatch, sizeof(report->mismatch),
+				 "exits.%s = %" PRIu64 ", expected %s%" PRIu64,
+				 config_exit_kind_name((enum exit_kind)kind), report->exits[kind],
+				 compare_text(expect->compare), expect->value);
+			return;
+		}
+	}
+	for (int i = 0; i < scenario->nr_checks; i++) {
+		if (!report->checks[i].passed) {
+			snprintf(report->mismatch, sizeof(report->mismatch), "check%d: %s", i + 1,
+				 report->checks[i].detail);
+			return;
+		}
+	}
+	report->matched = true;
+}
+
+static uint64_t total_exits(const struct run_report *report)
+{
+	uint64_t total = 0;
+	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++)
+		if (kind != EXIT_KIND_HYPERCALL) /* already counted as io */
+			total += report->exits[kind];
+	return total;
+}
+
+void report_print_summary(FILE *out, const struct run_report *report)
+{
+	fprintf(out, "%-28s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64
+		", hlt %" PRIu64 ")  %8.2f ms  %s%s\n",
+		report->scenario->name, config_outcome_name(report->outcome), total_exits(report),
+		report->exits[EXIT_KIND_IO], report->exits[EXIT_KIND_MMIO],
+		report->exits[EXIT_KIND_HLT], report->total_ms,
+		report->matched ? "ok" : "MISMATCH: ", report->matched ? "" : report->mismatch);
+}
+
+void report_print_features(FILE *out, const struct run_report *report)
+{
+	fprintf(out, "features: native:");
+	int native = 0, modelled = 0;
+	for (int i = 0; i < report->nr_features; i++)
+		if (report->features[i].native)
+			fprintf(out, "%s %s", native++ ? "," : "", report->features[i].name);
+	fprintf(out, "%s; modelled:", native ? "" : " none");
+	for (int i = 0; i < report->nr_features; i++)
+		if (!report->features[i].native)
+			fprintf(out, "%s %s", modelled++ ? "," : "", report->features[i].name);
+	fprintf(out, "%s\n", modelled ? "" : " none");
+}
+
+int report_write_json(const char *path, const struct run_report *report,
+		      const struct host_probe *probe)
+{
+	FILE *out = fopen(path, "we");
+	if (!out)
+		return -1;
+	const struct scenario *scenario = report->scenario;
+	fprintf(out, "{\n  \"scenario\": ");
+	json_print_string(out, scenario->name);
+	fprintf(out, ",\n  \"file\": ");
+	json_print_string(out, scenario->path);
+	fprintf(out, ",\n  \"mode\": \"%s\",\n  \"stage\": %d,\n  \"vcpus\": %d,\n"
+		"  \"memory\": %" PRIu64 ",\n",
+		config_mode_name(scenario->mode), scenario->stage, scenario->vcpus,
+		scenario->memory_size);
+	fprintf(out, "  \"outcome\": \"%s\",\n  \"expected\": \"%s\",\n  \"matched\": %s,\n",
+		config_outcome_name(report->outcome), config_outcome_name(report->expected),
+		report->matched ? "true" : "false");
+	fprintf(out, "  \"message\": ");
+	json_print_string(out, report->message);
+	fprintf(out, ",\n  \"mismatch\": ");
+	json_print_string(out, report->matched ? "" : report->mismatch);
+	fprintf(out, ",\n  \"exits\": {");
+	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++)
+		fprintf(out, "%s\"%s\": %" PRIu64, kind ? ", " : "",
+			config_exit_kind_name((enum exit_kind)kind), report->exits[kind]);
+	fprintf(out, "},\n  \"unhandled\": {\"pio\": %" PRIu64 ", \"mmio\": %" PRIu64 "},\n",
+		report->unhandled_pio, report->unhandled_mmio);
+	const struct hypercall_stats *hc = &report->hypercalls;
+	fprintf(out, "  \"hypercalls\": {\"requests\": %" PRIu64 ", \"done\": %" PRIu64
+		", \"asserts\": %" PRIu64 ", \"refused_bad_block\": %" PRIu64
+		", \"refused_unknown_op\": %" PRIu64 ", \"refused_not_supported\": %" PRIu64 "},\n",
+		hc->requests, hc->done, hc->asserts, hc->refused_bad_block, hc->refused_unknown_op,
+		hc->refused_not_supported);
+	fprintf(out, "  \"checks\": [");
+	for (int i = 0; i < scenario->nr_checks; i++) {
+		fprintf(out, "%s{\"passed\": %s, \"detail\": ", i ? ", " : "",
+			report->checks[i].passed ? "true" : "false");
+		json_print_string(out, report->checks[i].detail);
+		fputc('}', out);
+	}
+	fprintf(out, "],\n  \"features\": {\"native\": [");
+	for (int i = 0, n = 0; i < report->nr_features; i++)
+		if (report->features[i].native)
+			fprintf(out, "%s\"%s\"", n++ ? ", " : "", report->features[i].name);
+	fprintf(out, "], \"modelled\": [");
+	for (int i = 0, n = 0; i < report->nr_features; i++)
+		if (!report->features[i].native)
+			fprintf(out, "%s\"%s\"", n++ ? ", " : "", report->features[i].name);
+	fprintf(out, "]},\n  \"host\": ");
+	probe_print_json(out, probe);
+	fprintf(out, ",\n  \"console_bytes\": %" PRIu64 ",\n  \"console\": ", report->console_bytes);
+	json_print_string(out, report->console_transcript ? report->console_transcript : "");
+	fprintf(out, ",\n  \"time_ms\": {\"setup\": %.3f, \"run\": %.3f, \"total\": %.3f}\n}\n",
+		report->setup_ms, report->run_ms, report->total_ms);
+	int failed = ferror(out);
+	if (fclose(out) != 0 || failed) {
+		errno = errno ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The result of one run: how it ended, what was expected, the exits by
+ * kind, the data checks, the hypercalls refused, the features that were
+ * native or modelled, and the times. Printed as one summary line, as a
+ * human-readable block, and as JSON (--report).
+ */
+#ifndef GMEMVM_REPORT_H
+#define GMEMVM_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "hypercall.h"
+#include "probe.h"
+
+#define REPORT_MESSAGE_SIZE 512
+#define REPORT_MAX_FEATURES 12
+
+struct check_result {
+	bool passed;
+	char detail[160];
+};
+
+/* One guest_memfd feature this run used, and who served it. */
+struct report_feature {
+	const char *name;
+	bool native;
+};
+
+struct run_report {
+	const struct scenario *scenario;
+	enum gmem_serving serving;
+	enum outcome outcome;
+	enum outcome expected;
+	char message[REPORT_MESSAGE_SIZE]; /* why the run ended */
+	bool matched;
+	char mismatch[REPORT_MESSAGE_SIZE]; /* the first thing that differed */
+	uint64_t exits[EXIT_KIND_COUNT];
+	uint64_t unhandled_pio, unhandled_mmio;
+	struct hypercall_stats hypercalls;
+	struct check_result checks[CONFIG_MAX_CHECKS];
+	struct report_feature features[REPORT_MAX_FEATURES];
+	int nr_features;
+	uint64_t console_bytes;
+	const char *console_transcript;
+	double setup_ms, run_ms, total_ms;
+};
+
+void report_add_feature(struct run_report *report, const char *name, bool native);
+/* Compare outcome, exit counts and data checks with the scenario's [expect]. */
+void report_evaluate(struct run_report *report);
+/* "name  outcome  exits  time  [ok|MISMATCH: ...]" */
+void report_print_summary(FILE *out, const struct run_report *report);
+/* "features: native: ...; modelled: ..." */
+void report_print_features(FILE *out, const struct run_report *report);
+int report_write_json(const char *path, const struct run_report *report,
+		      const struct host_probe *probe);
+
+#endif

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+#include "testdev.h"
+
+#include <string.h>
+
+void testdev_init(struct testdev *testdev)
+{
+	memset(testdev, 0, sizeof(*testdev));
+	pthread_mutex_init(&testdev->lock, NULL);
+}
+
+static void testdev_mmio(void *device, struct iotrap_access *access, struct iotrap_reply *reply)
+{
+	struct testdev *testdev = device;
+	(void)reply;
+	pthread_mutex_lock(&testdev->lock);
+	testdev->mmio_accesses++;
+	if (access->is_write) {
+		if (access->offset == GMEMVM_TESTDEV_REG_SCRATCH && access->size == 8)
+			testdev->scratch = iotrap_value(access);
+	} else if (access->offset == GMEMVM_TESTDEV_REG_ID && access->size == 8) {
+		iotrap_set_value(access, GMEMVM_TESTDEV_ID);
+	} else if (access->offset == GMEMVM_TESTDEV_REG_SCRATCH && access->size == 8) {
+		iotrap_set_value(access, testdev->scratch);
+	} else {
+		/* Unaligned or partial register accesses read as all ones. */
+		iotrap_set_value(access, UINT64_MAX);
+	}
+	pthread_mutex_unlock(&testdev->lock);
+}
+
+static void testdev_pio(void *device, struct iotrap_access *access, struct iotrap_reply *reply)
+{
+	struct testdev *testdev = device;
+	(void)reply;
+	pthread_mutex_lock(&testdev->lock);
+	testdev->pio_accesses++;
+	bool whole = access->size == 4 && access->vcpu >= 0 && access->vcpu < GMEMVM_MAX_VCPUS;
+	if (access->is_write && whole)
+		testdev->echo[access->vcpu] = (uint32_t)iotrap_value(access);
+	else if (!access->is_write)
+		iotrap_set_value(access, whole ? testdev->echo[access->vcpu] : UINT64_MAX);
+	pthread_mutex_unlock(&testdev->lock);
+}
+
+int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
+{
+	if (iotrap_register(traps, IOTRAP_MMIO, GMEMVM_TESTDEV_MMIO_GPA, GMEMVM_TESTDEV_MMIO_SIZE,
+			    "testdev-mmio", testdev_mmio, testdev) < 0)
+		return -1;
+	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_TESTDEV, 4, "testdev-port",
+			       testdev_pio, testdev);
+}
+
+void testdev_destroy(struct testdev *testdev)
+{
+	pthread_mutex_destroy(&testdev->lock);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The test device: 64-bit registers at GMEMVM_TESTDEV_MMIO_GPA, where no
+ * memslot is, so every access needs KVM's instruction emulation, and a
+ * 32-bit echo port at GMEMVM_PORT_TESTDEV (one echo register per vCPU).
+ */
+#ifndef GMEMVM_TESTDEV_H
+#define GMEMVM_TESTDEV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "gmemvm_abi.h"
+#include "iotrap.h"
+
+struct testdev {
+	pthread_mutex_t lock;
+	uint64_t scratch;
+	uint32_t echo[GMEMVM_MAX_VCPUS];
+	uint64_t mmio_accesses, pio_accesses;
+};
+
+void testdev_init(struct testdev *testdev);
+int testdev_register(struct testdev *testdev, struct iotrap_registry *traps);
+void testdev_destroy(struct testdev *testdev);
+
+#endif

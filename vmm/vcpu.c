@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+#include "vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE_PRESENT (1ULL << 0)
+#define PAGE_WRITABLE (1ULL << 1)
+#define PAGE_HUGE (1ULL << 7)
+#define PAGE_ACCESSED (1ULL << 5)
+#define PAGE_DIRTY (1ULL << 6)
+#define CR0_PE (1ULL << 0)
+#define CR0_MP (1ULL << 1)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_WP (1ULL << 16)
+#define CR0_PG (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+#define SELECTOR_CODE 0x08
+#define SELECTOR_DATA 0x10
+/* Flat 64-bit code and flat data descriptors. */
+#define GDT_CODE64 0x00af9a000000ffffULL
+#define GDT_DATA 0x00cf92000000ffffULL
+/* The signal that kicks a vCPU thread out of KVM_RUN. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void write_u64(uint8_t *ram, uint64_t gpa, uint64_t value)
+{
+	memcpy(ram + gpa, &value, sizeof(value));
+}
+
+void vcpu_write_boot_tables(uint8_t *ram, int vcpus)
+{
+	write_u64(ram, GMEMVM_PML4_GPA, GMEMVM_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE);
+	for (int pd = 0; pd < GMEMVM_PD_COUNT; pd++) {
+		uint64_t pd_gpa = GMEMVM_PD_GPA + (uint64_t)pd * 0x1000;
+		write_u64(ram, GMEMVM_PDPT_GPA + (uint64_t)pd * 8,
+			  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE);
+		for (uint64_t entry = 0; entry < 512; entry++) {
+			uint64_t gpa = ((uint64_t)pd << 30) | (entry << 21);
+			write_u64(ram, pd_gpa + entry * 8,
+				  gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_HUGE | PAGE_ACCESSED | PAGE_DIRTY);
+		}
+	}
+	write_u64(ram, GMEMVM_GDT_GPA + 0, 0);
+	write_u64(ram, GMEMVM_GDT_GPA + SELECTOR_CODE, GDT_CODE64);
+	write_u64(ram, GMEMVM_GDT_GPA + SELECTOR_DATA, GDT_DATA);
+	/* libfdt.a was built with the stack protector: it reads %fs:0x28. */
+	for (int i = 0; i < vcpus; i++)
+		write_u64(ram, GMEMVM_TLS_GPA + (uint64_t)i * GMEMVM_TLS_SIZE + 0x28,
+			  GMEMVM_STACK_CANARY);
+}
+
+static void flat_segment(struct kvm_segment *segment, uint16_t selector, uint64_t base,
+			 bool code)
+{
+	*segment = (struct kvm_segment){
+		.base = base,
+		.limit = 0xffffffff,
+		.selector = selector,
+		.type = code ? 11 : 3, /* execute/read accessed, read/write accessed */
+		.present = 1,
+		.db = code ? 0 : 1,
+		.s = 1,
+		.l = code ? 1 : 0,
+		.g = 1,
+	};
+}
+
+static int set_long_mode(struct vcpu *vcpu, uint64_t entry, char *err, size_t err_size)
+{
+	struct kvm_sregs sregs;
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(err, err_size, "KVM_GET_SREGS failed: %s", strerror(errno));
+		return -1;
+	}
+	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	sregs.cr3 = GMEMVM_PML4_GPA;
+	sregs.cr4 = CR4_PAE;
+	sregs.efer = EFER_LME | EFER_LMA;
+	flat_segment(&sregs.cs, SELECTOR_CODE, 0, true);
+	flat_segment(&sregs.ds, SELECTOR_DATA, 0, false);
+	sregs.es = sregs.ss = sregs.gs = sregs.ds;
+	flat_segment(&sregs.fs, SELECTOR_DATA,
+		     GMEMVM_TLS_GPA + (uint64_t)vcpu->index * GMEMVM_TLS_SIZE, false);
+	sregs.gdt.base = GMEMVM_GDT_GPA;
+	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0) {
+		snprintf(err, err_size, "KVM_SET_SREGS (long mode) failed: %s", strerror(errno));
+		return -1;
+	}
+	struct kvm_regs regs = {
+		.rip = entry,
+		.rsp = GMEMVM_STACK_GPA + (uint64_t)(vcpu->index + 1) * GMEMVM_STACK_SIZE,
+		.rdi = GMEMVM_FDT_GPA,
+		.rsi = (uint64_t)vcpu->index,
+		.rflags = 0x2,
+	};
+	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0) {
+		snprintf(err, err_size, "KVM_SET_REGS failed: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void vcpu_set_init(struct vcpu_set *set)
+{
+	memset(set, 0, sizeof(*set));
+	pthread_mutex_init(&set->lock, NULL);
+	pthread_cond_init(&set->finished, NULL);
+	for (int i = 0; i < GMEMVM_MAX_VCPUS; i++)
+		set->vcpus[i].fd = -1;
+}
+
+int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct kvm_cpuid2 *cpuid,
+		uint64_t entry, char *err, size_t err_size)
+{
+	if (set->count == GMEMVM_MAX_VCPUS) {
+		snprintf(err, err_size, "at most %d vCPUs", GMEMVM_MAX_VCPUS);
+		return -1;
+	}
+	struct vcpu *vcpu = &set->vcpus[set->count];
+	vcpu->index = set->count;
+	vcpu->set = set;
+	vcpu->fd = kvm_create_vcpu(vm_fd, vcpu->index);
+	if (vcpu->fd < 0) {
+		snprintf(err, err_size, "KVM_CREATE_VCPU %d failed: %s", vcpu->index,
+			 strerror(errno));
+		return -1;
+	}
+	set->count++;
+	long run_size = kvm_vcpu_mmap_size(kvm_fd);
+	if (run_size < (long)sizeof(struct kvm_run)) {
+		snprintf(err, err_size, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		return -1;
+	}
+	void *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (run == MAP_FAILED) {
+		snprintf(err, err_size, "mmap of vCPU %d's kvm_run failed: %s", vcpu->index,
+			 strerror(errno));
+		return -1;
+	}
+	vcpu->run = run;
+	vcpu->run_size = (size_t)run_size;
+	/* CPUID before SREGS: newer kernels check EFER against the guest's CPUID. */
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
+		snprintf(err, err_size, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+		return -1;
+	}
+	return set_long_mode(vcpu, entry, err, err_size);
+}
+
+static void kick_handler(int signal_number)
+{
+	(void)signal_number; /* only there to make KVM_RUN return EINTR */
+}
+
+static void *vcpu_thread(void *argument)
+{
+	struct vcpu *vcpu = argument;
+	struct vcpu_set *set = vcpu->set;
+	struct exit_context *context = &vcpu->exits;
+
+	for (;;) {
+		if (atomic_load(&set->stopping)) {
+			snprintf(context->message, sizeof(context->message),
+				 "vCPU %d stopped by the VMM", vcpu->index);
+			break;
+		}
+		if (kvm_run(vcpu->fd) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			context->outcome = OUTCOME_VMM_ERROR;
+			snprintf(context->message, sizeof(context->message),
+				 "KVM_RUN failed on vCPU %d: %s", vcpu->index, strerror(errno));
+			break;
+		}
+		if (exit_dispatch(context, vcpu->run) == EXIT_ACTION_STOP)
+			break;
+	}
+	/* A vCPU that ends any other way than a clean finish ends the run. */
+	if (context->outcome != OUTCOME_DONE && context->outcome != OUTCOME_NONE)
+		vcpu_set_stop(set);
+
+	pthread_mutex_lock(&set->lock);
+	atomic_store(&vcpu->finished, true);
+	set->running--;
+	pthread_cond_signal(&set->finished);
+	pthread_mutex_unlock(&set->lock);
+	return NULL;
+}
+
+int vcpu_set_start(struct vcpu_set *set, char *err, size_t err_size)
+{
+	struct sigaction action = {.sa_handler = kick_handler};
+	sigemptyset(&action.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &action, NULL); /* no SA_RESTART: KVM_RUN must return */
+
+	for (int i = 0; i < set->count; i++) {
+		struct vcpu *vcpu = &set->vcpus[i];
+		pthread_mutex_lock(&set->lock);
+		set->running++;
+		pthread_mutex_unlock(&set->lock);
+		int status = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (status != 0) {
+			pthread_mutex_lock(&set->lock);
+			set->running--;
+			pthread_mutex_unlock(&set->lock);
+			snprintf(err, err_size, "cannot start the thread of vCPU %d: %s", i,
+				 strerror(status));
+			vcpu_set_stop(set);
+			return -1;
+		}
+		vcpu->started = true;
+	}
+	return 0;
+}
+
+void vcpu_set_stop(struct vcpu_set *set)
+{
+	atomic_store(&set->stopping, true);
+	for (int i = 0; i < set->count; i++) {
+		struct vcpu *vcpu = &set->vcpus[i];
+		if (!vcpu->started || atomic_load(&vcpu->finished))
+			continue;
+		/* immediate_exit covers a kick that lands before KVM_RUN is entered. */
+		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+	}
+}
+
+bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	bool timed_out = false;
+	pthread_mutex_lock(&set->lock);
+	while (set->running > 0 && !timed_out)
+		timed_out = pthread_cond_timedwait(&set->finished, &set->lock, &deadline) ==
+			    ETIMEDOUT;
+	pthread_mutex_unlock(&set->lock);
+	bool still_running[GMEMVM_MAX_VCPUS] = {false};
+	if (timed_out) {
+		for (int i = 0; i < set->count; i++)
+			still_running[i] = !atomic_load(&set->vcpus[i].finished);
+		vcpu_set_stop(set);
+	}
+	for (int i = 0; i < set->count; i++) {
+		if (set->vcpus[i].started)
+			pthread_join(set->vcpus[i].thread, NULL);
+		/* Only after the join: the thread owns its exit context until then. */
+		if (still_running[i] && set->vcpus[i].exits.outcome == OUTCOME_NONE)
+			set->vcpus[i].exits.outcome = OUTCOME_TIMEOUT;
+	}
+	return timed_out;
+}
+
+void vcpu_set_destroy(struct vcpu_set *set)
+{
+	for (int i = 0; i < set->count; i++) {
+		struct vcpu *vcpu = &set->vcpus[i];
+		if (vcpu->run)
+			munmap(vcpu->run, vcpu->run_size);
+		if (vcpu->fd >= 0)
+			close(vcpu->fd);
+	}
+	pthread_cond_destroy(&set->finished);
+	pthread_mutex_destroy(&set->lock);
+}

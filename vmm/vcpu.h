@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vCPU set-up and the run loop. Each vCPU starts directly in 64-bit long
+ * mode (HOST-FACTS.md: this KVM refuses 32-bit paging) on its own thread;
+ * the loop calls KVM_RUN and hands every exit to exit_dispatch().
+ */
+#ifndef GMEMVM_VCPU_H
+#define GMEMVM_VCPU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exits.h"
+#include "gmemvm_abi.h"
+#include "kvm.h"
+
+struct vcpu_set;
+
+struct vcpu {
+	int index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+	atomic_bool finished;
+	struct exit_context exits;
+	struct vcpu_set *set;
+};
+
+struct vcpu_set {
+	struct vcpu vcpus[GMEMVM_MAX_VCPUS];
+	int count;
+	atomic_bool stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t finished;
+	int running;
+};
+
+/* Page tables (4 GiB identity map, 2 MiB pages), GDT and per-vCPU TLS blocks
+ * in guest RAM; ram is the host view of GPA 0. */
+void vcpu_write_boot_tables(uint8_t *ram, int vcpus);
+
+void vcpu_set_init(struct vcpu_set *set);
+/* Create vCPU index, set its CPUID, long-mode registers and entry state. */
+int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct kvm_cpuid2 *cpuid,
+		uint64_t entry, char *err, size_t err_size);
+/* Start one thread per vCPU. */
+int vcpu_set_start(struct vcpu_set *set, char *err, size_t err_size);
+/* Wait until every vCPU has stopped or timeout_ms passed (then stop them all).
+ * Returns true on timeout. */
+bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms);
+/* Ask every running vCPU to leave KVM_RUN and stop. */
+void vcpu_set_stop(struct vcpu_set *set);
+void vcpu_set_destroy(struct vcpu_set *set);
+
+#endif

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+#include "vm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "devtree.h"
+#include "elf_loader.h"
+#include "gmem.h"
+#include "gmemvm_abi.h"
+#include "hypercall.h"
+#include "iotrap.h"
+#include "kvm.h"
+#include "memmap.h"
+#include "probe.h"
+#include "report.h"
+#include "testdev.h"
+#include "vcpu.h"
+
+#define ERROR_SIZE 512
+
+/* Everything one run owns, released by vm_destroy in reverse order. */
+struct vm {
+	const struct scenario *scenario;
+	int kvm_fd, vm_fd;
+	struct host_probe host;
+	struct gmem gmem;
+	struct memmap memory;
+	struct iotrap_registry traps;
+	struct console console;
+	struct testdev testdev;
+	struct hypercall_device hypercalls;
+	struct vcpu_set vcpus;
+	uint8_t *guest_file;
+	size_t guest_file_size;
+	struct elf_image guest;
+	uint8_t devtree[GMEMVM_FDT_MAX_SIZE];
+};
+
+static double elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static const char *guest_path(const struct scenario *scenario)
+{
+	if (scenario->guest_path[0])
+		return scenario->guest_path;
+	const char *from_environment = getenv("GMEMVM_GUEST");
+	return from_environment && from_environment[0] ? from_environment : GMEMVM_DEFAULT_GUEST;
+}
+
+/* Steps 1 and 2: everything that can be refused without touching KVM. */
+static enum gmemvm_status prepare_guest(struct vm *vm, char *err)
+{
+	const char *path = guest_path(vm->scenario);
+	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, err, ERROR_SIZE) < 0)
+		return GMEMVM_STATUS_BAD_INPUT;
+	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA, GMEMVM_DATA_GPA,
+		      &vm->guest, err, ERROR_SIZE) < 0)
+		return GMEMVM_STATUS_BAD_INPUT;
+	if (devtree_build(vm->devtree, sizeof(vm->devtree), vm->scenario, err, ERROR_SIZE) < 0)
+		return GMEMVM_STATUS_BAD_INPUT;
+	return GMEMVM_STATUS_MATCHED;
+}
+
+/* The kernel features mode shared cannot run without. */
+static int check_host(const struct vm *vm, char *err)
+{
+	const struct kvm_caps *caps = &vm->host.caps;
+	if (!caps->user_memory2 || !caps->guest_memfd) {
+		snprintf(err, ERROR_SIZE,
+			 "this kernel lacks %s: guest_memfd needs Linux 6.8 or later with KVM "
+			 "(gmemvm probe shows what is there)",
+			 !caps->guest_memfd ? "KVM_CAP_GUEST_MEMFD" : "KVM_CAP_USER_MEMORY2");
+		return -1;
+	}
+	return 0;
+}
+
+static void record_features(const struct vm *vm, struct run_report *report)
+{
+	report_add_feature(report, "guest_memfd", true);
+	report_add_feature(report, "KVM_SET_USER_MEMORY_REGION2", true);
+	if (vm->gmem.support_shared)
+		report_add_feature(report, "SUPPORT_SHARED (GUEST_MEMFD_FLAG_MMAP)", true);
+	if (vm->gmem.kernel_flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+		report_add_feature(report, "shared by default (GUEST_MEMFD_FLAG_INIT_SHARED)",
+				   true);
+	report_add_feature(report, "exits (io, mmio, hlt)", true);
+}
+
+static enum gmemvm_status create_machine(struct vm *vm, const struct run_options *options,
+					 char *err)
+{
+	const struct scenario *scenario = vm->scenario;
+	vm->kvm_fd = kvm_open(err, ERROR_SIZE);
+	if (vm->kvm_fd < 0)
+		return GMEMVM_STATUS_HOST;
+	probe_host(vm->kvm_fd, &vm->host);
+	if (check_host(vm, err) < 0)
+		return GMEMVM_STATUS_HOST;
+
+	vm->vm_fd = kvm_create_vm(vm->kvm_fd, 0);
+	if (vm->vm_fd < 0) {
+		snprintf(err, ERROR_SIZE, "KVM_CREATE_VM failed: %s", strerror(errno));
+		return GMEMVM_STATUS_HOST;
+	}
+	if (gmem_create(&vm->gmem, vm->vm_fd, scenario->memory_size, scenario->support_shared,
+			scenario->init_private, vm->host.caps.guest_memfd_flags, err,
+			ERROR_SIZE) < 0)
+		return GMEMVM_STATUS_HOST;
+	if (memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, err, ERROR_SIZE) < 0)
+		return GMEMVM_STATUS_HOST;
+
+	/* The VMM writes boot state through its own view of guest RAM. */
+	vcpu_write_boot_tables(vm->memory.host_view, scenario->vcpus);
+	elf_copy(&vm->guest, vm->guest_file, vm->memory.host_view);
+	memcpy(vm->memory.host_view + GMEMVM_FDT_GPA, vm->devtree, sizeof(vm->devtree));
+
+	if (console_register(&vm->console, &vm->traps) < 0 ||
+	    testdev_register(&vm->testdev, &vm->traps) < 0 ||
+	    hypercall_register(&vm->hypercalls, &vm->traps) < 0) {
+		snprintf(err, ERROR_SIZE, "device ranges overlap (a bug in gmemvm)");
+		return GMEMVM_STATUS_HOST;
+	}
+
+	struct kvm_cpuid2 *cpuid = kvm_supported_cpuid(vm->kvm_fd);
+	if (!cpuid) {
+		snprintf(err, ERROR_SIZE, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+		return GMEMVM_STATUS_HOST;
+	}
+	for (int i = 0; i < scenario->vcpus; i++) {
+		if (vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, cpuid, vm->guest.entry, err,
+				ERROR_SIZE) < 0) {
+			free(cpuid);
+			return GMEMVM_STATUS_HOST;
+		}
+		struct exit_context *context = &vm->vcpus.vcpus[i].exits;
+		context->vcpu = i;
+		context->traps = &vm->traps;
+		context->ram_size = scenario->memory_size;
+		context->userspace_addr_null = scenario->userspace_addr_null;
+		context->gmem_served = vm->host.serving == GMEM_SERVING_GUEST_MEMFD;
+		context->trace = options->trace ? stdout : NULL;
+	}
+	free(cpuid);
+	return GMEMVM_STATUS_MATCHED;
+}
+
+/* The run's outcome: done only if every vCPU finished; else the first vCPU
+ * that ended for a reason of its own (others were only stopped). */
+static void collect_outcome(const struct vm *vm, struct run_report *report)
+{
+	report->outcome = OUTCOME_DONE;
+	snprintf(report->message, sizeof(report->message), "all %d vCPUs completed their steps",
+		 vm->vcpus.count);
+	for (int i = 0; i < vm->vcpus.count; i++) {
+		const struct exit_context *context = &vm->vcpus.vcpus[i].exits;
+		for (int kind = 0; kind < EXIT_KIND_COUNT; kind++)
+			report->exits[kind] += context->exits[kind];
+		report->unhandled_pio += context->unhandled_pio;
+		report->unhandled_mmio += context->unhandled_mmio;
+	}
+	for (int i = 0; i < vm->vcpus.count; i++) {
+		const struct exit_context *context = &vm->vcpus.vcpus[i].exits;
+		if (context->outcome != OUTCOME_DONE && context->outcome != OUTCOME_NONE) {
+			report->outcome = context->outcome;
+			snprintf(report->message, sizeof(report->message), "%s", context->message);
+			return;
+		}
+	}
+	for (int i = 0; i < vm->vcpus.count; i++) {
+		if (vm->vcpus.vcpus[i].exits.outcome == OUTCOME_NONE) {
+			report->outcome = OUTCOME_VMM_ERROR;
+			snprintf(report->message, sizeof(report->message),
+				 "vCPU %d stopped without a cause", i);
+			return;
+		}
+	}
+}
+
+/* Host-side data checks through the VMM's own view of guest RAM. */
+static void run_checks(const struct vm *vm, struct run_report *report)
+{
+	const struct scenario *scenario = vm->scenario;
+	for (int i = 0; i < scenario->nr_checks; i++) {
+		const struct data_check *check = &scenario->checks[i];
+		struct check_result *result = &report->checks[i];
+		const uint8_t *bytes = memmap_lookup(&vm->memory, check->addr, check->size);
+		result->passed = bytes != NULL;
+		snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " %s",
+			 check->addr, check->size,
+			 bytes ? "as expected" : "not visible to the host");
+		for (uint64_t offset = 0; bytes && offset < check->size; offset += 8) {
+			uint64_t word, want = check->zero ? 0
+					      : gmemvm_pattern_word(check->pattern,
+								    check->addr + offset);
+			memcpy(&word, bytes + offset, sizeof(word));
+			if (word != want) {
+				result->passed = false;
+				snprintf(result->detail, sizeof(result->detail),
+					 "at %#" PRIx64 " the host reads %#" PRIx64
+					 ", expected %#" PRIx64,
+					 check->addr + offset, word, want);
+				break;
+			}
+		}
+	}
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	vcpu_set_destroy(&vm->vcpus);
+	console_destroy(&vm->console);
+	testdev_destroy(&vm->testdev);
+	hypercall_destroy(&vm->hypercalls);
+	gmem_destroy(&vm->gmem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	free(vm->guest_file);
+	free(vm);
+}
+
+enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_options *options)
+{
+	char err[ERROR_SIZE] = "";
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		fprintf(stderr, "gmemvm: out of memory\n");
+		return GMEMVM_STATUS_HOST;
+	}
+	vm->scenario = scenario;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->gmem.fd = -1;
+	vcpu_set_init(&vm->vcpus);
+	iotrap_init(&vm->traps);
+	console_init(&vm->console, options->quiet ? NULL : stdout);
+	testdev_init(&vm->testdev);
+	hypercall_init(&vm->hypercalls, &vm->memory);
+
+	enum gmemvm_status status = prepare_guest(vm, err);
+	if (status == GMEMVM_STATUS_MATCHED)
+		status = create_machine(vm, options, err);
+	if (status != GMEMVM_STATUS_MATCHED) {
+		fprintf(stderr, "gmemvm: %s: %s\n", scenario->path, err);
+		vm_destroy(vm);
+		return status;
+	}
+
+	struct run_report report = {.scenario = scenario, .serving = vm->host.serving};
+	record_features(vm, &report);
+	report.setup_ms = elapsed_ms(&options->process_start);
+	struct timespec run_start;
+	clock_gettime(CLOCK_MONOTONIC, &run_start);
+	if (vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
+		fprintf(stderr, "gmemvm: %s\n", err);
+	vcpu_set_wait(&vm->vcpus, scenario->timeout_ms);
+	report.run_ms = elapsed_ms(&run_start);
+	report.total_ms = elapsed_ms(&options->process_start);
+	console_flush(&vm->console);
+
+	collect_outcome(vm, &report);
+	if (report.outcome == OUTCOME_TIMEOUT)
+		snprintf(report.message, sizeof(report.message),
+			 "the guest did not finish within %u ms (vm.timeout)", scenario->timeout_ms);
+	report.expected = vm->host.serving == GMEM_SERVING_GUEST_MEMFD
+				  ? scenario->expect_gmem_served
+				  : scenario->expect_uaddr_served;
+	run_checks(vm, &report);
+	report.hypercalls = vm->hypercalls.stats;
+	report.console_bytes = vm->console.bytes;
+	report.console_transcript = vm->console.transcript;
+	report_evaluate(&report);
+
+	if (!options->quiet) {
+		printf("%s: %s\n", config_outcome_name(report.outcome), report.message);
+		report_print_features(stdout, &report);
+	}
+	report_print_summary(stdout, &report);
+	fflush(stdout);
+	if (options->report_path && report_write_json(options->report_path, &report, &vm->host) < 0)
+		fprintf(stderr, "gmemvm: cannot write report %s: %s\n", options->report_path,
+			strerror(errno));
+	vm_destroy(vm);
+	return report.matched ? GMEMVM_STATUS_MATCHED : GMEMVM_STATUS_MISMATCH;
+}

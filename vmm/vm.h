@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One run of a scenario, in the explicit set-up order a reader can follow:
+ * load and check the guest, build the device tree, open KVM and probe it,
+ * create the VM and its guest_memfd, lay out memory, create the vCPUs,
+ * run, then compare what happened with what the scenario expects.
+ */
+#ifndef GMEMVM_VM_H
+#define GMEMVM_VM_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+
+/* Exit statuses of gmemvm, documented in README.md. */
+enum gmemvm_status {
+	GMEMVM_STATUS_MATCHED = 0,  /* the run ended as the scenario expects */
+	GMEMVM_STATUS_MISMATCH = 1, /* it ran, and something differed */
+	GMEMVM_STATUS_BAD_INPUT = 2, /* usage, config or guest image refused */
+	GMEMVM_STATUS_HOST = 3,      /* the host lacks something, or a set-up call failed */
+};
+
+struct run_options {
+	bool trace;
+	bool quiet; /* the summary line only; no console or feature lines */
+	const char *report_path;
+	struct timespec process_start; /* CLOCK_MONOTONIC at main() */
+};
+
+enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_options *options);
+
+#endif
