@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Integration tests under the real /dev/kvm: every scenario in configs/ must
+# end as its [expect] section says (gmemvm exits 0), every file in
+# tests/bad-configs/ must be refused with exit status 2 and one line naming
+# what its "; expect:" comment says, and the report and probe must be real.
+# usage: scenarios.sh GMEMVM REPO_DIR [extra gmemvm run options...]
+set -u
+gmemvm=$1
+repo=$2
+shift 2
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Refusals first: they must not need KVM at all.
+for file in "$repo"/tests/bad-configs/*.ini; do
+	want=$(sed -n '1s/^; expect: //p' "$file")
+	"$gmemvm" run "$file" >"$work/out" 2>"$work/err"
+	status=$?
+	lines=$(wc -l <"$work/err")
+	if [ "$status" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$work/err" &&
+		grep -qF -- "$(basename "$file")" "$work/err" && [ ! -s "$work/out" ]; then
+		pass "refused $(basename "$file"): $(cat "$work/err")"
+	else
+		fail "refused $(basename "$file"): status $status, $lines lines, want '$want': $(cat "$work/err")"
+	fi
+done
+"$gmemvm" run "$work/does-not-exist.ini" 2>"$work/err" >/dev/null
+[ $? -eq 2 ] && grep -q "No such file" "$work/err" && pass "missing file refused" ||
+	fail "missing file: $(cat "$work/err")"
+"$gmemvm" run "$repo/configs/shared-basic.ini" --set vm.memroy=8M 2>"$work/err" >/dev/null
+[ $? -eq 2 ] && grep -q "memroy" "$work/err" && pass "bad --set refused" ||
+	fail "bad --set: $(cat "$work/err")"
+"$gmemvm" frobnicate 2>/dev/null >/dev/null
+[ $? -eq 2 ] && pass "unknown command refused" || fail "unknown command"
+GMEMVM_GUEST="$repo/tests/bad-configs/syntax.ini" "$gmemvm" run "$repo/configs/shared-basic.ini" \
+	2>"$work/err" >/dev/null
+[ $? -eq 2 ] && grep -q "malformed guest ELF" "$work/err" && pass "malformed guest refused" ||
+	fail "malformed guest: $(cat "$work/err")"
+
+if [ ! -e /dev/kvm ]; then
+	echo "skipped: /dev/kvm is missing, so the scenarios cannot run here (load kvm or use a KVM host)"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && exit 77 || exit 1
+fi
+
+"$gmemvm" probe >"$work/probe" 2>&1
+if [ $? -eq 0 ] && grep -q "^KVM_CAP_GUEST_MEMFD " "$work/probe" &&
+	grep -q "^gmem memslot served from" "$work/probe"; then
+	pass "probe prints the capability table"
+else
+	fail "probe: $(cat "$work/probe")"
+fi
+
+for file in "$repo"/configs/*.ini; do
+	name=$(basename "$file" .ini)
+	"$gmemvm" run "$file" --report "$work/$name.json" "$@" >"$work/out" 2>&1
+	status=$?
+	if [ "$status" -eq 0 ] && grep -q '"matched": true' "$work/$name.json" &&
+		grep -q '"native": \[' "$work/$name.json" && grep -q "^features: native:" "$work/out"; then
+		pass "scenario $(tail -n 1 "$work/out")"
+	else
+		fail "scenario $name (status $status):"
+		sed 's/^/    /' "$work/out"
+	fi
+done
+
+# A run that does not match its expectation must exit 1, not 0.
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set expect.exit=shutdown >"$work/out" 2>&1
+[ $? -eq 1 ] && grep -q "MISMATCH: outcome done, expected shutdown" "$work/out" &&
+	pass "mismatched outcome exits 1" || fail "mismatch: $(cat "$work/out")"
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set expect.check1="0x200000 64K 0x5b" \
+	>"$work/out" 2>&1
+[ $? -eq 1 ] && grep -q "MISMATCH: check1" "$work/out" && pass "wrong data check exits 1" ||
+	fail "data check: $(cat "$work/out")"
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set steps.step2="verify 0x200000 64K 0x77" \
+	>"$work/out" 2>&1
+[ $? -eq 1 ] && grep -q "guest-failed" "$work/out" && pass "guest verify failure is reported" ||
+	fail "guest failure: $(cat "$work/out")"
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set vm.timeout=200ms \
+	--set steps.step5="write 0x200000 8M 0x1" --set vm.memory=16M >"$work/out" 2>&1
+[ $? -eq 1 ] && grep -q "timeout" "$work/out" && pass "a guest that runs too long times out" ||
+	fail "timeout: $(cat "$work/out")"
+"$gmemvm" run --trace "$repo/configs/shared-basic.ini" >"$work/out" 2>&1
+[ $? -eq 0 ] && grep -q "^\[vcpu 0\] mmio read 0xd0000000 size 8" "$work/out" &&
+	grep -q "^\[vcpu 0\] hlt" "$work/out" && pass "--trace prints every exit" ||
+	fail "trace: $(head -5 "$work/out")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
