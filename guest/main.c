@@ -91,6 +91,8 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 		    get_u64(fdt, node, "size", &st->size) ||
 		    get_u32(fdt, node, "pattern", &st->pattern))
 			return "missing addr, size or pattern";
+	} else if (!strcmp(st->op, "pio")) {
+		get_u64(fdt, node, "size", &st->size); /* the repeat count; absent means 1 */
 	}
 	return NULL;
 }
@@ -177,16 +179,20 @@ static int do_mmio(unsigned long cpu, unsigned int k, int all)
 }
 
 /* Test device echo port: the VMM keeps one echo register per vCPU. */
-static int do_pio(unsigned long cpu, unsigned int k)
+static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
 {
-	uint32_t got;
+	/* count round trips (the step's size; 0 means 1): a benchmark of the exit path. */
+	for (uint64_t i = 0; i < (count ? count : 1); i++) {
+		uint32_t value = PIO_VALUE(cpu) ^ (uint32_t)(i << 8);
+		uint32_t got;
 
-	outl(GMEMVM_PORT_TESTDEV, PIO_VALUE(cpu));
-	got = inl(GMEMVM_PORT_TESTDEV);
-	if (got != PIO_VALUE(cpu)) {
-		serial_printf("vcpu %lu: step %u pio read 0x%x, wrote 0x%x\n", cpu, k, got,
-			      PIO_VALUE(cpu));
-		return -1;
+		outl(GMEMVM_PORT_TESTDEV, value);
+		got = inl(GMEMVM_PORT_TESTDEV);
+		if (got != value) {
+			serial_printf("vcpu %lu: step %u pio read 0x%x, wrote 0x%x\n", cpu, k, got,
+				      value);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -221,7 +227,7 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 		if (do_mmio(cpu, k, all))
 			return -1;
 	} else if (!strcmp(st.op, "pio")) {
-		if (do_pio(cpu, k))
+		if (do_pio(cpu, k, st.size))
 			return -1;
 	} else {
 		fail(cpu, k, "unknown op");

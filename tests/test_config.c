@@ -548,7 +548,10 @@ static void test_step_op_and_args(void **state)
 	REFUSED(VM "[steps]\nstep1 = verify 2M 8 1 2\n" EXPECT, "[steps] step1", "4 arguments");
 	REFUSED(VM "[steps]\nstep1 = mmio 2M\n" EXPECT, "[steps] step1", "takes no arguments");
 	REFUSED(VM "[steps]\nstep1 = pio vcpu=0 vcpu=0\n" EXPECT, "[steps] step1",
-		"takes no arguments");
+		"pio count 'vcpu=0' is not a number");
+	REFUSED(VM "[steps]\nstep1 = pio 0\n" EXPECT, "[steps] step1", "1..10000000");
+	REFUSED(VM "[steps]\nstep1 = pio 10000001\n" EXPECT, "[steps] step1", "1..10000000");
+	REFUSED(VM "[steps]\nstep1 = pio 5 6\n" EXPECT, "[steps] step1", "optional COUNT");
 	REFUSED(VM "[steps]\nstep1 = write x 8 1\n" EXPECT, "[steps] step1",
 		"address 'x' is not a number");
 	REFUSED(VM "[steps]\nstep1 = write 2M 8q 1\n" EXPECT, "[steps] step1", "size '8q'");
@@ -573,6 +576,16 @@ static void test_step_pattern(void **state)
 		"not a 32-bit number");
 	REFUSED(VM "[steps]\nstep1 = write 2M 8 1K\n" EXPECT, "[steps] step1",
 		"not a 32-bit number");
+}
+
+/* pio COUNT is the benchmark's repeat count; it travels in step.size. */
+static void test_step_pio_count(void **state)
+{
+	(void)state;
+	LOADS(VM "[steps]\nstep1 = pio 100000 vcpu=0\nstep2 = pio\n" EXPECT);
+	assert_int_equal(sc.steps[0].op, STEP_PIO);
+	assert_int_equal(sc.steps[0].size, 100000);
+	assert_int_equal(sc.steps[1].size, 0);
 }
 
 static void test_step_vcpu(void **state)
@@ -881,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_step_op_and_args),
 		cmocka_unit_test(test_step_alignment),
 		cmocka_unit_test(test_step_pattern),
+		cmocka_unit_test(test_step_pio_count),
 		cmocka_unit_test(test_step_vcpu),
 		cmocka_unit_test(test_step_range),
 		cmocka_unit_test(test_expect_exit_required),

@@ -866,11 +866,19 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 	}
 
 	positional = nr_words - 1;
+	if (step->op == STEP_PIO && positional == 1) {
+		/* pio COUNT: COUNT round trips to the echo port (size holds the count). */
+		if (parse_plain(words[1], &step->size) != NUM_OK || step->size == 0 ||
+		    step->size > CONFIG_MAX_PIO_COUNT)
+			return fail(ld, "steps", key, "pio count '%s' is not a number in 1..%u",
+				    words[1], CONFIG_MAX_PIO_COUNT);
+		return 0;
+	}
 	if (step->op == STEP_MMIO || step->op == STEP_PIO) {
 		if (positional != 0)
 			return fail(ld, "steps", key,
-				    "%s takes no arguments besides vcpu=, got '%s'", words[0],
-				    text);
+				    "%s takes %sno arguments besides vcpu=, got '%s'", words[0],
+				    step->op == STEP_PIO ? "an optional COUNT and " : "", text);
 		return 0;
 	}
 	if (positional != 3)
@@ -1083,9 +1091,7 @@ static int check_readable(struct loader *ld)
 	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
 	int error = 0;
 
-	if (fd < 0)
-		error = errno;
-	else if (fstat(fd, &st) != 0)
+	if (fd < 0 || fstat(fd, &st) != 0)
 		error = errno;
 	else if (S_ISDIR(st.st_mode))
 		error = EISDIR;

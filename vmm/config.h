@@ -18,6 +18,7 @@
 #define CONFIG_MIN_MEMORY (4ULL << 20)
 #define CONFIG_MAX_MEMORY (3ULL << 30) /* RAM ends below the MMIO hole at 3.25 GiB */
 #define CONFIG_ERROR_SIZE 512
+#define CONFIG_MAX_PIO_COUNT 10000000U
 
 /* The four use cases of SEED.md (DESIGN.md's table). */
 enum vm_mode { MODE_COCO_LEGACY, MODE_SHARED, MODE_PKVM, MODE_COCO_INPLACE };
@@ -29,7 +30,7 @@ enum step_op { STEP_WRITE, STEP_VERIFY, STEP_MMIO, STEP_PIO };
 struct step {
 	enum step_op op;
 	uint64_t addr; /* guest-physical; with vcpu = all, vCPU i uses addr + i * size */
-	uint64_t size;
+	uint64_t size; /* for pio: the number of round trips (0 = 1) */
 	uint32_t pattern;
 	int vcpu; /* 0..vcpus-1, or STEP_VCPU_ALL */
 };
