@@ -71,7 +71,7 @@ enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *ru
 {
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	if (run->io.port == GMEMVM_PORT_HYPERCALL)
+	if (run->io.port == GMEMVM_PORT_HYPERCALL && is_write) /* a request is a write */
 		context->exits[EXIT_KIND_HYPERCALL]++;
 
 	/* String instructions (rep outsb) arrive as count > 1: one access each. */

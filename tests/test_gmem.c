@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: MIT
+/*
+ * guest_memfd on the real kernel: first the behaviour table of
+ * HOST-FACTS.md ("guest_memfd behaviour here") with raw
+ * KVM_CREATE_GUEST_MEMFD calls, then the vmm/gmem.c layer on top of it.
+ * Flag combinations the kernel does not report in KVM_CAP_GUEST_MEMFD_FLAGS
+ * are checked to fail with EINVAL instead. Needs /dev/kvm; exits 77 (skip)
+ * without it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gmem.h"
+#include "kvm.h"
+#include "kvm_abi.h"
+
+#define GMEM_SIZE (4ULL << 20)
+#define HALF (2ULL << 20)
+#define FLAGS_BOTH (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
+
+static int kvm_fd = -1;
+static int vm_fd = -1;
+static struct kvm_caps caps;
+static char err[512];
+
+static int setup_kvm(void **state)
+{
+	(void)state;
+	kvm_fd = kvm_open(err, sizeof(err));
+	if (kvm_fd < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	kvm_read_caps(kvm_fd, &caps);
+	/* Say which rows of the table this run can check. */
+	printf("KVM_CAP_GUEST_MEMFD_FLAGS = %#" PRIx64 "%s\n", caps.guest_memfd_flags,
+	       caps.guest_memfd_flags_cap ? "" : " (capability not answered)");
+	vm_fd = kvm_create_vm(kvm_fd, 0);
+	if (vm_fd < 0) {
+		perror("KVM_CREATE_VM");
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown_kvm(void **state)
+{
+	(void)state;
+	close(vm_fd);
+	close(kvm_fd);
+	return 0;
+}
+
+static bool kernel_has(uint64_t flags)
+{
+	return (flags & ~caps.guest_memfd_flags) == 0;
+}
+
+/* A guest_memfd with the given flags; for flags the kernel does not report,
+ * assert that creation fails with EINVAL and return -1. */
+static int create_or_refused(uint64_t flags)
+{
+	int fd = kvm_create_guest_memfd(vm_fd, GMEM_SIZE, flags);
+
+	if (!kernel_has(flags)) {
+		assert_int_equal(fd, -1);
+		assert_int_equal(errno, EINVAL);
+		return -1;
+	}
+	if (fd < 0)
+		fail_msg("KVM_CREATE_GUEST_MEMFD(flags %#" PRIx64 ") failed: %s", flags,
+			 strerror(errno));
+	return fd;
+}
+
+static void assert_mmap_fails(int fd, int map_flags, int expected_errno)
+{
+	void *view = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, map_flags, fd, 0);
+
+	if (view != MAP_FAILED) {
+		munmap(view, GMEM_SIZE);
+		fail_msg("mmap(%s) succeeded", map_flags == MAP_SHARED ? "MAP_SHARED" : "MAP_PRIVATE");
+	}
+	assert_int_equal(errno, expected_errno);
+}
+
+static uint8_t *map_shared(int fd)
+{
+	void *view = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (view == MAP_FAILED)
+		fail_msg("mmap(MAP_SHARED) failed: %s", strerror(errno));
+	return view;
+}
+
+/* Host touches that may SIGBUS: the handler jumps back to touch(). */
+static sigjmp_buf sigbus_jump;
+
+static void on_sigbus(int signal)
+{
+	(void)signal;
+	siglongjmp(sigbus_jump, 1);
+}
+
+/* true when reading *address raised SIGBUS. */
+static bool touch_sigbuses(volatile uint8_t *address)
+{
+	struct sigaction action = {.sa_handler = on_sigbus}, old;
+	bool faulted = false;
+
+	sigemptyset(&action.sa_mask);
+	assert_int_equal(sigaction(SIGBUS, &action, &old), 0);
+	if (sigsetjmp(sigbus_jump, 1) == 0)
+		(void)*address;
+	else
+		faulted = true;
+	sigaction(SIGBUS, &old, NULL);
+	return faulted;
+}
+
+static bool all_zero(const uint8_t *bytes, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if (bytes[i])
+			return false;
+	return true;
+}
+
+/* ---- The kernel's guest_memfd (HOST-FACTS.md table) -------------------- */
+
+static void test_flags_none_cannot_mmap(void **state)
+{
+	int fd = create_or_refused(0);
+
+	(void)state;
+	assert_mmap_fails(fd, MAP_SHARED, ENODEV);
+	assert_mmap_fails(fd, MAP_PRIVATE, ENODEV);
+	close(fd);
+}
+
+static void test_flag_mmap_private_memory(void **state)
+{
+	int fd = create_or_refused(GUEST_MEMFD_FLAG_MMAP);
+	uint8_t *view;
+
+	(void)state;
+	if (fd < 0)
+		return;
+	view = map_shared(fd);
+	assert_mmap_fails(fd, MAP_PRIVATE, EINVAL);
+	/* Mappable but initially private: the host may not touch it. */
+	assert_true(touch_sigbuses(view));
+	assert_true(touch_sigbuses(view + GMEM_SIZE - 1));
+	munmap(view, GMEM_SIZE);
+	close(fd);
+}
+
+static void test_flag_init_shared_alone(void **state)
+{
+	int fd;
+
+	(void)state;
+	if (!kernel_has(GUEST_MEMFD_FLAG_INIT_SHARED)) {
+		create_or_refused(GUEST_MEMFD_FLAG_INIT_SHARED);
+		return;
+	}
+	fd = kvm_create_guest_memfd(vm_fd, GMEM_SIZE, GUEST_MEMFD_FLAG_INIT_SHARED);
+	if (fd < 0) {
+		/* A kernel may insist on INIT_SHARED only together with MMAP. */
+		assert_int_equal(errno, EINVAL);
+		return;
+	}
+	/* Accepted alone (as on this host), but without MMAP it cannot be mapped. */
+	assert_mmap_fails(fd, MAP_SHARED, ENODEV);
+	assert_mmap_fails(fd, MAP_PRIVATE, ENODEV);
+	close(fd);
+}
+
+static void test_flags_mmap_init_shared(void **state)
+{
+	int fd = create_or_refused(FLAGS_BOTH);
+	uint8_t *view;
+
+	(void)state;
+	if (fd < 0)
+		return;
+	view = map_shared(fd);
+	assert_mmap_fails(fd, MAP_PRIVATE, EINVAL);
+	assert_false(touch_sigbuses(view));
+	/* New memory reads as zeroes; writes read back. */
+	assert_true(all_zero(view, 4096));
+	memset(view, 0xa5, 4096);
+	memset(view + GMEM_SIZE - 4096, 0x5a, 4096);
+	assert_int_equal(view[4095], 0xa5);
+	assert_int_equal(view[GMEM_SIZE - 1], 0x5a);
+
+	/* A second mapping of the same file sees the same bytes. */
+	uint8_t *again = map_shared(fd);
+	assert_int_equal(again[0], 0xa5);
+	munmap(again, GMEM_SIZE);
+	munmap(view, GMEM_SIZE);
+	close(fd);
+}
+
+static void test_unknown_flag_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(kvm_create_guest_memfd(vm_fd, GMEM_SIZE, 1ULL << 5), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(kvm_create_guest_memfd(vm_fd, GMEM_SIZE, FLAGS_BOTH | (1ULL << 5)), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* Any of these is a refusal; which one depends on the kernel's file ops. */
+static bool is_refusal(int error)
+{
+	return error == ESPIPE || error == EINVAL || error == ENODEV;
+}
+
+/*
+ * Measured on the 6.18 host: pread/pwrite fail with ESPIPE and ftruncate
+ * with EINVAL for every flag combination. HOST-FACTS.md says EINVAL/ENODEV
+ * and ESPIPE respectively, so only "fails" is asserted, not the errno.
+ */
+static void test_file_operations(void **state)
+{
+	static const uint64_t flags[] = {0, GUEST_MEMFD_FLAG_MMAP, FLAGS_BOTH};
+	char buffer[64] = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		int fd = create_or_refused(flags[i]);
+
+		if (fd < 0)
+			continue;
+		assert_int_equal(pread(fd, buffer, sizeof(buffer), 0), -1);
+		assert_true(is_refusal(errno));
+		assert_int_equal(pwrite(fd, buffer, sizeof(buffer), 0), -1);
+		assert_true(is_refusal(errno));
+		/* The size is fixed at creation. */
+		assert_int_equal(ftruncate(fd, 2 * GMEM_SIZE), -1);
+		assert_true(is_refusal(errno));
+		assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+				 0);
+		close(fd);
+	}
+}
+
+static void test_punch_hole_zeroes(void **state)
+{
+	int fd = create_or_refused(FLAGS_BOTH);
+	uint8_t *view;
+
+	(void)state;
+	if (fd < 0)
+		return;
+	view = map_shared(fd);
+	memset(view, 0xcc, 3 * 4096);
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096), 0);
+	assert_int_equal(view[4095], 0xcc);
+	assert_true(all_zero(view + 4096, 4096));
+	assert_int_equal(view[2 * 4096], 0xcc);
+	munmap(view, GMEM_SIZE);
+	close(fd);
+}
+
+/* ---- vmm/gmem.c -------------------------------------------------------- */
+
+static void test_kernel_flags_mapping(void **state)
+{
+	(void)state;
+	assert_int_equal(gmem_kernel_flags(true, false), FLAGS_BOTH);
+	assert_int_equal(gmem_kernel_flags(true, true), GUEST_MEMFD_FLAG_MMAP);
+	assert_int_equal(gmem_kernel_flags(false, false), 0);
+	/* Upstream has no way to say "private" without MMAP: it is the default. */
+	assert_int_equal(gmem_kernel_flags(false, true), 0);
+}
+
+static void test_create_refuses_missing_flag(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, true, 0, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "GUEST_MEMFD_FLAG_MMAP"));
+	assert_int_equal(gmem.fd, -1);
+
+	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, false, GUEST_MEMFD_FLAG_MMAP,
+				     err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "GUEST_MEMFD_FLAG_INIT_SHARED"));
+	assert_null(strstr(err, "GUEST_MEMFD_FLAG_MMAP"));
+	assert_int_equal(gmem.fd, -1);
+	gmem_destroy(&gmem);
+}
+
+static void test_map_needs_support_shared(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, true, caps.guest_memfd_flags,
+				     err, sizeof(err)),
+			 0);
+	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "mmap of guest_memfd"));
+	assert_non_null(strstr(err, "SUPPORT_SHARED"));
+	assert_null(gmem.host_view);
+	gmem_destroy(&gmem);
+}
+
+/* A mapped SUPPORT_SHARED file, or a skip when the kernel cannot make one. */
+static bool shared_gmem(struct gmem *gmem)
+{
+	if (!kernel_has(FLAGS_BOTH))
+		return false;
+	if (gmem_create(gmem, vm_fd, GMEM_SIZE, true, false, caps.guest_memfd_flags, err,
+			sizeof(err)) < 0 ||
+	    gmem_map(gmem, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	return true;
+}
+
+static int check(const struct gmem *gmem, uint64_t offset, const void *address, uint64_t size)
+{
+	err[0] = '\0';
+	return gmem_check_userspace_addr(gmem, offset, (uint64_t)(uintptr_t)address, size,
+					 "/proc/self/maps", err, sizeof(err));
+}
+
+static void test_check_accepts_own_mapping(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	if (!shared_gmem(&gmem))
+		return;
+	assert_int_equal(check(&gmem, 0, gmem.host_view, GMEM_SIZE), 0);
+	assert_int_equal(check(&gmem, HALF, gmem.host_view + HALF, HALF), 0);
+	assert_int_equal(check(&gmem, 0x3000, gmem.host_view + 0x3000, 0x1000), 0);
+	gmem_destroy(&gmem);
+}
+
+static void test_check_refuses_anonymous(void **state)
+{
+	struct gmem gmem;
+	void *anonymous;
+
+	(void)state;
+	if (!shared_gmem(&gmem))
+		return;
+	anonymous = mmap(NULL, HALF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(anonymous != MAP_FAILED);
+	assert_int_equal(check(&gmem, 0, anonymous, HALF), -1);
+	assert_non_null(strstr(err, "another file or anonymous memory"));
+	assert_non_null(strstr(err, "stage 1"));
+	munmap(anonymous, HALF);
+	gmem_destroy(&gmem);
+}
+
+static void test_check_refuses_wrong_offset(void **state)
+{
+	struct gmem gmem;
+	uint8_t *upper;
+
+	(void)state;
+	if (!shared_gmem(&gmem))
+		return;
+	/* The right file, but its second half, claimed to be offset 0. */
+	upper = mmap(NULL, HALF, PROT_READ | PROT_WRITE, MAP_SHARED, gmem.fd, HALF);
+	assert_true(upper != MAP_FAILED);
+	assert_int_equal(check(&gmem, 0, upper, HALF), -1);
+	assert_non_null(strstr(err, "maps this guest_memfd at 0x200000"));
+	assert_non_null(strstr(err, "not this guest_memfd at offset 0"));
+	/* Claimed at its true offset it is fine. */
+	assert_int_equal(check(&gmem, HALF, upper, HALF), 0);
+	munmap(upper, HALF);
+	gmem_destroy(&gmem);
+}
+
+static void test_check_refuses_unmapped(void **state)
+{
+	struct gmem gmem;
+	void *hole;
+
+	(void)state;
+	if (!shared_gmem(&gmem))
+		return;
+	hole = mmap(NULL, HALF, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(hole != MAP_FAILED);
+	assert_int_equal(munmap(hole, HALF), 0);
+	assert_int_equal(check(&gmem, 0, hole, HALF), -1);
+	assert_non_null(strstr(err, "not mapped"));
+	/* The whole mapping plus one page more runs off its end. */
+	assert_int_equal(check(&gmem, 0, gmem.host_view, GMEM_SIZE + 4096), -1);
+	gmem_destroy(&gmem);
+}
+
+/* The walk follows a range across several maps lines of the same file. */
+static void test_check_split_mapping_from_file(void **state)
+{
+	struct gmem gmem;
+	struct stat st;
+	char path[] = "/tmp/gmemvm-maps-XXXXXX";
+	FILE *maps;
+	int fd;
+
+	(void)state;
+	if (!shared_gmem(&gmem))
+		return;
+	assert_int_equal(fstat(gmem.fd, &st), 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	maps = fdopen(fd, "w");
+	assert_non_null(maps);
+	fprintf(maps, "10000000-10100000 rw-s 00000000 %02x:%02x %llu   /memfd:kvm-gmem (deleted)\n",
+		major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino);
+	fprintf(maps, "10100000-10400000 rw-s 00100000 %02x:%02x %llu   /memfd:kvm-gmem (deleted)\n",
+		major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino);
+	fprintf(maps, "10400000-10500000 rw-p 00000000 00:00 0\n");
+	fclose(maps);
+
+	assert_int_equal(gmem_check_userspace_addr(&gmem, 0x80000, 0x10080000, 0x200000, path, err,
+						   sizeof(err)),
+			 0);
+	assert_int_equal(gmem_check_userspace_addr(&gmem, 0, 0x10000000, 0x500000, path, err,
+						   sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "another file or anonymous memory"));
+	unlink(path);
+	gmem_destroy(&gmem);
+}
+
+static void test_bind_null_userspace_addr(void **state)
+{
+	struct gmem gmem;
+	int vm;
+
+	(void)state;
+	vm = kvm_create_vm(kvm_fd, 0);
+	assert_true(vm >= 0);
+	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, false, true, caps.guest_memfd_flags, err,
+				     sizeof(err)),
+			 0);
+	/* No mapping exists at 0: the check must not run. */
+	if (gmem_bind(&gmem, vm, 0, 0, 0, GMEM_SIZE, 0, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	gmem_destroy(&gmem);
+	close(vm);
+}
+
+static void test_bind_checks_before_kernel(void **state)
+{
+	struct gmem gmem;
+	void *anonymous;
+	int vm;
+
+	(void)state;
+	if (!kernel_has(FLAGS_BOTH))
+		return;
+	vm = kvm_create_vm(kvm_fd, 0);
+	assert_true(vm >= 0);
+	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, true, false, caps.guest_memfd_flags, err,
+				     sizeof(err)),
+			 0);
+	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), 0);
+	anonymous = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
+	assert_true(anonymous != MAP_FAILED);
+
+	assert_int_equal(gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)anonymous,
+				   err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "stage 1"));
+	assert_null(strstr(err, "KVM_SET_USER_MEMORY_REGION2"));
+	/* Slot 1 was never created: a gmem-bound slot could not be changed,
+	 * so binding it now with the right address succeeds only if so. */
+	if (gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)gmem.host_view, err,
+		      sizeof(err)) < 0)
+		fail_msg("%s", err);
+
+	munmap(anonymous, GMEM_SIZE);
+	gmem_destroy(&gmem);
+	close(vm);
+}
+
+static void test_gmem_punch_hole(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	if (!shared_gmem(&gmem))
+		return;
+	memset(gmem.host_view, 0x77, GMEM_SIZE);
+	assert_int_equal(gmem_punch_hole(&gmem, HALF, 0x10000), 0);
+	assert_true(all_zero(gmem.host_view + HALF, 0x10000));
+	assert_int_equal(gmem.host_view[HALF - 1], 0x77);
+	assert_int_equal(gmem.host_view[HALF + 0x10000], 0x77);
+	/* Not page aligned: the kernel refuses rather than rounding. */
+	assert_int_equal(gmem_punch_hole(&gmem, 1, 4096), -1);
+	gmem_destroy(&gmem);
+	assert_int_equal(gmem.fd, -1);
+	assert_null(gmem.host_view);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flags_none_cannot_mmap),
+		cmocka_unit_test(test_flag_mmap_private_memory),
+		cmocka_unit_test(test_flag_init_shared_alone),
+		cmocka_unit_test(test_flags_mmap_init_shared),
+		cmocka_unit_test(test_unknown_flag_refused),
+		cmocka_unit_test(test_file_operations),
+		cmocka_unit_test(test_punch_hole_zeroes),
+		cmocka_unit_test(test_kernel_flags_mapping),
+		cmocka_unit_test(test_create_refuses_missing_flag),
+		cmocka_unit_test(test_map_needs_support_shared),
+		cmocka_unit_test(test_check_accepts_own_mapping),
+		cmocka_unit_test(test_check_refuses_anonymous),
+		cmocka_unit_test(test_check_refuses_wrong_offset),
+		cmocka_unit_test(test_check_refuses_unmapped),
+		cmocka_unit_test(test_check_split_mapping_from_file),
+		cmocka_unit_test(test_bind_null_userspace_addr),
+		cmocka_unit_test(test_bind_checks_before_kernel),
+		cmocka_unit_test(test_gmem_punch_hole),
+	};
+
+	if (access(KVM_DEVICE_PATH, F_OK) != 0) {
+		printf("skipped: %s is missing (these tests need the real KVM: load the kvm "
+		       "module or run on a host with KVM)\n", KVM_DEVICE_PATH);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup_kvm, teardown_kvm);
+}
