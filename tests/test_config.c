@@ -524,7 +524,7 @@ static void test_userspace_addr_refused(void **state)
 {
 	(void)state;
 	REFUSED(VM "[gmem]\nuserspace_addr = NULL\n" EXPECT, "[gmem] userspace_addr",
-		"not mapped or null");
+		"not mapped, null or anonymous");
 }
 
 /* ---- [steps] refusals ------------------------------------------------- */
@@ -576,6 +576,17 @@ static void test_step_pattern(void **state)
 		"not a 32-bit number");
 	REFUSED(VM "[steps]\nstep1 = write 2M 8 1K\n" EXPECT, "[steps] step1",
 		"not a 32-bit number");
+}
+
+/* userspace_addr = anonymous asks for the stage-1 refusal demonstration. */
+static void test_userspace_addr_anonymous(void **state)
+{
+	(void)state;
+	LOADS(VM "[gmem]\nuserspace_addr = anonymous\n" EXPECT);
+	assert_true(sc.userspace_addr_anonymous);
+	assert_false(sc.userspace_addr_null);
+	LOADS(VM "[expect]\nexit = refused\n");
+	assert_int_equal(sc.expect_gmem_served, OUTCOME_REFUSED);
 }
 
 /* pio COUNT is the benchmark's repeat count; it travels in step.size. */
@@ -895,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_step_alignment),
 		cmocka_unit_test(test_step_pattern),
 		cmocka_unit_test(test_step_pio_count),
+		cmocka_unit_test(test_userspace_addr_anonymous),
 		cmocka_unit_test(test_step_vcpu),
 		cmocka_unit_test(test_step_range),
 		cmocka_unit_test(test_expect_exit_required),

@@ -486,7 +486,7 @@ static void test_bind_checks_before_kernel(void **state)
 
 	assert_int_equal(gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)anonymous,
 				   err, sizeof(err)),
-			 -1);
+			 GMEM_REFUSED); /* the notes' rule, not the kernel, refused it */
 	assert_non_null(strstr(err, "stage 1"));
 	assert_null(strstr(err, "KVM_SET_USER_MEMORY_REGION2"));
 	/* Slot 1 was never created: a gmem-bound slot could not be changed,

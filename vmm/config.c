@@ -52,6 +52,7 @@ static const char *const outcome_names[OUTCOME_COUNT] = {
 	[OUTCOME_UNKNOWN_EXIT] = "unknown-exit",
 	[OUTCOME_TIMEOUT] = "timeout",
 	[OUTCOME_VMM_ERROR] = "vmm-error",
+	[OUTCOME_REFUSED] = "refused",
 };
 
 static const char *const exit_kind_names[EXIT_KIND_COUNT] = {
@@ -768,9 +769,11 @@ static int parse_gmem(struct loader *ld)
 	if (text) {
 		if (strcmp(text, "null") == 0)
 			ld->out->userspace_addr_null = true;
+		else if (strcmp(text, "anonymous") == 0)
+			ld->out->userspace_addr_anonymous = true;
 		else if (strcmp(text, "mapped") != 0)
-			return fail(ld, "gmem", "userspace_addr", "'%s' is not mapped or null",
-				    text);
+			return fail(ld, "gmem", "userspace_addr",
+				    "'%s' is not mapped, null or anonymous", text);
 	}
 	return 0;
 }

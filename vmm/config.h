@@ -49,6 +49,7 @@ enum outcome {
 	OUTCOME_UNKNOWN_EXIT,
 	OUTCOME_TIMEOUT,
 	OUTCOME_VMM_ERROR,         /* a kernel call failed during the run */
+	OUTCOME_REFUSED,           /* set-up refused by a rule of the design notes; no vCPU ran */
 	OUTCOME_COUNT
 };
 
@@ -95,6 +96,9 @@ struct scenario {
 	bool support_shared; /* GUEST_MEMFD_FLAG_SUPPORT_SHARED, upstream GUEST_MEMFD_FLAG_MMAP */
 	bool init_private;   /* GUEST_MEMFD_FLAG_INIT_PRIVATE, upstream: no GUEST_MEMFD_FLAG_INIT_SHARED */
 	bool userspace_addr_null;
+	/* userspace_addr = anonymous: bind an unrelated anonymous mapping, which
+	 * the notes' stage-1 binding rule must refuse (a demonstration). */
+	bool userspace_addr_anonymous;
 
 	struct step steps[CONFIG_MAX_STEPS];
 	int nr_steps;

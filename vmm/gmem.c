@@ -146,7 +146,7 @@ int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, u
 	if (userspace_addr &&
 	    gmem_check_userspace_addr(gmem, offset, userspace_addr, size, "/proc/self/maps", err,
 				      err_size) < 0)
-		return -1;
+		return GMEM_REFUSED;
 	if (kvm_set_memory_region2(vm_fd, slot, KVM_MEM_GUEST_MEMFD, gpa, size, userspace_addr,
 				   gmem->fd, offset) < 0) {
 		snprintf(err, err_size,

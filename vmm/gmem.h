@@ -49,7 +49,10 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
  * Bind [offset, offset + size) of the file to guest-physical gpa in memslot
  * slot with KVM_SET_USER_MEMORY_REGION2 and KVM_MEM_GUEST_MEMFD, after the
  * userspace_addr check (skipped for userspace_addr 0, the notes' opt-out).
+ * Returns 0, GMEM_REFUSED when the notes' rule refused userspace_addr, or
+ * -1 when the kernel refused the memslot.
  */
+#define GMEM_REFUSED (-2)
 int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, uint64_t offset,
 	      uint64_t size, uint64_t userspace_addr, char *err, size_t err_size);
 

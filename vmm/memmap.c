@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "memmap.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem,
 		 int vm_fd, char *err, size_t err_size)
@@ -26,11 +29,30 @@ int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gme
 
 	uint64_t userspace_addr =
 		scenario->userspace_addr_null ? 0 : (uint64_t)(uintptr_t)gmem->host_view;
+	if (scenario->userspace_addr_anonymous) {
+		void *anonymous = mmap(NULL, map->ram_size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (anonymous == MAP_FAILED) {
+			snprintf(err, err_size, "anonymous mapping of %#" PRIx64 " bytes failed: %s",
+				 map->ram_size, strerror(errno));
+			return -1;
+		}
+		map->anonymous = anonymous;
+		map->anonymous_size = map->ram_size;
+		userspace_addr = (uint64_t)(uintptr_t)anonymous;
+	}
 	struct memmap_slot *ram = &map->slots[map->nr_slots++];
 	*ram = (struct memmap_slot){.slot = 0, .gpa = 0, .size = map->ram_size,
 				    .gmem_offset = 0, .userspace_addr = userspace_addr};
 	return gmem_bind(gmem, vm_fd, ram->slot, ram->gpa, ram->gmem_offset, ram->size,
 			 ram->userspace_addr, err, err_size);
+}
+
+void memmap_destroy(struct memmap *map)
+{
+	if (map->anonymous)
+		munmap(map->anonymous, map->anonymous_size);
+	map->anonymous = NULL;
 }
 
 void *memmap_lookup(const struct memmap *map, uint64_t gpa, uint64_t size)

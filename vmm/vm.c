@@ -40,6 +40,8 @@ struct vm {
 	size_t guest_file_size;
 	struct elf_image guest;
 	uint8_t devtree[GMEMVM_FDT_MAX_SIZE];
+	bool refused; /* a rule of the design notes refused the set-up */
+	char refusal[ERROR_SIZE - 32]; /* leaves room for "set-up refused: " */
 };
 
 static double elapsed_ms(const struct timespec *since)
@@ -118,7 +120,14 @@ static enum gmemvm_status create_machine(struct vm *vm, const struct run_options
 			scenario->init_private, vm->host.caps.guest_memfd_flags, err,
 			ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_HOST;
-	if (memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, err, ERROR_SIZE) < 0)
+	int layout = memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, err, ERROR_SIZE);
+	if (layout == GMEM_REFUSED) {
+		/* Not an error of gmemvm's: the outcome the scenario may expect. */
+		vm->refused = true;
+		snprintf(vm->refusal, sizeof(vm->refusal), "%.*s", (int)sizeof(vm->refusal) - 1, err);
+		return GMEMVM_STATUS_MATCHED;
+	}
+	if (layout < 0)
 		return GMEMVM_STATUS_HOST;
 
 	/* The VMM writes boot state through its own view of guest RAM. */
@@ -223,6 +232,7 @@ static void vm_destroy(struct vm *vm)
 	console_destroy(&vm->console);
 	testdev_destroy(&vm->testdev);
 	hypercall_destroy(&vm->hypercalls);
+	memmap_destroy(&vm->memory);
 	gmem_destroy(&vm->gmem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
@@ -263,7 +273,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
-	if (vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
+	if (!vm->refused && vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
 		fprintf(stderr, "gmemvm: %s\n", err);
 	vcpu_set_wait(&vm->vcpus, scenario->timeout_ms);
 	report.run_ms = elapsed_ms(&run_start);
@@ -271,6 +281,11 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	console_flush(&vm->console);
 
 	collect_outcome(vm, &report);
+	if (vm->refused) {
+		report.outcome = OUTCOME_REFUSED;
+		snprintf(report.message, sizeof(report.message), "set-up refused: %s",
+			 vm->refusal);
+	}
 	if (report.outcome == OUTCOME_TIMEOUT)
 		snprintf(report.message, sizeof(report.message),
 			 "the guest did not finish within %u ms (vm.timeout)", scenario->timeout_ms);
