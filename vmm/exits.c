@@ -67,6 +67,23 @@ static enum exit_action call_device(struct exit_context *context, const struct i
 	return stop(context, (enum outcome)reply.outcome, "%s", reply.message);
 }
 
+/* Hand one access to the device that owns it; with no device, behave like an
+ * empty bus: writes vanish, reads float high. Every access is traced. */
+static enum exit_action serve_access(struct exit_context *context, const char *kind,
+				     const struct iotrap_range *range, struct iotrap_access *access,
+				     uint64_t *unhandled)
+{
+	enum exit_action action = EXIT_ACTION_CONTINUE;
+	if (!range) {
+		(*unhandled)++;
+		memset(access->data, 0xff, sizeof(access->data));
+	} else {
+		action = call_device(context, range, access);
+	}
+	trace_access(context, kind, access, range);
+	return action;
+}
+
 enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run)
 {
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
@@ -86,15 +103,9 @@ enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *ru
 			memcpy(access.data, data, run->io.size);
 		const struct iotrap_range *range =
 			iotrap_lookup(context->traps, IOTRAP_PIO, access.addr, access.size);
-		if (!range) {
-			/* Like an empty ISA bus: writes vanish, reads float high. */
-			context->unhandled_pio++;
-			memset(access.data, 0xff, sizeof(access.data));
-		} else if (call_device(context, range, &access) == EXIT_ACTION_STOP) {
-			trace_access(context, "io", &access, range);
+		if (serve_access(context, "io", range, &access, &context->unhandled_pio) ==
+		    EXIT_ACTION_STOP)
 			return EXIT_ACTION_STOP;
-		}
-		trace_access(context, "io", &access, range);
 		if (!is_write)
 			memcpy(data, access.data, run->io.size);
 	}
@@ -127,14 +138,9 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 			    "through the memslot's userspace_addr",
 			    access.addr);
 	}
-	if (!range) {
-		context->unhandled_mmio++;
-		memset(access.data, 0xff, sizeof(access.data));
-	} else if (call_device(context, range, &access) == EXIT_ACTION_STOP) {
-		trace_access(context, "mmio", &access, range);
+	if (serve_access(context, "mmio", range, &access, &context->unhandled_mmio) ==
+	    EXIT_ACTION_STOP)
 		return EXIT_ACTION_STOP;
-	}
-	trace_access(context, "mmio", &access, range);
 	if (!access.is_write)
 		memcpy(run->mmio.data, access.data, access.size);
 	return EXIT_ACTION_CONTINUE;

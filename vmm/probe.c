@@ -161,6 +161,15 @@ struct probe_line {
 	char detail[200];
 };
 
+/* Capabilities are native or absent; the behavioural probe was measured or not. */
+static const char *line_status(const struct probe_line *line)
+{
+	bool measured = strncmp(line->name, "gmem memslot", 12) == 0;
+	if (measured)
+		return line->native ? "probed" : "unknown";
+	return line->native ? "native" : "absent";
+}
+
 __attribute__((format(printf, 5, 6))) static void add_line(struct probe_line *lines, int *count,
 								 const char *name, bool native,
 								 const char *format, ...)
@@ -214,7 +223,7 @@ void probe_print_table(FILE *out, const struct host_probe *probe)
 	fprintf(out, "%-28s %-7s %s\n", "feature", "status", "detail");
 	for (int i = 0; i < n; i++)
 		fprintf(out, "%-28s %-7s %s\n", lines[i].name,
-			lines[i].native ? "native" : "absent", lines[i].detail);
+			line_status(&lines[i]), lines[i].detail);
 }
 
 void probe_print_json(FILE *out, const struct host_probe *probe)
@@ -225,7 +234,7 @@ void probe_print_json(FILE *out, const struct host_probe *probe)
 	for (int i = 0; i < n; i++) {
 		fprintf(out, "%s{\"name\": ", i ? ", " : "");
 		json_print_string(out, lines[i].name);
-		fprintf(out, ", \"status\": \"%s\", \"detail\": ", lines[i].native ? "native" : "absent");
+		fprintf(out, ", \"status\": \"%s\", \"detail\": ", line_status(&lines[i]));
 		json_print_string(out, lines[i].detail);
 		fputc('}', out);
 	}
