@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# memcheck over real runs: no invalid access, no definite or indirect leak,
+# for every scenario in configs/ (vCPU threads, KVM exits and refusals alike).
+# usage: valgrind.sh GMEMVM REPO_DIR
+set -u
+gmemvm=$1
+repo=$2
+if ! command -v valgrind >/dev/null; then
+	echo "valgrind is missing: apt-get install valgrind" >&2
+	exit 1
+fi
+if [ ! -e /dev/kvm ]; then
+	echo "skipped: /dev/kvm is missing, so the scenarios cannot run under valgrind here"
+	exit 77
+fi
+passed=0
+failed=0
+for file in "$repo"/configs/*.ini; do
+	if valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		-q "$gmemvm" run -q "$file" >/tmp/gmemvm-valgrind.$$ 2>&1; then
+		passed=$((passed + 1))
+		echo "ok   valgrind $(basename "$file")"
+	else
+		failed=$((failed + 1))
+		echo "FAIL valgrind $(basename "$file")"
+		cat /tmp/gmemvm-valgrind.$$
+	fi
+done
+rm -f /tmp/gmemvm-valgrind.$$
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
