@@ -75,11 +75,16 @@ static uint64_t total_exits(const struct run_report *report)
 
 void report_print_summary(FILE *out, const struct run_report *report)
 {
+	int modelled = 0;
+	for (int i = 0; i < report->nr_features; i++)
+		modelled += !report->features[i].native;
+	/* Even the one-line form says whether any feature was modelled (DESIGN.md). */
 	fprintf(out, "%-28s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64
-		", hlt %" PRIu64 ")  %8.2f ms  %s%s\n",
+		", hlt %" PRIu64 ")  %8.2f ms  %-11s %s%s\n",
 		report->scenario->name, config_outcome_name(report->outcome), total_exits(report),
 		report->exits[EXIT_KIND_IO], report->exits[EXIT_KIND_MMIO],
 		report->exits[EXIT_KIND_HLT], report->total_ms,
+		modelled ? "[modelled]" : "[native]",
 		report->matched ? "ok" : "MISMATCH: ", report->matched ? "" : report->mismatch);
 }
 
