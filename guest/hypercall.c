@@ -6,14 +6,31 @@
 #include "io.h"
 
 /*
- * One request block per vCPU so concurrent hypercalls never share one. The
- * ABI wants 8-byte alignment and a 32-bit GPA; .bss sits below 2 MiB and
- * virtual == physical, so the address is the GPA.
+ * Request blocks live in the shared area (gmemvm_abi.h), which stays shared
+ * with the host in every mode: vCPU i owns the GMEMVM_SHARED_AREA_STRIDE bytes
+ * at SHARED_AREA_GPA + i * STRIDE. The block sits at the start of the slot and
+ * the strings of an assertion follow it. The port gets the canonical GPA (the
+ * shared bit clear); the guest itself touches the slot through the shared view.
  */
-static struct gmemvm_hypercall hc_block[GMEMVM_MAX_VCPUS] __attribute__((aligned(8)));
+#define SLOT_BLOCK_SIZE 64 /* the block, rounded up; strings start here */
+#define SLOT_FILE_OFF	SLOT_BLOCK_SIZE
+#define SLOT_FILE_MAX	64 /* bytes, including the NUL */
+#define SLOT_EXPR_OFF	(SLOT_FILE_OFF + SLOT_FILE_MAX)
+#define SLOT_EXPR_MAX	(GMEMVM_SHARED_AREA_STRIDE - SLOT_EXPR_OFF)
 
-/* Fallback for a vCPU whose rsp is outside the known stacks (should not happen). */
-static struct gmemvm_hypercall hc_spare __attribute__((aligned(8)));
+_Static_assert(sizeof(struct gmemvm_hypercall) <= SLOT_BLOCK_SIZE, "block overlaps the strings");
+_Static_assert(SLOT_EXPR_MAX >= 64, "no room for the expression");
+/* The slots of all vCPUs and the spare slot fit in the shared area. */
+_Static_assert((GMEMVM_MAX_VCPUS + 1) * GMEMVM_SHARED_AREA_STRIDE <= GMEMVM_SHARED_AREA_SIZE,
+	       "shared area too small");
+/* The GPA written to the port is 32 bits. */
+_Static_assert(GMEMVM_SHARED_AREA_GPA + GMEMVM_SHARED_AREA_SIZE <= (1ULL << 32),
+	       "shared area above 4 GiB");
+
+uint64_t guest_shared_mask;
+
+/* A vCPU whose rsp is outside the known stacks (should not happen) uses the slot after the last. */
+#define SPARE_SLOT GMEMVM_MAX_VCPUS
 static struct spinlock hc_spare_lock = SPINLOCK_INIT;
 
 unsigned int guest_vcpu_index(void)
@@ -27,9 +44,30 @@ unsigned int guest_vcpu_index(void)
 	return rsp < GMEMVM_MAX_VCPUS ? (unsigned int)rsp : GMEMVM_MAX_VCPUS;
 }
 
-static int32_t hypercall_on(volatile struct gmemvm_hypercall *hc, uint32_t op, uint64_t a0,
-			    uint64_t a1, uint64_t a2, uint64_t a3)
+static uint64_t slot_gpa(unsigned int slot)
 {
+	return GMEMVM_SHARED_AREA_GPA + (uint64_t)slot * GMEMVM_SHARED_AREA_STRIDE;
+}
+
+/* Copies s into the slot at gpa, truncated to max - 1 bytes and NUL-terminated. */
+static void put_string(uint64_t gpa, const char *s, uint64_t max)
+{
+	volatile char *d = guest_shared_view(gpa);
+	uint64_t i;
+
+	if (!s)
+		s = "(null)";
+	for (i = 0; i + 1 < max && s[i]; i++)
+		d[i] = s[i];
+	d[i] = '\0';
+}
+
+static int32_t hypercall_on(unsigned int slot, uint32_t op, uint64_t a0, uint64_t a1,
+			    uint64_t a2, uint64_t a3)
+{
+	uint64_t gpa = slot_gpa(slot);
+	volatile struct gmemvm_hypercall *hc = guest_shared_view(gpa);
+
 	hc->op = op;
 	hc->result = GMEMVM_HC_ENOSYS; /* stays if the VMM ignores the request */
 	hc->arg[0] = a0;
@@ -37,7 +75,7 @@ static int32_t hypercall_on(volatile struct gmemvm_hypercall *hc, uint32_t op, u
 	hc->arg[2] = a2;
 	hc->arg[3] = a3;
 	/* outl() clobbers memory: the stores above are done before the exit. */
-	outl(GMEMVM_PORT_HYPERCALL, (uint32_t)(uintptr_t)hc);
+	outl(GMEMVM_PORT_HYPERCALL, (uint32_t)gpa);
 	return hc->result;
 }
 
@@ -47,17 +85,28 @@ int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a
 	int32_t ret;
 
 	if (cpu < GMEMVM_MAX_VCPUS)
-		return hypercall_on(&hc_block[cpu], op, a0, a1, a2, a3);
+		return hypercall_on(cpu, op, a0, a1, a2, a3);
 
 	spin_lock(&hc_spare_lock);
-	ret = hypercall_on(&hc_spare, op, a0, a1, a2, a3);
+	ret = hypercall_on(SPARE_SLOT, op, a0, a1, a2, a3);
 	spin_unlock(&hc_spare_lock);
 	return ret;
 }
 
 void hypercall_assert_fail(const char *file, unsigned int line, const char *expr)
 {
-	hypercall(GMEMVM_HC_ASSERT, (uintptr_t)file, line, (uintptr_t)expr, 0);
+	unsigned int cpu = guest_vcpu_index();
+	unsigned int slot = cpu < GMEMVM_MAX_VCPUS ? cpu : SPARE_SLOT;
+	uint64_t file_gpa = slot_gpa(slot) + SLOT_FILE_OFF;
+	uint64_t expr_gpa = slot_gpa(slot) + SLOT_EXPR_OFF;
+
+	/* The spare slot is only borrowed; this vCPU halts holding it. */
+	if (slot == SPARE_SLOT)
+		spin_lock(&hc_spare_lock);
+	/* The VMM reads the strings from the shared area, never from private memory. */
+	put_string(file_gpa, file, SLOT_FILE_MAX);
+	put_string(expr_gpa, expr, SLOT_EXPR_MAX);
+	hypercall_on(slot, GMEMVM_HC_ASSERT, file_gpa, line, expr_gpa, 0);
 	halt_forever();
 }
 

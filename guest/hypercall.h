@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest side of the gmemvm hypercall: fill a request block in RAM, write its
- * GPA to GMEMVM_PORT_HYPERCALL, read the result the VMM wrote back.
+ * Guest side of the gmemvm hypercall: fill a request block in this vCPU's slot
+ * of the shared area, write its GPA to GMEMVM_PORT_HYPERCALL, read the result
+ * the VMM wrote back.
  */
 #ifndef GUEST_HYPERCALL_H
 #define GUEST_HYPERCALL_H
@@ -17,6 +18,29 @@
  * Returns GMEMVM_MAX_VCPUS if rsp is outside every stack.
  */
 unsigned int guest_vcpu_index(void);
+
+/*
+ * 1 << the device tree's shared-bit, or 0 when the mode has no shared alias.
+ * Every vCPU stores the same value once at start (guest_set_shared_mask), before
+ * its first hypercall if the device tree is readable; read-only after that.
+ */
+extern uint64_t guest_shared_mask;
+
+static inline void guest_set_shared_mask(uint64_t mask)
+{
+	/* All vCPUs store the same value: atomic only to keep the store whole. */
+	__atomic_store_n(&guest_shared_mask, mask, __ATOMIC_RELAXED);
+}
+
+/*
+ * The address through which the guest reaches gpa in its shared view: the VMM
+ * maps GPA | shared bit identically (virtual == physical), and without a
+ * shared bit there is one view, the plain GPA.
+ */
+static inline void *guest_shared_view(uint64_t gpa)
+{
+	return (void *)(uintptr_t)(gpa | __atomic_load_n(&guest_shared_mask, __ATOMIC_RELAXED));
+}
 
 /* Returns the block's result field: GMEMVM_HC_OK or a negative GMEMVM_HC_E* code. */
 int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);

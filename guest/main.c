@@ -26,12 +26,19 @@
 #define SCRATCH_VALUE(cpu) (0x7363726174636800ULL | (cpu))
 #define PIO_VALUE(cpu)	   (0xabcd0000U | (uint32_t)(cpu))
 
+/* The lowest shared bit the guest accepts: the alias must lie above the 4 GiB identity map. */
+#define SHARED_BIT_MIN 32
+#define CR4_LA57       (1ULL << 12)
+
 struct step {
 	const char *op;
 	uint64_t addr;
 	uint64_t size;
 	uint32_t pattern;
 	uint32_t vcpu;
+	int shared_view;	 /* write/verify: view = "shared" */
+	int32_t expect_result; /* share/unshare: the hypercall result the step requires */
+	uint32_t count;	       /* flip: rounds of unshare + share */
 };
 
 static const char *get_string(const void *fdt, int node, const char *name)
@@ -85,14 +92,39 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 		return "missing vcpu";
 	st->addr = st->size = 0;
 	st->pattern = 0;
+	st->shared_view = 0;
+	st->expect_result = 0;
+	st->count = 0;
 	/* Only memory steps use a range and a pattern; mmio/pio ignore them. */
-	if (!strcmp(st->op, "write") || !strcmp(st->op, "verify")) {
+	if (!strcmp(st->op, "write") || !strcmp(st->op, "verify") || !strcmp(st->op, "touch")) {
+		const char *view;
+
 		if (get_u64(fdt, node, "addr", &st->addr) ||
 		    get_u64(fdt, node, "size", &st->size) ||
 		    get_u32(fdt, node, "pattern", &st->pattern))
 			return "missing addr, size or pattern";
+		if (fdt_getprop(fdt, node, "view", NULL)) {
+			view = get_string(fdt, node, "view");
+			if (!view || (strcmp(view, "private") && strcmp(view, "shared")))
+				return "bad view (private or shared)";
+			st->shared_view = !strcmp(view, "shared");
+		}
+	} else if (!strcmp(st->op, "share") || !strcmp(st->op, "unshare")) {
+		uint32_t result;
+
+		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size))
+			return "missing addr or size";
+		if (fdt_getprop(fdt, node, "result", NULL)) {
+			if (get_u32(fdt, node, "result", &result))
+				return "bad result (u32)";
+			st->expect_result = (int32_t)result;
+		}
 	} else if (!strcmp(st->op, "pio")) {
 		get_u64(fdt, node, "size", &st->size); /* the repeat count; absent means 1 */
+	} else if (!strcmp(st->op, "flip")) {
+		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size) ||
+		    get_u32(fdt, node, "count", &st->count))
+			return "missing addr, size or count";
 	}
 	return NULL;
 }
@@ -120,23 +152,37 @@ static const char *step_range(const struct step *st, unsigned long cpu, uint64_t
 	return NULL;
 }
 
-static void do_write(uint64_t start, uint64_t end, uint32_t pattern)
+/*
+ * The memory steps address RAM by canonical GPA (the pattern mixes in that
+ * GPA) and access it at gpa | view: 0 for the private view, the shared mask
+ * for the shared one (virtual == physical for both).
+ */
+static void do_write(uint64_t start, uint64_t end, uint32_t pattern, uint64_t view)
 {
 	uint64_t gpa;
 
-	/* volatile: every word must really be stored; virtual == physical. */
+	/* volatile: every word must really be stored. */
 	for (gpa = start; gpa < end; gpa += 8)
-		*(volatile uint64_t *)(uintptr_t)gpa = gmemvm_pattern_word(pattern, gpa);
+		*(volatile uint64_t *)(uintptr_t)(gpa | view) = gmemvm_pattern_word(pattern, gpa);
+}
+
+/* One word per 4 KiB page: what it costs to fault a page in, and little else. */
+static void do_touch(uint64_t start, uint64_t end, uint32_t pattern, uint64_t view)
+{
+	uint64_t gpa;
+
+	for (gpa = start; gpa < end; gpa += 4096)
+		*(volatile uint64_t *)(uintptr_t)(gpa | view) = gmemvm_pattern_word(pattern, gpa);
 }
 
 /* Returns 0 if every word matches, else prints the first mismatch and returns -1. */
 static int do_verify(unsigned long cpu, unsigned int k, uint64_t start, uint64_t end,
-		     uint32_t pattern)
+		     uint32_t pattern, uint64_t view)
 {
 	uint64_t gpa;
 
 	for (gpa = start; gpa < end; gpa += 8) {
-		uint64_t got = *(volatile uint64_t *)(uintptr_t)gpa;
+		uint64_t got = *(volatile uint64_t *)(uintptr_t)(gpa | view);
 		uint64_t want = gmemvm_pattern_word(pattern, gpa);
 
 		if (got != want) {
@@ -197,6 +243,60 @@ static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
 	return 0;
 }
 
+/*
+ * Explicit conversion: GMEMVM_HC_SHARE or GMEMVM_HC_UNSHARE of this vCPU's
+ * slice, which must get the step's expected result. The range is passed as
+ * written, unchecked: error-path scenarios send bad ranges on purpose.
+ */
+static int do_convert(const struct step *st, unsigned long cpu, unsigned int k)
+{
+	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
+	uint64_t addr = st->addr + slice * st->size;
+	uint32_t op = st->op[0] == 's' ? GMEMVM_HC_SHARE : GMEMVM_HC_UNSHARE;
+	int32_t got = hypercall(op, addr, st->size, 0, 0);
+
+	if (got != st->expect_result) {
+		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx got %d, expected %d\n", cpu, k,
+			      st->op, (unsigned long long)addr, (unsigned long long)st->size, got,
+			      st->expect_result);
+		return -1;
+	}
+	serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok\n", cpu, k, st->op,
+		      (unsigned long long)addr, (unsigned long long)st->size);
+	return 0;
+}
+
+/* count rounds of unshare then share of the range, each of which must succeed:
+ * the explicit conversion path, timed by the VMM's benchmarks. */
+static int do_flip(const struct step *st, unsigned long cpu, unsigned int k)
+{
+	for (uint32_t round = 0; round < st->count; round++) {
+		int32_t got = hypercall(GMEMVM_HC_UNSHARE, st->addr, st->size, 0, 0);
+
+		if (got == 0)
+			got = hypercall(GMEMVM_HC_SHARE, st->addr, st->size, 0, 0);
+		if (got != 0) {
+			serial_printf("vcpu %lu: step %u flip round %u got %d\n", cpu, k, round, got);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* vCPUs that reached each barrier step; the guest's own (private) memory. */
+static uint32_t guest_vcpus;
+static uint32_t barrier_arrived[64];
+
+/* Wait until every vCPU has reached barrier step k. */
+static void do_barrier(unsigned int k)
+{
+	uint32_t *arrived = &barrier_arrived[k % 64];
+
+	__atomic_add_fetch(arrived, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(arrived, __ATOMIC_SEQ_CST) < guest_vcpus)
+		cpu_relax();
+}
+
 /* Runs step k (1-based) if it is for this vCPU; returns 0 if it passed or was skipped. */
 static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k)
 {
@@ -211,24 +311,38 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 	if (!all && st.vcpu != cpu)
 		return 0;
 
-	if (!strcmp(st.op, "write") || !strcmp(st.op, "verify")) {
+	if (!strcmp(st.op, "write") || !strcmp(st.op, "verify") || !strcmp(st.op, "touch")) {
+		uint64_t view = st.shared_view ? guest_shared_mask : 0;
+
+		if (st.shared_view && !view)
+			fail(cpu, k, "no shared view in this mode");
 		err = step_range(&st, cpu, &start, &end);
 		if (err)
 			fail(cpu, k, err);
 		if (st.op[0] == 'w')
-			do_write(start, end, st.pattern);
-		else if (do_verify(cpu, k, start, end, st.pattern))
+			do_write(start, end, st.pattern, view);
+		else if (st.op[0] == 't')
+			do_touch(start, end, st.pattern, view);
+		else if (do_verify(cpu, k, start, end, st.pattern, view))
 			return -1;
-		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok\n", cpu, k, st.op,
-			      (unsigned long long)start, (unsigned long long)st.size);
+		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok%s\n", cpu, k, st.op,
+			      (unsigned long long)start, (unsigned long long)st.size,
+			      st.shared_view ? " (shared view)" : "");
 		return 0;
 	}
+	if (!strcmp(st.op, "share") || !strcmp(st.op, "unshare"))
+		return do_convert(&st, cpu, k);
 	if (!strcmp(st.op, "mmio")) {
 		if (do_mmio(cpu, k, all))
 			return -1;
 	} else if (!strcmp(st.op, "pio")) {
 		if (do_pio(cpu, k, st.size))
 			return -1;
+	} else if (!strcmp(st.op, "flip")) {
+		if (do_flip(&st, cpu, k))
+			return -1;
+	} else if (!strcmp(st.op, "barrier")) {
+		do_barrier(k);
 	} else {
 		fail(cpu, k, "unknown op");
 	}
@@ -236,17 +350,40 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 	return 0;
 }
 
+/*
+ * Reads /gmemvm's shared-bit into guest_shared_mask (0 when absent). Returns
+ * NULL or why the bit is unusable: the alias must lie above the identity map
+ * and be a canonical virtual address (the VMM maps it virtual == physical).
+ */
+static const char *read_shared_bit(const void *fdt, int root)
+{
+	uint32_t bit, max;
+	uint64_t cr4;
+
+	if (!fdt_getprop(fdt, root, GMEMVM_FDT_PROP_SHARED_BIT, NULL)) {
+		guest_set_shared_mask(0);
+		return NULL;
+	}
+	if (get_u32(fdt, root, GMEMVM_FDT_PROP_SHARED_BIT, &bit))
+		return "bad shared-bit (u32)";
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	/* Canonical addresses: bits 47 (4-level paging) or 56 (5-level) and up copy the top bit. */
+	max = cr4 & CR4_LA57 ? 55 : 46;
+	if (bit < SHARED_BIT_MIN || bit > max)
+		return "shared-bit outside [32, top canonical virtual address bit)";
+	guest_set_shared_mask(1ULL << bit);
+	return NULL;
+}
+
 /* Called from _start with rdi = device-tree GPA and rsi = vCPU index. */
 __attribute__((noreturn)) void guest_main(const void *fdt, unsigned long cpu);
 
 void guest_main(const void *fdt, unsigned long cpu)
 {
-	const char *mode;
+	const char *mode, *errmsg;
 	uint32_t stage, vcpus;
 	unsigned int nsteps = 0, k;
 	int root, chosen, steps, node, err;
-
-	GUEST_ASSERT(cpu < GMEMVM_MAX_VCPUS);
 
 	/* Problems with the device tree itself are reported as failing "step 0". */
 	err = fdt_check_header(fdt);
@@ -257,19 +394,29 @@ void guest_main(const void *fdt, unsigned long cpu)
 	steps = fdt_path_offset(fdt, GMEMVM_FDT_STEPS_NODE);
 	if (root < 0 || chosen < 0 || steps < 0)
 		fail(cpu, 0, "missing /gmemvm, /chosen or /gmemvm/steps");
+	/* First, so that every later hypercall uses the shared view of the shared area. */
+	errmsg = read_shared_bit(fdt, root);
+	if (errmsg)
+		fail(cpu, 0, errmsg);
+	/* After the shared bit: the assertion's strings go through the shared view. */
+	GUEST_ASSERT(cpu < GMEMVM_MAX_VCPUS);
 	mode = get_string(fdt, root, PROP_MODE);
 	if (!mode || get_u32(fdt, root, PROP_STAGE, &stage) ||
 	    get_u32(fdt, chosen, PROP_VCPUS, &vcpus))
 		fail(cpu, 0, "missing mode, stage or gmemvm,vcpus");
 	if (cpu >= vcpus)
 		fail(cpu, 0, "vCPU index >= gmemvm,vcpus");
+	guest_vcpus = vcpus;
 
 	for (node = fdt_first_subnode(fdt, steps); node >= 0; node = fdt_next_subnode(fdt, node))
 		nsteps++;
 	if (node != -FDT_ERR_NOTFOUND)
 		fail(cpu, 0, fdt_strerror(node));
 
-	if (cpu == 0)
+	if (cpu == 0 && guest_shared_mask)
+		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u shared-bit=%d\n",
+			      mode, stage, vcpus, nsteps, __builtin_ctzll(guest_shared_mask));
+	else if (cpu == 0)
 		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u\n", mode, stage,
 			      vcpus, nsteps);
 

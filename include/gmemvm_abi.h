@@ -22,7 +22,20 @@
 #define GMEMVM_FDT_MAX_SIZE 0x10000ULL
 #define GMEMVM_STACK_GPA 0x20000ULL /* vCPU i's stack top is STACK_GPA + (i + 1) * STACK_SIZE */
 #define GMEMVM_STACK_SIZE 0x4000ULL
-#define GMEMVM_IMAGE_GPA 0x100000ULL /* the guest ELF must load inside [IMAGE_GPA, DATA_GPA) */
+#define GMEMVM_SHARED_PDPT_GPA 0x9000ULL /* CoCo modes: the shared alias (GPA | shared bit) */
+#define GMEMVM_SHARED_PD_GPA 0xa000ULL   /* 3 page directories: RAM is at most 3 GiB */
+#define GMEMVM_SHARED_PD_COUNT 3
+#define GMEMVM_IMAGE_GPA 0x100000ULL /* the guest ELF must load inside [IMAGE_GPA, SHARED_AREA_GPA) */
+/*
+ * The shared area: the one part of the boot area that stays shared with the
+ * host in every mode, because the VMM must read what the guest puts there
+ * (hypercall blocks, assertion strings). vCPU i owns the 256 bytes at
+ * SHARED_AREA_GPA + i * SHARED_AREA_STRIDE. In CoCo modes the guest reaches
+ * it through the shared alias, like any shared page.
+ */
+#define GMEMVM_SHARED_AREA_GPA 0x1f0000ULL
+#define GMEMVM_SHARED_AREA_SIZE 0x10000ULL
+#define GMEMVM_SHARED_AREA_STRIDE 0x100ULL
 #define GMEMVM_DATA_GPA 0x200000ULL  /* scenario steps touch RAM from here up */
 #define GMEMVM_MAX_VCPUS 8
 #define GMEMVM_STACK_CANARY 0x5f676d656d766d5fULL
@@ -60,8 +73,8 @@ struct gmemvm_hypercall {
 enum gmemvm_hypercall_op {
 	GMEMVM_HC_DONE = 1,   /* arg0 = status (0 = all steps passed), arg1 = failing step */
 	GMEMVM_HC_ASSERT = 2, /* arg0 = GPA of file name, arg1 = line, arg2 = GPA of expression */
-	GMEMVM_HC_SHARE = 3,  /* arg0 = GPA, arg1 = size: convert to shared (later issue) */
-	GMEMVM_HC_UNSHARE = 4 /* arg0 = GPA, arg1 = size: convert to private (later issue) */
+	GMEMVM_HC_SHARE = 3,  /* arg0 = GPA, arg1 = size: convert [GPA, GPA + size) to shared */
+	GMEMVM_HC_UNSHARE = 4 /* arg0 = GPA, arg1 = size: convert it to private */
 };
 
 /* Result codes the VMM writes into gmemvm_hypercall.result. */
@@ -69,12 +82,24 @@ enum gmemvm_hypercall_op {
 #define GMEMVM_HC_EINVAL (-22)  /* malformed request: bad address, size or alignment */
 #define GMEMVM_HC_ENOSYS (-38)  /* unknown op */
 #define GMEMVM_HC_EPERM (-1)    /* op not allowed in this mode or stage */
+#define GMEMVM_HC_EFAULT (-14)  /* the request block is not in shared memory */
+#define GMEMVM_HC_ENOMEM (-12)  /* the VMM could not carry out a valid request */
 
 /* Device-tree names (the guest reads them with libfdt). */
 #define GMEMVM_FDT_NODE "/gmemvm"
 #define GMEMVM_FDT_STEPS_NODE "/gmemvm/steps"
 #define GMEMVM_FDT_PROP_PORT "gmemvm,port"
-/* Each step node "step@N" has: op (string), addr (u64), size (u64), pattern (u32), vcpu (u32). */
+/*
+ * Node /gmemvm: mode (string), stage (u32), data-start (u64), and in CoCo
+ * modes shared-bit (u32): the guest-physical address bit that selects the
+ * shared view of a page, as TDX does (absent: one view, no alias).
+ * Each step node "step@N" has: op (string: write, verify, mmio, pio, share,
+ * unshare), addr (u64), size (u64; for pio the repeat count), pattern (u32),
+ * vcpu (u32), view (string: "private" or "shared"; absent = private), and
+ * result (u32, a two's-complement int32: the hypercall result share/unshare
+ * must get; absent = 0).
+ */
+#define GMEMVM_FDT_PROP_SHARED_BIT "shared-bit"
 #define GMEMVM_FDT_VCPU_ALL 0xffffffffU
 
 /*
