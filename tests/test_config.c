@@ -129,6 +129,8 @@ static void test_full_file(void **state)
 		"step2 = verify 0x200000 64K 0x5a vcpu=all\n"
 		"step1 = write 0x200000 64K 0x5a vcpu=all ; inline comment\n"
 		"step5 = mmio\n"
+		"step11 = unshare 0x300000 8K vcpu=all result=-22\n"
+		"step12 = verify 0x200000 64K 0x5a view=shared vcpu=1\n"
 		"[expect]\n"
 		"exit = done\n"
 		"exit.gmem-served = emulation-refused\n"
@@ -136,7 +138,10 @@ static void test_full_file(void **state)
 		"exits.mmio = 2\n"
 		"exits.hlt = <= 4\n"
 		"check1 = 0x200000 64K 0x5a\n"
-		"check2 = 0x400000 4K zero\n";
+		"check2 = 0x400000 4K zero\n"
+		"check3 = 0x300000 8K sigbus\n"
+		"memory-faults = 0\n"
+		"conversions.by-hypercall = >= 2\n";
 	struct scenario want;
 
 	(void)state;
@@ -155,19 +160,27 @@ static void test_full_file(void **state)
 	want.support_shared = true;
 	want.init_private = true;
 	want.userspace_addr_null = true;
-	want.steps[0] = (struct step){ STEP_WRITE, 0x200000, 0x10000, 0x5a, STEP_VCPU_ALL };
-	want.steps[1] = (struct step){ STEP_VERIFY, 0x200000, 0x10000, 0x5a, STEP_VCPU_ALL };
-	want.steps[2] = (struct step){ STEP_MMIO, 0, 0, 0, 0 };
-	want.steps[3] = (struct step){ STEP_PIO, 0, 0, 0, 3 };
-	want.nr_steps = 4;
+	want.steps[0] = (struct step){ STEP_WRITE,    0x200000, 0x10000, 0x5a, STEP_VCPU_ALL,
+				       VIEW_PRIVATE, 0, 0 };
+	want.steps[1] = (struct step){ STEP_VERIFY,   0x200000, 0x10000, 0x5a, STEP_VCPU_ALL,
+				       VIEW_PRIVATE, 0, 0 };
+	want.steps[2] = (struct step){ STEP_MMIO, 0, 0, 0, 0, VIEW_PRIVATE, 0, 0 };
+	want.steps[3] = (struct step){ STEP_PIO, 0, 0, 0, 3, VIEW_PRIVATE, 0, 0 };
+	want.steps[4] = (struct step){ STEP_UNSHARE, 0x300000, 0x2000, 0, STEP_VCPU_ALL,
+				       VIEW_PRIVATE, -22, 0 };
+	want.steps[5] = (struct step){ STEP_VERIFY, 0x200000, 0x10000, 0x5a, 1, VIEW_SHARED, 0, 0 };
+	want.nr_steps = 6;
 	want.expect_gmem_served = OUTCOME_EMULATION_REFUSED;
 	want.expect_uaddr_served = OUTCOME_DONE;
 	want.expect_exits[EXIT_KIND_IO] = (struct count_expect){ COUNT_GE, 10 };
 	want.expect_exits[EXIT_KIND_MMIO] = (struct count_expect){ COUNT_EQ, 2 };
 	want.expect_exits[EXIT_KIND_HLT] = (struct count_expect){ COUNT_LE, 4 };
-	want.checks[0] = (struct data_check){ 0x200000, 0x10000, false, 0x5a };
-	want.checks[1] = (struct data_check){ 0x400000, 0x1000, true, 0 };
-	want.nr_checks = 2;
+	want.expect_events[EVENT_MEMORY_FAULTS] = (struct count_expect){ COUNT_EQ, 0 };
+	want.expect_events[EVENT_BY_HYPERCALL] = (struct count_expect){ COUNT_GE, 2 };
+	want.checks[0] = (struct data_check){ 0x200000, 0x10000, CHECK_PATTERN, 0x5a };
+	want.checks[1] = (struct data_check){ 0x400000, 0x1000, CHECK_ZERO, 0 };
+	want.checks[2] = (struct data_check){ 0x300000, 0x2000, CHECK_SIGBUS, 0 };
+	want.nr_checks = 3;
 
 	/* Field by field first, for a readable failure; then the whole struct. */
 	assert_string_equal(sc.path, want.path);
@@ -180,13 +193,15 @@ static void test_full_file(void **state)
 	assert_int_equal(sc.vcpus, want.vcpus);
 	assert_int_equal(sc.timeout_ms, want.timeout_ms);
 	assert_true(sc.support_shared && sc.init_private && sc.userspace_addr_null);
-	assert_int_equal(sc.nr_steps, 4);
-	for (int i = 0; i < 4; i++) {
+	assert_int_equal(sc.nr_steps, 6);
+	for (int i = 0; i < 6; i++) {
 		assert_int_equal(sc.steps[i].op, want.steps[i].op);
 		assert_int_equal(sc.steps[i].addr, want.steps[i].addr);
 		assert_int_equal(sc.steps[i].size, want.steps[i].size);
 		assert_int_equal(sc.steps[i].pattern, want.steps[i].pattern);
 		assert_int_equal(sc.steps[i].vcpu, want.steps[i].vcpu);
+		assert_int_equal(sc.steps[i].view, want.steps[i].view);
+		assert_int_equal(sc.steps[i].expect_result, want.steps[i].expect_result);
 	}
 	assert_int_equal(sc.expect_gmem_served, want.expect_gmem_served);
 	assert_int_equal(sc.expect_uaddr_served, want.expect_uaddr_served);
@@ -194,7 +209,11 @@ static void test_full_file(void **state)
 		assert_int_equal(sc.expect_exits[k].compare, want.expect_exits[k].compare);
 		assert_int_equal(sc.expect_exits[k].value, want.expect_exits[k].value);
 	}
-	assert_int_equal(sc.nr_checks, 2);
+	for (int k = 0; k < EVENT_COUNT; k++) {
+		assert_int_equal(sc.expect_events[k].compare, want.expect_events[k].compare);
+		assert_int_equal(sc.expect_events[k].value, want.expect_events[k].value);
+	}
+	assert_int_equal(sc.nr_checks, 3);
 	assert_memory_equal(sc.checks, want.checks, sizeof(want.checks));
 	assert_memory_equal(&sc, &want, sizeof(want));
 }
@@ -222,6 +241,8 @@ static void test_defaults(void **state)
 	assert_int_equal(sc.expect_uaddr_served, OUTCOME_DONE);
 	for (int k = 0; k < EXIT_KIND_COUNT; k++)
 		assert_int_equal(sc.expect_exits[k].compare, COUNT_ANY);
+	for (int k = 0; k < EVENT_COUNT; k++)
+		assert_int_equal(sc.expect_events[k].compare, COUNT_ANY);
 }
 
 static void test_case_and_absolute_guest(void **state)
@@ -318,6 +339,8 @@ static void test_checks_anywhere_in_ram(void **state)
 	LOADS(VM EXPECT "check1 = 0 8 zero\ncheck16 = 0xfffff8 8 7\n");
 	assert_int_equal(sc.nr_checks, 2);
 	assert_int_equal(sc.checks[1].addr, 0xfffff8);
+	assert_int_equal(sc.checks[0].kind, CHECK_ZERO);
+	assert_int_equal(sc.checks[1].kind, CHECK_PATTERN);
 	assert_int_equal(sc.checks[1].pattern, 7);
 	len = snprintf(text, sizeof(text), VM EXPECT);
 	for (int i = 1; i <= CONFIG_MAX_CHECKS; i++)
@@ -548,7 +571,7 @@ static void test_step_op_and_args(void **state)
 	REFUSED(VM "[steps]\nstep1 = verify 2M 8 1 2\n" EXPECT, "[steps] step1", "4 arguments");
 	REFUSED(VM "[steps]\nstep1 = mmio 2M\n" EXPECT, "[steps] step1", "takes no arguments");
 	REFUSED(VM "[steps]\nstep1 = pio vcpu=0 vcpu=0\n" EXPECT, "[steps] step1",
-		"pio count 'vcpu=0' is not a number");
+		"duplicate option vcpu=");
 	REFUSED(VM "[steps]\nstep1 = pio 0\n" EXPECT, "[steps] step1", "1..10000000");
 	REFUSED(VM "[steps]\nstep1 = pio 10000001\n" EXPECT, "[steps] step1", "1..10000000");
 	REFUSED(VM "[steps]\nstep1 = pio 5 6\n" EXPECT, "[steps] step1", "optional COUNT");
@@ -576,6 +599,32 @@ static void test_step_pattern(void **state)
 		"not a 32-bit number");
 	REFUSED(VM "[steps]\nstep1 = write 2M 8 1K\n" EXPECT, "[steps] step1",
 		"not a 32-bit number");
+}
+
+/* touch is a page-granular write; flip carries its round count. */
+static void test_step_touch_and_flip(void **state)
+{
+	(void)state;
+	LOADS(VM "[steps]\nstep1 = touch 2M 8K 0x7 view=shared\nstep2 = flip 0x300000 4K 25\n" EXPECT);
+	assert_int_equal(sc.steps[0].op, STEP_TOUCH);
+	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
+	assert_int_equal(sc.steps[1].op, STEP_FLIP);
+	assert_int_equal(sc.steps[1].count, 25);
+	assert_int_equal(sc.steps[1].size, 4096);
+	REFUSED(VM "[steps]\nstep1 = touch 0x200008 4K 0x7\n" EXPECT, "[steps] step1",
+		"page granularity");
+	REFUSED(VM "[steps]\nstep1 = flip 0x300000 4K 0\n" EXPECT, "[steps] step1",
+		"flip count '0'");
+	REFUSED(VM "[steps]\nstep1 = flip 0x300000 4K\n" EXPECT, "[steps] step1",
+		"flip takes ADDR SIZE COUNT");
+	REFUSED(VM "[steps]\nstep1 = flip 0x300000 4K 3 view=shared\n" EXPECT, "[steps] step1",
+		"view= is only for");
+	/* A barrier is always for every vCPU. */
+	LOADS(VM "[steps]\nstep1 = barrier\n" EXPECT);
+	assert_int_equal(sc.steps[0].op, STEP_BARRIER);
+	assert_int_equal(sc.steps[0].vcpu, STEP_VCPU_ALL);
+	REFUSED(VM "[steps]\nstep1 = barrier vcpu=0\n" EXPECT, "[steps] step1",
+		"barrier takes no arguments");
 }
 
 /* userspace_addr = anonymous asks for the stage-1 refusal demonstration. */
@@ -627,6 +676,273 @@ static void test_step_range(void **state)
 		"[steps] step1", "overflows");
 }
 
+/* ---- share/unshare, view= and result= ---------------------------------- */
+
+static void test_step_share_unshare(void **state)
+{
+	(void)state;
+	LOADS("[vm]\nmode = coco-inplace\nvcpus = 2\n[steps]\n"
+	      "step1 = share 2M 4K\n"
+	      "step2 = unshare 0x201000 8K result=0 vcpu=1\n"
+	      "step3 = share 2M 4K vcpu=all result=-22\n"
+	      "step4 = unshare 2M 4K result=2147483647\n"
+	      "step5 = share 2M 4K result=-2147483648\n" EXPECT);
+	assert_int_equal(sc.nr_steps, 5);
+	assert_int_equal(sc.steps[0].op, STEP_SHARE);
+	assert_int_equal(sc.steps[0].addr, 0x200000);
+	assert_int_equal(sc.steps[0].size, 0x1000);
+	assert_int_equal(sc.steps[0].vcpu, 0);
+	assert_int_equal(sc.steps[0].expect_result, 0);
+	assert_int_equal(sc.steps[0].view, VIEW_PRIVATE);
+	assert_int_equal(sc.steps[1].op, STEP_UNSHARE);
+	assert_int_equal(sc.steps[1].addr, 0x201000);
+	assert_int_equal(sc.steps[1].size, 0x2000);
+	assert_int_equal(sc.steps[1].vcpu, 1);
+	assert_int_equal(sc.steps[2].vcpu, STEP_VCPU_ALL);
+	assert_int_equal(sc.steps[2].expect_result, GMEMVM_HC_EINVAL);
+	assert_int_equal(sc.steps[3].expect_result, INT32_MAX);
+	assert_int_equal(sc.steps[4].expect_result, INT32_MIN);
+}
+
+/* Bad ranges are the point of some scenarios: the VMM must refuse them. */
+static void test_step_share_ranges_unchecked(void **state)
+{
+	(void)state;
+	LOADS(VM "[steps]\n"
+	      "step1 = share 0 0 result=-22\n"           /* size 0, below the data area */
+	      "step2 = unshare 0x200004 12 result=-22\n" /* misaligned */
+	      "step3 = share 1G 1G result=-22\n"         /* beyond RAM */
+	      "step4 = share 0xfffffffffffff000 0x2000 result=-22\n" /* wraps */
+	      "step5 = unshare 0x1000 4K result=-1\n" EXPECT);
+	assert_int_equal(sc.nr_steps, 5);
+	assert_int_equal(sc.steps[0].size, 0);
+	assert_int_equal(sc.steps[1].addr, 0x200004);
+	assert_int_equal(sc.steps[1].size, 12);
+	assert_int_equal(sc.steps[2].addr, 1ULL << 30);
+	assert_int_equal(sc.steps[3].addr, 0xfffffffffffff000ULL);
+	assert_int_equal(sc.steps[4].expect_result, GMEMVM_HC_EPERM);
+	/* ...but they must still be numbers */
+	REFUSED(VM "[steps]\nstep1 = share x 4K\n" EXPECT, "[steps] step1",
+		"address 'x' is not a number");
+	REFUSED(VM "[steps]\nstep1 = unshare 2M -1\n" EXPECT, "[steps] step1",
+		"size '-1' is negative");
+	REFUSED(VM "[steps]\nstep1 = share 2M 4KB\n" EXPECT, "[steps] step1", "size '4KB'");
+	REFUSED(VM "[steps]\nstep1 = share 0x10000000000000000 4K\n" EXPECT, "[steps] step1",
+		"overflow");
+}
+
+static void test_step_share_args(void **state)
+{
+	(void)state;
+	REFUSED(VM "[steps]\nstep1 = share 2M\n" EXPECT, "[steps] step1",
+		"share takes ADDR SIZE [result=N] [vcpu=N|all], got 1 argument");
+	REFUSED(VM "[steps]\nstep1 = unshare 2M 4K 0x5a\n" EXPECT, "[steps] step1",
+		"unshare takes ADDR SIZE");
+	REFUSED(VM "[steps]\nstep1 = share\n" EXPECT, "[steps] step1", "got 0 arguments");
+	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=1\n" EXPECT, "[steps] step1",
+		"vcpus is 1");
+	REFUSED(VM "[steps]\nstep1 = Share 2M 4K\n" EXPECT, "[steps] step1",
+		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, barrier)");
+}
+
+static void test_step_result(void **state)
+{
+	static const char *const bad[] = {
+		"", "x", "+1", "--1", "0x10", "1K", "1.0", "-", "22-",
+		"2147483648", "-2147483649", "99999999999999999999999",
+	};
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), VM "[steps]\nstep1 = share 2M 4K result=%s\n" EXPECT,
+			 bad[i]);
+		REFUSED(text, "[steps] step1", "is not a decimal 32-bit integer");
+	}
+	/* "- 1" splits into "result=-" and "1": an argument after an option */
+	REFUSED(VM "[steps]\nstep1 = share 2M 4K result=- 1\n" EXPECT, "[steps] step1",
+		"argument '1' after an option");
+	LOADS(VM "[steps]\nstep1 = share 2M 4K result=010\n" EXPECT);
+	assert_int_equal(sc.steps[0].expect_result, 10); /* decimal, not octal */
+	LOADS(VM "[steps]\nstep1 = share 2M 4K result=-0\n" EXPECT);
+	assert_int_equal(sc.steps[0].expect_result, 0);
+	/* result= belongs to share and unshare only */
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 result=0\n" EXPECT, "[steps] step1",
+		"result= is only for share and unshare, not write");
+	REFUSED(VM "[steps]\nstep1 = verify 2M 8 1 result=-22\n" EXPECT, "[steps] step1",
+		"not verify");
+	REFUSED(VM "[steps]\nstep1 = pio result=0\n" EXPECT, "[steps] step1", "not pio");
+	REFUSED(VM "[steps]\nstep1 = mmio result=0\n" EXPECT, "[steps] step1", "not mmio");
+}
+
+static void test_step_view(void **state)
+{
+	(void)state;
+	LOADS(VM "[steps]\nstep1 = write 2M 8 1 view=shared\nstep2 = verify 2M 8 1 view=private\n"
+		 "step3 = verify 2M 8 1\n" EXPECT);
+	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
+	assert_int_equal(sc.steps[1].view, VIEW_PRIVATE);
+	assert_int_equal(sc.steps[2].view, VIEW_PRIVATE);
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=public\n" EXPECT, "[steps] step1",
+		"unknown view 'public' (private or shared)");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=Shared\n" EXPECT, "[steps] step1",
+		"unknown view 'Shared'");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=\n" EXPECT, "[steps] step1",
+		"unknown view ''");
+	/* view= belongs to write and verify only */
+	REFUSED(VM "[steps]\nstep1 = share 2M 4K view=shared\n" EXPECT, "[steps] step1",
+		"view= is only for write, verify and touch, not share");
+	REFUSED(VM "[steps]\nstep1 = unshare 2M 4K view=private\n" EXPECT, "[steps] step1",
+		"not unshare");
+	REFUSED(VM "[steps]\nstep1 = mmio view=shared\n" EXPECT, "[steps] step1", "not mmio");
+	REFUSED(VM "[steps]\nstep1 = pio 3 view=shared\n" EXPECT, "[steps] step1", "not pio");
+	/* the range rules of write/verify hold in either view */
+	REFUSED(VM "[steps]\nstep1 = write 0x1000 8 1 view=shared\n" EXPECT, "[steps] step1",
+		"below the data area");
+}
+
+static void test_step_option_order(void **state)
+{
+	(void)state;
+	/* any order after the arguments */
+	LOADS("[vm]\nmode = shared\nvcpus = 2\n[steps]\n"
+	      "step1 = write 2M 8 1 vcpu=1 view=shared\n"
+	      "step2 = write 2M 8 1 view=shared vcpu=1\n"
+	      "step3 = share 2M 4K result=-1 vcpu=all\n"
+	      "step4 = share 2M 4K vcpu=all result=-1\n"
+	      "step5 = pio 7 vcpu=1\n" EXPECT);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sc.steps[i].vcpu, 1);
+		assert_int_equal(sc.steps[i].view, VIEW_SHARED);
+	}
+	for (int i = 2; i < 4; i++) {
+		assert_int_equal(sc.steps[i].vcpu, STEP_VCPU_ALL);
+		assert_int_equal(sc.steps[i].expect_result, -1);
+	}
+	assert_int_equal(sc.steps[4].size, 7);
+	assert_int_equal(sc.steps[4].vcpu, 1);
+	/* ...but after the arguments */
+	REFUSED(VM "[steps]\nstep1 = write vcpu=0 2M 8 1\n" EXPECT, "[steps] step1",
+		"argument '2M' after an option");
+	REFUSED(VM "[steps]\nstep1 = share 2M result=0 4K\n" EXPECT, "[steps] step1",
+		"argument '4K' after an option");
+	REFUSED(VM "[steps]\nstep1 = pio vcpu=0 5\n" EXPECT, "[steps] step1",
+		"argument '5' after an option");
+	/* each at most once */
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=shared view=private\n" EXPECT,
+		"[steps] step1", "duplicate option view=");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=shared view=shared\n" EXPECT,
+		"[steps] step1", "duplicate option view=");
+	REFUSED(VM "[steps]\nstep1 = share 2M 4K result=0 vcpu=0 result=0\n" EXPECT,
+		"[steps] step1", "duplicate option result=");
+	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=0 vcpu=all\n" EXPECT, "[steps] step1",
+		"duplicate option vcpu=");
+	/* unknown options */
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 cpu=0\n" EXPECT, "[steps] step1",
+		"unknown option 'cpu=0' (vcpu=, view=, result=)");
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 VIEW=shared\n" EXPECT, "[steps] step1",
+		"unknown option 'VIEW=shared'");
+	REFUSED(VM "[steps]\nstep1 = share 2M 4K =1\n" EXPECT, "[steps] step1",
+		"unknown option '=1'");
+}
+
+/* ---- [expect] event counts and check kinds ------------------------------ */
+
+static void test_expect_events(void **state)
+{
+	(void)state;
+	LOADS(VM EXPECT "memory-faults = >=1\nconversions.to-shared = 4\n"
+			"conversions.to-private = <= 0x10\nconversions.by-fault = 0\n"
+			"conversions.by-hypercall = >= 2\nhypercalls.refused = 3\n");
+	assert_int_equal(sc.expect_events[EVENT_MEMORY_FAULTS].compare, COUNT_GE);
+	assert_int_equal(sc.expect_events[EVENT_MEMORY_FAULTS].value, 1);
+	assert_int_equal(sc.expect_events[EVENT_TO_SHARED].compare, COUNT_EQ);
+	assert_int_equal(sc.expect_events[EVENT_TO_SHARED].value, 4);
+	assert_int_equal(sc.expect_events[EVENT_TO_PRIVATE].compare, COUNT_LE);
+	assert_int_equal(sc.expect_events[EVENT_TO_PRIVATE].value, 16);
+	assert_int_equal(sc.expect_events[EVENT_BY_FAULT].compare, COUNT_EQ);
+	assert_int_equal(sc.expect_events[EVENT_BY_FAULT].value, 0);
+	assert_int_equal(sc.expect_events[EVENT_BY_HYPERCALL].compare, COUNT_GE);
+	assert_int_equal(sc.expect_events[EVENT_BY_HYPERCALL].value, 2);
+	assert_int_equal(sc.expect_events[EVENT_HYPERCALLS_REFUSED].compare, COUNT_EQ);
+	assert_int_equal(sc.expect_events[EVENT_HYPERCALLS_REFUSED].value, 3);
+	/* the exit counts are separate: memory-faults is not exits.memory-fault */
+	assert_int_equal(sc.expect_exits[EXIT_KIND_MEMORY_FAULT].compare, COUNT_ANY);
+
+	REFUSED(VM EXPECT "memory-faults = many\n", "[expect] memory-faults", "not a number");
+	REFUSED(VM EXPECT "conversions.to-shared = >4\n", "[expect] conversions.to-shared",
+		"not a number");
+	REFUSED(VM EXPECT "conversions.to-private = -1\n", "[expect] conversions.to-private",
+		"negative");
+	REFUSED(VM EXPECT "conversions.by-fault = 1 2\n", "[expect] conversions.by-fault",
+		"trailing");
+	REFUSED(VM EXPECT "conversions.by-hypercall = <=1K\n",
+		"[expect] conversions.by-hypercall", "trailing");
+	REFUSED(VM EXPECT "hypercalls.refused = 99999999999999999999\n",
+		"[expect] hypercalls.refused", "overflow");
+	REFUSED(VM EXPECT "memory-fault = 1\n", "[expect] memory-fault", "unknown key");
+	REFUSED(VM EXPECT "conversions.to-guest = 1\n", "[expect] conversions.to-guest",
+		"conversions.to-shared");
+	REFUSED(VM EXPECT "hypercalls = 1\n", "[expect] hypercalls", "hypercalls.refused");
+	REFUSED(VM EXPECT "exits.memory-faults = 1\n", "[expect] exits.memory-faults",
+		"unknown exit kind");
+}
+
+static void test_expect_events_set(void **state)
+{
+	static const char *const good[] = { "expect.conversions.to-shared=>=3",
+					    "Expect.Hypercalls.Refused = 1" };
+	static const char *const bad[] = { "expect.conversions.to-shared=lots" };
+	static const char *const unknown[] = { "expect.conversions.sideways=1" };
+
+	(void)state;
+	LOADS_SET(VM EXPECT, good);
+	assert_int_equal(sc.expect_events[EVENT_TO_SHARED].compare, COUNT_GE);
+	assert_int_equal(sc.expect_events[EVENT_TO_SHARED].value, 3);
+	assert_int_equal(sc.expect_events[EVENT_HYPERCALLS_REFUSED].value, 1);
+	REFUSED_SET(VM EXPECT, bad, "[expect] conversions.to-shared", "(value from --set)");
+	REFUSED_SET(VM EXPECT, unknown, "--set expect.conversions.sideways=1", "unknown key");
+}
+
+static void test_expect_check_kinds(void **state)
+{
+	(void)state;
+	LOADS(VM EXPECT "check1 = 2M 8 0x5a\ncheck2 = 2M 8 zero\ncheck3 = 2M 4K sigbus\n"
+			"check4 = 0x201000 8K private\ncheck5 = 0 16M shared\n"
+			"check6 = 15M 1M sigbus\n");
+	assert_int_equal(sc.nr_checks, 6);
+	assert_int_equal(sc.checks[0].kind, CHECK_PATTERN);
+	assert_int_equal(sc.checks[0].pattern, 0x5a);
+	assert_int_equal(sc.checks[1].kind, CHECK_ZERO);
+	assert_int_equal(sc.checks[2].kind, CHECK_SIGBUS);
+	assert_int_equal(sc.checks[2].size, 4096);
+	assert_int_equal(sc.checks[3].kind, CHECK_PRIVATE);
+	assert_int_equal(sc.checks[3].addr, 0x201000);
+	assert_int_equal(sc.checks[4].kind, CHECK_SHARED);
+	assert_int_equal(sc.checks[4].size, 16ULL << 20);
+	for (int i = 1; i < 6; i++)
+		assert_int_equal(sc.checks[i].pattern, 0);
+
+	/* pattern and zero: 8-byte words */
+	REFUSED(VM EXPECT "check1 = 0x200008 8 zero\ncheck2 = 2M 12 zero\n", "[expect] check2",
+		"size 12 is not 8-byte aligned");
+	/* sigbus, private, shared: whole pages */
+	REFUSED(VM EXPECT "check1 = 0x200008 4K sigbus\n", "[expect] check1",
+		"address 0x200008 is not 4096-byte aligned (page granularity)");
+	REFUSED(VM EXPECT "check1 = 2M 8 private\n", "[expect] check1",
+		"size 8 is not 4096-byte aligned");
+	REFUSED(VM EXPECT "check1 = 2M 0x1800 shared\n", "[expect] check1",
+		"size 0x1800 is not 4096-byte aligned");
+	REFUSED(VM EXPECT "check1 = 0x200800 4K shared\n", "[expect] check1",
+		"not 4096-byte aligned");
+	REFUSED(VM EXPECT "check1 = 2M 0 sigbus\n", "[expect] check1", "size is zero");
+	REFUSED(VM EXPECT "check1 = 16M 4K private\n", "[expect] check1", "outside guest RAM");
+	REFUSED(VM EXPECT "check1 = 2M 4K Sigbus\n", "[expect] check1",
+		"pattern 'Sigbus' is not a 32-bit number");
+	REFUSED(VM EXPECT "check1 = 2M 4K shared private\n", "[expect] check1",
+		"expected ADDR SIZE PATTERN");
+}
+
 /* ---- [expect] refusals ------------------------------------------------ */
 
 static void test_expect_exit_required(void **state)
@@ -666,6 +982,9 @@ static void test_expect_checks(void **state)
 	REFUSED(VM EXPECT "check1 = 16M 8 zero\n", "[expect] check1", "outside guest RAM");
 	REFUSED(VM EXPECT "check1 = 15M 2M zero\n", "[expect] check1", "outside guest RAM");
 	REFUSED(VM EXPECT "check2 = 2M 8\n", "[expect] check2", "ADDR SIZE PATTERN");
+	REFUSED(VM EXPECT "check2 = 2M 8 1 2\n", "[expect] check2", "zero|sigbus|private|shared");
+	REFUSED(VM EXPECT "check2 = 2M 8 pattern\n", "[expect] check2",
+		"pattern 'pattern' is not a 32-bit number");
 	REFUSED(VM EXPECT "check2 = 2M 8 zeros\n", "[expect] check2", "not a 32-bit number");
 	REFUSED(VM EXPECT "check17 = 2M 8 zero\n", "[expect] check17", "more than 16 checks");
 	REFUSED(VM EXPECT "check0 = 2M 8 zero\n", "[expect] check0", "unknown key");
@@ -813,6 +1132,21 @@ static void test_names_round_trip(void **state)
 	assert_non_null(config_outcome_name(OUTCOME_COUNT));
 	assert_non_null(config_exit_kind_name(EXIT_KIND_COUNT));
 	assert_non_null(config_step_op_name((enum step_op)-1));
+	assert_string_equal(config_step_op_name(STEP_SHARE), "share");
+	assert_string_equal(config_step_op_name(STEP_UNSHARE), "unshare");
+	assert_string_equal(config_event_name(EVENT_MEMORY_FAULTS), "memory-faults");
+	assert_string_equal(config_event_name(EVENT_TO_SHARED), "conversions.to-shared");
+	assert_string_equal(config_event_name(EVENT_TO_PRIVATE), "conversions.to-private");
+	assert_string_equal(config_event_name(EVENT_BY_FAULT), "conversions.by-fault");
+	assert_string_equal(config_event_name(EVENT_BY_HYPERCALL), "conversions.by-hypercall");
+	assert_string_equal(config_event_name(EVENT_HYPERCALLS_REFUSED), "hypercalls.refused");
+	assert_string_equal(config_check_kind_name(CHECK_PATTERN), "pattern");
+	assert_string_equal(config_check_kind_name(CHECK_ZERO), "zero");
+	assert_string_equal(config_check_kind_name(CHECK_SIGBUS), "sigbus");
+	assert_string_equal(config_check_kind_name(CHECK_PRIVATE), "private");
+	assert_string_equal(config_check_kind_name(CHECK_SHARED), "shared");
+	assert_string_equal(config_event_name(EVENT_COUNT), "?");
+	assert_string_equal(config_check_kind_name((enum check_kind)99), "?");
 
 	/* Every name the functions give is accepted back by the loader. */
 	for (int m = MODE_COCO_LEGACY; m <= MODE_COCO_INPLACE; m++) {
@@ -834,13 +1168,28 @@ static void test_names_round_trip(void **state)
 		assert_int_equal(sc.expect_exits[k].compare, COUNT_LE);
 		assert_int_equal(sc.expect_exits[k].value, k);
 	}
-	for (int s = STEP_WRITE; s <= STEP_PIO; s++) {
+	for (int s = STEP_WRITE; s <= STEP_UNSHARE; s++) {
 		bool data = s == STEP_WRITE || s == STEP_VERIFY;
+		bool convert = s == STEP_SHARE || s == STEP_UNSHARE;
 
 		snprintf(text, sizeof(text), VM "[steps]\nstep1 = %s%s\n" EXPECT,
-			 config_step_op_name((enum step_op)s), data ? " 2M 8 1" : "");
+			 config_step_op_name((enum step_op)s),
+			 data ? " 2M 8 1" : convert ? " 2M 4K" : "");
 		LOADS(text);
 		assert_int_equal(sc.steps[0].op, s);
+	}
+	for (int e = 0; e < EVENT_COUNT; e++) {
+		snprintf(text, sizeof(text), VM EXPECT "%s = >=%d\n",
+			 config_event_name((enum event_kind)e), e);
+		LOADS(text);
+		assert_int_equal(sc.expect_events[e].compare, COUNT_GE);
+		assert_int_equal(sc.expect_events[e].value, e);
+	}
+	for (int c = CHECK_ZERO; c <= CHECK_SHARED; c++) {
+		snprintf(text, sizeof(text), VM EXPECT "check1 = 2M 4K %s\n",
+			 config_check_kind_name((enum check_kind)c));
+		LOADS(text);
+		assert_int_equal(sc.checks[0].kind, c);
 	}
 }
 
@@ -907,8 +1256,18 @@ int main(void)
 		cmocka_unit_test(test_step_pattern),
 		cmocka_unit_test(test_step_pio_count),
 		cmocka_unit_test(test_userspace_addr_anonymous),
+		cmocka_unit_test(test_step_touch_and_flip),
 		cmocka_unit_test(test_step_vcpu),
 		cmocka_unit_test(test_step_range),
+		cmocka_unit_test(test_step_share_unshare),
+		cmocka_unit_test(test_step_share_ranges_unchecked),
+		cmocka_unit_test(test_step_share_args),
+		cmocka_unit_test(test_step_result),
+		cmocka_unit_test(test_step_view),
+		cmocka_unit_test(test_step_option_order),
+		cmocka_unit_test(test_expect_events),
+		cmocka_unit_test(test_expect_events_set),
+		cmocka_unit_test(test_expect_check_kinds),
 		cmocka_unit_test(test_expect_exit_required),
 		cmocka_unit_test(test_expect_outcome_names),
 		cmocka_unit_test(test_expect_counts),

@@ -72,6 +72,33 @@ static const char *const step_op_names[] = {
 	[STEP_VERIFY] = "verify",
 	[STEP_MMIO] = "mmio",
 	[STEP_PIO] = "pio",
+	[STEP_SHARE] = "share",
+	[STEP_UNSHARE] = "unshare",
+	[STEP_TOUCH] = "touch",
+	[STEP_FLIP] = "flip",
+	[STEP_BARRIER] = "barrier",
+};
+
+static const char *const event_names[EVENT_COUNT] = {
+	[EVENT_MEMORY_FAULTS] = "memory-faults",
+	[EVENT_TO_SHARED] = "conversions.to-shared",
+	[EVENT_TO_PRIVATE] = "conversions.to-private",
+	[EVENT_BY_FAULT] = "conversions.by-fault",
+	[EVENT_BY_HYPERCALL] = "conversions.by-hypercall",
+	[EVENT_HYPERCALLS_REFUSED] = "hypercalls.refused",
+};
+
+static const char *const check_kind_names[] = {
+	[CHECK_PATTERN] = "pattern",
+	[CHECK_ZERO] = "zero",
+	[CHECK_SIGBUS] = "sigbus",
+	[CHECK_PRIVATE] = "private",
+	[CHECK_SHARED] = "shared",
+};
+
+static const char *const view_names[] = {
+	[VIEW_PRIVATE] = "private",
+	[VIEW_SHARED] = "shared",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -102,6 +129,20 @@ const char *config_step_op_name(enum step_op op)
 	if ((unsigned)op >= ARRAY_SIZE(step_op_names))
 		return "?";
 	return step_op_names[op];
+}
+
+const char *config_event_name(enum event_kind kind)
+{
+	if ((unsigned)kind >= ARRAY_SIZE(event_names))
+		return "?";
+	return event_names[kind];
+}
+
+const char *config_check_kind_name(enum check_kind kind)
+{
+	if ((unsigned)kind >= ARRAY_SIZE(check_kind_names))
+		return "?";
+	return check_kind_names[kind];
 }
 
 /* Index of name in names[first..count), or -1. */
@@ -338,7 +379,9 @@ static const struct section_info sections[] = {
 	{ "gmem", gmem_keys, "flags, userspace_addr" },
 	{ "steps", NULL, "step1..step64" },
 	{ "expect", NULL,
-	  "exit, exit.gmem-served, exit.uaddr-served, exits.<kind>, check1..check16" },
+	  "exit, exit.gmem-served, exit.uaddr-served, exits.<kind>, memory-faults, "
+	  "conversions.to-shared, conversions.to-private, conversions.by-fault, "
+	  "conversions.by-hypercall, hypercalls.refused, check1..check16" },
 };
 
 #define SECTION_NAMES "scenario, vm, gmem, steps, expect"
@@ -411,6 +454,8 @@ static bool check_key(const struct section_info *sec, const char *key, char *why
 				 key + 6);
 			return false;
 		}
+		if (lookup_name(event_names, 0, EVENT_COUNT, key) >= 0)
+			return true;
 		if (n >= 1 && n <= CONFIG_MAX_CHECKS)
 			return true;
 		if (n > CONFIG_MAX_CHECKS) {
@@ -796,9 +841,9 @@ static int split_words(char *copy, char **words, int max)
 	return count;
 }
 
-/* ADDR and SIZE of a step or check: numbers with K/M/G, 8-byte aligned, size not 0. */
-static int parse_range(struct loader *ld, const char *section, const char *key, char **words,
-		       uint64_t *addr, uint64_t *size)
+/* ADDR and SIZE of a step or check: numbers with K/M/G. */
+static int parse_addr_size(struct loader *ld, const char *section, const char *key, char **words,
+			   uint64_t *addr, uint64_t *size)
 {
 	enum num_error rc = parse_size(words[0], addr);
 
@@ -807,13 +852,28 @@ static int parse_range(struct loader *ld, const char *section, const char *key, 
 	rc = parse_size(words[1], size);
 	if (rc != NUM_OK)
 		return fail_number(ld, section, key, "size", words[1], rc);
-	/* The guest and the host check move whole 64-bit pattern words. */
-	if (*addr % 8)
-		return fail(ld, section, key, "address %s is not 8-byte aligned", words[0]);
+	return 0;
+}
+
+/*
+ * ADDR and SIZE of a write, verify or check: align-byte aligned (8 for the
+ * 64-bit pattern words, 4096 for page-granular checks), size not 0.
+ */
+static int parse_range(struct loader *ld, const char *section, const char *key, char **words,
+		       uint64_t align, uint64_t *addr, uint64_t *size)
+{
+	const char *why = align == 8 ? "" : " (page granularity)";
+
+	if (parse_addr_size(ld, section, key, words, addr, size))
+		return -1;
+	if (*addr % align)
+		return fail(ld, section, key, "address %s is not %" PRIu64 "-byte aligned%s",
+			    words[0], align, why);
 	if (*size == 0)
 		return fail(ld, section, key, "size is zero");
-	if (*size % 8)
-		return fail(ld, section, key, "size %s is not 8-byte aligned", words[1]);
+	if (*size % align)
+		return fail(ld, section, key, "size %s is not %" PRIu64 "-byte aligned%s", words[1],
+			    align, why);
 	return 0;
 }
 
@@ -828,31 +888,71 @@ static int parse_pattern(struct loader *ld, const char *section, const char *key
 	return 0;
 }
 
-static int parse_step(struct loader *ld, const char *key, const char *text, struct step *step)
+/* result=N: a decimal int32, optionally negative ("-22" for GMEMVM_HC_EINVAL). */
+static int parse_result(struct loader *ld, const char *key, const char *text, int32_t *out)
+{
+	const char *digits = text[0] == '-' ? text + 1 : text;
+	uint64_t value = 0;
+	uint64_t limit = text[0] == '-' ? (uint64_t)INT32_MAX + 1 : (uint64_t)INT32_MAX;
+
+	if (!*digits)
+		goto bad;
+	for (const char *p = digits; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		value = value * 10 + (uint64_t)(*p - '0');
+		if (value > limit)
+			goto bad;
+	}
+	*out = text[0] == '-' ? (int32_t)(-(int64_t)value) : (int32_t)value;
+	return 0;
+bad:
+	return fail(ld, "steps", key,
+		    "'result=%s' is not a decimal 32-bit integer (e.g. result=0, result=-22)",
+		    text);
+}
+
+/* The vcpu=, view= and result= options of a step; each at most once. */
+struct step_options {
+	const char *vcpu, *view, *result;
+};
+
+static int parse_step_option(struct loader *ld, const char *key, char *word,
+			     struct step_options *opts)
+{
+	char *equals = strchr(word, '=');
+	const char **slot;
+
+	*equals = '\0';
+	if (strcmp(word, "vcpu") == 0)
+		slot = &opts->vcpu;
+	else if (strcmp(word, "view") == 0)
+		slot = &opts->view;
+	else if (strcmp(word, "result") == 0)
+		slot = &opts->result;
+	else
+		return fail(ld, "steps", key, "unknown option '%s=%s' (vcpu=, view=, result=)",
+			    word, equals + 1);
+	if (*slot)
+		return fail(ld, "steps", key, "duplicate option %s= ('%s=%s' after '%s=%s')", word,
+			    word, equals + 1, word, *slot);
+	*slot = equals + 1;
+	return 0;
+}
+
+static int apply_step_options(struct loader *ld, const char *key, const struct step_options *opts,
+			      struct step *step)
 {
 	const struct scenario *out = ld->out;
-	char copy[256], *words[MAX_WORDS];
-	int nr_words, op, positional;
-	uint64_t copies, span, end;
+	const char *op = step_op_names[step->op];
+	bool data = step->op == STEP_WRITE || step->op == STEP_VERIFY || step->op == STEP_TOUCH;
+	bool convert = step->op == STEP_SHARE || step->op == STEP_UNSHARE;
 
-	if (strlen(text) >= sizeof(copy))
-		return fail(ld, "steps", key, "value too long");
-	snprintf(copy, sizeof(copy), "%s", text);
-	nr_words = split_words(copy, words, MAX_WORDS);
-	if (nr_words == 0)
-		return fail(ld, "steps", key, "empty value");
-	if (nr_words > MAX_WORDS)
-		return fail(ld, "steps", key, "too many arguments in '%s'", text);
-
-	op = lookup_name(step_op_names, 0, (int)ARRAY_SIZE(step_op_names), words[0]);
-	if (op < 0)
-		return fail(ld, "steps", key, "unknown op '%s' (write, verify, mmio, pio)",
-			    words[0]);
-	step->op = (enum step_op)op;
 	step->vcpu = 0;
-
-	if (nr_words > 1 && strncmp(words[nr_words - 1], "vcpu=", 5) == 0) {
-		const char *vcpu = words[nr_words - 1] + 5;
+	step->view = VIEW_PRIVATE;
+	step->expect_result = 0;
+	if (opts->vcpu) {
+		const char *vcpu = opts->vcpu;
 		uint64_t index;
 
 		if (strcmp(vcpu, "all") == 0) {
@@ -865,43 +965,45 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 		} else {
 			step->vcpu = (int)index;
 		}
-		nr_words--;
 	}
+	if (opts->view) {
+		int view;
 
-	positional = nr_words - 1;
-	if (step->op == STEP_PIO && positional == 1) {
-		/* pio COUNT: COUNT round trips to the echo port (size holds the count). */
-		if (parse_plain(words[1], &step->size) != NUM_OK || step->size == 0 ||
-		    step->size > CONFIG_MAX_PIO_COUNT)
-			return fail(ld, "steps", key, "pio count '%s' is not a number in 1..%u",
-				    words[1], CONFIG_MAX_PIO_COUNT);
-		return 0;
-	}
-	if (step->op == STEP_MMIO || step->op == STEP_PIO) {
-		if (positional != 0)
+		if (!data)
 			return fail(ld, "steps", key,
-				    "%s takes %sno arguments besides vcpu=, got '%s'", words[0],
-				    step->op == STEP_PIO ? "an optional COUNT and " : "", text);
-		return 0;
+				    "view= is only for write, verify and touch, not %s", op);
+		view = lookup_name(view_names, 0, (int)ARRAY_SIZE(view_names), opts->view);
+		if (view < 0)
+			return fail(ld, "steps", key, "unknown view '%s' (private or shared)",
+				    opts->view);
+		step->view = (enum step_view)view;
 	}
-	if (positional != 3)
-		return fail(ld, "steps", key,
-			    "%s takes ADDR SIZE PATTERN [vcpu=N|all], got %d argument%s",
-			    words[0], positional, positional == 1 ? "" : "s");
-	if (parse_range(ld, "steps", key, words + 1, &step->addr, &step->size) ||
-	    parse_pattern(ld, "steps", key, words[3], &step->pattern))
-		return -1;
+	if (opts->result) {
+		if (!convert)
+			return fail(ld, "steps", key,
+				    "result= is only for share and unshare, not %s", op);
+		if (parse_result(ld, key, opts->result, &step->expect_result))
+			return -1;
+	}
+	return 0;
+}
+
+/* The RAM range a write or verify touches: in the data area and in guest RAM. */
+static int check_step_range(struct loader *ld, const char *key, const char *addr_text,
+			    const struct step *step)
+{
+	const struct scenario *out = ld->out;
+	uint64_t copies = step->vcpu == STEP_VCPU_ALL ? (uint64_t)out->vcpus : 1;
+	uint64_t end;
 
 	/* With vcpu=all, vCPU i works on addr + i * size. */
-	copies = step->vcpu == STEP_VCPU_ALL ? (uint64_t)out->vcpus : 1;
 	if (step->addr < GMEMVM_DATA_GPA)
 		return fail(ld, "steps", key,
-			    "address %s is below the data area, which starts at 0x%llx", words[1],
+			    "address %s is below the data area, which starts at 0x%llx", addr_text,
 			    GMEMVM_DATA_GPA);
 	if (step->size > UINT64_MAX / copies || step->addr > UINT64_MAX - step->size * copies)
 		return fail(ld, "steps", key, "address range overflows");
-	span = step->size * copies;
-	end = step->addr + span;
+	end = step->addr + step->size * copies;
 	if (end > out->memory_size) {
 		char memory[32];
 
@@ -912,6 +1014,120 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 			    key, end, memory);
 	}
 	return 0;
+}
+
+/*
+ * OP [ARGS] [OPTIONS]: the positional arguments first, then the options
+ * (vcpu=, view=, result=) in any order, each at most once.
+ */
+static int parse_step(struct loader *ld, const char *key, const char *text, struct step *step)
+{
+	char copy[256], *words[MAX_WORDS];
+	struct step_options opts = { 0 };
+	int nr_words, op, positional = 0;
+
+	if (strlen(text) >= sizeof(copy))
+		return fail(ld, "steps", key, "value too long");
+	snprintf(copy, sizeof(copy), "%s", text);
+	nr_words = split_words(copy, words, MAX_WORDS);
+	if (nr_words == 0)
+		return fail(ld, "steps", key, "empty value");
+	if (nr_words > MAX_WORDS)
+		return fail(ld, "steps", key, "too many arguments in '%s'", text);
+
+	op = lookup_name(step_op_names, 0, (int)ARRAY_SIZE(step_op_names), words[0]);
+	if (op < 0)
+		return fail(ld, "steps", key,
+			    "unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
+			    "barrier)",
+			    words[0]);
+	step->op = (enum step_op)op;
+
+	for (int i = 1; i < nr_words; i++) {
+		if (strchr(words[i], '=')) {
+			if (parse_step_option(ld, key, words[i], &opts))
+				return -1;
+		} else if (opts.vcpu || opts.view || opts.result) {
+			return fail(ld, "steps", key,
+				    "argument '%s' after an option: options (vcpu=, view=, "
+				    "result=) come after the arguments",
+				    words[i]);
+		} else {
+			positional++;
+		}
+	}
+	if (apply_step_options(ld, key, &opts, step))
+		return -1;
+
+	switch (step->op) {
+	case STEP_PIO:
+		if (positional == 1) {
+			/* pio COUNT: COUNT round trips to the echo port (size holds the count). */
+			if (parse_plain(words[1], &step->size) != NUM_OK || step->size == 0 ||
+			    step->size > CONFIG_MAX_PIO_COUNT)
+				return fail(ld, "steps", key,
+					    "pio count '%s' is not a number in 1..%u", words[1],
+					    CONFIG_MAX_PIO_COUNT);
+			return 0;
+		}
+		/* fall through */
+	case STEP_MMIO:
+		if (positional != 0)
+			return fail(ld, "steps", key,
+				    "%s takes %sno arguments besides vcpu=, got '%s'", words[0],
+				    step->op == STEP_PIO ? "an optional COUNT and " : "", text);
+		return 0;
+	case STEP_SHARE:
+	case STEP_UNSHARE:
+		/*
+		 * Deliberately not checked against RAM, alignment or the data
+		 * area: scenarios send bad ranges to test the VMM's refusals.
+		 */
+		if (positional != 2)
+			return fail(ld, "steps", key,
+				    "%s takes ADDR SIZE [result=N] [vcpu=N|all], got %d argument%s",
+				    words[0], positional, positional == 1 ? "" : "s");
+		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
+	case STEP_BARRIER:
+		/* A barrier is for every vCPU: it orders what comes after it. */
+		if (positional != 0 || opts.vcpu)
+			return fail(ld, "steps", key, "barrier takes no arguments (it is for all vCPUs)");
+		step->vcpu = STEP_VCPU_ALL;
+		return 0;
+	case STEP_FLIP: {
+		uint64_t count;
+		if (positional != 3)
+			return fail(ld, "steps", key,
+				    "flip takes ADDR SIZE COUNT [vcpu=N|all], got %d argument%s",
+				    positional, positional == 1 ? "" : "s");
+		if (parse_plain(words[3], &count) != NUM_OK || count == 0 ||
+		    count > CONFIG_MAX_FLIP_COUNT)
+			return fail(ld, "steps", key, "flip count '%s' is not a number in 1..%u",
+				    words[3], CONFIG_MAX_FLIP_COUNT);
+		step->count = (uint32_t)count;
+		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
+	}
+	case STEP_TOUCH:
+		/* One word per page: the range is whole pages. */
+		if (positional != 3)
+			break;
+		if (parse_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size) ||
+		    parse_pattern(ld, "steps", key, words[3], &step->pattern))
+			return -1;
+		return check_step_range(ld, key, words[1], step);
+	case STEP_WRITE:
+	case STEP_VERIFY:
+		break;
+	}
+	if (positional != 3)
+		return fail(ld, "steps", key,
+			    "%s takes ADDR SIZE PATTERN [view=private|shared] [vcpu=N|all], got %d "
+			    "argument%s",
+			    words[0], positional, positional == 1 ? "" : "s");
+	if (parse_range(ld, "steps", key, words + 1, 8, &step->addr, &step->size) ||
+	    parse_pattern(ld, "steps", key, words[3], &step->pattern))
+		return -1;
+	return check_step_range(ld, key, words[1], step);
 }
 
 static int parse_steps(struct loader *ld)
@@ -931,22 +1147,32 @@ static int parse_steps(struct loader *ld)
 	return 0;
 }
 
+/* ADDR SIZE PATTERN | zero | sigbus | private | shared */
 static int parse_check(struct loader *ld, const char *key, const char *text,
 		       struct data_check *check)
 {
 	char copy[256], *words[MAX_WORDS];
+	int kind;
 
 	if (strlen(text) >= sizeof(copy))
 		return fail(ld, "expect", key, "value too long");
 	snprintf(copy, sizeof(copy), "%s", text);
 	if (split_words(copy, words, MAX_WORDS) != 3)
 		return fail(ld, "expect", key,
-			    "expected ADDR SIZE PATTERN or ADDR SIZE zero, got '%s'", text);
-	if (parse_range(ld, "expect", key, words, &check->addr, &check->size))
+			    "expected ADDR SIZE PATTERN or ADDR SIZE zero|sigbus|private|shared, "
+			    "got '%s'",
+			    text);
+	/* "pattern" is the kind's name, not a word of the syntax. */
+	kind = lookup_name(check_kind_names, CHECK_ZERO, (int)ARRAY_SIZE(check_kind_names),
+			   words[2]);
+	check->kind = kind < 0 ? CHECK_PATTERN : (enum check_kind)kind;
+	/* Pattern and zero compare 64-bit words; the others are per page. */
+	if (parse_range(ld, "expect", key, words,
+			check->kind == CHECK_PATTERN || check->kind == CHECK_ZERO ? 8 : 4096,
+			&check->addr, &check->size))
 		return -1;
-	if (strcmp(words[2], "zero") == 0)
-		check->zero = true;
-	else if (parse_pattern(ld, "expect", key, words[2], &check->pattern))
+	if (check->kind == CHECK_PATTERN &&
+	    parse_pattern(ld, "expect", key, words[2], &check->pattern))
 		return -1;
 	if (check->addr > ld->out->memory_size ||
 	    check->size > ld->out->memory_size - check->addr) {
@@ -974,7 +1200,7 @@ static int parse_outcome(struct loader *ld, const char *key, enum outcome *out)
 		return fail(ld, "expect", key,
 			    "unknown outcome '%s' (done, guest-failed, emulation-refused, "
 			    "cannot-run, shutdown, internal-error, fail-entry, bad-mmio, "
-			    "unknown-exit, timeout, vmm-error)",
+			    "unknown-exit, timeout, vmm-error, refused)",
 			    text);
 	*out = (enum outcome)index;
 	return 0;
@@ -1026,6 +1252,13 @@ static int parse_expect(struct loader *ld)
 		snprintf(key, sizeof(key), "exits.%s", exit_kind_names[kind]);
 		text = get_value(ld, "expect", key);
 		if (text && parse_count(ld, key, text, &out->expect_exits[kind]))
+			return -1;
+	}
+	for (int kind = 0; kind < EVENT_COUNT; kind++) {
+		const char *key = event_names[kind];
+		const char *text = get_value(ld, "expect", key);
+
+		if (text && parse_count(ld, key, text, &out->expect_events[kind]))
 			return -1;
 	}
 	for (int n = 1; n <= CONFIG_MAX_CHECKS; n++) {

@@ -23,7 +23,21 @@
 /* The four use cases of SEED.md (DESIGN.md's table). */
 enum vm_mode { MODE_COCO_LEGACY, MODE_SHARED, MODE_PKVM, MODE_COCO_INPLACE };
 
-enum step_op { STEP_WRITE, STEP_VERIFY, STEP_MMIO, STEP_PIO };
+enum step_op {
+	STEP_WRITE,
+	STEP_VERIFY,
+	STEP_MMIO,
+	STEP_PIO,
+	STEP_SHARE,
+	STEP_UNSHARE,
+	STEP_TOUCH, /* write one pattern word per 4 KiB page: a fault per page, little else */
+	STEP_FLIP,  /* count rounds of unshare + share of a range: explicit conversions */
+	STEP_BARRIER, /* every vCPU waits here until all have arrived */
+};
+#define CONFIG_MAX_FLIP_COUNT 1000000U
+
+/* Which view of a page a CoCo guest uses: the shared bit clear or set (TDX style). */
+enum step_view { VIEW_PRIVATE, VIEW_SHARED };
 
 #define STEP_VCPU_ALL (-1)
 
@@ -33,6 +47,9 @@ struct step {
 	uint64_t size; /* for pio: the number of round trips (0 = 1) */
 	uint32_t pattern;
 	int vcpu; /* 0..vcpus-1, or STEP_VCPU_ALL */
+	enum step_view view;   /* write/verify: view=private|shared (default private) */
+	int32_t expect_result; /* share/unshare: result=N the hypercall must return (default 0) */
+	uint32_t count;        /* flip: rounds */
 };
 
 /* How a run ended; the scenario names the one it expects. */
@@ -74,12 +91,31 @@ struct count_expect {
 	uint64_t value;
 };
 
+/* Events of the memory model counted per run; keys in [expect]. */
+enum event_kind {
+	EVENT_MEMORY_FAULTS,        /* "memory-faults": kernel and modelled */
+	EVENT_TO_SHARED,            /* "conversions.to-shared": pages converted */
+	EVENT_TO_PRIVATE,           /* "conversions.to-private" */
+	EVENT_BY_FAULT,             /* "conversions.by-fault": conversions after a memory fault */
+	EVENT_BY_HYPERCALL,         /* "conversions.by-hypercall": explicit share/unshare */
+	EVENT_HYPERCALLS_REFUSED,   /* "hypercalls.refused" */
+	EVENT_COUNT
+};
+
+enum check_kind {
+	CHECK_PATTERN, /* ADDR SIZE PATTERN: the host reads the words a step wrote */
+	CHECK_ZERO,    /* ADDR SIZE zero */
+	CHECK_SIGBUS,  /* ADDR SIZE sigbus: every host access faults (private pages) */
+	CHECK_PRIVATE, /* ADDR SIZE private: shareability GUEST after the run */
+	CHECK_SHARED,  /* ADDR SIZE shared: shareability ALL after the run */
+};
+
 /* A host-side check of guest RAM through the VMM's own view after the run. */
 struct data_check {
 	uint64_t addr;
 	uint64_t size;
-	bool zero;        /* expect zero bytes instead of a pattern */
-	uint32_t pattern; /* as written by a step at the same addresses */
+	enum check_kind kind;
+	uint32_t pattern; /* CHECK_PATTERN: as written by a step at the same addresses */
 };
 
 struct scenario {
@@ -108,6 +144,7 @@ struct scenario {
 	enum outcome expect_gmem_served;
 	enum outcome expect_uaddr_served;
 	struct count_expect expect_exits[EXIT_KIND_COUNT];
+	struct count_expect expect_events[EVENT_COUNT];
 	struct data_check checks[CONFIG_MAX_CHECKS];
 	int nr_checks;
 };
@@ -127,5 +164,7 @@ const char *config_mode_name(enum vm_mode mode);
 const char *config_outcome_name(enum outcome outcome);
 const char *config_exit_kind_name(enum exit_kind kind);
 const char *config_step_op_name(enum step_op op);
+const char *config_event_name(enum event_kind kind);
+const char *config_check_kind_name(enum check_kind kind);
 
 #endif
