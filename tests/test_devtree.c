@@ -49,7 +49,7 @@ static int build_sample(void **state)
 	memcpy(sc.steps, sample_steps, sizeof(sample_steps));
 	sc.nr_steps = NR_SAMPLE_STEPS;
 	memset(blob, 0, sizeof(blob));
-	if (devtree_build(blob, sizeof(blob), &sc, err, sizeof(err)) < 0) {
+	if (devtree_build(blob, sizeof(blob), &sc, 0, err, sizeof(err)) < 0) {
 		print_error("devtree_build: %s\n", err);
 		return -1;
 	}
@@ -214,7 +214,7 @@ static void test_every_mode_name(void **state)
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		sc.mode = modes[i];
 		sc.stage = 1;
-		assert_int_equal(devtree_build(blob, sizeof(blob), &sc, err, sizeof(err)), 0);
+		assert_int_equal(devtree_build(blob, sizeof(blob), &sc, 0, err, sizeof(err)), 0);
 		assert_string_equal(prop_string(GMEMVM_FDT_NODE, "mode"),
 				    config_mode_name(modes[i]));
 		assert_int_equal(prop_u32(GMEMVM_FDT_NODE, "stage"), 1);
@@ -298,7 +298,7 @@ static void test_buffer_too_small(void **state)
 
 	memset(small, 0x5a, sizeof(small));
 	memset(err, 0, sizeof(err));
-	assert_int_equal(devtree_build(small, 64, &sc, err, sizeof(err)), -1);
+	assert_int_equal(devtree_build(small, 64, &sc, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "device tree"));
 	assert_non_null(strstr(err, fdt_strerror(-FDT_ERR_NOSPACE)));
 	for (size_t i = 64; i < sizeof(small); i++)
@@ -312,7 +312,7 @@ static void test_buffer_smaller_than_header(void **state)
 	uint8_t tiny[16];
 
 	memset(err, 0, sizeof(err));
-	assert_int_equal(devtree_build(tiny, sizeof(tiny), &sc, err, sizeof(err)), -1);
+	assert_int_equal(devtree_build(tiny, sizeof(tiny), &sc, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "device tree"));
 	assert_non_null(strstr(err, fdt_strerror(-FDT_ERR_NOSPACE)));
 }
@@ -336,7 +336,7 @@ static void test_max_steps_fit(void **state)
 	memset(sc.name, 'n', sizeof(sc.name) - 1);
 	sc.name[sizeof(sc.name) - 1] = '\0';
 	memset(blob, 0, sizeof(blob));
-	if (devtree_build(blob, GMEMVM_FDT_MAX_SIZE, &sc, err, sizeof(err)) < 0)
+	if (devtree_build(blob, GMEMVM_FDT_MAX_SIZE, &sc, 0, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
 	assert_int_equal(fdt_check_header(blob), 0);
 	assert_true(fdt_totalsize(blob) <= GMEMVM_FDT_MAX_SIZE);

@@ -401,7 +401,7 @@ static void test_tiny_elf_copy_zeroes_bss(void **state)
 	tiny_build(&t);
 	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err,
 				    sizeof(err)), 0);
-	elf_copy(&image, t.bytes, ram);
+	elf_copy(&image, t.bytes, ram, 0);
 	assert_memory_equal(ram + WINDOW_MIN, tiny_code, sizeof(tiny_code));
 	for (size_t i = sizeof(tiny_code); i < TINY_MEMSZ; i++)
 		assert_int_equal(ram[WINDOW_MIN + i], 0);
@@ -486,7 +486,7 @@ static void test_guest_copy_places_bytes_and_zeroes_bss(void **state)
 	memset(ram, 0xa5, WINDOW_MAX);
 	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err,
 				   sizeof(err)), 0);
-	elf_copy(&image, guest, ram);
+	elf_copy(&image, guest, ram, 0);
 	for (int i = 0; i < image.nr_segments; i++) {
 		const struct elf_segment *s = &image.segments[i];
 		assert_memory_equal(ram + s->gpa, guest + s->file_offset, s->file_size);

@@ -5,6 +5,7 @@
  * every exit is a struct kvm_run fabricated in a zeroed buffer, the way
  * KVM_RUN would leave it, and dispatched with exit_dispatch().
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +18,13 @@
 
 #include "config.h"
 #include "exits.h"
+#include "gmem.h"
 #include "gmemvm_abi.h"
 #include "hypercall.h"
 #include "iotrap.h"
 #include "kvm_abi.h"
 #include "memmap.h"
+#include "shareability.h"
 
 /* A run page as big as KVM's; port data lives past the struct, as in KVM. */
 #define RUN_SIZE 8192
@@ -76,6 +79,7 @@ struct fixture {
 	/* For the hypercall tests: 4 MiB of "guest RAM" seen through host_view. */
 	uint8_t *ram;
 	struct memmap memory;
+	struct gmem gmem; /* only its shareability: all of RAM shared with the host */
 	struct hypercall_device hypercall;
 };
 
@@ -92,9 +96,20 @@ static int setup(void **state)
 	iotrap_init(&f->traps);
 	f->context.traps = &f->traps;
 	f->context.ram_size = RAM_SIZE;
+	/* memmap_read() refuses anything not shared RAM: give it a MODE_SHARED
+	 * map whose guest_memfd shareability is ALL everywhere, over f->ram. */
+	memmap_init(&f->memory);
+	f->memory.mode = MODE_SHARED;
 	f->memory.ram_size = RAM_SIZE;
 	f->memory.host_view = f->ram;
-	hypercall_init(&f->hypercall, &f->memory);
+	gmem_init(&f->gmem);
+	if (shareability_init(&f->gmem.shareability, RAM_SIZE, GMEM_PAGE_SIZE,
+			      SHAREABILITY_ALL) < 0)
+		return -1;
+	f->memory.gmem = &f->gmem;
+	pthread_mutex_init(&f->memory.lock, NULL);
+	f->memory.lock_ready = true;
+	hypercall_init(&f->hypercall, &f->memory, NULL);
 	if (iotrap_register(&f->traps, IOTRAP_PIO, TEST_PORT, TEST_PORT_SIZE, "test port",
 			    test_device_access, &f->device) < 0 ||
 	    iotrap_register(&f->traps, IOTRAP_MMIO, TEST_MMIO_BASE, TEST_MMIO_SIZE, "test mmio",
@@ -110,6 +125,9 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	hypercall_destroy(&f->hypercall);
+	/* host_view is not the map's own: memmap_destroy leaves f->ram alone. */
+	memmap_destroy(&f->memory);
+	gmem_destroy(&f->gmem);
 	free(f->ram);
 	free(f->run);
 	free(f);

@@ -296,13 +296,13 @@ static void test_create_refuses_missing_flag(void **state)
 	struct gmem gmem;
 
 	(void)state;
-	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, true, 0, err, sizeof(err)),
+	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, true, 0, false, err, sizeof(err)),
 			 -1);
 	assert_non_null(strstr(err, "GUEST_MEMFD_FLAG_MMAP"));
 	assert_int_equal(gmem.fd, -1);
 
 	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, false, GUEST_MEMFD_FLAG_MMAP,
-				     err, sizeof(err)),
+				     false, err, sizeof(err)),
 			 -1);
 	assert_non_null(strstr(err, "GUEST_MEMFD_FLAG_INIT_SHARED"));
 	assert_null(strstr(err, "GUEST_MEMFD_FLAG_MMAP"));
@@ -315,8 +315,10 @@ static void test_map_needs_support_shared(void **state)
 	struct gmem gmem;
 
 	(void)state;
-	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, true, caps.guest_memfd_flags,
-				     err, sizeof(err)),
+	/* No SUPPORT_SHARED (INIT_PRIVATE alone is refused now: such a file is
+	 * private anyway). */
+	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, false, caps.guest_memfd_flags,
+				     false, err, sizeof(err)),
 			 0);
 	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "mmap of guest_memfd"));
@@ -330,7 +332,7 @@ static bool shared_gmem(struct gmem *gmem)
 {
 	if (!kernel_has(FLAGS_BOTH))
 		return false;
-	if (gmem_create(gmem, vm_fd, GMEM_SIZE, true, false, caps.guest_memfd_flags, err,
+	if (gmem_create(gmem, vm_fd, GMEM_SIZE, true, false, caps.guest_memfd_flags, false, err,
 			sizeof(err)) < 0 ||
 	    gmem_map(gmem, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
@@ -455,11 +457,11 @@ static void test_bind_null_userspace_addr(void **state)
 	(void)state;
 	vm = kvm_create_vm(kvm_fd, 0);
 	assert_true(vm >= 0);
-	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, false, true, caps.guest_memfd_flags, err,
-				     sizeof(err)),
+	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, false, false, caps.guest_memfd_flags,
+				     false, err, sizeof(err)),
 			 0);
 	/* No mapping exists at 0: the check must not run. */
-	if (gmem_bind(&gmem, vm, 0, 0, 0, GMEM_SIZE, 0, err, sizeof(err)) < 0)
+	if (gmem_bind(&gmem, vm, 0, 0, 0, GMEM_SIZE, 0, true, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
 	gmem_destroy(&gmem);
 	close(vm);
@@ -476,8 +478,8 @@ static void test_bind_checks_before_kernel(void **state)
 		return;
 	vm = kvm_create_vm(kvm_fd, 0);
 	assert_true(vm >= 0);
-	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, true, false, caps.guest_memfd_flags, err,
-				     sizeof(err)),
+	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, true, false, caps.guest_memfd_flags,
+				     false, err, sizeof(err)),
 			 0);
 	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), 0);
 	anonymous = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
@@ -485,13 +487,13 @@ static void test_bind_checks_before_kernel(void **state)
 	assert_true(anonymous != MAP_FAILED);
 
 	assert_int_equal(gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)anonymous,
-				   err, sizeof(err)),
+				   true, err, sizeof(err)),
 			 GMEM_REFUSED); /* the notes' rule, not the kernel, refused it */
 	assert_non_null(strstr(err, "stage 1"));
 	assert_null(strstr(err, "KVM_SET_USER_MEMORY_REGION2"));
 	/* Slot 1 was never created: a gmem-bound slot could not be changed,
 	 * so binding it now with the right address succeeds only if so. */
-	if (gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)gmem.host_view, err,
+	if (gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)gmem.host_view, true, err,
 		      sizeof(err)) < 0)
 		fail_msg("%s", err);
 
@@ -519,6 +521,299 @@ static void test_gmem_punch_hole(void **state)
 	assert_null(gmem.host_view);
 }
 
+/* ---- The model (model = true): the notes' stage-2 semantics ------------ */
+
+#define PAGE GMEM_PAGE_SIZE
+
+/* A model guest_memfd with the notes' flags; false (skip) when the kernel
+ * lacks what the model builds on (MMAP|INIT_SHARED for SUPPORT_SHARED). */
+static bool model_gmem(struct gmem *gmem, bool support_shared, bool init_private, bool map)
+{
+	if (support_shared && !kernel_has(FLAGS_BOTH)) {
+		printf("skipped: the model needs GUEST_MEMFD_FLAG_MMAP|INIT_SHARED\n");
+		return false;
+	}
+	if (gmem_create(gmem, vm_fd, GMEM_SIZE, support_shared, init_private,
+			caps.guest_memfd_flags, true, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	if (map && gmem_map(gmem, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	return true;
+}
+
+/* The inode of the file mapped at address (0 for anonymous or unmapped):
+ * tells which file the kernel serves a page of a view from. */
+static uint64_t mapped_inode(const void *address)
+{
+	uint64_t target = (uint64_t)(uintptr_t)address, inode = 0;
+	FILE *maps = fopen("/proc/self/maps", "re");
+	char line[512];
+
+	assert_non_null(maps);
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long long start, end, ino;
+		if (sscanf(line, "%llx-%llx %*s %*x %*x:%*x %llu", &start, &end, &ino) == 3 &&
+		    start <= target && target < end) {
+			inode = ino;
+			break;
+		}
+	}
+	fclose(maps);
+	return inode;
+}
+
+static uint64_t fd_inode(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return st.st_ino;
+}
+
+static bool all_equal(const uint8_t *bytes, uint8_t value, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if (bytes[i] != value)
+			return false;
+	return true;
+}
+
+static void test_model_refuses_init_private_alone(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	for (int model = 0; model < 2; model++) {
+		assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, true,
+					     caps.guest_memfd_flags, model, err, sizeof(err)),
+				 -1);
+		assert_non_null(strstr(err, "INIT_PRIVATE"));
+		assert_non_null(strstr(err, "EINVAL"));
+		assert_int_equal(gmem.fd, -1);
+		gmem_destroy(&gmem);
+	}
+}
+
+static void test_model_default_all(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	if (!model_gmem(&gmem, true, false, true))
+		return;
+	assert_true(gmem.model);
+	assert_int_equal(gmem_shareability(&gmem, 0), SHAREABILITY_ALL);
+	assert_int_equal(gmem_shareability(&gmem, GMEM_SIZE - PAGE), SHAREABILITY_ALL);
+	assert_int_equal(shareability_extent_count(&gmem.shareability), 1);
+	assert_false(touch_sigbuses(gmem.host_view));
+	assert_false(touch_sigbuses(gmem.host_view + GMEM_SIZE - 1));
+	/* The host view and the content view are the same pages. */
+	gmem.host_view[123] = 0x42;
+	assert_int_equal(gmem.content_view[123], 0x42);
+	gmem_destroy(&gmem);
+}
+
+static void test_model_init_private_all_sigbus(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	if (!model_gmem(&gmem, true, true, true))
+		return;
+	/* The kernel file stays mappable and shared: the model keeps INIT_PRIVATE. */
+	assert_int_equal(gmem.kernel_flags, FLAGS_BOTH);
+	assert_int_equal(shareability_extent_count(&gmem.shareability), 1);
+	for (uint64_t offset = 0; offset < GMEM_SIZE; offset += PAGE) {
+		assert_int_equal(gmem_shareability(&gmem, offset), SHAREABILITY_GUEST);
+		if (!touch_sigbuses(gmem.host_view + offset))
+			fail_msg("host read of GUEST page %#" PRIx64 " did not SIGBUS", offset);
+	}
+	/* The guest's contents are still there for KVM's stand-in views. */
+	assert_false(touch_sigbuses(gmem.content_view));
+	gmem_destroy(&gmem);
+}
+
+static void test_model_convert_private_then_shared(void **state)
+{
+	struct gmem gmem;
+	uint8_t *page;
+
+	(void)state;
+	if (!model_gmem(&gmem, true, false, true))
+		return;
+	page = gmem.host_view + 5 * PAGE;
+	memset(page - PAGE, 0x11, 3 * PAGE);
+	memset(page, 0xa7, PAGE);
+
+	assert_int_equal(gmem_convert_private(&gmem, 5 * PAGE, PAGE), 0);
+	assert_int_equal(gmem_shareability(&gmem, 5 * PAGE), SHAREABILITY_GUEST);
+	assert_int_equal(gmem_shareability(&gmem, 4 * PAGE), SHAREABILITY_ALL);
+	assert_int_equal(gmem_shareability(&gmem, 6 * PAGE), SHAREABILITY_ALL);
+	assert_true(touch_sigbuses(page));
+	assert_true(touch_sigbuses(page + PAGE - 1));
+	/* The SIGBUS is the kernel's: the never-shared guest_memfd is mapped there. */
+	assert_int_equal(mapped_inode(page), fd_inode(gmem.sigbus_fd));
+	assert_int_equal(mapped_inode(page - PAGE), fd_inode(gmem.fd));
+	/* Neighbours stay readable, contents intact. */
+	assert_false(touch_sigbuses(page - 1));
+	assert_false(touch_sigbuses(page + PAGE));
+	assert_true(all_equal(page - PAGE, 0x11, PAGE));
+	assert_true(all_equal(page + PAGE, 0x11, PAGE));
+	/* In-place conversion: the private page keeps its bytes. */
+	assert_true(all_equal(gmem.content_view + 5 * PAGE, 0xa7, PAGE));
+
+	assert_int_equal(gmem_convert_shared(&gmem, 5 * PAGE, PAGE), 0);
+	assert_int_equal(gmem_shareability(&gmem, 5 * PAGE), SHAREABILITY_ALL);
+	assert_int_equal(shareability_extent_count(&gmem.shareability), 1);
+	assert_false(touch_sigbuses(page));
+	assert_true(all_equal(page, 0xa7, PAGE));
+	assert_int_equal(mapped_inode(page), fd_inode(gmem.fd));
+	gmem_destroy(&gmem);
+}
+
+static void test_model_init_private_convert_shared(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	if (!model_gmem(&gmem, true, true, true))
+		return;
+	/* What the guest wrote while private (as KVM would, through content_view). */
+	memset(gmem.content_view, 0x5e, 2 * PAGE);
+	assert_int_equal(gmem_convert_shared(&gmem, 0, PAGE), 0);
+	assert_false(touch_sigbuses(gmem.host_view));
+	assert_true(all_equal(gmem.host_view, 0x5e, PAGE));
+	assert_true(touch_sigbuses(gmem.host_view + PAGE));
+	assert_int_equal(gmem_shareability(&gmem, PAGE), SHAREABILITY_GUEST);
+	gmem_destroy(&gmem);
+}
+
+/* Both conversion directions give the same answer for a range. */
+static void assert_convert_result(struct gmem *gmem, uint64_t offset, uint64_t size, int expected)
+{
+	int to_private = gmem_convert_private(gmem, offset, size);
+	int to_shared = gmem_convert_shared(gmem, offset, size);
+
+	if (to_private != expected || to_shared != expected)
+		fail_msg("convert [%#" PRIx64 ", +%#" PRIx64 "): private %d, shared %d, want %d",
+			 offset, size, to_private, to_shared, expected);
+}
+
+static void test_model_convert_refusals(void **state)
+{
+	struct gmem gmem;
+	const uint64_t top = UINT64_MAX & ~(PAGE - 1);
+
+	(void)state;
+	/* Without SUPPORT_SHARED the ioctls do not exist: ENOTTY before any
+	 * range check, model or not. */
+	for (int model = 0; model < 2; model++) {
+		assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, false,
+					     caps.guest_memfd_flags, model, err, sizeof(err)),
+				 0);
+		assert_convert_result(&gmem, 0, PAGE, -ENOTTY);
+		assert_convert_result(&gmem, 1, 0, -ENOTTY);
+		assert_int_equal(gmem_shareability(&gmem, 0), SHAREABILITY_GUEST);
+		gmem_destroy(&gmem);
+	}
+
+	if (!model_gmem(&gmem, true, false, true))
+		return;
+	assert_convert_result(&gmem, 0, 0, -EINVAL);                 /* empty */
+	assert_convert_result(&gmem, 1, PAGE, -EINVAL);              /* offset misaligned */
+	assert_convert_result(&gmem, PAGE, 100, -EINVAL);            /* size misaligned */
+	assert_convert_result(&gmem, top, PAGE, -EINVAL);            /* offset + size wraps */
+	assert_convert_result(&gmem, PAGE, top, -EINVAL);            /* the same, other way */
+	assert_convert_result(&gmem, GMEM_SIZE, PAGE, -EINVAL);      /* starts at the end */
+	assert_convert_result(&gmem, GMEM_SIZE - PAGE, 2 * PAGE, -EINVAL); /* runs past it */
+	/* Refusals changed nothing. */
+	assert_int_equal(shareability_extent_count(&gmem.shareability), 1);
+	assert_false(touch_sigbuses(gmem.host_view + GMEM_SIZE - PAGE));
+
+	/* Exactly up to the end is fine, for one page and for the whole file. */
+	assert_int_equal(gmem_convert_private(&gmem, GMEM_SIZE - PAGE, PAGE), 0);
+	assert_true(touch_sigbuses(gmem.host_view + GMEM_SIZE - 1));
+	assert_int_equal(gmem_convert_shared(&gmem, GMEM_SIZE - PAGE, PAGE), 0);
+	assert_int_equal(gmem_convert_private(&gmem, 0, GMEM_SIZE), 0);
+	assert_true(touch_sigbuses(gmem.host_view));
+	assert_int_equal(gmem_convert_shared(&gmem, 0, GMEM_SIZE), 0);
+	assert_false(touch_sigbuses(gmem.host_view + GMEM_SIZE - 1));
+	gmem_destroy(&gmem);
+}
+
+static void test_model_mmap_errno(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	if (!model_gmem(&gmem, false, false, false))
+		return;
+	assert_int_equal(gmem_mmap_errno(&gmem, MAP_SHARED), ENODEV);
+	assert_int_equal(gmem_mmap_errno(&gmem, MAP_PRIVATE), ENODEV);
+	gmem_destroy(&gmem);
+
+	if (!model_gmem(&gmem, true, false, false))
+		return;
+	assert_int_equal(gmem_mmap_errno(&gmem, MAP_SHARED), 0);
+	assert_int_equal(gmem_mmap_errno(&gmem, MAP_PRIVATE), EINVAL);
+	assert_int_equal(gmem_mmap_errno(&gmem, MAP_PRIVATE | MAP_ANONYMOUS), EINVAL);
+	gmem_destroy(&gmem);
+}
+
+static void test_model_punch_hole_both_views(void **state)
+{
+	struct gmem gmem;
+
+	(void)state;
+	if (!model_gmem(&gmem, true, false, true))
+		return;
+	memset(gmem.host_view, 0x3c, 4 * PAGE);
+	assert_int_equal(gmem_punch_hole(&gmem, PAGE, PAGE), 0);
+	assert_true(all_zero(gmem.host_view + PAGE, PAGE));
+	assert_true(all_zero(gmem.content_view + PAGE, PAGE));
+	assert_true(all_equal(gmem.host_view, 0x3c, PAGE));
+	assert_true(all_equal(gmem.content_view + 2 * PAGE, 0x3c, PAGE));
+
+	/* A private page is invalidated too: zero once it is shared again. */
+	assert_int_equal(gmem_convert_private(&gmem, 3 * PAGE, PAGE), 0);
+	assert_int_equal(gmem_punch_hole(&gmem, 3 * PAGE, PAGE), 0);
+	assert_true(all_zero(gmem.content_view + 3 * PAGE, PAGE));
+	assert_int_equal(gmem_convert_shared(&gmem, 3 * PAGE, PAGE), 0);
+	assert_true(all_zero(gmem.host_view + 3 * PAGE, PAGE));
+	gmem_destroy(&gmem);
+}
+
+static void test_model_without_support_shared(void **state)
+{
+	struct gmem gmem;
+	uint8_t *contents;
+
+	(void)state;
+	if (!model_gmem(&gmem, false, false, false))
+		return;
+	assert_int_equal(gmem.kernel_flags, 0);
+	/* The kernel will not map the file: the contents live in a stand-in. */
+	assert_true(gmem.fd >= 0);
+	assert_true(gmem.content_fd >= 0);
+	assert_int_not_equal(gmem.content_fd, gmem.fd);
+	assert_null(gmem.content_view);
+	assert_int_equal(gmem_shareability(&gmem, 0), SHAREABILITY_GUEST);
+	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "SUPPORT_SHARED"));
+	assert_null(gmem.host_view);
+
+	/* Punching reaches the stand-in (and the kernel's file). */
+	contents = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gmem.content_fd, 0);
+	assert_true(contents != MAP_FAILED);
+	memset(contents, 0x99, 2 * PAGE);
+	assert_int_equal(gmem_punch_hole(&gmem, PAGE, PAGE), 0);
+	assert_true(all_equal(contents, 0x99, PAGE));
+	assert_true(all_zero(contents + PAGE, PAGE));
+	munmap(contents, 2 * PAGE);
+	gmem_destroy(&gmem);
+	assert_int_equal(gmem.content_fd, -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +835,15 @@ int main(void)
 		cmocka_unit_test(test_bind_null_userspace_addr),
 		cmocka_unit_test(test_bind_checks_before_kernel),
 		cmocka_unit_test(test_gmem_punch_hole),
+		cmocka_unit_test(test_model_refuses_init_private_alone),
+		cmocka_unit_test(test_model_default_all),
+		cmocka_unit_test(test_model_init_private_all_sigbus),
+		cmocka_unit_test(test_model_convert_private_then_shared),
+		cmocka_unit_test(test_model_init_private_convert_shared),
+		cmocka_unit_test(test_model_convert_refusals),
+		cmocka_unit_test(test_model_mmap_errno),
+		cmocka_unit_test(test_model_punch_hole_both_views),
+		cmocka_unit_test(test_model_without_support_shared),
 	};
 
 	if (access(KVM_DEVICE_PATH, F_OK) != 0) {

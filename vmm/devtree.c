@@ -41,14 +41,20 @@ static int add_steps(void *fdt, const struct scenario *scenario, char *err, size
 		TRY(fdt_property_u32(fdt, "vcpu",
 				     step->vcpu == STEP_VCPU_ALL ? GMEMVM_FDT_VCPU_ALL
 								 : (uint32_t)step->vcpu));
+		if (step->view == VIEW_SHARED)
+			TRY(fdt_property_string(fdt, "view", "shared"));
+		if (step->op == STEP_SHARE || step->op == STEP_UNSHARE)
+			TRY(fdt_property_u32(fdt, "result", (uint32_t)step->expect_result));
+		if (step->op == STEP_FLIP)
+			TRY(fdt_property_u32(fdt, "count", step->count));
 		TRY(fdt_end_node(fdt));
 	}
 	TRY(fdt_end_node(fdt));
 	return 0;
 }
 
-int devtree_build(void *buffer, size_t size, const struct scenario *scenario, char *err,
-		  size_t err_size)
+int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
+		  unsigned int shared_bit, char *err, size_t err_size)
 {
 	void *fdt = buffer;
 	TRY(fdt_create(fdt, (int)size));
@@ -89,6 +95,8 @@ int devtree_build(void *buffer, size_t size, const struct scenario *scenario, ch
 	TRY(fdt_property_string(fdt, "mode", config_mode_name(scenario->mode)));
 	TRY(fdt_property_u32(fdt, "stage", (uint32_t)scenario->stage));
 	TRY(fdt_property_u64(fdt, "data-start", GMEMVM_DATA_GPA));
+	if (shared_bit)
+		TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_SHARED_BIT, shared_bit));
 	if (add_steps(fdt, scenario, err, err_size) < 0)
 		return -1;
 	TRY(fdt_end_node(fdt)); /* gmemvm */

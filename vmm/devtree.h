@@ -11,8 +11,9 @@
 
 #include "config.h"
 
-/* Build into buffer (size bytes, e.g. GMEMVM_FDT_MAX_SIZE). 0, or -1 with err. */
-int devtree_build(void *buffer, size_t size, const struct scenario *scenario, char *err,
-		  size_t err_size);
+/* Build into buffer (size bytes, e.g. GMEMVM_FDT_MAX_SIZE). shared_bit is the
+ * CoCo modes' shared-view bit (0: no shared view). 0, or -1 with err. */
+int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
+		  unsigned int shared_bit, char *err, size_t err_size);
 
 #endif

@@ -117,12 +117,13 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load
 	return 0;
 }
 
-void elf_copy(const struct elf_image *image, const uint8_t *file, uint8_t *ram)
+void elf_copy(const struct elf_image *image, const uint8_t *file, uint8_t *window,
+	      uint64_t window_gpa)
 {
 	for (int i = 0; i < image->nr_segments; i++) {
 		const struct elf_segment *segment = &image->segments[i];
-		memcpy(ram + segment->gpa, file + segment->file_offset, segment->file_size);
-		memset(ram + segment->gpa + segment->file_size, 0,
-		       segment->memory_size - segment->file_size);
+		uint8_t *target = window + (segment->gpa - window_gpa);
+		memcpy(target, file + segment->file_offset, segment->file_size);
+		memset(target + segment->file_size, 0, segment->memory_size - segment->file_size);
 	}
 }

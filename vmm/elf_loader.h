@@ -31,7 +31,10 @@ int elf_read_file(const char *path, uint8_t **data, size_t *size, char *err, siz
 int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load_max,
 	      struct elf_image *image, char *err, size_t err_size);
 
-/* Copy the segments into guest RAM (ram = host view of GPA 0), zeroing .bss. */
-void elf_copy(const struct elf_image *image, const uint8_t *file, uint8_t *ram);
+/* Copy the segments into window, a buffer holding guest-physical
+ * [window_gpa, window_gpa + window size) that covers the load window passed
+ * to elf_parse, zeroing .bss. */
+void elf_copy(const struct elf_image *image, const uint8_t *file, uint8_t *window,
+	      uint64_t window_gpa);
 
 #endif

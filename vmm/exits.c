@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "gmem.h"
 #include "gmemvm_abi.h"
 
 __attribute__((format(printf, 3, 4))) static enum exit_action
@@ -212,6 +213,24 @@ enum exit_action exit_handle_internal_error(struct exit_context *context, struct
 			    : "");
 }
 
+/* Both kinds of memory fault end here: the policy converts, or says why not. */
+static enum exit_action handle_fault(struct exit_context *context, uint64_t gpa, uint64_t size,
+				     bool private_access, bool modelled,
+				     struct memmap_completion *completion)
+{
+	char why[256];
+	if (!context->conversions)
+		return stop(context, OUTCOME_INTERNAL_ERROR,
+			    "memory fault at gpa %#" PRIx64 " size %#" PRIx64
+			    " (%s access): no conversion policy in this run",
+			    gpa, size, private_access ? "private" : "shared");
+	if (conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
+				       private_access, modelled, completion, why,
+				       sizeof(why)) < 0)
+		return stop(context, OUTCOME_INTERNAL_ERROR, "%s", why);
+	return EXIT_ACTION_CONTINUE;
+}
+
 enum exit_action exit_handle_memory_fault(struct exit_context *context, struct kvm_run *run)
 {
 	const struct kvm_memory_fault_info *fault = kvm_run_memory_fault(run);
@@ -220,10 +239,34 @@ enum exit_action exit_handle_memory_fault(struct exit_context *context, struct k
 		fprintf(context->trace, "[vcpu %d] memory fault gpa %#" PRIx64 " size %#" PRIx64
 			" %s\n", context->vcpu, fault->gpa, fault->size,
 			is_private ? "private" : "shared");
-	return stop(context, OUTCOME_INTERNAL_ERROR,
-		    "memory fault at gpa %#" PRIx64 " size %#" PRIx64 " (%s access, flags %#" PRIx64
-		    "): this mode has no conversion policy for it",
-		    fault->gpa, fault->size, is_private ? "private" : "shared", fault->flags);
+	/* The kernel retries the access itself once the page is converted. */
+	return handle_fault(context, fault->gpa, fault->size, is_private, false, NULL);
+}
+
+enum exit_action exit_handle_model_fault(struct exit_context *context, struct kvm_run *run,
+					 uint64_t canonical, bool private_access)
+{
+	uint64_t page = canonical & ~(GMEM_PAGE_SIZE - 1);
+	uint32_t length = run->mmio.len;
+	if (length == 0 || length > 8 || canonical + length > page + GMEM_PAGE_SIZE)
+		return stop(context, OUTCOME_INTERNAL_ERROR,
+			    "an access of %u bytes at gpa %#" PRIx64 " crosses a page: the model "
+			    "cannot complete it",
+			    length, canonical);
+	if (context->trace)
+		fprintf(context->trace, "[vcpu %d] memory fault gpa %#" PRIx64 " size %#llx %s "
+			"(modelled: MMIO exit at %#llx)\n", context->vcpu, page, GMEM_PAGE_SIZE,
+			private_access ? "private" : "shared", (unsigned long long)run->mmio.phys_addr);
+	/* KVM already decoded the instruction as MMIO: after the conversion the
+	 * model performs the access, which is what a retry would have done. */
+	struct memmap_completion completion = {
+		.gpa = canonical,
+		.shared_view = !private_access,
+		.is_write = run->mmio.is_write,
+		.length = length,
+		.data = run->mmio.data,
+	};
+	return handle_fault(context, page, GMEM_PAGE_SIZE, private_access, true, &completion);
 }
 
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run)
@@ -256,8 +299,27 @@ static enum exit_kind exit_kind_of(uint32_t reason)
 	}
 }
 
+/* In CoCo modes an MMIO exit on RAM is the model's memory fault (memmap.h). */
+static bool model_fault_of(const struct exit_context *context, const struct kvm_run *run,
+			   uint64_t *canonical, bool *private_access)
+{
+	if (run->exit_reason != KVM_EXIT_MMIO || !context->memory ||
+	    !context->memory->shared_bit)
+		return false;
+	enum memmap_alias alias = memmap_classify(context->memory, run->mmio.phys_addr, canonical);
+	*private_access = alias == MEMMAP_PRIVATE_VIEW;
+	return alias != MEMMAP_NOT_RAM;
+}
+
 enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run)
 {
+	uint64_t canonical;
+	bool private_access;
+	if (model_fault_of(context, run, &canonical, &private_access)) {
+		context->exits[EXIT_KIND_MEMORY_FAULT]++;
+		context->exits_total++;
+		return exit_handle_model_fault(context, run, canonical, private_access);
+	}
 	context->exits[exit_kind_of(run->exit_reason)]++;
 	context->exits_total++;
 

@@ -12,8 +12,10 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "conversion.h"
 #include "iotrap.h"
 #include "kvm_abi.h"
+#include "memmap.h"
 
 enum exit_action { EXIT_ACTION_CONTINUE, EXIT_ACTION_STOP };
 
@@ -24,6 +26,10 @@ struct exit_context {
 	bool userspace_addr_null; /* the memslot was bound with userspace_addr = NULL */
 	bool gmem_served;         /* probe: gmem-bound memslots are served from guest_memfd */
 	FILE *trace;              /* every exit is printed here; NULL when not tracing */
+	/* CoCo modes: the memory map that tells a model's memory fault from an
+	 * MMIO exit, and the policy every memory fault goes to (NULL: none). */
+	struct memmap *memory;
+	struct conversion_policy *conversions;
 
 	uint64_t exits[EXIT_KIND_COUNT];
 	uint64_t exits_total;
@@ -48,6 +54,10 @@ enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_r
 enum exit_action exit_handle_fail_entry(struct exit_context *context, struct kvm_run *run);
 enum exit_action exit_handle_internal_error(struct exit_context *context, struct kvm_run *run);
 enum exit_action exit_handle_memory_fault(struct exit_context *context, struct kvm_run *run);
+/* The model's memory fault: an MMIO exit on RAM through the view that does not
+ * match the page (memmap.h). Goes to the same policy as the kernel's. */
+enum exit_action exit_handle_model_fault(struct exit_context *context, struct kvm_run *run,
+					 uint64_t canonical, bool private_access);
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run);
 
 #endif

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -24,15 +25,43 @@ uint64_t gmem_kernel_flags(bool support_shared, bool init_private)
 	return flags;
 }
 
-int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
-		bool init_private, uint64_t supported_flags, char *err, size_t err_size)
+/* The contents of a file without SUPPORT_SHARED: the kernel will not map it,
+ * but this KVM reads guest memory through userspace_addr, so the model keeps
+ * the private contents in a memfd that stands in for the guest_memfd. */
+static int create_content_standin(struct gmem *gmem, char *err, size_t err_size)
+{
+	gmem->content_fd = memfd_create("gmemvm-private-standin", MFD_CLOEXEC);
+	if (gmem->content_fd < 0 || ftruncate(gmem->content_fd, (off_t)gmem->size) < 0) {
+		snprintf(err, err_size, "memfd for the model's private contents failed: %s",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void gmem_init(struct gmem *gmem)
 {
 	memset(gmem, 0, sizeof(*gmem));
-	gmem->fd = -1;
+	gmem->fd = gmem->content_fd = gmem->sigbus_fd = -1;
+}
+
+int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
+		bool init_private, uint64_t supported_flags, bool model, char *err,
+		size_t err_size)
+{
+	gmem_init(gmem);
 	gmem->size = size;
 	gmem->support_shared = support_shared;
 	gmem->init_private = init_private;
-	gmem->kernel_flags = gmem_kernel_flags(support_shared, init_private);
+	gmem->model = model;
+	if (init_private && !support_shared) {
+		snprintf(err, err_size,
+			 "GUEST_MEMFD_FLAG_INIT_PRIVATE needs GUEST_MEMFD_FLAG_SUPPORT_SHARED (EINVAL): "
+			 "a file the host cannot map is private anyway");
+		return -1;
+	}
+	/* The model keeps INIT_PRIVATE itself and needs mappable contents. */
+	gmem->kernel_flags = gmem_kernel_flags(support_shared, init_private && !model);
 
 	uint64_t missing = gmem->kernel_flags & ~supported_flags;
 	if (missing) {
@@ -51,20 +80,123 @@ int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared
 			 ") failed: %s", size, gmem->kernel_flags, strerror(errno));
 		return -1;
 	}
+	enum shareability initial =
+		support_shared && !init_private ? SHAREABILITY_ALL : SHAREABILITY_GUEST;
+	if (shareability_init(&gmem->shareability, size, GMEM_PAGE_SIZE, initial) < 0) {
+		snprintf(err, err_size, "guest_memfd size %#" PRIx64 " is not a multiple of 4 KiB",
+			 size);
+		return -1;
+	}
+	if (!model) {
+		gmem->content_fd = gmem->fd;
+		return 0;
+	}
+	if (!support_shared)
+		return create_content_standin(gmem, err, err_size);
+	gmem->content_fd = gmem->fd;
+	/* MMAP without INIT_SHARED: the kernel SIGBUSes every host fault on it. */
+	gmem->sigbus_fd = kvm_create_guest_memfd(vm_fd, size, GUEST_MEMFD_FLAG_MMAP);
+	gmem->content_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem->fd, 0);
+	if (gmem->sigbus_fd < 0 || gmem->content_view == MAP_FAILED) {
+		gmem->content_view = NULL;
+		snprintf(err, err_size, "the model's guest_memfd views failed: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
+}
+
+int gmem_mmap_errno(const struct gmem *gmem, int map_flags)
+{
+	if (!gmem->support_shared)
+		return ENODEV;
+	if ((map_flags & MAP_TYPE) != MAP_SHARED)
+		return EINVAL;
+	return 0;
+}
+
+int gmem_remap(uint8_t *address, int fd, uint64_t offset, uint64_t size, int prot)
+{
+	void *mapped;
+	if (fd < 0)
+		mapped = mmap(address, size, PROT_NONE,
+			      MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	else
+		mapped = mmap(address, size, prot, MAP_FIXED | MAP_SHARED, fd, (off_t)offset);
+	return mapped == MAP_FAILED ? -ENOMEM : 0;
+}
+
+/* Point [offset, offset + size) of the host view at what its state allows. */
+static int update_host_view(struct gmem *gmem, uint64_t offset, uint64_t size,
+			    enum shareability state)
+{
+	if (!gmem->host_view || !gmem->model)
+		return 0;
+	int fd = state == SHAREABILITY_ALL ? gmem->content_fd : gmem->sigbus_fd;
+	return gmem_remap(gmem->host_view + offset, fd, offset, size, PROT_READ | PROT_WRITE);
+}
+
+static void remap_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
+{
+	struct gmem *gmem = opaque;
+	if (state == SHAREABILITY_GUEST && update_host_view(gmem, start, end - start, state) < 0)
+		gmem->host_view = NULL; /* gmem_map sees this and fails */
 }
 
 int gmem_map(struct gmem *gmem, char *err, size_t err_size)
 {
-	void *view = mmap(NULL, gmem->size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem->fd, 0);
-	if (view == MAP_FAILED) {
+	int error = gmem_mmap_errno(gmem, MAP_SHARED);
+	void *view = MAP_FAILED;
+	if (!error) {
+		view = mmap(NULL, gmem->size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem->content_fd,
+			    0);
+		error = view == MAP_FAILED ? errno : 0;
+	}
+	if (error) {
 		snprintf(err, err_size, "mmap of guest_memfd (flags %#" PRIx64 ") failed: %s%s",
-			 gmem->kernel_flags, strerror(errno),
+			 gmem->kernel_flags, strerror(error),
 			 gmem->support_shared ? "" : " (only SUPPORT_SHARED guest_memfd can be mapped)");
 		return -1;
 	}
 	gmem->host_view = view;
+	shareability_for_each(&gmem->shareability, remap_extent, gmem);
+	if (!gmem->host_view) {
+		munmap(view, gmem->size);
+		snprintf(err, err_size, "could not map GUEST pages out of the host view");
+		return -1;
+	}
 	return 0;
+}
+
+static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum shareability state)
+{
+	if (!gmem->support_shared)
+		return -ENOTTY;
+	if (!gmem->model) {
+		struct kvm_gmem_convert request = {.offset = offset, .size = size};
+		unsigned long op = state == SHAREABILITY_ALL ? KVM_GMEM_CONVERT_SHARED
+							     : KVM_GMEM_CONVERT_PRIVATE;
+		if (ioctl(gmem->fd, op, &request) < 0)
+			return -errno;
+	}
+	int status = shareability_set(&gmem->shareability, offset, size, state);
+	if (status < 0)
+		return status;
+	return update_host_view(gmem, offset, size, state);
+}
+
+int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size)
+{
+	return convert(gmem, offset, size, SHAREABILITY_ALL);
+}
+
+int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size)
+{
+	return convert(gmem, offset, size, SHAREABILITY_GUEST);
+}
+
+enum shareability gmem_shareability(const struct gmem *gmem, uint64_t offset)
+{
+	return shareability_get(&gmem->shareability, offset);
 }
 
 /* One line of /proc/self/maps that the check needs. */
@@ -141,9 +273,10 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
 }
 
 int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, uint64_t offset,
-	      uint64_t size, uint64_t userspace_addr, char *err, size_t err_size)
+	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr, char *err,
+	      size_t err_size)
 {
-	if (userspace_addr &&
+	if (userspace_addr && check_userspace_addr &&
 	    gmem_check_userspace_addr(gmem, offset, userspace_addr, size, "/proc/self/maps", err,
 				      err_size) < 0)
 		return GMEM_REFUSED;
@@ -160,16 +293,31 @@ int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, u
 
 int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size)
 {
-	return fallocate(gmem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-			 (off_t)size);
+	/* Both the private and the shared views map content_fd, so one punch
+	 * invalidates both (the notes' truncation rule). The kernel's file is
+	 * punched too when a stand-in holds the contents. */
+	if (gmem->content_fd != gmem->fd &&
+	    fallocate(gmem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+		      (off_t)size) < 0)
+		return -1;
+	return fallocate(gmem->content_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t)offset, (off_t)size);
 }
 
 void gmem_destroy(struct gmem *gmem)
 {
 	if (gmem->host_view)
 		munmap(gmem->host_view, gmem->size);
+	if (gmem->content_view)
+		munmap(gmem->content_view, gmem->size);
+	if (gmem->content_fd >= 0 && gmem->content_fd != gmem->fd)
+		close(gmem->content_fd);
+	if (gmem->sigbus_fd >= 0)
+		close(gmem->sigbus_fd);
 	if (gmem->fd >= 0)
 		close(gmem->fd);
-	gmem->host_view = NULL;
-	gmem->fd = -1;
+	if (gmem->shareability.extents)
+		shareability_destroy(&gmem->shareability);
+	gmem->host_view = gmem->content_view = NULL;
+	gmem->fd = gmem->content_fd = gmem->sigbus_fd = -1;
 }

@@ -1,11 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest_memfd object: create it with the notes' flags, map it into the
- * VMM, check a userspace_addr against it and bind it to a memslot.
+ * The guest_memfd object as the design notes define it (SEED.md, stages 1
+ * and 2): flags SUPPORT_SHARED and INIT_PRIVATE, per-page shareability (ALL
+ * = shared with the host, GUEST = private), CONVERT_SHARED/CONVERT_PRIVATE,
+ * host mmap that faults with SIGBUS on GUEST pages, and hole punching that
+ * zeroes the pages for every view.
  *
- * Names: the notes' SUPPORT_SHARED is upstream GUEST_MEMFD_FLAG_MMAP; the
- * notes' INIT_PRIVATE is upstream's default, and its absence is upstream
- * GUEST_MEMFD_FLAG_INIT_SHARED (DESIGN.md, "Names").
+ * One interface, two implementations (DESIGN.md): where the kernel has
+ * per-page conversion (KVM_GMEM_CONVERT_*), gmem_convert() calls it; where
+ * it does not, this file models it on the kernel's own pieces: the content
+ * stays in a real guest_memfd, and the host view of a GUEST page is a
+ * never-shared guest_memfd mapped over it, so the SIGBUS comes from the
+ * kernel. Callers above do not know which one served them.
+ *
+ * Names: SUPPORT_SHARED is upstream GUEST_MEMFD_FLAG_MMAP; INIT_PRIVATE is
+ * upstream's default, its absence GUEST_MEMFD_FLAG_INIT_SHARED.
+ *
+ * Not thread-safe: callers serialise conversions (memmap holds a lock).
  */
 #ifndef GMEMVM_GMEM_H
 #define GMEMVM_GMEM_H
@@ -14,27 +25,48 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shareability.h"
+
+#define GMEM_PAGE_SIZE 4096ULL
+
 struct gmem {
-	int fd;
+	int fd;              /* the kernel's guest_memfd, bound to memslots */
 	uint64_t size;
 	bool support_shared; /* the notes' GUEST_MEMFD_FLAG_SUPPORT_SHARED */
 	bool init_private;   /* the notes' GUEST_MEMFD_FLAG_INIT_PRIVATE */
-	uint64_t kernel_flags;
-	uint8_t *host_view; /* MAP_SHARED mapping of the whole file, or NULL */
+	uint64_t kernel_flags; /* what the kernel was given */
+	bool model;          /* shareability modelled here (the kernel lacks it) */
+	struct shareability_map shareability;
+	int content_fd;      /* where page contents live: fd, or a memfd stand-in */
+	int sigbus_fd;       /* model: never-shared guest_memfd behind GUEST pages */
+	uint8_t *host_view;  /* MAP_SHARED view that honours shareability, or NULL */
+	uint8_t *content_view; /* model only: every page, for KVM's stand-in views */
 };
 
-/* The upstream flags that give the notes' semantics. */
+/* An object that owns nothing yet (gmem_destroy on it is a no-op). */
+void gmem_init(struct gmem *gmem);
+
+/* The upstream flags that give the notes' semantics on a kernel with them. */
 uint64_t gmem_kernel_flags(bool support_shared, bool init_private);
 
 /*
  * Create a guest_memfd of size bytes on vm_fd. supported_flags is what
- * KVM_CAP_GUEST_MEMFD_FLAGS reported; a flag the kernel lacks is refused
- * here with the fix in err rather than as a bare EINVAL from the kernel.
+ * KVM_CAP_GUEST_MEMFD_FLAGS reported. With model set, shareability is kept
+ * here: a SUPPORT_SHARED file is created MMAP|INIT_SHARED so its pages can
+ * back the views, and a file without SUPPORT_SHARED gets a memfd stand-in
+ * for its contents (this KVM reads guest memory through userspace_addr, and
+ * such a file cannot be mapped). Refuses INIT_PRIVATE without SUPPORT_SHARED
+ * (EINVAL, as the notes define INIT_PRIVATE for mappable files only).
  */
 int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
-		bool init_private, uint64_t supported_flags, char *err, size_t err_size);
+		bool init_private, uint64_t supported_flags, bool model, char *err,
+		size_t err_size);
 
-/* mmap the whole file MAP_SHARED (only SUPPORT_SHARED files can be mapped). */
+/* The errno a host mmap with these flags gets: ENODEV without SUPPORT_SHARED,
+ * EINVAL for anything but MAP_SHARED; 0 when it would succeed. */
+int gmem_mmap_errno(const struct gmem *gmem, int map_flags);
+
+/* mmap the whole file MAP_SHARED for the host, GUEST pages faulting SIGBUS. */
 int gmem_map(struct gmem *gmem, char *err, size_t err_size);
 
 /*
@@ -48,16 +80,32 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
 /*
  * Bind [offset, offset + size) of the file to guest-physical gpa in memslot
  * slot with KVM_SET_USER_MEMORY_REGION2 and KVM_MEM_GUEST_MEMFD, after the
- * userspace_addr check (skipped for userspace_addr 0, the notes' opt-out).
- * Returns 0, GMEM_REFUSED when the notes' rule refused userspace_addr, or
- * -1 when the kernel refused the memslot.
+ * userspace_addr check when check_userspace_addr is set and userspace_addr is
+ * not 0 (the notes' opt-out). Returns 0, GMEM_REFUSED when the notes' rule
+ * refused userspace_addr, or -1 when the kernel refused the memslot.
  */
 #define GMEM_REFUSED (-2)
 int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, uint64_t offset,
-	      uint64_t size, uint64_t userspace_addr, char *err, size_t err_size);
+	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr, char *err,
+	      size_t err_size);
 
-/* fallocate(PUNCH_HOLE): the next access to the range sees zeroes. */
+/*
+ * CONVERT_SHARED / CONVERT_PRIVATE of [offset, offset + size). Returns 0 or
+ * the negative errno the kernel gives: -ENOTTY without SUPPORT_SHARED (the
+ * ioctls exist only then), -EINVAL for an empty, unaligned, overflowing or
+ * out-of-file range, -ENOMEM when a view could not be updated.
+ */
+int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size);
+int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size);
+
+/* Shareability of the page at offset; GUEST for files without SUPPORT_SHARED. */
+enum shareability gmem_shareability(const struct gmem *gmem, uint64_t offset);
+
+/* fallocate(PUNCH_HOLE) on the contents: every view sees zeroes afterwards. */
 int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size);
+
+/* Map [offset, offset + size) of fd at address with MAP_FIXED (the views). */
+int gmem_remap(uint8_t *address, int fd, uint64_t offset, uint64_t size, int prot);
 
 void gmem_destroy(struct gmem *gmem);
 

@@ -2,15 +2,18 @@
 #include "hypercall.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 
-void hypercall_init(struct hypercall_device *device, const struct memmap *memory)
+void hypercall_init(struct hypercall_device *device, struct memmap *memory,
+		    struct conversion_policy *conversions)
 {
 	memset(device, 0, sizeof(*device));
 	device->memory = memory;
+	device->conversions = conversions;
 	pthread_mutex_init(&device->lock, NULL);
 }
 
@@ -19,26 +22,25 @@ void hypercall_destroy(struct hypercall_device *device)
 	pthread_mutex_destroy(&device->lock);
 }
 
-int hypercall_decode(const struct memmap *memory, uint64_t gpa, struct gmemvm_hypercall *request)
+int hypercall_decode(struct memmap *memory, uint64_t gpa, struct gmemvm_hypercall *request)
 {
 	if (gpa % 8)
 		return GMEMVM_HC_EINVAL;
-	const void *block = memmap_lookup(memory, gpa, sizeof(*request));
-	if (!block)
+	/* One copy, under the memory map's lock: the guest may change or
+	 * unshare the block while we look at it. */
+	if (memmap_read(memory, gpa, request, sizeof(*request)) < 0)
 		return GMEMVM_HC_EINVAL;
-	/* One copy: the guest may change the block while we look at it. */
-	memcpy(request, block, sizeof(*request));
 	return GMEMVM_HC_OK;
 }
 
-void hypercall_read_string(const struct memmap *memory, uint64_t gpa, char *out, size_t size)
+void hypercall_read_string(struct memmap *memory, uint64_t gpa, char *out, size_t size)
 {
 	size_t length = 0;
 	for (; length + 1 < size; length++) {
-		const char *byte = memmap_lookup(memory, gpa + length, 1);
-		if (!byte || *byte == '\0')
+		char byte;
+		if (memmap_read(memory, gpa + length, &byte, 1) < 0 || byte == '\0')
 			break;
-		out[length] = (*byte >= 0x20 && *byte < 0x7f) ? *byte : '.';
+		out[length] = (byte >= 0x20 && byte < 0x7f) ? byte : '.';
 	}
 	out[length] = '\0';
 }
@@ -99,18 +101,30 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 		break;
 	}
 	case GMEMVM_HC_SHARE:
-	case GMEMVM_HC_UNSHARE:
-		count(device, &device->stats.refused_not_supported);
-		result = GMEMVM_HC_ENOSYS;
+	case GMEMVM_HC_UNSHARE: {
+		bool to_private = request.op == GMEMVM_HC_UNSHARE;
+		count(device, to_private ? &device->stats.unshares : &device->stats.shares);
+		if (!device->conversions) {
+			count(device, &device->stats.refused_not_supported);
+			result = GMEMVM_HC_ENOSYS;
+			break;
+		}
+		result = conversion_on_request(device->conversions, access->vcpu, request.arg[0],
+					       request.arg[1], to_private);
+		if (result != GMEMVM_HC_OK)
+			count(device, &device->stats.refused_conversions);
 		break;
+	}
 	default:
 		count(device, &device->stats.refused_unknown_op);
 		result = GMEMVM_HC_ENOSYS;
 		break;
 	}
-	/* The block was checked above; write only the result field back. */
-	struct gmemvm_hypercall *block = memmap_lookup(device->memory, gpa, sizeof(*block));
-	memcpy(&block->result, &result, sizeof(result));
+	/* Only the result field goes back. If the guest unshared its own block
+	 * meanwhile, the write is refused and the guest sees no result. */
+	if (memmap_write(device->memory, gpa + offsetof(struct gmemvm_hypercall, result), &result,
+			 sizeof(result)) < 0)
+		count(device, &device->stats.refused_bad_block);
 }
 
 int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps)

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "conversion.h"
 #include "gmemvm_abi.h"
 #include "iotrap.h"
 #include "memmap.h"
@@ -19,27 +20,31 @@
 struct hypercall_stats {
 	uint64_t requests;
 	uint64_t done, asserts;
-	uint64_t refused_bad_block; /* misaligned or outside RAM: not even readable */
+	uint64_t refused_bad_block; /* misaligned, outside RAM or private: not readable */
 	uint64_t refused_unknown_op;
-	uint64_t refused_not_supported; /* share/unshare before conversions exist */
+	uint64_t refused_not_supported; /* share/unshare without a conversion policy */
+	uint64_t shares, unshares;      /* requests, whatever their result */
+	uint64_t refused_conversions;   /* share/unshare answered with an error */
 };
 
 struct hypercall_device {
-	const struct memmap *memory;
+	struct memmap *memory;
+	struct conversion_policy *conversions; /* share/unshare go here; NULL: ENOSYS */
 	pthread_mutex_t lock;
 	struct hypercall_stats stats;
 };
 
-void hypercall_init(struct hypercall_device *device, const struct memmap *memory);
+void hypercall_init(struct hypercall_device *device, struct memmap *memory,
+		    struct conversion_policy *conversions);
 int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps);
 void hypercall_destroy(struct hypercall_device *device);
 
 /* Copy the request block at gpa: 0, or GMEMVM_HC_EINVAL when it is misaligned
- * or not entirely inside guest RAM. */
-int hypercall_decode(const struct memmap *memory, uint64_t gpa, struct gmemvm_hypercall *request);
+ * or not entirely inside guest RAM the host may read (shared memory). */
+int hypercall_decode(struct memmap *memory, uint64_t gpa, struct gmemvm_hypercall *request);
 
 /* Copy a NUL-terminated guest string into out (at most size - 1 bytes);
- * bytes outside RAM end it, unprintable bytes become '.'. */
-void hypercall_read_string(const struct memmap *memory, uint64_t gpa, char *out, size_t size);
+ * bytes outside shared RAM end it, unprintable bytes become '.'. */
+void hypercall_read_string(struct memmap *memory, uint64_t gpa, char *out, size_t size);
 
 #endif

@@ -61,6 +61,22 @@ struct kvm_memory_attributes {
 };
 #define KVM_SET_MEMORY_ATTRIBUTES _IOW(KVMIO, 0xd2, struct kvm_memory_attributes)
 
+/*
+ * Per-page conversion on the guest_memfd itself, as proposed upstream after
+ * 6.18 (RFC "KVM: guest_memfd: Introduce KVM_GMEM_CONVERT_SHARED/PRIVATE
+ * ioctls"): the notes' CONVERT_SHARED and CONVERT_PRIVATE. Not merged; the
+ * probe asks the kernel and gmemvm uses them only where they answer.
+ */
+#define KVM_GMEM_IO 0xAF
+struct kvm_gmem_convert {
+	uint64_t offset;
+	uint64_t size;
+	uint64_t error_offset;
+	uint64_t reserved[5];
+};
+#define KVM_GMEM_CONVERT_SHARED _IOWR(KVM_GMEM_IO, 0x41, struct kvm_gmem_convert)
+#define KVM_GMEM_CONVERT_PRIVATE _IOWR(KVM_GMEM_IO, 0x42, struct kvm_gmem_convert)
+
 #ifndef KVM_EXIT_MEMORY_FAULT
 #define KVM_EXIT_MEMORY_FAULT 39
 #endif

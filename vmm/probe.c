@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
@@ -136,11 +137,51 @@ out:
 		close(vm_fd);
 }
 
+/* Ask a throwaway guest_memfd for KVM_GMEM_CONVERT_SHARED: ENOTTY means the
+ * kernel has no such ioctl, anything else that it knows it. */
+static void probe_gmem_conversion(int kvm_fd, struct host_probe *probe)
+{
+	uint64_t flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+	int vm_fd = kvm_create_vm(kvm_fd, 0);
+	int gmem_fd = vm_fd >= 0 && (probe->caps.guest_memfd_flags & flags) == flags
+			      ? kvm_create_guest_memfd(vm_fd, PROBE_PAGE, flags)
+			      : -1;
+	if (gmem_fd < 0) {
+		snprintf(probe->conversion_detail, sizeof(probe->conversion_detail),
+			 "not probed: no mappable guest_memfd");
+	} else {
+		struct kvm_gmem_convert request = {.offset = 0, .size = PROBE_PAGE};
+		int status = ioctl(gmem_fd, KVM_GMEM_CONVERT_SHARED, &request);
+		int error = errno;
+		probe->gmem_conversion = status == 0 || error != ENOTTY;
+		snprintf(probe->conversion_detail, sizeof(probe->conversion_detail),
+			 "KVM_GMEM_CONVERT_SHARED: %s",
+			 status == 0 ? "accepted" : strerror(error));
+		close(gmem_fd);
+	}
+	if (vm_fd >= 0)
+		close(vm_fd);
+}
+
+static void probe_guest_phys_bits(int kvm_fd, struct host_probe *probe)
+{
+	struct kvm_cpuid2 *cpuid = kvm_supported_cpuid(kvm_fd);
+	probe->guest_phys_bits = 36; /* the architectural minimum, if CPUID is silent */
+	for (unsigned int i = 0; cpuid && i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 0x80000008)
+			probe->guest_phys_bits = cpuid->entries[i].eax & 0xff;
+	free(cpuid);
+	unsigned int bit = probe->guest_phys_bits - 2;
+	probe->shared_bit = bit > 46 ? 46 : bit < 39 ? 0 : bit;
+}
+
 void probe_host(int kvm_fd, struct host_probe *probe)
 {
 	memset(probe, 0, sizeof(*probe));
 	kvm_read_caps(kvm_fd, &probe->caps);
 	probe_gmem_serving(kvm_fd, probe);
+	probe_gmem_conversion(kvm_fd, probe);
+	probe_guest_phys_bits(kvm_fd, probe);
 }
 
 const char *probe_serving_name(enum gmem_serving serving)
@@ -164,7 +205,8 @@ struct probe_line {
 /* Capabilities are native or absent; the behavioural probe was measured or not. */
 static const char *line_status(const struct probe_line *line)
 {
-	bool measured = strncmp(line->name, "gmem memslot", 12) == 0;
+	bool measured = strncmp(line->name, "gmem memslot", 12) == 0 ||
+			strncmp(line->name, "guest physical", 14) == 0;
 	if (measured)
 		return line->native ? "probed" : "unknown";
 	return line->native ? "native" : "absent";
@@ -211,6 +253,18 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 		 "KVM_EXIT_MEMORY_FAULT carries gpa, size, flags");
 	add_line(lines, &n, "KVM_CAP_NR_MEMSLOTS", caps->nr_memslots > 0, "%d memslots",
 		 caps->nr_memslots);
+	add_line(lines, &n, "guest_memfd conversion ioctls", probe->gmem_conversion,
+		 "notes: CONVERT_SHARED/CONVERT_PRIVATE, per-page shareability (%s)%s",
+		 probe->conversion_detail, probe->gmem_conversion ? "" : "; gmemvm models it");
+	add_line(lines, &n, "private memory (CoCo VM type)",
+		 (caps->vm_types & ~1ULL) && (caps->memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE),
+		 "%s", (caps->vm_types & ~1ULL) && caps->memory_attributes
+			       ? "a VM type with private memory attributes"
+			       : "no CoCo VM type with private attributes; gmemvm models private and "
+				 "shared views with a shared GPA bit");
+	add_line(lines, &n, "guest physical address bits", probe->guest_phys_bits > 0,
+		 "%u; shared-view bit for CoCo modes: %u", probe->guest_phys_bits,
+		 probe->shared_bit);
 	add_line(lines, &n, "gmem memslot served from", probe->serving != GMEM_SERVING_UNKNOWN,
 		 "%s (%s)", probe_serving_name(probe->serving), probe->serving_detail);
 	return n;
@@ -218,17 +272,17 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 
 void probe_print_table(FILE *out, const struct host_probe *probe)
 {
-	struct probe_line lines[12];
+	struct probe_line lines[16];
 	int n = probe_lines(probe, lines);
-	fprintf(out, "%-28s %-7s %s\n", "feature", "status", "detail");
+	fprintf(out, "%-30s %-7s %s\n", "feature", "status", "detail");
 	for (int i = 0; i < n; i++)
-		fprintf(out, "%-28s %-7s %s\n", lines[i].name,
+		fprintf(out, "%-30s %-7s %s\n", lines[i].name,
 			line_status(&lines[i]), lines[i].detail);
 }
 
 void probe_print_json(FILE *out, const struct host_probe *probe)
 {
-	struct probe_line lines[12];
+	struct probe_line lines[16];
 	int n = probe_lines(probe, lines);
 	fprintf(out, "{\"features\": [");
 	for (int i = 0; i < n; i++) {

@@ -23,6 +23,15 @@ struct host_probe {
 	struct kvm_caps caps;
 	enum gmem_serving serving;
 	char serving_detail[192];
+	/* The notes' CONVERT_SHARED/CONVERT_PRIVATE as the kernel's
+	 * KVM_GMEM_CONVERT_* ioctls (later upstream proposals). */
+	bool gmem_conversion;
+	char conversion_detail[128];
+	unsigned int guest_phys_bits; /* KVM_GET_SUPPORTED_CPUID 0x80000008 */
+	/* The CoCo modes' shared-view bit: TDX takes the top GPA bit, but a guest
+	 * access with bit 47 set shuts the vCPU down on this KVM (measured), so
+	 * gmemvm takes the bit below it, and at most 46 (4-level paging). */
+	unsigned int shared_bit;
 };
 
 void probe_host(int kvm_fd, struct host_probe *probe);

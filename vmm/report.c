@@ -13,6 +13,29 @@ void report_add_feature(struct run_report *report, const char *name, bool native
 		report->features[report->nr_features++] = (struct report_feature){name, native};
 }
 
+uint64_t report_event(const struct run_report *report, enum event_kind kind)
+{
+	const struct conversion_stats *c = &report->conversions;
+	const struct hypercall_stats *h = &report->hypercalls;
+	switch (kind) {
+	case EVENT_MEMORY_FAULTS:
+		return c->memory_faults_kernel + c->memory_faults_modelled;
+	case EVENT_TO_SHARED:
+		return c->pages_to_shared;
+	case EVENT_TO_PRIVATE:
+		return c->pages_to_private;
+	case EVENT_BY_FAULT:
+		return c->by_fault;
+	case EVENT_BY_HYPERCALL:
+		return c->by_hypercall;
+	case EVENT_HYPERCALLS_REFUSED:
+		return h->refused_bad_block + h->refused_unknown_op + h->refused_not_supported +
+		       h->refused_conversions;
+	default:
+		return 0;
+	}
+}
+
 static bool count_matches(const struct count_expect *expect, uint64_t value)
 {
 	switch (expect->compare) {
@@ -53,6 +76,22 @@ void report_evaluate(struct run_report *report)
 				 compare_text(expect->compare), expect->value);
 			return;
 		}
+	}
+	for (int kind = 0; kind < EVENT_COUNT; kind++) {
+		const struct count_expect *expect = &scenario->expect_events[kind];
+		uint64_t value = report_event(report, (enum event_kind)kind);
+		if (!count_matches(expect, value)) {
+			snprintf(report->mismatch, sizeof(report->mismatch),
+				 "%s = %" PRIu64 ", expected %s%" PRIu64,
+				 config_event_name((enum event_kind)kind), value,
+				 compare_text(expect->compare), expect->value);
+			return;
+		}
+	}
+	if (report->inconsistent) {
+		snprintf(report->mismatch, sizeof(report->mismatch), "consistency check: %s",
+			 report->consistency);
+		return;
 	}
 	for (int i = 0; i < scenario->nr_checks; i++) {
 		if (!report->checks[i].passed) {
@@ -133,9 +172,21 @@ int report_write_json(const char *path, const struct run_report *report,
 	const struct hypercall_stats *hc = &report->hypercalls;
 	fprintf(out, "  \"hypercalls\": {\"requests\": %" PRIu64 ", \"done\": %" PRIu64
 		", \"asserts\": %" PRIu64 ", \"refused_bad_block\": %" PRIu64
-		", \"refused_unknown_op\": %" PRIu64 ", \"refused_not_supported\": %" PRIu64 "},\n",
+		", \"refused_unknown_op\": %" PRIu64 ", \"refused_not_supported\": %" PRIu64
+		", \"shares\": %" PRIu64 ", \"unshares\": %" PRIu64
+		", \"refused_conversions\": %" PRIu64 "},\n",
 		hc->requests, hc->done, hc->asserts, hc->refused_bad_block, hc->refused_unknown_op,
-		hc->refused_not_supported);
+		hc->refused_not_supported, hc->shares, hc->unshares, hc->refused_conversions);
+	const struct conversion_stats *cv = &report->conversions;
+	fprintf(out, "  \"memory_faults\": {\"kernel\": %" PRIu64 ", \"modelled\": %" PRIu64
+		"},\n  \"conversions\": {\"pages_to_shared\": %" PRIu64
+		", \"pages_to_private\": %" PRIu64 ", \"by_fault\": %" PRIu64
+		", \"by_hypercall\": %" PRIu64 ", \"hypervisor_side\": %" PRIu64
+		", \"already_done\": %" PRIu64 ", \"refused\": %" PRIu64 "},\n",
+		cv->memory_faults_kernel, cv->memory_faults_modelled, cv->pages_to_shared,
+		cv->pages_to_private, cv->by_fault, cv->by_hypercall, cv->hypervisor_side,
+		cv->already_done, cv->refused);
+	fprintf(out, "  \"consistent\": %s,\n", report->inconsistent ? "false" : "true");
 	fprintf(out, "  \"checks\": [");
 	for (int i = 0; i < scenario->nr_checks; i++) {
 		fprintf(out, "%s{\"passed\": %s, \"detail\": ", i ? ", " : "",

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "conversion.h"
 #include "hypercall.h"
 #include "probe.h"
 
@@ -41,6 +42,9 @@ struct run_report {
 	uint64_t exits[EXIT_KIND_COUNT];
 	uint64_t unhandled_pio, unhandled_mmio;
 	struct hypercall_stats hypercalls;
+	struct conversion_stats conversions;
+	bool inconsistent; /* the checker found state, memslots and views disagreeing */
+	char consistency[256];
 	struct check_result checks[CONFIG_MAX_CHECKS];
 	struct report_feature features[REPORT_MAX_FEATURES];
 	int nr_features;
@@ -50,6 +54,8 @@ struct run_report {
 };
 
 void report_add_feature(struct run_report *report, const char *name, bool native);
+/* The count an [expect] event key compares with. */
+uint64_t report_event(const struct run_report *report, enum event_kind kind);
 /* Compare outcome, exit counts and data checks with the scenario's [expect]. */
 void report_evaluate(struct run_report *report);
 /* "name  outcome  exits  time  [ok|MISMATCH: ...]" */

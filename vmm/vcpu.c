@@ -37,7 +37,7 @@ static void write_u64(uint8_t *ram, uint64_t gpa, uint64_t value)
 	memcpy(ram + gpa, &value, sizeof(value));
 }
 
-void vcpu_write_boot_tables(uint8_t *ram, int vcpus)
+void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 {
 	write_u64(ram, GMEMVM_PML4_GPA, GMEMVM_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE);
 	for (int pd = 0; pd < GMEMVM_PD_COUNT; pd++) {
@@ -48,6 +48,23 @@ void vcpu_write_boot_tables(uint8_t *ram, int vcpus)
 			uint64_t gpa = ((uint64_t)pd << 30) | (entry << 21);
 			write_u64(ram, pd_gpa + entry * 8,
 				  gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_HUGE | PAGE_ACCESSED | PAGE_DIRTY);
+		}
+	}
+	if (shared_bit >= 39 && shared_bit <= 46) {
+		/* The shared view, as TDX guests see it: the same RAM with the
+		 * shared bit set, through its own PML4 entry. */
+		uint64_t bit = 1ULL << shared_bit;
+		write_u64(ram, GMEMVM_PML4_GPA + (bit >> 39) * 8,
+			  GMEMVM_SHARED_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE);
+		for (uint64_t pd = 0; pd < GMEMVM_SHARED_PD_COUNT; pd++) {
+			uint64_t pd_gpa = GMEMVM_SHARED_PD_GPA + pd * 0x1000;
+			write_u64(ram, GMEMVM_SHARED_PDPT_GPA + pd * 8,
+				  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE);
+			for (uint64_t entry = 0; entry < 512; entry++)
+				write_u64(ram, pd_gpa + entry * 8,
+					  (bit | (pd << 30) | (entry << 21)) | PAGE_PRESENT |
+						  PAGE_WRITABLE | PAGE_HUGE | PAGE_ACCESSED |
+						  PAGE_DIRTY);
 		}
 	}
 	write_u64(ram, GMEMVM_GDT_GPA + 0, 0);

@@ -40,9 +40,12 @@ struct vcpu_set {
 	int running;
 };
 
-/* Page tables (4 GiB identity map, 2 MiB pages), GDT and per-vCPU TLS blocks
- * in guest RAM; ram is the host view of GPA 0. */
-void vcpu_write_boot_tables(uint8_t *ram, int vcpus);
+/* The first BOOT_TABLES_SIZE bytes of guest RAM: page tables (a 4 GiB
+ * identity map in 2 MiB pages, and with shared_bit set the shared view
+ * GPA | 1 << shared_bit of RAM too), the GDT and the per-vCPU TLS blocks.
+ * low is a buffer the caller copies to GPA 0. */
+#define VCPU_BOOT_TABLES_SIZE GMEMVM_FDT_GPA
+void vcpu_write_boot_tables(uint8_t *low, int vcpus, unsigned int shared_bit);
 
 void vcpu_set_init(struct vcpu_set *set);
 /* Create vCPU index, set its CPUID, long-mode registers and entry state. */

@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "console.h"
+#include "conversion.h"
 #include "devtree.h"
 #include "elf_loader.h"
 #include "gmem.h"
@@ -35,6 +38,7 @@ struct vm {
 	struct console console;
 	struct testdev testdev;
 	struct hypercall_device hypercalls;
+	struct conversion_policy conversions;
 	struct vcpu_set vcpus;
 	uint8_t *guest_file;
 	size_t guest_file_size;
@@ -60,16 +64,14 @@ static const char *guest_path(const struct scenario *scenario)
 	return from_environment && from_environment[0] ? from_environment : GMEMVM_DEFAULT_GUEST;
 }
 
-/* Steps 1 and 2: everything that can be refused without touching KVM. */
+/* Step 1: everything about the guest that can be refused without KVM. */
 static enum gmemvm_status prepare_guest(struct vm *vm, char *err)
 {
 	const char *path = guest_path(vm->scenario);
 	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
-	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA, GMEMVM_DATA_GPA,
-		      &vm->guest, err, ERROR_SIZE) < 0)
-		return GMEMVM_STATUS_BAD_INPUT;
-	if (devtree_build(vm->devtree, sizeof(vm->devtree), vm->scenario, err, ERROR_SIZE) < 0)
+	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA,
+		      GMEMVM_SHARED_AREA_GPA, &vm->guest, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
 	return GMEMVM_STATUS_MATCHED;
 }
@@ -88,16 +90,82 @@ static int check_host(const struct vm *vm, char *err)
 	return 0;
 }
 
+/* Which guest_memfd features served this run, and which the model stood in for. */
 static void record_features(const struct vm *vm, struct run_report *report)
 {
+	const struct scenario *scenario = vm->scenario;
+	bool coco = scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE;
+	bool native_conversion = !vm->gmem.model;
 	report_add_feature(report, "guest_memfd", true);
 	report_add_feature(report, "KVM_SET_USER_MEMORY_REGION2", true);
 	if (vm->gmem.support_shared)
 		report_add_feature(report, "SUPPORT_SHARED (GUEST_MEMFD_FLAG_MMAP)", true);
-	if (vm->gmem.kernel_flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+	if (vm->gmem.support_shared && !vm->gmem.init_private)
 		report_add_feature(report, "shared by default (GUEST_MEMFD_FLAG_INIT_SHARED)",
 				   true);
+	if (vm->gmem.init_private)
+		report_add_feature(report, "INIT_PRIVATE", native_conversion);
+	/* Mode shared converts only when the guest asks; say so only then. */
+	bool converted = report->conversions.by_hypercall || report->conversions.by_fault;
+	if (scenario->mode != MODE_SHARED || converted) {
+		if (vm->gmem.support_shared)
+			report_add_feature(report, "per-page shareability and CONVERT_SHARED/PRIVATE",
+					   native_conversion);
+		if (vm->gmem.support_shared && vm->gmem.model)
+			report_add_feature(report,
+					   "host SIGBUS on private pages (kernel, via a never-shared "
+					   "guest_memfd)",
+					   true);
+	}
+	if (coco) {
+		report_add_feature(report, "private/shared views (shared GPA bit)", false);
+		report_add_feature(report, "KVM_EXIT_MEMORY_FAULT on a view mismatch", false);
+	}
+	if (scenario->mode == MODE_COCO_LEGACY)
+		report_add_feature(report, "KVM_SET_MEMORY_ATTRIBUTES (private attribute)",
+				   vm->host.caps.memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	if (scenario->mode == MODE_COCO_LEGACY && !vm->gmem.support_shared)
+		report_add_feature(report, "private contents of an unmappable guest_memfd (memfd "
+					   "stand-in)",
+				   false);
 	report_add_feature(report, "exits (io, mmio, hlt)", true);
+}
+
+/* Build the boot state in the VMM, then load it into guest RAM the way the
+ * mode allows: CoCo VMs get it in private memory, as a CoCo VMM loads an
+ * initial image, and everything else through the host's view. */
+static void load_boot_image(struct vm *vm, unsigned int shared_bit)
+{
+	uint8_t *low = calloc(1, VCPU_BOOT_TABLES_SIZE);
+	uint8_t *window = calloc(1, GMEMVM_SHARED_AREA_GPA - GMEMVM_IMAGE_GPA);
+	if (!low || !window)
+		abort(); /* a few hundred KiB at start-up: nothing sensible to do */
+	vcpu_write_boot_tables(low, vm->scenario->vcpus, shared_bit);
+	elf_copy(&vm->guest, vm->guest_file, window, GMEMVM_IMAGE_GPA);
+	memmap_populate(&vm->memory, 0, low, VCPU_BOOT_TABLES_SIZE);
+	memmap_populate(&vm->memory, GMEMVM_FDT_GPA, vm->devtree, sizeof(vm->devtree));
+	memmap_populate(&vm->memory, GMEMVM_IMAGE_GPA, window,
+			GMEMVM_SHARED_AREA_GPA - GMEMVM_IMAGE_GPA);
+	free(low);
+	free(window);
+}
+
+/* CoCo and pKVM guests run from private memory and talk to the VMM through
+ * the shared area; these launch-time conversions are not counted as the
+ * guest's. */
+static int set_boot_shareability(struct vm *vm, char *err)
+{
+	if (vm->scenario->mode == MODE_SHARED)
+		return 0;
+	int status = memmap_convert(&vm->memory, 0, GMEMVM_SHARED_AREA_GPA, true, NULL, NULL);
+	if (status == 0)
+		status = memmap_convert(&vm->memory, GMEMVM_SHARED_AREA_GPA,
+					GMEMVM_SHARED_AREA_SIZE, false, NULL, NULL);
+	if (status < 0) {
+		snprintf(err, ERROR_SIZE, "converting the boot area failed: %s", strerror(-status));
+		return -1;
+	}
+	return 0;
 }
 
 static enum gmemvm_status create_machine(struct vm *vm, const struct run_options *options,
@@ -111,16 +179,35 @@ static enum gmemvm_status create_machine(struct vm *vm, const struct run_options
 	if (check_host(vm, err) < 0)
 		return GMEMVM_STATUS_HOST;
 
+	bool coco = scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE;
+	unsigned int shared_bit = coco ? vm->host.shared_bit : 0;
+	if (coco && !shared_bit) {
+		snprintf(err, ERROR_SIZE,
+			 "the guest has %u physical address bits: too few for a shared-view bit "
+			 "between 39 and 46",
+			 vm->host.guest_phys_bits);
+		return GMEMVM_STATUS_HOST;
+	}
+	if (devtree_build(vm->devtree, sizeof(vm->devtree), scenario, shared_bit, err,
+			  ERROR_SIZE) < 0)
+		return GMEMVM_STATUS_BAD_INPUT;
+
 	vm->vm_fd = kvm_create_vm(vm->kvm_fd, 0);
 	if (vm->vm_fd < 0) {
 		snprintf(err, ERROR_SIZE, "KVM_CREATE_VM failed: %s", strerror(errno));
 		return GMEMVM_STATUS_HOST;
 	}
+	if (conversion_check_stage(scenario, vm->refusal, sizeof(vm->refusal)) < 0) {
+		/* The notes' rules refuse the binding: nothing runs. */
+		vm->refused = true;
+		return GMEMVM_STATUS_MATCHED;
+	}
 	if (gmem_create(&vm->gmem, vm->vm_fd, scenario->memory_size, scenario->support_shared,
-			scenario->init_private, vm->host.caps.guest_memfd_flags, err,
-			ERROR_SIZE) < 0)
+			scenario->init_private, vm->host.caps.guest_memfd_flags,
+			!vm->host.gmem_conversion, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_HOST;
-	int layout = memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, err, ERROR_SIZE);
+	int layout = memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit, err,
+				  ERROR_SIZE);
 	if (layout == GMEM_REFUSED) {
 		/* Not an error of gmemvm's: the outcome the scenario may expect. */
 		vm->refused = true;
@@ -130,10 +217,9 @@ static enum gmemvm_status create_machine(struct vm *vm, const struct run_options
 	if (layout < 0)
 		return GMEMVM_STATUS_HOST;
 
-	/* The VMM writes boot state through its own view of guest RAM. */
-	vcpu_write_boot_tables(vm->memory.host_view, scenario->vcpus);
-	elf_copy(&vm->guest, vm->guest_file, vm->memory.host_view);
-	memcpy(vm->memory.host_view + GMEMVM_FDT_GPA, vm->devtree, sizeof(vm->devtree));
+	load_boot_image(vm, shared_bit);
+	if (set_boot_shareability(vm, err) < 0)
+		return GMEMVM_STATUS_HOST;
 
 	if (console_register(&vm->console, &vm->traps) < 0 ||
 	    testdev_register(&vm->testdev, &vm->traps) < 0 ||
@@ -160,6 +246,8 @@ static enum gmemvm_status create_machine(struct vm *vm, const struct run_options
 		context->userspace_addr_null = scenario->userspace_addr_null;
 		context->gmem_served = vm->host.serving == GMEM_SERVING_GUEST_MEMFD;
 		context->trace = options->trace ? stdout : NULL;
+		context->memory = &vm->memory;
+		context->conversions = &vm->conversions;
 	}
 	free(cpuid);
 	return GMEMVM_STATUS_MATCHED;
@@ -197,31 +285,112 @@ static void collect_outcome(const struct vm *vm, struct run_report *report)
 	}
 }
 
-/* Host-side data checks through the VMM's own view of guest RAM. */
-static void run_checks(const struct vm *vm, struct run_report *report)
+static sigjmp_buf probe_jump;
+
+static void probe_fault(int signal_number)
+{
+	siglongjmp(probe_jump, signal_number);
+}
+
+/* Does a host read of this byte fault, and with which signal (0: it does not)?
+ * Only after the run: the handler is process-wide. */
+static int host_read_faults(const volatile uint8_t *byte)
+{
+	struct sigaction action = {.sa_handler = probe_fault}, old_bus, old_segv;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGBUS, &action, &old_bus);
+	sigaction(SIGSEGV, &action, &old_segv);
+	int signal_number = sigsetjmp(probe_jump, 1);
+	if (signal_number == 0)
+		(void)*byte;
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	return signal_number;
+}
+
+static void check_pattern(struct vm *vm, const struct data_check *check,
+			  struct check_result *result)
+{
+	const uint8_t *bytes = memmap_lookup(&vm->memory, check->addr, check->size);
+	result->passed = bytes != NULL;
+	snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " %s",
+		 check->addr, check->size,
+		 bytes ? "as expected" : "not visible to the host (private, or outside RAM)");
+	for (uint64_t offset = 0; bytes && offset < check->size; offset += 8) {
+		uint64_t word, want = check->kind == CHECK_ZERO
+					      ? 0
+					      : gmemvm_pattern_word(check->pattern,
+								    check->addr + offset);
+		memcpy(&word, bytes + offset, sizeof(word));
+		if (word != want) {
+			result->passed = false;
+			snprintf(result->detail, sizeof(result->detail),
+				 "at %#" PRIx64 " the host reads %#" PRIx64 ", expected %#" PRIx64,
+				 check->addr + offset, word, want);
+			return;
+		}
+	}
+}
+
+/* Every page must fault for the host, with the kernel's SIGBUS. */
+static void check_sigbus(struct vm *vm, const struct data_check *check,
+			 struct check_result *result)
+{
+	const uint8_t *view = vm->memory.host_view;
+	result->passed = false;
+	if (!view || check->addr + check->size > vm->memory.ram_size) {
+		snprintf(result->detail, sizeof(result->detail),
+			 "%#" PRIx64 "+%#" PRIx64 ": no host view of it", check->addr, check->size);
+		return;
+	}
+	result->passed = true;
+	snprintf(result->detail, sizeof(result->detail),
+		 "%#" PRIx64 "+%#" PRIx64 ": every host read got SIGBUS from the kernel",
+		 check->addr, check->size);
+	for (uint64_t offset = 0; result->passed && offset < check->size;
+	     offset += GMEM_PAGE_SIZE) {
+		int signal_number = host_read_faults(view + check->addr + offset);
+		if (signal_number != SIGBUS) {
+			result->passed = false;
+			snprintf(result->detail, sizeof(result->detail),
+				 "host read at %#" PRIx64 " %s", check->addr + offset,
+				 signal_number ? strsignal(signal_number) : "succeeded");
+		}
+	}
+}
+
+static void check_state(struct vm *vm, const struct data_check *check,
+			struct check_result *result)
+{
+	bool want_private = check->kind == CHECK_PRIVATE;
+	bool private = memmap_is_private(&vm->memory, check->addr, check->size);
+	bool shared = memmap_lookup(&vm->memory, check->addr, check->size) != NULL;
+	result->passed = want_private ? private : shared;
+	char picture[65] = "";
+	if (check->addr < vm->memory.ram_size)
+		memmap_render(&vm->memory, check->addr, check->size, picture, 32);
+	snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " is [%s], expected all %s",
+		 check->addr, check->size, picture, want_private ? "private" : "shared");
+}
+
+/* Host-side checks through the VMM's own view of guest RAM, after the run. */
+static void run_checks(struct vm *vm, struct run_report *report)
 {
 	const struct scenario *scenario = vm->scenario;
 	for (int i = 0; i < scenario->nr_checks; i++) {
 		const struct data_check *check = &scenario->checks[i];
-		struct check_result *result = &report->checks[i];
-		const uint8_t *bytes = memmap_lookup(&vm->memory, check->addr, check->size);
-		result->passed = bytes != NULL;
-		snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " %s",
-			 check->addr, check->size,
-			 bytes ? "as expected" : "not visible to the host");
-		for (uint64_t offset = 0; bytes && offset < check->size; offset += 8) {
-			uint64_t word, want = check->zero ? 0
-					      : gmemvm_pattern_word(check->pattern,
-								    check->addr + offset);
-			memcpy(&word, bytes + offset, sizeof(word));
-			if (word != want) {
-				result->passed = false;
-				snprintf(result->detail, sizeof(result->detail),
-					 "at %#" PRIx64 " the host reads %#" PRIx64
-					 ", expected %#" PRIx64,
-					 check->addr + offset, word, want);
-				break;
-			}
+		switch (check->kind) {
+		case CHECK_PATTERN:
+		case CHECK_ZERO:
+			check_pattern(vm, check, &report->checks[i]);
+			break;
+		case CHECK_SIGBUS:
+			check_sigbus(vm, check, &report->checks[i]);
+			break;
+		case CHECK_PRIVATE:
+		case CHECK_SHARED:
+			check_state(vm, check, &report->checks[i]);
+			break;
 		}
 	}
 }
@@ -229,6 +398,7 @@ static void run_checks(const struct vm *vm, struct run_report *report)
 static void vm_destroy(struct vm *vm)
 {
 	vcpu_set_destroy(&vm->vcpus);
+	conversion_destroy(&vm->conversions);
 	console_destroy(&vm->console);
 	testdev_destroy(&vm->testdev);
 	hypercall_destroy(&vm->hypercalls);
@@ -252,12 +422,14 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 	vm->scenario = scenario;
 	vm->kvm_fd = vm->vm_fd = -1;
-	vm->gmem.fd = -1;
+	gmem_init(&vm->gmem);
+	memmap_init(&vm->memory);
 	vcpu_set_init(&vm->vcpus);
 	iotrap_init(&vm->traps);
+	conversion_init(&vm->conversions, scenario, &vm->memory, options->trace ? stdout : NULL);
 	console_init(&vm->console, options->quiet ? NULL : stdout);
 	testdev_init(&vm->testdev);
-	hypercall_init(&vm->hypercalls, &vm->memory);
+	hypercall_init(&vm->hypercalls, &vm->memory, &vm->conversions);
 
 	enum gmemvm_status status = prepare_guest(vm, err);
 	if (status == GMEMVM_STATUS_MATCHED)
@@ -269,7 +441,6 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 
 	struct run_report report = {.scenario = scenario, .serving = vm->host.serving};
-	record_features(vm, &report);
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
@@ -292,7 +463,14 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	report.expected = vm->host.serving == GMEM_SERVING_GUEST_MEMFD
 				  ? scenario->expect_gmem_served
 				  : scenario->expect_uaddr_served;
-	run_checks(vm, &report);
+	if (!vm->refused) {
+		run_checks(vm, &report);
+		if (memmap_check(&vm->memory, report.consistency, sizeof(report.consistency)) < 0)
+			report.inconsistent = true;
+	}
+	report.conversions = conversion_read_stats(&vm->conversions);
+	if (!vm->refused)
+		record_features(vm, &report);
 	report.hypercalls = vm->hypercalls.stats;
 	report.console_bytes = vm->console.bytes;
 	report.console_transcript = vm->console.transcript;

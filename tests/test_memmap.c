@@ -1,0 +1,1012 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest memory map (vmm/memmap.c) and the conversion policy
+ * (vmm/conversion.c) on the real kernel, for each mode of DESIGN.md's table:
+ * the memslots each mode binds, the two views of CoCo modes, conversions and
+ * what they do to contents (use case (d) keeps them, (a) discards them), the
+ * completion of a modelled access, the boot-time populate, the consistency
+ * checker (also against a deliberately broken view), and the policy's stage
+ * rules, share/unshare requests and memory faults. Every fixture is set up
+ * as vm.c does it: gmem_create(..., model = true), then memmap_setup with the
+ * shared bit at 46. Needs /dev/kvm; exits 77 (skip) without it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "conversion.h"
+#include "gmem.h"
+#include "gmemvm_abi.h"
+#include "kvm.h"
+#include "memmap.h"
+
+#define RAM_SIZE (16ULL << 20)
+#define SHARED_BIT 46
+#define SHARED_ALIAS (1ULL << SHARED_BIT)
+#define PAGE GMEM_PAGE_SIZE
+#define TEST_GPA 0x200000ULL /* GMEMVM_DATA_GPA: where scenario steps work */
+#define TEST_PAGES 4
+#define TEST_SIZE (TEST_PAGES * PAGE)
+#define ERR_SIZE 512
+
+/* One row of DESIGN.md's table, with the guest_memfd flags a run would use. */
+struct mode_case {
+	enum vm_mode mode;
+	bool support_shared, init_private;
+	int stage;
+};
+
+static struct mode_case case_shared = {MODE_SHARED, true, false, 2};
+static struct mode_case case_pkvm = {MODE_PKVM, true, false, 2};
+static struct mode_case case_inplace = {MODE_COCO_INPLACE, true, false, 2};
+static struct mode_case case_legacy = {MODE_COCO_LEGACY, false, false, 2};
+/* coco-legacy that sets SUPPORT_SHARED with INIT_PRIVATE (stage 2 usage). */
+static struct mode_case case_legacy_flags = {MODE_COCO_LEGACY, true, true, 2};
+static struct mode_case case_shared_stage1 = {MODE_SHARED, true, false, 1};
+static struct mode_case case_inplace_private = {MODE_COCO_INPLACE, true, true, 2};
+static struct mode_case case_pkvm_private = {MODE_PKVM, true, true, 2};
+
+struct fixture {
+	const struct mode_case *mode_case;
+	int kvm_fd, vm_fd;
+	struct kvm_caps caps;
+	struct scenario scenario;
+	struct gmem gmem;
+	struct memmap map;
+	struct conversion_policy policy;
+	bool policy_ready;
+};
+
+static bool is_coco(enum vm_mode mode)
+{
+	return mode == MODE_COCO_LEGACY || mode == MODE_COCO_INPLACE;
+}
+
+/* Everything but coco-legacy converts in place (the contents stay). */
+static bool keeps_contents(enum vm_mode mode)
+{
+	return mode != MODE_COCO_LEGACY;
+}
+
+static int setup_mode(void **state)
+{
+	const struct mode_case *mode_case = *state;
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[ERR_SIZE] = "";
+	if (!f)
+		return -1;
+	f->mode_case = mode_case;
+	f->vm_fd = -1;
+	gmem_init(&f->gmem);
+	memmap_init(&f->map);
+	*state = f;
+
+	f->kvm_fd = kvm_open(err, sizeof(err));
+	if (f->kvm_fd < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	kvm_read_caps(f->kvm_fd, &f->caps);
+	f->vm_fd = kvm_create_vm(f->kvm_fd, 0);
+	if (f->vm_fd < 0) {
+		perror("KVM_CREATE_VM");
+		return -1;
+	}
+	memset(&f->scenario, 0, sizeof(f->scenario));
+	f->scenario.mode = mode_case->mode;
+	f->scenario.stage = mode_case->stage;
+	f->scenario.memory_size = RAM_SIZE;
+	f->scenario.vcpus = 1;
+	f->scenario.support_shared = mode_case->support_shared;
+	f->scenario.init_private = mode_case->init_private;
+	if (gmem_create(&f->gmem, f->vm_fd, RAM_SIZE, mode_case->support_shared,
+			mode_case->init_private, f->caps.guest_memfd_flags, true, err,
+			sizeof(err)) < 0) {
+		fprintf(stderr, "gmem_create: %s\n", err);
+		return -1;
+	}
+	int status = memmap_setup(&f->map, &f->scenario, &f->gmem, f->vm_fd, SHARED_BIT, err,
+				  sizeof(err));
+	if (status != 0) {
+		fprintf(stderr, "memmap_setup (%s) returned %d: %s\n",
+			config_mode_name(mode_case->mode), status, err);
+		return -1;
+	}
+	conversion_init(&f->policy, &f->scenario, &f->map, NULL);
+	f->policy_ready = true;
+	return 0;
+}
+
+static int teardown_mode(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	if (f->policy_ready)
+		conversion_destroy(&f->policy);
+	memmap_destroy(&f->map);
+	gmem_destroy(&f->gmem);
+	if (f->vm_fd >= 0)
+		close(f->vm_fd);
+	if (f->kvm_fd >= 0)
+		close(f->kvm_fd);
+	free(f);
+	return 0;
+}
+
+static void assert_consistent(struct fixture *f)
+{
+	char err[ERR_SIZE] = "";
+	if (memmap_check(&f->map, err, sizeof(err)) != 0)
+		fail_msg("memmap_check (%s): %s", config_mode_name(f->map.mode), err);
+}
+
+/* Convert and require that it happened (or, with expect_converted false, that
+ * the range was already in that state); the checker must pass afterwards. */
+static void convert(struct fixture *f, uint64_t gpa, uint64_t size, bool to_private,
+		    struct memmap_completion *completion, bool expect_converted)
+{
+	bool converted = !expect_converted;
+	assert_int_equal(memmap_convert(&f->map, gpa, size, to_private, completion, &converted),
+			 0);
+	assert_int_equal(converted, expect_converted);
+	assert_int_equal(memmap_is_private(&f->map, gpa, size), to_private);
+	assert_consistent(f);
+}
+
+static void fill(uint8_t *buffer, size_t size, uint8_t seed)
+{
+	for (size_t i = 0; i < size; i++)
+		buffer[i] = (uint8_t)(seed + i * 7);
+}
+
+/* ---- Layout ----------------------------------------------------------- */
+
+static void test_setup_slots(void **state)
+{
+	struct fixture *f = *state;
+	struct memmap *map = &f->map;
+	assert_int_equal(map->mode, f->mode_case->mode);
+	assert_int_equal(map->ram_size, RAM_SIZE);
+	assert_non_null(map->host_view);
+	if (is_coco(map->mode)) {
+		/* Two views, as TDX: private at the GPA (guest_memfd-bound), shared at
+		 * GPA | 1 << shared_bit (plain memory). */
+		assert_int_equal(map->shared_bit, SHARED_BIT);
+		assert_int_equal(map->nr_slots, 2);
+		const struct memmap_slot *private_slot = &map->slots[0];
+		assert_int_equal(private_slot->slot, 0);
+		assert_int_equal(private_slot->gpa, 0);
+		assert_int_equal(private_slot->size, RAM_SIZE);
+		assert_true(private_slot->guest_memfd);
+		assert_int_equal(private_slot->userspace_addr, (uint64_t)(uintptr_t)map->guest_view);
+		assert_string_equal(private_slot->role, "private view");
+		const struct memmap_slot *shared_slot = &map->slots[1];
+		assert_int_equal(shared_slot->slot, 1);
+		assert_int_equal(shared_slot->gpa, SHARED_ALIAS);
+		assert_int_equal(shared_slot->size, RAM_SIZE);
+		assert_false(shared_slot->guest_memfd);
+		assert_int_equal(shared_slot->userspace_addr, (uint64_t)(uintptr_t)map->host_view);
+		assert_string_equal(shared_slot->role, "shared view");
+		assert_non_null(map->guest_view);
+		assert_ptr_not_equal(map->guest_view, map->host_view);
+	} else {
+		/* One view: the shared bit means nothing in these modes. */
+		assert_int_equal(map->shared_bit, 0);
+		assert_int_equal(map->nr_slots, 1);
+		const struct memmap_slot *slot = &map->slots[0];
+		assert_int_equal(slot->slot, 0);
+		assert_int_equal(slot->gpa, 0);
+		assert_int_equal(slot->size, RAM_SIZE);
+		assert_true(slot->guest_memfd);
+		if (map->mode == MODE_SHARED) {
+			assert_string_equal(slot->role, "ram");
+			assert_int_equal(slot->userspace_addr, (uint64_t)(uintptr_t)map->host_view);
+		} else {
+			assert_string_equal(slot->role, "ram (guest's view)");
+			assert_non_null(map->guest_view);
+			assert_int_equal(slot->userspace_addr, (uint64_t)(uintptr_t)map->guest_view);
+		}
+	}
+	assert_consistent(f);
+}
+
+static void test_classify(void **state)
+{
+	struct fixture *f = *state;
+	const struct memmap *map = &f->map;
+	uint64_t canonical = 0;
+	const uint64_t in_ram[] = {0, PAGE, TEST_GPA + 123, RAM_SIZE - 1};
+	for (size_t i = 0; i < sizeof(in_ram) / sizeof(in_ram[0]); i++) {
+		canonical = ~0ULL;
+		assert_int_equal(memmap_classify(map, in_ram[i], &canonical), MEMMAP_PRIVATE_VIEW);
+		assert_int_equal(canonical, in_ram[i]);
+		enum memmap_alias alias = memmap_classify(map, in_ram[i] | SHARED_ALIAS, &canonical);
+		if (is_coco(map->mode)) {
+			assert_int_equal(alias, MEMMAP_SHARED_VIEW);
+			assert_int_equal(canonical, in_ram[i]);
+		} else {
+			assert_int_equal(alias, MEMMAP_NOT_RAM);
+		}
+	}
+	const uint64_t not_ram[] = {
+		RAM_SIZE,
+		RAM_SIZE + PAGE,
+		GMEMVM_TESTDEV_MMIO_GPA,
+		SHARED_ALIAS - 1,
+		SHARED_ALIAS | RAM_SIZE,        /* the alias just beyond RAM */
+		(SHARED_ALIAS | RAM_SIZE) + PAGE,
+		SHARED_ALIAS << 1,              /* the next bit up: no view */
+		UINT64_MAX,
+	};
+	for (size_t i = 0; i < sizeof(not_ram) / sizeof(not_ram[0]); i++)
+		assert_int_equal(memmap_classify(map, not_ram[i], &canonical), MEMMAP_NOT_RAM);
+}
+
+/* ---- Conversions and host access -------------------------------------- */
+
+static void test_convert_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buffer[64];
+	assert_false(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
+	assert_int_equal(memmap_write(&f->map, TEST_GPA, "shared", 6), 0);
+
+	convert(f, TEST_GPA, TEST_SIZE, true, NULL, true);
+	convert(f, TEST_GPA, TEST_SIZE, true, NULL, false); /* another vCPU was first */
+	/* The host may not touch any byte of a private page. */
+	assert_int_equal(memmap_read(&f->map, TEST_GPA, buffer, 1), -EFAULT);
+	assert_int_equal(memmap_write(&f->map, TEST_GPA + TEST_SIZE - 1, buffer, 1), -EFAULT);
+	assert_null(memmap_lookup(&f->map, TEST_GPA, PAGE));
+	/* A range that only straddles into the private pages is refused too. */
+	assert_int_equal(memmap_read(&f->map, TEST_GPA - 8, buffer, 16), -EFAULT);
+	assert_int_equal(memmap_read(&f->map, TEST_GPA + TEST_SIZE - 8, buffer, 16), -EFAULT);
+	/* Its neighbours stay shared and usable. */
+	assert_false(memmap_is_private(&f->map, TEST_GPA - PAGE, PAGE));
+	assert_false(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE + PAGE));
+	assert_int_equal(memmap_read(&f->map, TEST_GPA - 8, buffer, 8), 0);
+	assert_int_equal(memmap_read(&f->map, TEST_GPA + TEST_SIZE, buffer, 8), 0);
+
+	convert(f, TEST_GPA, TEST_SIZE, false, NULL, true);
+	convert(f, TEST_GPA, TEST_SIZE, false, NULL, false);
+	assert_int_equal(memmap_write(&f->map, TEST_GPA, "again", 5), 0);
+	assert_int_equal(memmap_read(&f->map, TEST_GPA, buffer, 5), 0);
+	assert_memory_equal(buffer, "again", 5);
+	assert_non_null(memmap_lookup(&f->map, TEST_GPA, TEST_SIZE));
+
+	/* A single page in the middle, then part of a range: mixed states. */
+	convert(f, TEST_GPA + PAGE, PAGE, true, NULL, true);
+	assert_false(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
+	convert(f, TEST_GPA, TEST_SIZE, true, NULL, true); /* partly private: converts */
+	convert(f, TEST_GPA, TEST_SIZE, false, NULL, true);
+}
+
+static void test_convert_bad_range(void **state)
+{
+	struct fixture *f = *state;
+	bool converted = true;
+	/* Outside RAM, straddling its end, unaligned, empty: -EINVAL, nothing changes. */
+	assert_int_equal(memmap_convert(&f->map, RAM_SIZE, PAGE, true, NULL, &converted),
+			 -EINVAL);
+	assert_false(converted);
+	converted = true;
+	assert_int_equal(memmap_convert(&f->map, RAM_SIZE - PAGE, 2 * PAGE, true, NULL,
+					&converted),
+			 -EINVAL);
+	assert_false(converted);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, NULL, NULL), -EINVAL);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, PAGE + 1, true, NULL, NULL), -EINVAL);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 0, true, NULL, NULL), -EINVAL);
+	assert_int_equal(memmap_convert(&f->map, UINT64_MAX - PAGE + 1, PAGE, true, NULL, NULL),
+			 -EINVAL);
+	assert_false(memmap_is_private(&f->map, RAM_SIZE - PAGE, PAGE));
+	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
+	assert_consistent(f);
+}
+
+static void test_access_bounds(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buffer[32] = {0};
+	/* Shared RAM up to its last byte works ... */
+	assert_int_equal(memmap_write(&f->map, RAM_SIZE - 8, "lastbyte", 8), 0);
+	assert_int_equal(memmap_read(&f->map, RAM_SIZE - 8, buffer, 8), 0);
+	assert_memory_equal(buffer, "lastbyte", 8);
+	assert_int_equal(memmap_read(&f->map, 0, buffer, 8), 0);
+	/* ... beyond it, straddling its end, empty or overflowing does not. */
+	assert_int_equal(memmap_read(&f->map, RAM_SIZE, buffer, 1), -EFAULT);
+	assert_int_equal(memmap_write(&f->map, RAM_SIZE, buffer, 1), -EFAULT);
+	assert_int_equal(memmap_read(&f->map, RAM_SIZE - 8, buffer, 16), -EFAULT);
+	assert_int_equal(memmap_write(&f->map, RAM_SIZE - 8, buffer, 16), -EFAULT);
+	assert_int_equal(memmap_read(&f->map, 0, buffer, 0), -EFAULT);
+	assert_int_equal(memmap_read(&f->map, UINT64_MAX - 3, buffer, 8), -EFAULT);
+	assert_int_equal(memmap_write(&f->map, 8, buffer, UINT64_MAX), -EFAULT);
+	/* The shared alias is not a host address: the host uses canonical GPAs. */
+	assert_int_equal(memmap_read(&f->map, SHARED_ALIAS | TEST_GPA, buffer, 8), -EFAULT);
+	assert_null(memmap_lookup(&f->map, RAM_SIZE - 8, 16));
+	assert_false(memmap_is_private(&f->map, RAM_SIZE, PAGE));
+}
+
+/* Use case (d) keeps contents across a conversion round trip, (a) does not. */
+static void test_contents_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t written[TEST_SIZE], read_back[TEST_SIZE], zeroes[TEST_SIZE] = {0};
+	fill(written, sizeof(written), 0x5a);
+	assert_int_equal(memmap_write(&f->map, TEST_GPA, written, sizeof(written)), 0);
+	convert(f, TEST_GPA, TEST_SIZE, true, NULL, true);
+	convert(f, TEST_GPA, TEST_SIZE, false, NULL, true);
+	assert_int_equal(memmap_read(&f->map, TEST_GPA, read_back, sizeof(read_back)), 0);
+	if (keeps_contents(f->map.mode))
+		assert_memory_equal(read_back, written, sizeof(written));
+	else
+		assert_memory_equal(read_back, zeroes, sizeof(zeroes));
+	/* Only the converted range is affected. */
+	uint8_t outside[8];
+	assert_int_equal(memmap_write(&f->map, TEST_GPA + TEST_SIZE, "neighbor", 8), 0);
+	convert(f, TEST_GPA, TEST_SIZE, true, NULL, true);
+	assert_int_equal(memmap_read(&f->map, TEST_GPA + TEST_SIZE, outside, 8), 0);
+	assert_memory_equal(outside, "neighbor", 8);
+}
+
+/* The access that faulted is finished by the conversion, under its lock. */
+static void test_completion(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t gpa = TEST_GPA + 16;
+	uint8_t shared_bytes[8] = "SHAREDxx";
+	uint8_t write_data[8] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+	uint8_t read_data[8];
+	uint8_t zeroes[8] = {0};
+	assert_int_equal(memmap_write(&f->map, gpa, shared_bytes, 8), 0);
+
+	/* A read through the private view of a shared page: converted, then the
+	 * read sees what a retry would (the same bytes in place; nothing for (a)). */
+	struct memmap_completion read = {.gpa = gpa, .shared_view = false, .is_write = false,
+					 .length = 8, .data = read_data};
+	memset(read_data, 0xee, sizeof(read_data));
+	convert(f, TEST_GPA, PAGE, true, &read, true);
+	assert_memory_equal(read_data, keeps_contents(f->map.mode) ? shared_bytes : zeroes, 8);
+
+	/* A write through the private view, completed on an already-private page. */
+	struct memmap_completion write = {.gpa = gpa, .shared_view = false, .is_write = true,
+					  .length = 8, .data = write_data};
+	convert(f, TEST_GPA, PAGE, true, &write, false);
+	memset(read_data, 0, sizeof(read_data));
+	convert(f, TEST_GPA, PAGE, true, &read, false);
+	assert_memory_equal(read_data, write_data, 8);
+
+	/* Back to shared: in place the written bytes are what the host sees. */
+	convert(f, TEST_GPA, PAGE, false, NULL, true);
+	assert_int_equal(memmap_read(&f->map, gpa, read_data, 8), 0);
+	assert_memory_equal(read_data, keeps_contents(f->map.mode) ? write_data : zeroes, 8);
+
+	/* A write through the shared view that made the page shared lands in
+	 * the contents the host reads. */
+	convert(f, TEST_GPA, PAGE, true, NULL, true);
+	uint8_t shared_write[8] = "viashare";
+	struct memmap_completion write_shared = {.gpa = gpa, .shared_view = true,
+						 .is_write = true, .length = 8,
+						 .data = shared_write};
+	convert(f, TEST_GPA, PAGE, false, &write_shared, true);
+	assert_int_equal(memmap_read(&f->map, gpa, read_data, 8), 0);
+	assert_memory_equal(read_data, shared_write, 8);
+	struct memmap_completion read_shared = {.gpa = gpa, .shared_view = true,
+						.is_write = false, .length = 8,
+						.data = read_data};
+	memset(read_data, 0, sizeof(read_data));
+	convert(f, TEST_GPA, PAGE, false, &read_shared, false);
+	assert_memory_equal(read_data, shared_write, 8);
+}
+
+/* A failed conversion does not perform the access. */
+static void test_completion_skipped_on_error(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t data[8] = "untouchd";
+	struct memmap_completion read = {.gpa = TEST_GPA, .shared_view = false, .is_write = false,
+					 .length = 8, .data = data};
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, &read, NULL), -EINVAL);
+	assert_memory_equal(data, "untouchd", 8);
+}
+
+/* The boot image goes into private memory, whatever the page's state. */
+static void test_populate(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t image[2 * PAGE], read_back[2 * PAGE];
+	fill(image, sizeof(image), 0x3c);
+	convert(f, TEST_GPA, 2 * PAGE, true, NULL, true);
+	memmap_populate(&f->map, TEST_GPA, image, sizeof(image));
+	/* Still private: the host may not read what it loaded. */
+	assert_true(memmap_is_private(&f->map, TEST_GPA, 2 * PAGE));
+	assert_int_equal(memmap_read(&f->map, TEST_GPA, read_back, 8), -EFAULT);
+	assert_consistent(f);
+	if (keeps_contents(f->map.mode)) {
+		convert(f, TEST_GPA, 2 * PAGE, false, NULL, true);
+		assert_int_equal(memmap_read(&f->map, TEST_GPA, read_back, sizeof(read_back)), 0);
+		assert_memory_equal(read_back, image, sizeof(image));
+	} else {
+		/* coco-legacy: the private contents are what the guest's private
+		 * view reads; a read completion shows them. */
+		struct memmap_completion read = {.gpa = TEST_GPA + PAGE - 4, .is_write = false,
+						 .length = 8, .data = read_back};
+		convert(f, TEST_GPA, 2 * PAGE, true, &read, false);
+		assert_memory_equal(read_back, image + PAGE - 4, 8);
+		assert_memory_equal(f->map.private_contents + TEST_GPA, image, sizeof(image));
+	}
+}
+
+/* ---- The checker against a broken view -------------------------------- */
+
+static void break_page(uint8_t *address)
+{
+	void *mapped = mmap(address, PAGE, PROT_READ | PROT_WRITE,
+			    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_ptr_equal(mapped, address);
+}
+
+static void expect_check_names(struct fixture *f, const char *view_name)
+{
+	char err[ERR_SIZE] = "";
+	assert_int_equal(memmap_check(&f->map, err, sizeof(err)), -1);
+	if (!strstr(err, view_name))
+		fail_msg("memmap_check's error does not name %s: %s", view_name, err);
+}
+
+static void test_check_broken_private_view(void **state)
+{
+	struct fixture *f = *state;
+	convert(f, TEST_GPA, TEST_SIZE, true, NULL, true);
+	/* The private view's page must map the private contents, not anonymous memory. */
+	break_page(f->map.guest_view + TEST_GPA + PAGE);
+	expect_check_names(f, "the private view");
+}
+
+static void test_check_broken_private_view_shared_page(void **state)
+{
+	struct fixture *f = *state;
+	/* A shared page must be inaccessible in the private view. */
+	break_page(f->map.guest_view + TEST_GPA);
+	expect_check_names(f, "the private view");
+}
+
+static void test_check_broken_host_view(void **state)
+{
+	struct fixture *f = *state;
+	convert(f, TEST_GPA, TEST_SIZE, true, NULL, true);
+	/* Over a private page: it must SIGBUS, anonymous memory does not. */
+	break_page(f->map.host_view + TEST_GPA);
+	expect_check_names(f, "the host view");
+}
+
+static void test_check_broken_host_view_shared_page(void **state)
+{
+	struct fixture *f = *state;
+	break_page(f->map.host_view + TEST_GPA + TEST_SIZE);
+	expect_check_names(f, "the host view");
+}
+
+/* ---- The conversion policy: the stage rules ---------------------------- */
+
+struct stage_cell {
+	enum vm_mode mode;
+	int stage;
+	bool support_shared, init_private;
+	const char *refusal; /* NULL: accepted; else a part of the quoted rule */
+};
+
+static void test_stage_rules(void **state)
+{
+	(void)state;
+	static const struct stage_cell cells[] = {
+		/* Refusals, with the rule they quote. */
+		{MODE_PKVM, 1, true, false, "pKVM cannot use stage 1"},
+		{MODE_PKVM, 1, false, false, "pKVM cannot use stage 1"},
+		{MODE_PKVM, 1, true, true, "pKVM cannot use stage 1"},
+		{MODE_COCO_INPLACE, 1, true, false, "stage 1"},
+		{MODE_COCO_INPLACE, 1, true, false, "Coco VM"},
+		{MODE_COCO_INPLACE, 1, true, true, "stage 1 refuses"},
+		{MODE_COCO_LEGACY, 1, true, false, "stage 1 refuses"},
+		{MODE_COCO_LEGACY, 1, true, true, "stage 1 refuses"},
+		{MODE_SHARED, 1, true, true, "INIT_PRIVATE does not exist in stage 1"},
+		{MODE_COCO_LEGACY, 1, false, true, "INIT_PRIVATE does not exist in stage 1"},
+		{MODE_PKVM, 2, false, false, "mode pkvm keeps shared memory in the guest_memfd"},
+		{MODE_COCO_INPLACE, 2, false, false, "mode coco-inplace keeps shared memory"},
+		{MODE_SHARED, 2, false, false, "mode shared keeps shared memory"},
+		{MODE_SHARED, 1, false, false, "SUPPORT_SHARED"},
+		{MODE_COCO_INPLACE, 2, false, true, "needs GUEST_MEMFD_FLAG_SUPPORT_SHARED"},
+		{MODE_COCO_LEGACY, 2, true, false, "only together with INIT_PRIVATE"},
+		/* Accepted cells. */
+		{MODE_COCO_LEGACY, 1, false, false, NULL},
+		{MODE_COCO_LEGACY, 2, false, false, NULL},
+		{MODE_COCO_LEGACY, 2, true, true, NULL},
+		{MODE_SHARED, 1, true, false, NULL},
+		{MODE_SHARED, 2, true, false, NULL},
+		{MODE_SHARED, 2, true, true, NULL},
+		{MODE_PKVM, 2, true, false, NULL},
+		{MODE_PKVM, 2, true, true, NULL},
+		{MODE_COCO_INPLACE, 2, true, false, NULL},
+		{MODE_COCO_INPLACE, 2, true, true, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
+		const struct stage_cell *cell = &cells[i];
+		struct scenario scenario;
+		memset(&scenario, 0, sizeof(scenario));
+		scenario.mode = cell->mode;
+		scenario.stage = cell->stage;
+		scenario.memory_size = RAM_SIZE;
+		scenario.vcpus = 1;
+		scenario.support_shared = cell->support_shared;
+		scenario.init_private = cell->init_private;
+		char why[ERR_SIZE] = "";
+		int status = conversion_check_stage(&scenario, why, sizeof(why));
+		const char *name = config_mode_name(cell->mode);
+		if (!cell->refusal) {
+			if (status != 0)
+				fail_msg("%s stage %d (shared %d, private %d) refused: %s", name,
+					 cell->stage, cell->support_shared, cell->init_private, why);
+			continue;
+		}
+		if (status != -1)
+			fail_msg("%s stage %d (shared %d, private %d) accepted, want \"%s\"", name,
+				 cell->stage, cell->support_shared, cell->init_private,
+				 cell->refusal);
+		if (!strstr(why, cell->refusal))
+			fail_msg("%s stage %d (shared %d, private %d): \"%s\" does not quote \"%s\"",
+				 name, cell->stage, cell->support_shared, cell->init_private, why,
+				 cell->refusal);
+	}
+}
+
+/* ---- The conversion policy: share/unshare requests --------------------- */
+
+static void test_request_malformed(void **state)
+{
+	struct fixture *f = *state;
+	const struct {
+		uint64_t gpa, size;
+	} bad[] = {
+		{TEST_GPA, 0},                         /* empty */
+		{TEST_GPA + 8, PAGE},                  /* misaligned gpa */
+		{TEST_GPA, PAGE + 8},                  /* misaligned size */
+		{UINT64_MAX - PAGE + 1, 2 * PAGE},     /* gpa + size overflows */
+		{PAGE, UINT64_MAX - PAGE + 1},         /* so does this */
+		{RAM_SIZE, PAGE},                      /* beyond RAM */
+		{SHARED_ALIAS | TEST_GPA, PAGE},       /* the alias is not canonical */
+		{RAM_SIZE - PAGE, 2 * PAGE},           /* straddles the end */
+	};
+	size_t count = sizeof(bad) / sizeof(bad[0]);
+	for (size_t i = 0; i < count; i++) {
+		for (int to_private = 0; to_private <= 1; to_private++)
+			assert_int_equal(conversion_on_request(&f->policy, 0, bad[i].gpa,
+							       bad[i].size, to_private),
+					 GMEMVM_HC_EINVAL);
+	}
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.refused, 2 * count);
+	assert_int_equal(stats.by_hypercall, 0);
+	assert_int_equal(stats.pages_to_private + stats.pages_to_shared, 0);
+	assert_false(memmap_is_private(&f->map, RAM_SIZE - PAGE, PAGE));
+	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
+	assert_consistent(f);
+}
+
+static void test_request_converts(void **state)
+{
+	struct fixture *f = *state;
+	bool pkvm = f->map.mode == MODE_PKVM;
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, TEST_SIZE, true),
+			 GMEMVM_HC_OK);
+	assert_true(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
+	assert_consistent(f);
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.pages_to_private, TEST_PAGES);
+	assert_int_equal(stats.pages_to_shared, 0);
+	assert_int_equal(stats.by_hypercall, 1);
+	assert_int_equal(stats.hypervisor_side, pkvm ? 1 : 0);
+
+	/* Asking again is fine and converts nothing. */
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, TEST_SIZE, true),
+			 GMEMVM_HC_OK);
+	stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.pages_to_private, TEST_PAGES);
+	assert_int_equal(stats.by_hypercall, 1);
+
+	assert_int_equal(conversion_on_request(&f->policy, 1, TEST_GPA, PAGE, false), GMEMVM_HC_OK);
+	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
+	assert_true(memmap_is_private(&f->map, TEST_GPA + PAGE, TEST_SIZE - PAGE));
+	assert_consistent(f);
+	stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.pages_to_shared, 1);
+	assert_int_equal(stats.by_hypercall, 2);
+	assert_int_equal(stats.hypervisor_side, pkvm ? 2 : 0);
+	assert_int_equal(stats.refused, 0);
+	assert_int_equal(stats.by_fault, 0);
+	assert_int_equal(stats.memory_faults_kernel + stats.memory_faults_modelled, 0);
+}
+
+/* Stage 1 has no conversion ioctls: a shared-mode guest's request is refused. */
+static void test_request_shared_stage1(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, true),
+			 GMEMVM_HC_ENOSYS);
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, false),
+			 GMEMVM_HC_ENOSYS);
+	/* A malformed one is still EINVAL: checked first. */
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 0, true),
+			 GMEMVM_HC_EINVAL);
+	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.refused, 3);
+	assert_int_equal(stats.by_hypercall, 0);
+	assert_int_equal(stats.pages_to_private, 0);
+	assert_consistent(f);
+}
+
+/* ---- The conversion policy: memory faults ------------------------------ */
+
+static void test_fault_converts(void **state)
+{
+	struct fixture *f = *state;
+	char why[ERR_SIZE] = "";
+	uint8_t data[8] = "faulted!";
+	struct memmap_completion write = {.gpa = TEST_GPA, .shared_view = false, .is_write = true,
+					  .length = 8, .data = data};
+	/* A modelled private access to a shared page: converted and completed. */
+	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, TEST_SIZE, true,
+						    true, &write, why, sizeof(why)),
+			 0);
+	assert_true(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
+	assert_consistent(f);
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.memory_faults_modelled, 1);
+	assert_int_equal(stats.memory_faults_kernel, 0);
+	assert_int_equal(stats.by_fault, 1);
+	assert_int_equal(stats.pages_to_private, TEST_PAGES);
+	assert_int_equal(stats.already_done, 0);
+
+	/* The same fault from another vCPU finds the work done. */
+	uint8_t read_back[8] = {0};
+	struct memmap_completion read = {.gpa = TEST_GPA, .shared_view = false, .is_write = false,
+					 .length = 8, .data = read_back};
+	assert_int_equal(conversion_on_memory_fault(&f->policy, 1, TEST_GPA, TEST_SIZE, true,
+						    true, &read, why, sizeof(why)),
+			 0);
+	assert_memory_equal(read_back, data, 8);
+	stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.memory_faults_modelled, 2);
+	assert_int_equal(stats.by_fault, 1);
+	assert_int_equal(stats.already_done, 1);
+
+	/* A kernel fault (KVM_EXIT_MEMORY_FAULT) for a shared access: no completion. */
+	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, PAGE, false, false,
+						    NULL, why, sizeof(why)),
+			 0);
+	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
+	assert_consistent(f);
+	stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.memory_faults_kernel, 1);
+	assert_int_equal(stats.memory_faults_modelled, 2);
+	assert_int_equal(stats.by_fault, 2);
+	assert_int_equal(stats.pages_to_shared, 1);
+	assert_int_equal(stats.by_hypercall, 0);
+	uint8_t host[8];
+	assert_int_equal(memmap_read(&f->map, TEST_GPA, host, 8), 0);
+	if (keeps_contents(f->map.mode))
+		assert_memory_equal(host, data, 8);
+	else
+		assert_memory_equal(host, "\0\0\0\0\0\0\0\0", 8);
+}
+
+static void test_fault_bad_range(void **state)
+{
+	struct fixture *f = *state;
+	const struct {
+		uint64_t gpa, size;
+	} bad[] = {
+		{TEST_GPA + 8, PAGE}, {TEST_GPA, 8},      {TEST_GPA, 0},
+		{RAM_SIZE, PAGE},     {RAM_SIZE - PAGE, 2 * PAGE}, {UINT64_MAX - PAGE + 1, PAGE},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char why[ERR_SIZE] = "";
+		assert_int_equal(conversion_on_memory_fault(&f->policy, 0, bad[i].gpa, bad[i].size,
+							    true, true, NULL, why, sizeof(why)),
+				 -1);
+		if (!strstr(why, "not a page range of guest RAM"))
+			fail_msg("fault %#" PRIx64 "+%#" PRIx64 ": %s", bad[i].gpa, bad[i].size, why);
+	}
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.by_fault, 0);
+	assert_int_equal(stats.pages_to_private, 0);
+	assert_false(memmap_is_private(&f->map, RAM_SIZE - PAGE, PAGE));
+	assert_consistent(f);
+}
+
+/* Modes that do not convert on faults refuse them, naming the mode. */
+static void test_fault_refused(void **state)
+{
+	struct fixture *f = *state;
+	char why[ERR_SIZE] = "";
+	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, PAGE, true, false,
+						    NULL, why, sizeof(why)),
+			 -1);
+	char want[64];
+	snprintf(want, sizeof(want), "in mode %s,", config_mode_name(f->map.mode));
+	if (!strstr(why, want) || !strstr(why, "no memory faults are expected"))
+		fail_msg("refusal does not name the mode: %s", why);
+	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.memory_faults_kernel, 1);
+	assert_int_equal(stats.by_fault, 0);
+	assert_int_equal(stats.pages_to_private, 0);
+	assert_consistent(f);
+}
+
+/* INIT_PRIVATE: every page starts private, in the state map and in every view. */
+static void test_init_private(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buffer[8];
+	uint8_t zeroes[8] = {0};
+	assert_true(memmap_is_private(&f->map, 0, RAM_SIZE));
+	assert_int_equal(memmap_read(&f->map, TEST_GPA, buffer, 8), -EFAULT);
+	assert_null(memmap_lookup(&f->map, 0, PAGE));
+	assert_consistent(f);
+	convert(f, TEST_GPA, PAGE, true, NULL, false);
+	convert(f, TEST_GPA, PAGE, false, NULL, true);
+	assert_int_equal(memmap_read(&f->map, TEST_GPA, buffer, 8), 0);
+	assert_memory_equal(buffer, zeroes, 8);
+	assert_true(memmap_is_private(&f->map, TEST_GPA + PAGE, RAM_SIZE - TEST_GPA - PAGE));
+}
+
+/* KVM's memory attributes start shared, whatever the guest_memfd's flags. */
+static void test_legacy_attributes_start_shared(void **state)
+{
+	struct fixture *f = *state;
+	assert_false(memmap_is_private(&f->map, 0, PAGE));
+	assert_false(memmap_is_private(&f->map, RAM_SIZE - PAGE, PAGE));
+	assert_non_null(memmap_lookup(&f->map, 0, RAM_SIZE));
+}
+
+static void test_render(void **state)
+{
+	struct fixture *f = *state;
+	char picture[9];
+	convert(f, TEST_GPA + 2 * PAGE, PAGE, true, NULL, true);
+	convert(f, TEST_GPA + 4 * PAGE, 2 * PAGE, true, NULL, true);
+	/* 8 columns over 16 pages: two pages a column. */
+	memmap_render(&f->map, TEST_GPA, 16 * PAGE, picture, 8);
+	assert_string_equal(picture, "SmPSSSSS");
+}
+
+/* The stage-1 userspace_addr rule refuses an unrelated mapping: GMEM_REFUSED. */
+static void test_setup_refuses_anonymous(void **state)
+{
+	(void)state;
+	char err[ERR_SIZE] = "";
+	int kvm_fd = kvm_open(err, sizeof(err));
+	assert_true(kvm_fd >= 0);
+	struct kvm_caps caps;
+	kvm_read_caps(kvm_fd, &caps);
+	int vm_fd = kvm_create_vm(kvm_fd, 0);
+	assert_true(vm_fd >= 0);
+	struct scenario scenario;
+	memset(&scenario, 0, sizeof(scenario));
+	scenario.mode = MODE_SHARED;
+	scenario.stage = 1;
+	scenario.memory_size = RAM_SIZE;
+	scenario.vcpus = 1;
+	scenario.support_shared = true;
+	scenario.userspace_addr_anonymous = true;
+	struct gmem gmem;
+	struct memmap map;
+	memmap_init(&map);
+	assert_int_equal(gmem_create(&gmem, vm_fd, RAM_SIZE, true, false, caps.guest_memfd_flags,
+				     true, err, sizeof(err)),
+			 0);
+	int status = memmap_setup(&map, &scenario, &gmem, vm_fd, SHARED_BIT, err, sizeof(err));
+	assert_int_equal(status, GMEM_REFUSED);
+	if (!strstr(err, "same folio"))
+		fail_msg("refusal does not quote the rule: %s", err);
+	memmap_destroy(&map);
+	gmem_destroy(&gmem);
+	close(vm_fd);
+	close(kvm_fd);
+}
+
+/* userspace_addr = NULL: the notes' opt-out; the memslot records 0. */
+static void test_setup_null_userspace_addr(void **state)
+{
+	(void)state;
+	char err[ERR_SIZE] = "";
+	int kvm_fd = kvm_open(err, sizeof(err));
+	assert_true(kvm_fd >= 0);
+	struct kvm_caps caps;
+	kvm_read_caps(kvm_fd, &caps);
+	int vm_fd = kvm_create_vm(kvm_fd, 0);
+	assert_true(vm_fd >= 0);
+	struct scenario scenario;
+	memset(&scenario, 0, sizeof(scenario));
+	scenario.mode = MODE_SHARED;
+	scenario.stage = 2;
+	scenario.memory_size = RAM_SIZE;
+	scenario.vcpus = 1;
+	scenario.support_shared = true;
+	scenario.userspace_addr_null = true;
+	struct gmem gmem;
+	struct memmap map;
+	memmap_init(&map);
+	assert_int_equal(gmem_create(&gmem, vm_fd, RAM_SIZE, true, false, caps.guest_memfd_flags,
+				     true, err, sizeof(err)),
+			 0);
+	assert_int_equal(memmap_setup(&map, &scenario, &gmem, vm_fd, SHARED_BIT, err, sizeof(err)),
+			 0);
+	assert_int_equal(map.nr_slots, 1);
+	assert_int_equal(map.slots[0].userspace_addr, 0);
+	/* The host still has its view. */
+	assert_int_equal(memmap_write(&map, TEST_GPA, "null", 4), 0);
+	if (memmap_check(&map, err, sizeof(err)) != 0)
+		fail_msg("memmap_check: %s", err);
+	memmap_destroy(&map);
+	gmem_destroy(&gmem);
+	close(vm_fd);
+	close(kvm_fd);
+}
+
+/* Several vCPUs fault on the same range at once: one converts, the others
+ * find it done, and every access is completed. */
+#define RACERS 4
+
+struct racer {
+	struct fixture *f;
+	int vcpu;
+	uint8_t data[8];
+	int status;
+};
+
+static void *race_fault(void *opaque)
+{
+	struct racer *racer = opaque;
+	char why[ERR_SIZE];
+	struct memmap_completion read = {.gpa = TEST_GPA + (uint64_t)racer->vcpu * 8,
+					 .is_write = false, .length = 8, .data = racer->data};
+	racer->status = conversion_on_memory_fault(&racer->f->policy, racer->vcpu, TEST_GPA,
+						   TEST_SIZE, true, true, &read, why, sizeof(why));
+	return NULL;
+}
+
+static void test_fault_race(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t before[RACERS * 8];
+	fill(before, sizeof(before), 0x21);
+	assert_int_equal(memmap_write(&f->map, TEST_GPA, before, sizeof(before)), 0);
+	struct racer racers[RACERS];
+	pthread_t threads[RACERS];
+	for (int i = 0; i < RACERS; i++) {
+		racers[i] = (struct racer){.f = f, .vcpu = i, .status = -2};
+		assert_int_equal(pthread_create(&threads[i], NULL, race_fault, &racers[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++) {
+		pthread_join(threads[i], NULL);
+		assert_int_equal(racers[i].status, 0);
+		assert_memory_equal(racers[i].data, before + i * 8, 8); /* in place */
+	}
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.memory_faults_modelled, RACERS);
+	assert_int_equal(stats.by_fault, 1);
+	assert_int_equal(stats.already_done, RACERS - 1);
+	assert_int_equal(stats.pages_to_private, TEST_PAGES);
+	assert_true(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
+	assert_consistent(f);
+}
+
+/* --trace: each conversion with its cause, result and a map of the region. */
+static void test_trace(void **state)
+{
+	struct fixture *f = *state;
+	char *text = NULL;
+	size_t text_size = 0;
+	FILE *trace = open_memstream(&text, &text_size);
+	assert_non_null(trace);
+	conversion_destroy(&f->policy);
+	conversion_init(&f->policy, &f->scenario, &f->map, trace);
+	char why[ERR_SIZE];
+	assert_int_equal(conversion_on_request(&f->policy, 2, TEST_GPA, PAGE, true), GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 2, TEST_GPA, PAGE, true), GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 2, RAM_SIZE, PAGE, true),
+			 GMEMVM_HC_EINVAL);
+	assert_int_equal(conversion_on_memory_fault(&f->policy, 1, RAM_SIZE - PAGE, PAGE, true,
+						    true, NULL, why, sizeof(why)),
+			 0);
+	fclose(trace);
+	assert_non_null(text);
+	/* Three lines: the malformed request is refused before anything is traced. */
+	size_t lines = 0;
+	for (const char *c = text; *c; c++)
+		lines += *c == '\n';
+	if (lines != 3 ||
+	    !strstr(text, "[vcpu 2] hypercall gpa 0x200000 size 0x1000 -> convert private: done; "
+			  "map 0x200000+0x40000 [PSSS") ||
+	    !strstr(text, "-> convert private: already so") ||
+	    !strstr(text, "[vcpu 1] memory fault (modelled) gpa 0xfff000 size 0x1000 -> convert "
+			  "private: done; map 0xfc0000+0x40000 [SSS") ||
+	    !strstr(text, "SSSP]"))
+		fail_msg("unexpected trace:\n%s", text);
+	free(text);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+#define MODE_TEST(fn, mode_case) \
+	{#fn "/" #mode_case, fn, setup_mode, teardown_mode, &mode_case}
+#define EVERY_MODE(fn)                                                              \
+	MODE_TEST(fn, case_shared), MODE_TEST(fn, case_pkvm), MODE_TEST(fn, case_inplace), \
+		MODE_TEST(fn, case_legacy), MODE_TEST(fn, case_legacy_flags)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		EVERY_MODE(test_setup_slots),
+		EVERY_MODE(test_classify),
+		EVERY_MODE(test_convert_round_trip),
+		EVERY_MODE(test_convert_bad_range),
+		EVERY_MODE(test_access_bounds),
+		EVERY_MODE(test_contents_round_trip),
+		EVERY_MODE(test_completion),
+		EVERY_MODE(test_completion_skipped_on_error),
+		EVERY_MODE(test_populate),
+		MODE_TEST(test_check_broken_private_view, case_inplace),
+		MODE_TEST(test_check_broken_private_view, case_legacy),
+		MODE_TEST(test_check_broken_private_view_shared_page, case_inplace),
+		MODE_TEST(test_check_broken_host_view, case_inplace),
+		MODE_TEST(test_check_broken_host_view, case_legacy),
+		MODE_TEST(test_check_broken_host_view, case_pkvm),
+		MODE_TEST(test_check_broken_host_view_shared_page, case_inplace),
+		MODE_TEST(test_check_broken_host_view_shared_page, case_legacy),
+		MODE_TEST(test_check_broken_host_view_shared_page, case_shared),
+		cmocka_unit_test(test_stage_rules),
+		EVERY_MODE(test_request_malformed),
+		EVERY_MODE(test_request_converts),
+		MODE_TEST(test_request_shared_stage1, case_shared_stage1),
+		MODE_TEST(test_fault_converts, case_inplace),
+		MODE_TEST(test_fault_converts, case_legacy),
+		MODE_TEST(test_fault_converts, case_legacy_flags),
+		MODE_TEST(test_fault_bad_range, case_inplace),
+		MODE_TEST(test_fault_bad_range, case_legacy),
+		MODE_TEST(test_fault_refused, case_shared),
+		MODE_TEST(test_fault_refused, case_pkvm),
+		MODE_TEST(test_fault_race, case_inplace),
+		MODE_TEST(test_init_private, case_inplace_private),
+		MODE_TEST(test_init_private, case_pkvm_private),
+		MODE_TEST(test_legacy_attributes_start_shared, case_legacy),
+		MODE_TEST(test_legacy_attributes_start_shared, case_legacy_flags),
+		EVERY_MODE(test_render),
+		MODE_TEST(test_trace, case_inplace),
+		MODE_TEST(test_trace, case_legacy),
+		cmocka_unit_test(test_setup_refuses_anonymous),
+		cmocka_unit_test(test_setup_null_userspace_addr),
+	};
+
+	if (access(KVM_DEVICE_PATH, F_OK) != 0) {
+		printf("skipped: %s is missing (these tests need the real KVM: load the kvm "
+		       "module or run on a host with KVM)\n", KVM_DEVICE_PATH);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+#include "conversion.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "gmemvm_abi.h"
+
+#define TRACE_WINDOW (256ULL << 10) /* the map in --trace shows 64 pages */
+#define TRACE_COLUMNS 64
+
+void conversion_init(struct conversion_policy *policy, const struct scenario *scenario,
+		     struct memmap *memory, FILE *trace)
+{
+	memset(policy, 0, sizeof(*policy));
+	policy->mode = scenario->mode;
+	policy->stage = scenario->stage;
+	policy->memory = memory;
+	policy->trace = trace;
+	pthread_mutex_init(&policy->lock, NULL);
+}
+
+void conversion_destroy(struct conversion_policy *policy)
+{
+	pthread_mutex_destroy(&policy->lock);
+}
+
+struct conversion_stats conversion_read_stats(struct conversion_policy *policy)
+{
+	pthread_mutex_lock(&policy->lock);
+	struct conversion_stats stats = policy->stats;
+	pthread_mutex_unlock(&policy->lock);
+	return stats;
+}
+
+int conversion_check_stage(const struct scenario *scenario, char *why, size_t why_size)
+{
+	bool coco = scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE;
+	if (scenario->stage == 1 && scenario->mode == MODE_PKVM) {
+		snprintf(why, why_size,
+			 "pKVM cannot use stage 1: nothing prevents kvm_gmem_fault() from "
+			 "returning a guest-owned page (design notes, stage 1 usage)");
+		return -1;
+	}
+	if (scenario->stage == 1 && coco && scenario->support_shared) {
+		snprintf(why, why_size,
+			 "stage 1 refuses to bind a SUPPORT_SHARED guest_memfd to a CoCo VM "
+			 "(design notes, stage 1: \"validate that the VM type is not some Coco VM "
+			 "if GUEST_MEMFD_FLAG_SUPPORT_SHARED is set\")");
+		return -1;
+	}
+	if (scenario->stage == 1 && scenario->init_private) {
+		snprintf(why, why_size,
+			 "GUEST_MEMFD_FLAG_INIT_PRIVATE does not exist in stage 1 (design notes: "
+			 "a stage-2 flag)");
+		return -1;
+	}
+	if ((scenario->mode == MODE_PKVM || scenario->mode == MODE_COCO_INPLACE ||
+	     scenario->mode == MODE_SHARED) &&
+	    !scenario->support_shared) {
+		snprintf(why, why_size,
+			 "mode %s keeps shared memory in the guest_memfd, so it needs "
+			 "GUEST_MEMFD_FLAG_SUPPORT_SHARED (upstream GUEST_MEMFD_FLAG_MMAP)",
+			 config_mode_name(scenario->mode));
+		return -1;
+	}
+	if (scenario->mode == MODE_COCO_LEGACY && scenario->support_shared &&
+	    !scenario->init_private) {
+		snprintf(why, why_size,
+			 "a CoCo VM that uses guest_memfd only for private memory sets "
+			 "SUPPORT_SHARED only together with INIT_PRIVATE (design notes, stage 2 "
+			 "usage), or the host could fault in its private pages");
+		return -1;
+	}
+	return 0;
+}
+
+static void trace_conversion(struct conversion_policy *policy, int vcpu, const char *cause,
+			     uint64_t gpa, uint64_t size, bool to_private, int status,
+			     bool converted)
+{
+	if (!policy->trace)
+		return;
+	uint64_t ram = policy->memory->ram_size;
+	uint64_t window = gpa & ~(TRACE_WINDOW - 1);
+	uint64_t length = window + TRACE_WINDOW <= ram ? TRACE_WINDOW : ram - window;
+	char picture[TRACE_COLUMNS + 1] = "";
+	if (gpa < ram)
+		memmap_render(policy->memory, window, length, picture, TRACE_COLUMNS);
+	fprintf(policy->trace,
+		"[vcpu %d] %s gpa %#" PRIx64 " size %#" PRIx64 " -> %s: %s; map %#" PRIx64
+		"+%#" PRIx64 " [%s]\n",
+		vcpu, cause, gpa, size, to_private ? "convert private" : "convert shared",
+		status < 0 ? strerror(-status) : converted ? "done" : "already so", window, length,
+		picture);
+}
+
+static void count(struct conversion_policy *policy, uint64_t size, bool to_private,
+		  uint64_t *by)
+{
+	pthread_mutex_lock(&policy->lock);
+	if (to_private)
+		policy->stats.pages_to_private += size / GMEM_PAGE_SIZE;
+	else
+		policy->stats.pages_to_shared += size / GMEM_PAGE_SIZE;
+	(*by)++;
+	pthread_mutex_unlock(&policy->lock);
+}
+
+int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint64_t gpa,
+			       uint64_t size, bool private_access, bool modelled,
+			       struct memmap_completion *completion, char *why, size_t why_size)
+{
+	pthread_mutex_lock(&policy->lock);
+	if (modelled)
+		policy->stats.memory_faults_modelled++;
+	else
+		policy->stats.memory_faults_kernel++;
+	pthread_mutex_unlock(&policy->lock);
+
+	if (policy->mode != MODE_COCO_LEGACY && policy->mode != MODE_COCO_INPLACE) {
+		snprintf(why, why_size,
+			 "memory fault at gpa %#" PRIx64 " (%s access) in mode %s, which converts "
+			 "%s: no memory faults are expected here",
+			 gpa, private_access ? "private" : "shared",
+			 config_mode_name(policy->mode),
+			 policy->mode == MODE_PKVM ? "on the guest's requests, in the hypervisor"
+						   : "only when userspace asks");
+		return -1;
+	}
+	if (gpa % GMEM_PAGE_SIZE || size == 0 || size % GMEM_PAGE_SIZE ||
+	    gpa >= policy->memory->ram_size || size > policy->memory->ram_size - gpa) {
+		snprintf(why, why_size,
+			 "memory fault at gpa %#" PRIx64 " size %#" PRIx64 " is not a page range "
+			 "of guest RAM",
+			 gpa, size);
+		return -1;
+	}
+	bool converted = false;
+	int status = memmap_convert(policy->memory, gpa, size, private_access, completion,
+				    &converted);
+	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault",
+			 gpa, size, private_access, status, converted);
+	if (status < 0) {
+		snprintf(why, why_size, "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed: %s",
+			 gpa, size, private_access ? "private" : "shared", strerror(-status));
+		return -1;
+	}
+	if (converted) {
+		count(policy, size, private_access, &policy->stats.by_fault);
+	} else {
+		pthread_mutex_lock(&policy->lock);
+		policy->stats.already_done++;
+		pthread_mutex_unlock(&policy->lock);
+	}
+	return 0;
+}
+
+static int refuse(struct conversion_policy *policy, int code)
+{
+	pthread_mutex_lock(&policy->lock);
+	policy->stats.refused++;
+	pthread_mutex_unlock(&policy->lock);
+	return code;
+}
+
+int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa,
+			  uint64_t size, bool to_private)
+{
+	uint64_t ram = policy->memory->ram_size;
+	/* Checked before anything is touched: a hostile guest gets an error,
+	 * never a conversion outside its RAM. */
+	if (size == 0 || gpa % GMEM_PAGE_SIZE || size % GMEM_PAGE_SIZE || gpa >= ram ||
+	    size > ram - gpa)
+		return refuse(policy, GMEMVM_HC_EINVAL);
+	if (policy->mode == MODE_SHARED && policy->stage == 1)
+		return refuse(policy, GMEMVM_HC_ENOSYS); /* stage 1 has no conversion ioctls */
+
+	bool converted = false;
+	int status = memmap_convert(policy->memory, gpa, size, to_private, NULL, &converted);
+	trace_conversion(policy, vcpu,
+			 policy->mode == MODE_PKVM ? "hypercall (hypervisor side)" : "hypercall",
+			 gpa, size, to_private, status, converted);
+	if (status == -EINVAL)
+		return refuse(policy, GMEMVM_HC_EINVAL);
+	if (status == -ENOTTY)
+		return refuse(policy, GMEMVM_HC_EPERM);
+	if (status < 0)
+		return refuse(policy, GMEMVM_HC_ENOMEM);
+	if (converted) {
+		count(policy, size, to_private, &policy->stats.by_hypercall);
+		if (policy->mode == MODE_PKVM) {
+			pthread_mutex_lock(&policy->lock);
+			policy->stats.hypervisor_side++;
+			pthread_mutex_unlock(&policy->lock);
+		}
+	}
+	return GMEMVM_HC_OK;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VMM's conversion policy: what it does when the guest's access and a
+ * page's shareability disagree (a memory fault, from the kernel or from the
+ * model: the same path), and when the guest asks to share or unshare, for
+ * each mode and stage of the design notes. It also holds the stage rules that
+ * refuse a configuration before any vCPU runs, and counts every conversion.
+ */
+#ifndef GMEMVM_CONVERSION_H
+#define GMEMVM_CONVERSION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "memmap.h"
+
+struct conversion_stats {
+	uint64_t memory_faults_kernel;   /* KVM_EXIT_MEMORY_FAULT from the kernel */
+	uint64_t memory_faults_modelled; /* the model's, from an MMIO exit on RAM */
+	uint64_t pages_to_shared, pages_to_private;
+	uint64_t by_fault;      /* conversions the VMM made after a memory fault */
+	uint64_t by_hypercall;  /* conversions the guest asked for */
+	uint64_t hypervisor_side; /* pkvm: of by_hypercall, made without the VMM's fault policy */
+	uint64_t already_done;  /* faults another vCPU had already converted for */
+	uint64_t refused;       /* share/unshare requests answered with an error */
+};
+
+struct conversion_policy {
+	enum vm_mode mode;
+	int stage;
+	struct memmap *memory;
+	FILE *trace; /* each fault and conversion, with a map of the region; or NULL */
+	pthread_mutex_t lock;
+	struct conversion_stats stats;
+};
+
+void conversion_init(struct conversion_policy *policy, const struct scenario *scenario,
+		     struct memmap *memory, FILE *trace);
+void conversion_destroy(struct conversion_policy *policy);
+struct conversion_stats conversion_read_stats(struct conversion_policy *policy);
+
+/*
+ * The notes' stage rules for this scenario (mode, flags, stage). 0 when the
+ * configuration may be bound, -1 with the rule quoted in why otherwise.
+ */
+int conversion_check_stage(const struct scenario *scenario, char *why, size_t why_size);
+
+/*
+ * A memory fault: the guest accessed [gpa, gpa + size) as private (or shared)
+ * and the page is not. In CoCo modes the VMM converts it to what the access
+ * wanted (coco-inplace: CONVERT_PRIVATE/CONVERT_SHARED on the guest_memfd;
+ * coco-legacy: the memory attribute), then, for a modelled fault, finishes
+ * the access. Other modes expect no memory faults. 0, or -1 with why.
+ */
+int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint64_t gpa,
+			       uint64_t size, bool private_access, bool modelled,
+			       struct memmap_completion *completion, char *why, size_t why_size);
+
+/* The guest's share (to_private false) or unshare request: a GMEMVM_HC_* code. */
+int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa,
+			  uint64_t size, bool to_private);
+
+#endif
