@@ -23,10 +23,17 @@ install_packages() {
 build() {
 	local dir=$1
 	shift
+	local log
+	log=$(mktemp)
 	if [ -f "$repo/$dir/build.ninja" ]; then
-		meson configure "$repo/$dir" "$@" >/dev/null
+		meson configure "$repo/$dir" "$@" >"$log" 2>&1
 	else
-		meson setup "$repo/$dir" "$repo" "$@" >/dev/null
-	fi
-	ninja -C "$repo/$dir" >/dev/null
+		meson setup "$repo/$dir" "$repo" "$@" >"$log" 2>&1
+	fi && ninja -C "$repo/$dir" >>"$log" 2>&1 || {
+		cat "$log" >&2
+		echo "gmemvm: the build in $dir failed (output above)" >&2
+		rm -f "$log"
+		exit 1
+	}
+	rm -f "$log"
 }
