@@ -89,5 +89,25 @@ done
 	grep -q "^\[vcpu 0\] hlt" "$work/out" && pass "--trace prints every exit" ||
 	fail "trace: $(head -5 "$work/out")"
 
+# Issue 3: the model's memory faults and conversions are visible, and real.
+"$gmemvm" run --trace "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>&1
+[ $? -eq 0 ] && grep -q "memory fault (modelled) gpa 0x200000 size 0x1000 -> convert private: done; map 0x200000+0x40000 \[PSSS" "$work/out" &&
+	grep -q "modelled: .*per-page shareability" "$work/out" &&
+	pass "--trace shows each memory fault, its conversion and the region's map" ||
+	fail "conversion trace: $(grep -m3 "memory fault" "$work/out")"
+grep -q '"private_gmem_mmap": "No such device"' "$work/coco-legacy-stage1.json" &&
+	pass "coco-legacy: the kernel refuses to mmap the private guest_memfd (ENODEV)" ||
+	fail "coco-legacy mmap: $(grep private_gmem_mmap "$work/coco-legacy-stage1.json")"
+inconsistent=$(grep -L '"consistent": true' "$work"/*.json || true)
+[ -z "$inconsistent" ] && pass "the checker found state, memslots and views consistent after every run" ||
+	fail "inconsistent runs: $inconsistent"
+# A wrong expectation of a conversion count must be reported, not passed.
+"$gmemvm" run -q "$repo/configs/coco-inplace-stage2.ini" --set expect.memory-faults=19 >"$work/out" 2>&1
+[ $? -eq 1 ] && grep -q "MISMATCH: memory-faults = 20, expected 19" "$work/out" &&
+	pass "a wrong memory-fault count is a mismatch" || fail "fault count: $(cat "$work/out")"
+"$gmemvm" run -q "$repo/configs/pkvm-stage2.ini" --set expect.check2="0x200000 8K sigbus" >"$work/out" 2>&1
+[ $? -eq 1 ] && grep -q "MISMATCH: check2: host read at 0x201000 succeeded" "$work/out" &&
+	pass "a shared page that should SIGBUS is caught" || fail "sigbus check: $(cat "$work/out")"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

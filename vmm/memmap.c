@@ -170,6 +170,13 @@ static int setup_coco(struct memmap *map, int vm_fd, char *err, size_t err_size)
 		/* coco-legacy: shared pages in their own memfd, private ones in the
 		 * guest_memfd's contents; the attributes start shared, as KVM's do. */
 		map->own_host_view = true;
+		if (!gmem->support_shared) {
+			/* Show the notes' point: the VMM cannot map this file. */
+			void *attempt = mmap(NULL, map->ram_size, RW, MAP_SHARED, gmem->fd, 0);
+			map->private_mmap_errno = attempt == MAP_FAILED ? errno : 0;
+			if (attempt != MAP_FAILED)
+				munmap(attempt, map->ram_size);
+		}
 		if (shareability_init(&map->attributes, map->ram_size, GMEM_PAGE_SIZE,
 				      SHAREABILITY_ALL) < 0)
 			goto fail;

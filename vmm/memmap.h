@@ -65,6 +65,9 @@ struct memmap {
 
 	struct memmap_slot slots[MEMMAP_MAX_SLOTS];
 	int nr_slots;
+	/* coco-legacy without SUPPORT_SHARED: what the kernel said when the VMM
+	 * tried to mmap the guest_memfd (ENODEV: it is never mapped). */
+	int private_mmap_errno;
 	void *anonymous; /* userspace_addr = anonymous: the unrelated mapping */
 	uint64_t anonymous_size;
 };

@@ -88,6 +88,11 @@ void report_evaluate(struct run_report *report)
 			return;
 		}
 	}
+	if (report->private_mmap_tried && report->private_mmap_errno == 0) {
+		snprintf(report->mismatch, sizeof(report->mismatch),
+			 "the kernel let the host mmap a guest_memfd without SUPPORT_SHARED");
+		return;
+	}
 	if (report->inconsistent) {
 		snprintf(report->mismatch, sizeof(report->mismatch), "consistency check: %s",
 			 report->consistency);
@@ -118,7 +123,7 @@ void report_print_summary(FILE *out, const struct run_report *report)
 	for (int i = 0; i < report->nr_features; i++)
 		modelled += !report->features[i].native;
 	/* Even the one-line form says whether any feature was modelled (DESIGN.md). */
-	fprintf(out, "%-28s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64
+	fprintf(out, "%-36s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64
 		", hlt %" PRIu64 ")  %8.2f ms  %-11s %s%s\n",
 		report->scenario->name, config_outcome_name(report->outcome), total_exits(report),
 		report->exits[EXIT_KIND_IO], report->exits[EXIT_KIND_MMIO],
@@ -187,6 +192,9 @@ int report_write_json(const char *path, const struct run_report *report,
 		cv->pages_to_private, cv->by_fault, cv->by_hypercall, cv->hypervisor_side,
 		cv->already_done, cv->refused);
 	fprintf(out, "  \"consistent\": %s,\n", report->inconsistent ? "false" : "true");
+	if (report->private_mmap_tried)
+		fprintf(out, "  \"private_gmem_mmap\": \"%s\",\n",
+			report->private_mmap_errno ? strerror(report->private_mmap_errno) : "succeeded");
 	fprintf(out, "  \"checks\": [");
 	for (int i = 0; i < scenario->nr_checks; i++) {
 		fprintf(out, "%s{\"passed\": %s, \"detail\": ", i ? ", " : "",

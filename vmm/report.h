@@ -44,6 +44,8 @@ struct run_report {
 	struct hypercall_stats hypercalls;
 	struct conversion_stats conversions;
 	bool inconsistent; /* the checker found state, memslots and views disagreeing */
+	int private_mmap_errno; /* coco-legacy: the kernel's answer to mmap of the guest_memfd */
+	bool private_mmap_tried;
 	char consistency[256];
 	struct check_result checks[CONFIG_MAX_CHECKS];
 	struct report_feature features[REPORT_MAX_FEATURES];

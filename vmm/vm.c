@@ -469,6 +469,9 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 			report.inconsistent = true;
 	}
 	report.conversions = conversion_read_stats(&vm->conversions);
+	report.private_mmap_tried = scenario->mode == MODE_COCO_LEGACY && !scenario->support_shared &&
+				    !vm->refused;
+	report.private_mmap_errno = vm->memory.private_mmap_errno;
 	if (!vm->refused)
 		record_features(vm, &report);
 	report.hypercalls = vm->hypercalls.stats;
@@ -478,6 +481,11 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 
 	if (!options->quiet) {
 		printf("%s: %s\n", config_outcome_name(report.outcome), report.message);
+		if (report.private_mmap_tried)
+			printf("host mmap of the private guest_memfd: %s (no SUPPORT_SHARED: the VMM "
+			       "never maps it)\n",
+			       report.private_mmap_errno ? strerror(report.private_mmap_errno)
+							 : "succeeded, unexpectedly");
 		report_print_features(stdout, &report);
 	}
 	report_print_summary(stdout, &report);
