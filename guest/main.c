@@ -96,7 +96,13 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 	st->expect_result = 0;
 	st->count = 0;
 	/* Only memory steps use a range and a pattern; mmio/pio ignore them. */
-	if (!strcmp(st->op, "write") || !strcmp(st->op, "verify") || !strcmp(st->op, "touch")) {
+	if (!strcmp(st->op, "discard")) {
+		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size))
+			return "missing addr or size";
+		if (fdt_getprop(fdt, node, "view", NULL))
+			st->shared_view = !strcmp(get_string(fdt, node, "view") ?: "", "shared");
+	} else if (!strcmp(st->op, "write") || !strcmp(st->op, "verify") ||
+		   !strcmp(st->op, "touch")) {
 		const char *view;
 
 		if (get_u64(fdt, node, "addr", &st->addr) ||
@@ -283,6 +289,29 @@ static int do_flip(const struct step *st, unsigned long cpu, unsigned int k)
 	return 0;
 }
 
+/* Ask the VMM to punch the range out, then require zeroes through the view:
+ * the punch must have reached the guest's mappings too. */
+static int do_discard(unsigned long cpu, unsigned int k, uint64_t start, uint64_t end,
+		      uint64_t view)
+{
+	int32_t got = hypercall(GMEMVM_HC_DISCARD, start, end - start, 0, 0);
+
+	if (got != 0) {
+		serial_printf("vcpu %lu: step %u discard got %d\n", cpu, k, got);
+		return -1;
+	}
+	for (uint64_t gpa = start; gpa < end; gpa += 8) {
+		uint64_t word = *(volatile uint64_t *)(uintptr_t)(gpa | view);
+
+		if (word) {
+			serial_printf("vcpu %lu: step %u discard left 0x%llx at 0x%llx\n", cpu, k,
+				      (unsigned long long)word, (unsigned long long)gpa);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* vCPUs that reached each barrier step; the guest's own (private) memory. */
 static uint32_t guest_vcpus;
 static uint32_t barrier_arrived[64];
@@ -311,7 +340,8 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 	if (!all && st.vcpu != cpu)
 		return 0;
 
-	if (!strcmp(st.op, "write") || !strcmp(st.op, "verify") || !strcmp(st.op, "touch")) {
+	if (!strcmp(st.op, "write") || !strcmp(st.op, "verify") || !strcmp(st.op, "touch") ||
+	    !strcmp(st.op, "discard")) {
 		uint64_t view = st.shared_view ? guest_shared_mask : 0;
 
 		if (st.shared_view && !view)
@@ -323,6 +353,10 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 			do_write(start, end, st.pattern, view);
 		else if (st.op[0] == 't')
 			do_touch(start, end, st.pattern, view);
+		else if (st.op[0] == 'd') {
+			if (do_discard(cpu, k, start, end, view))
+				return -1;
+		}
 		else if (do_verify(cpu, k, start, end, st.pattern, view))
 			return -1;
 		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok%s\n", cpu, k, st.op,

@@ -74,7 +74,8 @@ enum gmemvm_hypercall_op {
 	GMEMVM_HC_DONE = 1,   /* arg0 = status (0 = all steps passed), arg1 = failing step */
 	GMEMVM_HC_ASSERT = 2, /* arg0 = GPA of file name, arg1 = line, arg2 = GPA of expression */
 	GMEMVM_HC_SHARE = 3,  /* arg0 = GPA, arg1 = size: convert [GPA, GPA + size) to shared */
-	GMEMVM_HC_UNSHARE = 4 /* arg0 = GPA, arg1 = size: convert it to private */
+	GMEMVM_HC_UNSHARE = 4, /* arg0 = GPA, arg1 = size: convert it to private */
+	GMEMVM_HC_DISCARD = 5  /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
 };
 
 /* Result codes the VMM writes into gmemvm_hypercall.result. */
@@ -93,8 +94,8 @@ enum gmemvm_hypercall_op {
  * Node /gmemvm: mode (string), stage (u32), data-start (u64), and in CoCo
  * modes shared-bit (u32): the guest-physical address bit that selects the
  * shared view of a page, as TDX does (absent: one view, no alias).
- * Each step node "step@N" has: op (string: write, verify, mmio, pio, share,
- * unshare), addr (u64), size (u64; for pio the repeat count), pattern (u32),
+ * Each step node "step@N" has: op (string: write, verify, touch, mmio, pio,
+ * share, unshare, flip, barrier, discard), addr (u64), size (u64; for pio the repeat count), pattern (u32),
  * vcpu (u32), view (string: "private" or "shared"; absent = private), and
  * result (u32, a two's-complement int32: the hypercall result share/unshare
  * must get; absent = 0).

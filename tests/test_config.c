@@ -619,6 +619,14 @@ static void test_step_touch_and_flip(void **state)
 		"flip takes ADDR SIZE COUNT");
 	REFUSED(VM "[steps]\nstep1 = flip 0x300000 4K 3 view=shared\n" EXPECT, "[steps] step1",
 		"view= is only for");
+	/* discard is page-granular and may name a view. */
+	LOADS(VM "[steps]\nstep1 = discard 2M 8K view=shared\n" EXPECT);
+	assert_int_equal(sc.steps[0].op, STEP_DISCARD);
+	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
+	REFUSED(VM "[steps]\nstep1 = discard 2M 100\n" EXPECT, "[steps] step1",
+		"page granularity");
+	REFUSED(VM "[steps]\nstep1 = discard 2M\n" EXPECT, "[steps] step1",
+		"discard takes ADDR SIZE");
 	/* A barrier is always for every vCPU. */
 	LOADS(VM "[steps]\nstep1 = barrier\n" EXPECT);
 	assert_int_equal(sc.steps[0].op, STEP_BARRIER);
@@ -742,7 +750,7 @@ static void test_step_share_args(void **state)
 	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=1\n" EXPECT, "[steps] step1",
 		"vcpus is 1");
 	REFUSED(VM "[steps]\nstep1 = Share 2M 4K\n" EXPECT, "[steps] step1",
-		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, barrier)");
+		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, barrier, discard)");
 }
 
 static void test_step_result(void **state)
@@ -791,7 +799,7 @@ static void test_step_view(void **state)
 		"unknown view ''");
 	/* view= belongs to write and verify only */
 	REFUSED(VM "[steps]\nstep1 = share 2M 4K view=shared\n" EXPECT, "[steps] step1",
-		"view= is only for write, verify and touch, not share");
+		"view= is only for write, verify, touch and discard, not share");
 	REFUSED(VM "[steps]\nstep1 = unshare 2M 4K view=private\n" EXPECT, "[steps] step1",
 		"not unshare");
 	REFUSED(VM "[steps]\nstep1 = mmio view=shared\n" EXPECT, "[steps] step1", "not mmio");

@@ -77,6 +77,7 @@ static const char *const step_op_names[] = {
 	[STEP_TOUCH] = "touch",
 	[STEP_FLIP] = "flip",
 	[STEP_BARRIER] = "barrier",
+	[STEP_DISCARD] = "discard",
 };
 
 static const char *const event_names[EVENT_COUNT] = {
@@ -945,7 +946,8 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 {
 	const struct scenario *out = ld->out;
 	const char *op = step_op_names[step->op];
-	bool data = step->op == STEP_WRITE || step->op == STEP_VERIFY || step->op == STEP_TOUCH;
+	bool data = step->op == STEP_WRITE || step->op == STEP_VERIFY || step->op == STEP_TOUCH ||
+		    step->op == STEP_DISCARD;
 	bool convert = step->op == STEP_SHARE || step->op == STEP_UNSHARE;
 
 	step->vcpu = 0;
@@ -971,7 +973,7 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 
 		if (!data)
 			return fail(ld, "steps", key,
-				    "view= is only for write, verify and touch, not %s", op);
+				    "view= is only for write, verify, touch and discard, not %s", op);
 		view = lookup_name(view_names, 0, (int)ARRAY_SIZE(view_names), opts->view);
 		if (view < 0)
 			return fail(ld, "steps", key, "unknown view '%s' (private or shared)",
@@ -1039,7 +1041,7 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 	if (op < 0)
 		return fail(ld, "steps", key,
 			    "unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
-			    "barrier)",
+			    "barrier, discard)",
 			    words[0]);
 	step->op = (enum step_op)op;
 
@@ -1088,6 +1090,16 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 				    "%s takes ADDR SIZE [result=N] [vcpu=N|all], got %d argument%s",
 				    words[0], positional, positional == 1 ? "" : "s");
 		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
+	case STEP_DISCARD:
+		/* discard ADDR SIZE: whole pages of the data area. */
+		if (positional != 2)
+			return fail(ld, "steps", key,
+				    "discard takes ADDR SIZE [view=private|shared] [vcpu=N|all], got %d "
+				    "argument%s",
+				    positional, positional == 1 ? "" : "s");
+		if (parse_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size))
+			return -1;
+		return check_step_range(ld, key, words[1], step);
 	case STEP_BARRIER:
 		/* A barrier is for every vCPU: it orders what comes after it. */
 		if (positional != 0 || opts.vcpu)

@@ -33,6 +33,7 @@ enum step_op {
 	STEP_TOUCH, /* write one pattern word per 4 KiB page: a fault per page, little else */
 	STEP_FLIP,  /* count rounds of unshare + share of a range: explicit conversions */
 	STEP_BARRIER, /* every vCPU waits here until all have arrived */
+	STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes through a view */
 };
 #define CONFIG_MAX_FLIP_COUNT 1000000U
 

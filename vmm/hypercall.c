@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "hypercall.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -113,6 +114,15 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 					       request.arg[1], to_private);
 		if (result != GMEMVM_HC_OK)
 			count(device, &device->stats.refused_conversions);
+		break;
+	}
+	case GMEMVM_HC_DISCARD: {
+		count(device, &device->stats.discards);
+		int status = memmap_discard(device->memory, request.arg[0], request.arg[1]);
+		result = status == 0 ? GMEMVM_HC_OK : status == -EINVAL ? GMEMVM_HC_EINVAL
+									 : GMEMVM_HC_ENOMEM;
+		if (status)
+			count(device, &device->stats.refused_discards);
 		break;
 	}
 	default:

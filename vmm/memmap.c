@@ -334,6 +334,19 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 	return status;
 }
 
+int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size)
+{
+	if (!in_ram(map, gpa, size) || gpa % GMEM_PAGE_SIZE || size % GMEM_PAGE_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&map->lock);
+	int status = gmem_punch_hole(map->gmem, gpa, size);
+	if (status == 0 && map->shared_fd >= 0)
+		status = fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)gpa, (off_t)size);
+	pthread_mutex_unlock(&map->lock);
+	return status < 0 ? -errno : 0;
+}
+
 static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t size,
 		       bool is_write)
 {

@@ -112,6 +112,14 @@ bool memmap_is_private(struct memmap *map, uint64_t gpa, uint64_t size);
 int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
 		   struct memmap_completion *completion, bool *converted);
 
+/*
+ * Punch [gpa, gpa + size) out of every backing (fallocate PUNCH_HOLE), as a
+ * balloon does: the next access through any view, private or shared, guest
+ * or host, sees zeroes (the notes' truncation rule). 0, or -EINVAL for a
+ * range that is not whole pages of RAM, or another negative errno.
+ */
+int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size);
+
 /* Copy from/to guest RAM through the host's view: -EFAULT when any byte is
  * outside RAM or private (the host may only touch shared memory). */
 int memmap_read(struct memmap *map, uint64_t gpa, void *out, uint64_t size);

@@ -30,7 +30,7 @@ uint64_t report_event(const struct run_report *report, enum event_kind kind)
 		return c->by_hypercall;
 	case EVENT_HYPERCALLS_REFUSED:
 		return h->refused_bad_block + h->refused_unknown_op + h->refused_not_supported +
-		       h->refused_conversions;
+		       h->refused_conversions + h->refused_discards;
 	default:
 		return 0;
 	}
