@@ -132,6 +132,19 @@ void report_print_summary(FILE *out, const struct run_report *report)
 		report->matched ? "ok" : "MISMATCH: ", report->matched ? "" : report->mismatch);
 }
 
+void report_print_refusals(FILE *out, const struct run_report *report)
+{
+	const struct hypercall_stats *h = &report->hypercalls;
+	fprintf(out,
+		"refused: hypercall blocks unreadable %" PRIu64 ", unknown ops %" PRIu64
+		", share/unshare %" PRIu64 " (of %" PRIu64 "), discards %" PRIu64 " (of %" PRIu64
+		"), conversions without support %" PRIu64 "; ignored: port accesses %" PRIu64
+		", MMIO accesses %" PRIu64 "\n",
+		h->refused_bad_block, h->refused_unknown_op, h->refused_conversions,
+		h->shares + h->unshares, h->refused_discards, h->discards, h->refused_not_supported,
+		report->unhandled_pio, report->unhandled_mmio);
+}
+
 void report_print_features(FILE *out, const struct run_report *report)
 {
 	fprintf(out, "features: native:");

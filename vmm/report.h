@@ -62,6 +62,8 @@ uint64_t report_event(const struct run_report *report, enum event_kind kind);
 void report_evaluate(struct run_report *report);
 /* "name  outcome  exits  time  [ok|MISMATCH: ...]" */
 void report_print_summary(FILE *out, const struct run_report *report);
+/* "refused: ..." every kind of bad request the guest made and how many. */
+void report_print_refusals(FILE *out, const struct run_report *report);
 /* "features: native: ...; modelled: ..." */
 void report_print_features(FILE *out, const struct run_report *report);
 int report_write_json(const char *path, const struct run_report *report,

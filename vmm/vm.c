@@ -486,6 +486,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 			       "never maps it)\n",
 			       report.private_mmap_errno ? strerror(report.private_mmap_errno)
 							 : "succeeded, unexpectedly");
+		report_print_refusals(stdout, &report);
 		report_print_features(stdout, &report);
 	}
 	report_print_summary(stdout, &report);
