@@ -12,6 +12,7 @@
 #include "config.h"
 #include "kvm.h"
 #include "probe.h"
+#include "sandbox.h"
 #include "vm.h"
 
 static void usage(FILE *out)
@@ -19,10 +20,12 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: gmemvm probe [--json]\n"
 		"       gmemvm run FILE.ini [--set section.key=value]... [--trace] [--quiet]\n"
-		"                           [--report FILE.json]\n"
+		"                           [--report FILE.json] [--no-sandbox]\n"
+		"       gmemvm sandbox\n"
 		"\n"
-		"probe  print what this host's KVM offers for guest_memfd, native or absent\n"
-		"run    run a scenario; exit 0 only if it ended as the file's [expect] says\n"
+		"probe    print what this host's KVM offers for guest_memfd, native or absent\n"
+		"run      run a scenario; exit 0 only if it ended as the file's [expect] says\n"
+		"sandbox  list the system calls each thread may make once the guest runs\n"
 		"exit status: 0 matched, 1 mismatch, 2 bad usage/config/guest, 3 host or KVM "
 		"failure\n");
 }
@@ -57,11 +60,12 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 	static const struct option options[] = {
 		{"set", required_argument, NULL, 's'},	  {"trace", no_argument, NULL, 't'},
 		{"quiet", no_argument, NULL, 'q'},	  {"report", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},	  {"no-sandbox", no_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *overrides[CONFIG_MAX_OVERRIDES];
 	int nr_overrides = 0;
-	struct run_options run = {.process_start = *start};
+	struct run_options run = {.process_start = *start, .sandbox = true};
 	int option;
 	optind = 1;
 	while ((option = getopt_long(argc, argv, "s:tqr:h", options, NULL)) != -1) {
@@ -83,6 +87,9 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 		case 'r':
 			run.report_path = optarg;
 			break;
+		case 'n':
+			run.sandbox = false;
+			break;
 		case 'h':
 			usage(stdout);
 			return GMEMVM_STATUS_MATCHED;
@@ -102,6 +109,10 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 		fprintf(stderr, "gmemvm: %s\n", err);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
+	if (run.sandbox)
+		sandbox_prepare();
+	else
+		fprintf(stderr, "gmemvm: --no-sandbox: running without seccomp filters\n");
 	return vm_run(&scenario, &run);
 }
 
@@ -109,6 +120,11 @@ int main(int argc, char **argv)
 {
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* Give stdout its buffer now: stdio would otherwise allocate it (with
+	 * fstat and a tty ioctl) at the first write, which may come from a
+	 * sandboxed vCPU thread. */
+	static char stdout_buffer[1 << 14];
+	setvbuf(stdout, stdout_buffer, _IOLBF, sizeof(stdout_buffer));
 	if (argc < 2) {
 		usage(stderr);
 		return GMEMVM_STATUS_BAD_INPUT;
@@ -117,6 +133,10 @@ int main(int argc, char **argv)
 		return command_probe(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
 		return command_run(argc - 1, argv + 1, &start);
+	if (strcmp(argv[1], "sandbox") == 0 && argc == 2) {
+		sandbox_print_allowed(stdout);
+		return GMEMVM_STATUS_MATCHED;
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return GMEMVM_STATUS_MATCHED;

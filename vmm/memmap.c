@@ -24,7 +24,7 @@ static bool is_coco(enum vm_mode mode)
 void memmap_init(struct memmap *map)
 {
 	memset(map, 0, sizeof(*map));
-	map->shared_fd = map->sigbus_fd = -1;
+	map->shared_fd = map->sigbus_fd = map->maps_fd = -1;
 }
 
 /* Private or shared, whichever state map the mode keeps. Caller holds the lock. */
@@ -215,6 +215,7 @@ int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gme
 	map->shared_bit = is_coco(scenario->mode) ? shared_bit : 0;
 	pthread_mutex_init(&map->lock, NULL);
 	map->lock_ready = true;
+	map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 
 	switch (scenario->mode) {
 	case MODE_SHARED:
@@ -247,6 +248,8 @@ void memmap_destroy(struct memmap *map)
 		close(map->shared_fd);
 	if (map->sigbus_fd >= 0)
 		close(map->sigbus_fd);
+	if (map->maps_fd >= 0)
+		close(map->maps_fd);
 	if (map->attributes.extents)
 		shareability_destroy(&map->attributes);
 	if (map->lock_ready)
@@ -412,20 +415,54 @@ struct maps_table {
 	size_t count;
 };
 
-static int read_maps(struct maps_table *table)
+/* All of /proc/self/maps, read through the descriptor opened at set-up. */
+static char *slurp_maps(int fd)
 {
-	FILE *maps = fopen("/proc/self/maps", "re");
-	if (!maps)
+	size_t size = 0, capacity = 1 << 16;
+	char *text = malloc(capacity);
+	if (!text || lseek(fd, 0, SEEK_SET) < 0) {
+		free(text);
+		return NULL;
+	}
+	for (;;) {
+		if (size + 4096 + 1 > capacity) {
+			char *grown = realloc(text, capacity * 2);
+			if (!grown) {
+				free(text);
+				return NULL;
+			}
+			text = grown;
+			capacity *= 2;
+		}
+		ssize_t got = read(fd, text + size, capacity - size - 1);
+		if (got < 0) {
+			free(text);
+			return NULL;
+		}
+		if (got == 0)
+			break;
+		size += (size_t)got;
+	}
+	text[size] = '\0';
+	return text;
+}
+
+static int read_maps(int fd, struct maps_table *table)
+{
+	char *text = slurp_maps(fd);
+	if (!text)
 		return -1;
 	size_t capacity = 256;
 	table->lines = malloc(capacity * sizeof(*table->lines));
 	table->count = 0;
 	if (!table->lines) {
-		fclose(maps);
+		free(text);
 		return -1;
 	}
-	char line[512];
-	while (fgets(line, sizeof(line), maps)) {
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		struct maps_line entry;
 		char perms[8];
 		unsigned long long start, end, offset, inode;
@@ -448,7 +485,7 @@ static int read_maps(struct maps_table *table)
 			break;
 		table->lines[table->count++] = entry;
 	}
-	fclose(maps);
+	free(text);
 	return table->lines ? 0 : -1;
 }
 
@@ -540,7 +577,7 @@ int memmap_check(struct memmap *map, char *err, size_t err_size)
 	if (!shareability_check(state)) {
 		snprintf(err, err_size, "the shareability state itself is inconsistent");
 		status = -1;
-	} else if (read_maps(&table) < 0) {
+	} else if (read_maps(map->maps_fd, &table) < 0) {
 		snprintf(err, err_size, "cannot read /proc/self/maps: %s", strerror(errno));
 		status = -1;
 	} else {

@@ -68,6 +68,7 @@ struct memmap {
 	/* coco-legacy without SUPPORT_SHARED: what the kernel said when the VMM
 	 * tried to mmap the guest_memfd (ENODEV: it is never mapped). */
 	int private_mmap_errno;
+	int maps_fd; /* /proc/self/maps, opened at set-up: the sandbox forbids open later */
 	void *anonymous; /* userspace_addr = anonymous: the unrelated mapping */
 	uint64_t anonymous_size;
 };

@@ -159,12 +159,8 @@ void report_print_features(FILE *out, const struct run_report *report)
 	fprintf(out, "%s\n", modelled ? "" : " none");
 }
 
-int report_write_json(const char *path, const struct run_report *report,
-		      const struct host_probe *probe)
+int report_write_json(FILE *out, const struct run_report *report, const struct host_probe *probe)
 {
-	FILE *out = fopen(path, "we");
-	if (!out)
-		return -1;
 	const struct scenario *scenario = report->scenario;
 	fprintf(out, "{\n  \"scenario\": ");
 	json_print_string(out, scenario->name);
@@ -192,9 +188,11 @@ int report_write_json(const char *path, const struct run_report *report,
 		", \"asserts\": %" PRIu64 ", \"refused_bad_block\": %" PRIu64
 		", \"refused_unknown_op\": %" PRIu64 ", \"refused_not_supported\": %" PRIu64
 		", \"shares\": %" PRIu64 ", \"unshares\": %" PRIu64
-		", \"refused_conversions\": %" PRIu64 "},\n",
+		", \"refused_conversions\": %" PRIu64 ", \"discards\": %" PRIu64
+		", \"refused_discards\": %" PRIu64 "},\n",
 		hc->requests, hc->done, hc->asserts, hc->refused_bad_block, hc->refused_unknown_op,
-		hc->refused_not_supported, hc->shares, hc->unshares, hc->refused_conversions);
+		hc->refused_not_supported, hc->shares, hc->unshares, hc->refused_conversions,
+		hc->discards, hc->refused_discards);
 	const struct conversion_stats *cv = &report->conversions;
 	fprintf(out, "  \"memory_faults\": {\"kernel\": %" PRIu64 ", \"modelled\": %" PRIu64
 		"},\n  \"conversions\": {\"pages_to_shared\": %" PRIu64

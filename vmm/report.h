@@ -66,7 +66,7 @@ void report_print_summary(FILE *out, const struct run_report *report);
 void report_print_refusals(FILE *out, const struct run_report *report);
 /* "features: native: ...; modelled: ..." */
 void report_print_features(FILE *out, const struct run_report *report);
-int report_write_json(const char *path, const struct run_report *report,
-		      const struct host_probe *probe);
+/* Write the JSON report to out (opened before the sandbox) and close it. */
+int report_write_json(FILE *out, const struct run_report *report, const struct host_probe *probe);
 
 #endif

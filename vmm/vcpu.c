@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 #define PAGE_PRESENT (1ULL << 0)
 #define PAGE_WRITABLE (1ULL << 1)
 #define PAGE_HUGE (1ULL << 7)
@@ -188,6 +190,14 @@ static void *vcpu_thread(void *argument)
 	struct vcpu_set *set = vcpu->set;
 	struct exit_context *context = &vcpu->exits;
 
+	char err[256];
+	if (set->sandbox && sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->native_conversion,
+					  err, sizeof(err)) < 0) {
+		context->outcome = OUTCOME_VMM_ERROR;
+		snprintf(context->message, sizeof(context->message), "%s", err);
+		vcpu_set_stop(set);
+		goto out;
+	}
 	for (;;) {
 		if (atomic_load(&set->stopping)) {
 			snprintf(context->message, sizeof(context->message),
@@ -208,7 +218,7 @@ static void *vcpu_thread(void *argument)
 	/* A vCPU that ends any other way than a clean finish ends the run. */
 	if (context->outcome != OUTCOME_DONE && context->outcome != OUTCOME_NONE)
 		vcpu_set_stop(set);
-
+out:
 	pthread_mutex_lock(&set->lock);
 	atomic_store(&vcpu->finished, true);
 	set->running--;

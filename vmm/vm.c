@@ -22,6 +22,7 @@
 #include "memmap.h"
 #include "probe.h"
 #include "report.h"
+#include "sandbox.h"
 #include "testdev.h"
 #include "vcpu.h"
 
@@ -441,11 +442,31 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 
 	struct run_report report = {.scenario = scenario, .serving = vm->host.serving};
+	/* Opened now: once the sandbox is in place the main thread cannot open files. */
+	FILE *report_file = NULL;
+	if (options->report_path && !(report_file = fopen(options->report_path, "we"))) {
+		fprintf(stderr, "gmemvm: cannot write report %s: %s\n", options->report_path,
+			strerror(errno));
+		vm_destroy(vm);
+		return GMEMVM_STATUS_BAD_INPUT;
+	}
+	if (report_file) {
+		/* Its buffer now, for the same reason as stdout's (main.c). */
+		static char report_buffer[1 << 16];
+		setvbuf(report_file, report_buffer, _IOFBF, sizeof(report_buffer));
+	}
+	vm->vcpus.sandbox = options->sandbox;
+	vm->vcpus.native_conversion = !vm->gmem.model && vm->gmem.support_shared;
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
 	if (!vm->refused && vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
 		fprintf(stderr, "gmemvm: %s\n", err);
+	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, err, ERROR_SIZE) < 0) {
+		/* Without its filter the main thread must not go on: stop the guest. */
+		fprintf(stderr, "gmemvm: %s\n", err);
+		vcpu_set_stop(&vm->vcpus);
+	}
 	vcpu_set_wait(&vm->vcpus, scenario->timeout_ms);
 	report.run_ms = elapsed_ms(&run_start);
 	report.total_ms = elapsed_ms(&options->process_start);
@@ -491,7 +512,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 	report_print_summary(stdout, &report);
 	fflush(stdout);
-	if (options->report_path && report_write_json(options->report_path, &report, &vm->host) < 0)
+	if (report_file && report_write_json(report_file, &report, &vm->host) < 0)
 		fprintf(stderr, "gmemvm: cannot write report %s: %s\n", options->report_path,
 			strerror(errno));
 	vm_destroy(vm);

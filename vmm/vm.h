@@ -24,6 +24,7 @@ enum gmemvm_status {
 struct run_options {
 	bool trace;
 	bool quiet; /* the summary line only; no console or feature lines */
+	bool sandbox; /* seccomp filters on every thread before the first KVM_RUN */
 	const char *report_path;
 	struct timespec process_start; /* CLOCK_MONOTONIC at main() */
 };

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sandbox (libseccomp). Once set-up is over and before the first
+ * KVM_RUN, every thread installs a filter that allows only what it still
+ * needs: a vCPU thread the run loop's KVM_RUN, what a conversion does to the
+ * memory views (mmap without PROT_EXEC, fallocate), logging and exiting; the
+ * main thread waiting, stopping vCPUs and writing the report through files it
+ * opened before. ioctl is allowed by request number, not only by syscall.
+ *
+ * A forbidden system call raises SIGSYS; the handler says which call on
+ * which thread and the process dies of SIGSYS (the default, so a parent or a
+ * test sees the signal).
+ */
+#ifndef GMEMVM_SANDBOX_H
+#define GMEMVM_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum sandbox_thread { SANDBOX_THREAD_VCPU, SANDBOX_THREAD_MAIN };
+
+/* Resolve syscall names and install the SIGSYS reporter; once, before threads. */
+void sandbox_prepare(void);
+
+/* Install the calling thread's filter. native_conversion adds the guest_memfd
+ * conversion ioctls to a vCPU thread's list. 0, or -1 with err. */
+int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conversion, char *err,
+		  size_t err_size);
+
+/* The allowed system calls of each thread kind, one per line: the allow-list
+ * test compares this with a committed file, so a change is a visible diff. */
+void sandbox_print_allowed(FILE *out);
+
+#endif
