@@ -9,6 +9,7 @@
 #include <libfdt.h>
 
 #include "gmemvm_abi.h"
+#include "hostile.h"
 #include "hypercall.h"
 #include "io.h"
 #include "serial.h"
@@ -38,7 +39,7 @@ struct step {
 	uint32_t vcpu;
 	int shared_view;	 /* write/verify: view = "shared" */
 	int32_t expect_result; /* share/unshare: the hypercall result the step requires */
-	uint32_t count;	       /* flip: rounds of unshare + share */
+	uint32_t count;	       /* flip: rounds of unshare + share; hostile: actions */
 };
 
 static const char *get_string(const void *fdt, int node, const char *name)
@@ -131,6 +132,12 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size) ||
 		    get_u32(fdt, node, "count", &st->count))
 			return "missing addr, size or count";
+	} else if (!strcmp(st->op, "hostile")) {
+		/* pattern is the seed; [addr, addr + size) the playground */
+		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size) ||
+		    get_u32(fdt, node, "pattern", &st->pattern) ||
+		    get_u32(fdt, node, "count", &st->count))
+			return "missing addr, size, pattern or count";
 	}
 	return NULL;
 }
@@ -314,6 +321,7 @@ static int do_discard(unsigned long cpu, unsigned int k, uint64_t start, uint64_
 
 /* vCPUs that reached each barrier step; the guest's own (private) memory. */
 static uint32_t guest_vcpus;
+static uint64_t guest_ram_size; /* /memory@0 reg: RAM is [0, guest_ram_size) */
 static uint32_t barrier_arrived[64];
 
 /* Wait until every vCPU has reached barrier step k. */
@@ -377,6 +385,22 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 			return -1;
 	} else if (!strcmp(st.op, "barrier")) {
 		do_barrier(k);
+	} else if (!strcmp(st.op, "hostile")) {
+		/* Every vCPU of vcpu=all attacks the same playground; the step
+		 * prints its own summary line. */
+		struct hostile_params hp = {
+			.seed = st.pattern,
+			.count = st.count,
+			.pg_start = st.addr,
+			.pg_end = st.addr + st.size,
+			.ram_size = guest_ram_size,
+			.cpu = cpu,
+			.step = k,
+		};
+
+		if (st.size > IDENTITY_MAP_END || st.addr > IDENTITY_MAP_END - st.size)
+			fail(cpu, k, "playground outside the identity map");
+		return hostile_run(&hp);
 	} else {
 		fail(cpu, k, "unknown op");
 	}
@@ -441,6 +465,16 @@ void guest_main(const void *fdt, unsigned long cpu)
 	if (cpu >= vcpus)
 		fail(cpu, 0, "vCPU index >= gmemvm,vcpus");
 	guest_vcpus = vcpus;
+	{
+		int memory = fdt_path_offset(fdt, "/memory@0");
+		int len;
+		const fdt64_t *reg = memory < 0 ? NULL : fdt_getprop(fdt, memory, "reg", &len);
+
+		/* #address-cells = #size-cells = 2: one (base 0, size) pair. */
+		if (!reg || len != 2 * (int)sizeof(fdt64_t) || fdt64_ld(&reg[0]) != 0)
+			fail(cpu, 0, "missing or bad /memory@0 reg");
+		guest_ram_size = fdt64_ld(&reg[1]);
+	}
 
 	for (node = fdt_first_subnode(fdt, steps); node >= 0; node = fdt_next_subnode(fdt, node))
 		nsteps++;

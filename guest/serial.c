@@ -10,7 +10,11 @@
 #define UART_LSR      5	   /* line status register */
 #define UART_LSR_THRE 0x20 /* THR empty: the UART takes another byte */
 
+#define NOISE_LINE_MAX 64 /* noise bytes before serial_noise() ends the line itself */
+
 static struct spinlock serial_lock = SPINLOCK_INIT;
+/* Noise bytes on the current console line (serial_noise); under serial_lock. */
+static unsigned int noise_open;
 
 static void serial_putc(char c)
 {
@@ -27,9 +31,33 @@ static void put_str(const char *s)
 		serial_putc(*s++);
 }
 
+/* Under serial_lock: ends an unfinished line of noise so a real line starts whole. */
+static void end_noise(void)
+{
+	if (noise_open) {
+		serial_putc('\n');
+		noise_open = 0;
+	}
+}
+
+void serial_noise(uint16_t port, uint32_t value, unsigned int width)
+{
+	spin_lock(&serial_lock);
+	if (width == 1)
+		outb(port, (uint8_t)value);
+	else if (width == 2)
+		outw(port, (uint16_t)value);
+	else
+		outl(port, value);
+	if (port == GMEMVM_PORT_SERIAL + UART_THR && ++noise_open >= NOISE_LINE_MAX)
+		end_noise();
+	spin_unlock(&serial_lock);
+}
+
 void serial_puts(const char *s)
 {
 	spin_lock(&serial_lock);
+	end_noise();
 	put_str(s);
 	spin_unlock(&serial_lock);
 }
@@ -68,6 +96,7 @@ void serial_printf(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	spin_lock(&serial_lock);
+	end_noise();
 	for (; *fmt; fmt++) {
 		unsigned long long uval;
 		long long sval;

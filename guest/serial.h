@@ -8,7 +8,17 @@
 #ifndef GUEST_SERIAL_H
 #define GUEST_SERIAL_H
 
+#include <stdint.h>
+
 void serial_puts(const char *s);
+
+/*
+ * For the hostile step: an out of width 1, 2 or 4 bytes to a serial port,
+ * under the serial lock. A write to THR is console noise (the caller sends
+ * printable low bytes); the next serial_puts/serial_printf first ends the
+ * noise line, so real lines are never mixed with noise.
+ */
+void serial_noise(uint16_t port, uint32_t value, unsigned int width);
 
 /*
  * Tiny printf: %s %c %d %i %u %x %X %p %%, length modifiers l, ll, z, and an

@@ -601,6 +601,52 @@ static void test_step_pattern(void **state)
 		"not a 32-bit number");
 }
 
+/* hostile SEED COUNT: the seed goes into pattern, the count into count, and
+ * the playground is [DATA_GPA, DATA_GPA + 4M) whatever the vCPU. */
+static void test_step_hostile(void **state)
+{
+	(void)state;
+	LOADS("[vm]\nmode = coco-inplace\nstage = 2\nvcpus = 4\n[gmem]\nflags = support_shared\n"
+	      "[steps]\nstep1 = hostile 0xdeadbeef 3000 vcpu=all\nstep2 = hostile 0 1\n"
+	      "step3 = hostile 7 1000000 vcpu=3\n" EXPECT);
+	assert_int_equal(sc.steps[0].op, STEP_HOSTILE);
+	assert_int_equal(sc.steps[0].pattern, 0xdeadbeefU);
+	assert_int_equal(sc.steps[0].count, 3000);
+	assert_int_equal(sc.steps[0].vcpu, STEP_VCPU_ALL);
+	assert_int_equal(sc.steps[0].addr, 0x200000);
+	assert_int_equal(sc.steps[0].size, 4 << 20);
+	assert_int_equal(sc.steps[1].pattern, 0);
+	assert_int_equal(sc.steps[1].count, 1);
+	assert_int_equal(sc.steps[1].vcpu, 0);
+	assert_int_equal(sc.steps[2].count, 1000000);
+	assert_int_equal(sc.steps[2].vcpu, 3);
+	assert_string_equal(config_step_op_name(STEP_HOSTILE), "hostile");
+	REFUSED(VM "[steps]\nstep1 = hostile 1 0\n" EXPECT, "[steps] step1",
+		"hostile count '0' is not a number in 1..1000000");
+	REFUSED(VM "[steps]\nstep1 = hostile 1 1000001\n" EXPECT, "[steps] step1",
+		"hostile count '1000001'");
+	REFUSED(VM "[steps]\nstep1 = hostile 1 1K\n" EXPECT, "[steps] step1",
+		"hostile count '1K'");
+	REFUSED(VM "[steps]\nstep1 = hostile 0x100000000 10\n" EXPECT, "[steps] step1",
+		"hostile seed '0x100000000' is not a 32-bit number");
+	REFUSED(VM "[steps]\nstep1 = hostile -1 10\n" EXPECT, "[steps] step1",
+		"hostile seed '-1'");
+	REFUSED(VM "[steps]\nstep1 = hostile\n" EXPECT, "[steps] step1",
+		"hostile takes SEED COUNT [vcpu=N|all], got 0 arguments");
+	REFUSED(VM "[steps]\nstep1 = hostile 5\n" EXPECT, "[steps] step1",
+		"hostile takes SEED COUNT [vcpu=N|all], got 1 argument");
+	REFUSED(VM "[steps]\nstep1 = hostile 5 10 2M\n" EXPECT, "[steps] step1",
+		"got 3 arguments");
+	REFUSED(VM "[steps]\nstep1 = hostile 5 10 view=shared\n" EXPECT, "[steps] step1",
+		"view= is only for");
+	REFUSED(VM "[steps]\nstep1 = hostile 5 10 result=0\n" EXPECT, "[steps] step1",
+		"result= is only for");
+	REFUSED(VM "[steps]\nstep1 = hostile 5 10 vcpu=1\n" EXPECT, "[steps] step1",
+		"vcpus is 1");
+	REFUSED("[vm]\nmode = shared\nmemory = 4M\n[steps]\nstep1 = hostile 5 10\n" EXPECT,
+		"[steps] step1", "hostile's playground ends at 0x600000");
+}
+
 /* touch is a page-granular write; flip carries its round count. */
 static void test_step_touch_and_flip(void **state)
 {
@@ -750,7 +796,7 @@ static void test_step_share_args(void **state)
 	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=1\n" EXPECT, "[steps] step1",
 		"vcpus is 1");
 	REFUSED(VM "[steps]\nstep1 = Share 2M 4K\n" EXPECT, "[steps] step1",
-		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, barrier, discard)");
+		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, barrier, discard, hostile)");
 }
 
 static void test_step_result(void **state)
@@ -1265,6 +1311,7 @@ int main(void)
 		cmocka_unit_test(test_step_pio_count),
 		cmocka_unit_test(test_userspace_addr_anonymous),
 		cmocka_unit_test(test_step_touch_and_flip),
+		cmocka_unit_test(test_step_hostile),
 		cmocka_unit_test(test_step_vcpu),
 		cmocka_unit_test(test_step_range),
 		cmocka_unit_test(test_step_share_unshare),

@@ -78,6 +78,7 @@ static const char *const step_op_names[] = {
 	[STEP_FLIP] = "flip",
 	[STEP_BARRIER] = "barrier",
 	[STEP_DISCARD] = "discard",
+	[STEP_HOSTILE] = "hostile",
 };
 
 static const char *const event_names[EVENT_COUNT] = {
@@ -1041,7 +1042,7 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 	if (op < 0)
 		return fail(ld, "steps", key,
 			    "unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
-			    "barrier, discard)",
+			    "barrier, discard, hostile)",
 			    words[0]);
 	step->op = (enum step_op)op;
 
@@ -1118,6 +1119,34 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 				    words[3], CONFIG_MAX_FLIP_COUNT);
 		step->count = (uint32_t)count;
 		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
+	}
+	case STEP_HOSTILE: {
+		_Static_assert(CONFIG_HOSTILE_PLAYGROUND_GPA == GMEMVM_DATA_GPA,
+			       "the playground starts the data area");
+		/* hostile SEED COUNT: the playground is fixed, and every vCPU of
+		 * vcpu=all shares it (they convert the same pages at once). */
+		uint64_t seed, count;
+		if (positional != 2)
+			return fail(ld, "steps", key,
+				    "hostile takes SEED COUNT [vcpu=N|all], got %d argument%s",
+				    positional, positional == 1 ? "" : "s");
+		if (parse_plain(words[1], &seed) != NUM_OK || seed > UINT32_MAX)
+			return fail(ld, "steps", key, "hostile seed '%s' is not a 32-bit number",
+				    words[1]);
+		if (parse_plain(words[2], &count) != NUM_OK || count == 0 ||
+		    count > CONFIG_MAX_HOSTILE_COUNT)
+			return fail(ld, "steps", key, "hostile count '%s' is not a number in 1..%u",
+				    words[2], CONFIG_MAX_HOSTILE_COUNT);
+		step->pattern = (uint32_t)seed;
+		step->count = (uint32_t)count;
+		step->addr = CONFIG_HOSTILE_PLAYGROUND_GPA;
+		step->size = CONFIG_HOSTILE_PLAYGROUND_SIZE;
+		if (step->addr + step->size > ld->out->memory_size)
+			return fail(ld, "steps", key,
+				    "memory too small for the guest: hostile's playground ends at "
+				    "0x%" PRIx64,
+				    step->addr + step->size);
+		return 0;
 	}
 	case STEP_TOUCH:
 		/* One word per page: the range is whole pages. */

@@ -34,8 +34,13 @@ enum step_op {
 	STEP_FLIP,  /* count rounds of unshare + share of a range: explicit conversions */
 	STEP_BARRIER, /* every vCPU waits here until all have arrived */
 	STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes through a view */
+	STEP_HOSTILE, /* SEED COUNT: seeded attacks on the VMM's interfaces (pattern = seed) */
 };
 #define CONFIG_MAX_FLIP_COUNT 1000000U
+#define CONFIG_MAX_HOSTILE_COUNT 1000000U
+/* hostile: the playground, the only RAM it converts or touches through a view */
+#define CONFIG_HOSTILE_PLAYGROUND_GPA 0x200000ULL /* GMEMVM_DATA_GPA */
+#define CONFIG_HOSTILE_PLAYGROUND_SIZE (4ULL << 20)
 
 /* Which view of a page a CoCo guest uses: the shared bit clear or set (TDX style). */
 enum step_view { VIEW_PRIVATE, VIEW_SHARED };
@@ -46,11 +51,11 @@ struct step {
 	enum step_op op;
 	uint64_t addr; /* guest-physical; with vcpu = all, vCPU i uses addr + i * size */
 	uint64_t size; /* for pio: the number of round trips (0 = 1) */
-	uint32_t pattern;
+	uint32_t pattern; /* hostile: the seed */
 	int vcpu; /* 0..vcpus-1, or STEP_VCPU_ALL */
 	enum step_view view;   /* write/verify: view=private|shared (default private) */
 	int32_t expect_result; /* share/unshare: result=N the hypercall must return (default 0) */
-	uint32_t count;        /* flip: rounds */
+	uint32_t count;        /* flip: rounds; hostile: actions per vCPU */
 };
 
 /* How a run ended; the scenario names the one it expects. */
