@@ -143,9 +143,11 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault",
 			 gpa, size, private_access, status, converted);
 	if (status < 0) {
-		snprintf(why, why_size, "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed: %s",
-			 gpa, size, private_access ? "private" : "shared", strerror(-status));
-		return -1;
+		snprintf(why, why_size,
+			 "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed in %s: %s",
+			 gpa, size, private_access ? "private" : "shared", memmap_failed_step(),
+			 strerror(-status));
+		return CONVERSION_VMM_FAILED;
 	}
 	if (converted) {
 		count(policy, size, private_access, &policy->stats.by_fault);
@@ -155,6 +157,13 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 		pthread_mutex_unlock(&policy->lock);
 	}
 	return 0;
+}
+
+static __thread char failure[256];
+
+const char *conversion_failure(void)
+{
+	return failure;
 }
 
 static int refuse(struct conversion_policy *policy, int code)
@@ -186,8 +195,13 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 		return refuse(policy, GMEMVM_HC_EINVAL);
 	if (status == -ENOTTY)
 		return refuse(policy, GMEMVM_HC_EPERM);
-	if (status < 0)
+	if (status < 0) {
+		snprintf(failure, sizeof(failure),
+			 "%s of gpa %#" PRIx64 " size %#" PRIx64 " failed in %s: %s",
+			 to_private ? "unshare" : "share", gpa, size, memmap_failed_step(),
+			 strerror(-status));
 		return refuse(policy, GMEMVM_HC_ENOMEM);
+	}
 	if (converted) {
 		count(policy, size, to_private, &policy->stats.by_hypercall);
 		if (policy->mode == MODE_PKVM) {

@@ -54,14 +54,20 @@ int conversion_check_stage(const struct scenario *scenario, char *why, size_t wh
  * and the page is not. In CoCo modes the VMM converts it to what the access
  * wanted (coco-inplace: CONVERT_PRIVATE/CONVERT_SHARED on the guest_memfd;
  * coco-legacy: the memory attribute), then, for a modelled fault, finishes
- * the access. Other modes expect no memory faults. 0, or -1 with why.
+ * the access. Other modes expect no memory faults. 0, or -1 with why when
+ * the fault is refused, or CONVERSION_VMM_FAILED when a kernel call of the
+ * conversion failed (the VMM's failure, not the guest's).
  */
+#define CONVERSION_VMM_FAILED (-2)
 int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint64_t gpa,
 			       uint64_t size, bool private_access, bool modelled,
 			       struct memmap_completion *completion, char *why, size_t why_size);
 
-/* The guest's share (to_private false) or unshare request: a GMEMVM_HC_* code. */
+/* The guest's share (to_private false) or unshare request: a GMEMVM_HC_* code.
+ * GMEMVM_HC_ENOMEM means the VMM itself failed (a kernel call); then
+ * conversion_failure() says which step and errno, and the run must stop. */
 int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa,
 			  uint64_t size, bool to_private);
+const char *conversion_failure(void);
 
 #endif

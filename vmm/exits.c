@@ -224,9 +224,11 @@ static enum exit_action handle_fault(struct exit_context *context, uint64_t gpa,
 			    "memory fault at gpa %#" PRIx64 " size %#" PRIx64
 			    " (%s access): no conversion policy in this run",
 			    gpa, size, private_access ? "private" : "shared");
-	if (conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
-				       private_access, modelled, completion, why,
-				       sizeof(why)) < 0)
+	int status = conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
+						private_access, modelled, completion, why, sizeof(why));
+	if (status == CONVERSION_VMM_FAILED)
+		return stop(context, OUTCOME_VMM_ERROR, "%s", why);
+	if (status < 0)
 		return stop(context, OUTCOME_INTERNAL_ERROR, "%s", why);
 	return EXIT_ACTION_CONTINUE;
 }

@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "faultinject.h"
 #include "kvm.h"
 
 uint64_t gmem_kernel_flags(bool support_shared, bool init_private)
@@ -116,6 +117,8 @@ int gmem_mmap_errno(const struct gmem *gmem, int map_flags)
 
 int gmem_remap(uint8_t *address, int fd, uint64_t offset, uint64_t size, int prot)
 {
+	if (fault_inject(FAULT_REMAP))
+		return -ENOMEM;
 	void *mapped;
 	if (fd < 0)
 		mapped = mmap(address, size, PROT_NONE,
@@ -161,27 +164,82 @@ int gmem_map(struct gmem *gmem, char *err, size_t err_size)
 	shareability_for_each(&gmem->shareability, remap_extent, gmem);
 	if (!gmem->host_view) {
 		munmap(view, gmem->size);
-		snprintf(err, err_size, "could not map GUEST pages out of the host view");
+		snprintf(err, err_size,
+			 "mapping the GUEST pages out of the host view failed: %s",
+			 strerror(ENOMEM));
 		return -1;
 	}
 	return 0;
 }
 
+static __thread const char *failed_step = "";
+
+const char *gmem_failed_step(void)
+{
+	return failed_step;
+}
+
+struct resync {
+	struct gmem *gmem;
+	uint64_t start, end;
+};
+
+static void resync_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
+{
+	struct resync *range = opaque;
+	uint64_t from = start > range->start ? start : range->start;
+	uint64_t to = end < range->end ? end : range->end;
+	if (from < to)
+		update_host_view(range->gmem, from, to - from, state);
+}
+
+int gmem_resync_host_view(struct gmem *gmem, uint64_t offset, uint64_t size)
+{
+	struct resync range = {gmem, offset, offset + size};
+	shareability_for_each(&gmem->shareability, resync_extent, &range);
+	return 0;
+}
+
+static bool valid_range(const struct gmem *gmem, uint64_t offset, uint64_t size)
+{
+	return size && offset % GMEM_PAGE_SIZE == 0 && size % GMEM_PAGE_SIZE == 0 &&
+	       offset < gmem->size && size <= gmem->size - offset;
+}
+
+/*
+ * All or nothing: the kernel's ioctl (native), then the host view, then the
+ * state. A failure at any step puts the view back from the unchanged state,
+ * so the state and the views never disagree (the checker relies on it).
+ */
 static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum shareability state)
 {
 	if (!gmem->support_shared)
 		return -ENOTTY;
+	if (!valid_range(gmem, offset, size))
+		return -EINVAL;
 	if (!gmem->model) {
 		struct kvm_gmem_convert request = {.offset = offset, .size = size};
 		unsigned long op = state == SHAREABILITY_ALL ? KVM_GMEM_CONVERT_SHARED
 							     : KVM_GMEM_CONVERT_PRIVATE;
-		if (ioctl(gmem->fd, op, &request) < 0)
+		if (fault_inject(FAULT_CONVERT) || ioctl(gmem->fd, op, &request) < 0) {
+			failed_step = state == SHAREABILITY_ALL ? "KVM_GMEM_CONVERT_SHARED"
+								: "KVM_GMEM_CONVERT_PRIVATE";
 			return -errno;
+		}
 	}
-	int status = shareability_set(&gmem->shareability, offset, size, state);
-	if (status < 0)
+	int status = update_host_view(gmem, offset, size, state);
+	if (status < 0) {
+		failed_step = "mmap of the host view";
+		gmem_resync_host_view(gmem, offset, size);
 		return status;
-	return update_host_view(gmem, offset, size, state);
+	}
+	status = fault_inject(FAULT_STATE) ? -ENOMEM
+					   : shareability_set(&gmem->shareability, offset, size, state);
+	if (status < 0) {
+		failed_step = "growing the shareability state";
+		gmem_resync_host_view(gmem, offset, size);
+	}
+	return status;
 }
 
 int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size)
@@ -293,6 +351,10 @@ int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, u
 
 int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size)
 {
+	if (fault_inject(FAULT_PUNCH)) {
+		failed_step = "fallocate(PUNCH_HOLE) of the guest_memfd";
+		return -1;
+	}
 	/* Both the private and the shared views map content_fd, so one punch
 	 * invalidates both (the notes' truncation rule). The kernel's file is
 	 * punched too when a stand-in holds the contents. */

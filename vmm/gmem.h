@@ -98,6 +98,14 @@ int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, u
 int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size);
 int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size);
 
+/* Which step of the calling thread's last failed conversion or punch failed
+ * (e.g. "mmap of the host view"), for the VMM's message. */
+const char *gmem_failed_step(void);
+
+/* Map the host view of [offset, offset + size) again as the state says: the
+ * undo of a conversion that failed half-way. */
+int gmem_resync_host_view(struct gmem *gmem, uint64_t offset, uint64_t size);
+
 /* Shareability of the page at offset; GUEST for files without SUPPORT_SHARED. */
 enum shareability gmem_shareability(const struct gmem *gmem, uint64_t offset);
 

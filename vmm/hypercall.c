@@ -114,6 +114,13 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 					       request.arg[1], to_private);
 		if (result != GMEMVM_HC_OK)
 			count(device, &device->stats.refused_conversions);
+		if (result == GMEMVM_HC_ENOMEM) {
+			/* The VMM failed, not the guest: stop the run cleanly. */
+			reply->result = IOTRAP_STOP;
+			reply->outcome = OUTCOME_VMM_ERROR;
+			snprintf(reply->message, sizeof(reply->message), "%s",
+				 conversion_failure());
+		}
 		break;
 	}
 	case GMEMVM_HC_DISCARD: {
@@ -123,6 +130,14 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 									 : GMEMVM_HC_ENOMEM;
 		if (status)
 			count(device, &device->stats.refused_discards);
+		if (status && status != -EINVAL) {
+			reply->result = IOTRAP_STOP;
+			reply->outcome = OUTCOME_VMM_ERROR;
+			snprintf(reply->message, sizeof(reply->message),
+				 "discard of gpa %#" PRIx64 " size %#" PRIx64 " failed in %s: %s",
+				 request.arg[0], request.arg[1], memmap_failed_step(),
+				 strerror(-status));
+		}
 		break;
 	}
 	default:

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "kvm.h"
 
+#include "faultinject.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -73,6 +75,8 @@ int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags)
 int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
 			   uint64_t userspace_addr, int gmem_fd, uint64_t gmem_offset)
 {
+	if (fault_inject(FAULT_MEMSLOT))
+		return -1;
 	struct kvm_userspace_memory_region2 region = {
 		.slot = slot,
 		.flags = flags,

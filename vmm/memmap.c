@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "faultinject.h"
 #include "kvm.h"
 
 #define RW (PROT_READ | PROT_WRITE)
@@ -201,7 +202,7 @@ static int setup_coco(struct memmap *map, int vm_fd, char *err, size_t err_size)
 	return add_slot(map, vm_fd, 1ULL << map->shared_bit, false,
 			(uint64_t)(uintptr_t)map->host_view, false, "shared view", err, err_size);
 fail:
-	snprintf(err, err_size, "could not set up the %s memory views: %s",
+	snprintf(err, err_size, "setting up the %s memory views failed: %s",
 		 config_mode_name(map->mode), strerror(errno));
 	return -1;
 }
@@ -299,27 +300,97 @@ static void complete_access(struct memmap *map, const struct memmap_completion *
 		memcpy(completion->data, where, completion->length);
 }
 
+static __thread const char *failed_step = "";
+
+const char *memmap_failed_step(void)
+{
+	return failed_step;
+}
+
+struct resync {
+	struct memmap *map;
+	uint64_t start, end;
+};
+
+static void resync_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
+{
+	struct resync *range = opaque;
+	uint64_t from = start > range->start ? start : range->start;
+	uint64_t to = end < range->end ? end : range->end;
+	if (from < to)
+		update_views(range->map, from, to - from, state == SHAREABILITY_GUEST);
+}
+
+/* Map the views of [gpa, gpa + size) again from the state: the undo of a
+ * conversion that failed half-way, so state and views still agree. */
+static void resync_views(struct memmap *map, uint64_t gpa, uint64_t size)
+{
+	struct resync range = {map, gpa, gpa + size};
+	shareability_for_each(map->mode == MODE_COCO_LEGACY ? &map->attributes
+							    : &map->gmem->shareability,
+			      resync_extent, &range);
+}
+
+static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)
+{
+	return in_ram(map, gpa, size) && gpa % GMEM_PAGE_SIZE == 0 && size % GMEM_PAGE_SIZE == 0;
+}
+
+/*
+ * All or nothing (a failure leaves the state and every view as they were):
+ * the views first, then the state, each undone from the unchanged state if a
+ * later step fails. coco-legacy discards the old backing last, once the
+ * conversion stands: a legacy CoCo VMM does not keep contents across it.
+ */
 static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private)
 {
-	if (map->mode != MODE_COCO_LEGACY) {
-		int status = to_private ? gmem_convert_private(map->gmem, gpa, size)
-					: gmem_convert_shared(map->gmem, gpa, size);
-		return status < 0 ? status : update_views(map, gpa, size, to_private);
+	if (map->mode == MODE_SHARED || map->mode == MODE_PKVM || map->mode == MODE_COCO_INPLACE) {
+		if (!map->gmem->support_shared)
+			return -ENOTTY;
+		if (!page_range(map, gpa, size))
+			return -EINVAL;
+	} else if (!page_range(map, gpa, size)) {
+		return -EINVAL;
 	}
-	/* KVM_SET_MEMORY_ATTRIBUTES (modelled), then discard the other backing:
-	 * a legacy CoCo VMM does not keep contents across a conversion. */
-	int status = shareability_set(&map->attributes, gpa, size,
-				      to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL);
-	if (status < 0)
+	int status = update_views(map, gpa, size, to_private);
+	if (status < 0) {
+		failed_step = "mmap of the private view";
+		resync_views(map, gpa, size);
 		return status;
+	}
+	if (map->mode != MODE_COCO_LEGACY) {
+		status = to_private ? gmem_convert_private(map->gmem, gpa, size)
+				    : gmem_convert_shared(map->gmem, gpa, size);
+		if (status < 0) {
+			failed_step = gmem_failed_step();
+			resync_views(map, gpa, size);
+		}
+		return status;
+	}
+	/* KVM_SET_MEMORY_ATTRIBUTES, modelled: KVM_CAP_MEMORY_ATTRIBUTES is absent. */
+	status = fault_inject(FAULT_STATE)
+			 ? -ENOMEM
+			 : shareability_set(&map->attributes, gpa, size,
+					    to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL);
+	if (status < 0) {
+		failed_step = "growing the memory attributes";
+		resync_views(map, gpa, size);
+		return status;
+	}
 	if (to_private)
-		status = fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				   (off_t)gpa, (off_t)size);
+		status = fault_inject(FAULT_PUNCH)
+				 ? -1
+				 : fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					     (off_t)gpa, (off_t)size);
 	else
 		status = gmem_punch_hole(map->gmem, gpa, size);
-	if (status < 0)
+	if (status < 0) {
+		/* The conversion stands and is consistent; only the discard failed. */
+		failed_step = to_private ? "fallocate(PUNCH_HOLE) of the shared backing"
+					 : "fallocate(PUNCH_HOLE) of the private contents";
 		return -errno;
-	return update_views(map, gpa, size, to_private);
+	}
+	return 0;
 }
 
 int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
@@ -339,15 +410,23 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 
 int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size)
 {
-	if (!in_ram(map, gpa, size) || gpa % GMEM_PAGE_SIZE || size % GMEM_PAGE_SIZE)
+	if (!page_range(map, gpa, size))
 		return -EINVAL;
 	pthread_mutex_lock(&map->lock);
 	int status = gmem_punch_hole(map->gmem, gpa, size);
-	if (status == 0 && map->shared_fd >= 0)
-		status = fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				   (off_t)gpa, (off_t)size);
+	if (status < 0)
+		failed_step = gmem_failed_step();
+	if (status == 0 && map->shared_fd >= 0) {
+		status = fault_inject(FAULT_PUNCH)
+				 ? -1
+				 : fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					     (off_t)gpa, (off_t)size);
+		if (status < 0)
+			failed_step = "fallocate(PUNCH_HOLE) of the shared backing";
+	}
+	int error = errno;
 	pthread_mutex_unlock(&map->lock);
-	return status < 0 ? -errno : 0;
+	return status < 0 ? -(error ? error : EIO) : 0;
 }
 
 static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t size,

@@ -121,6 +121,10 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
  */
 int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size);
 
+/* Which step of the calling thread's last failed conversion or discard
+ * failed, for the VMM's message ("mmap of the private view", ...). */
+const char *memmap_failed_step(void);
+
 /* Copy from/to guest RAM through the host's view: -EFAULT when any byte is
  * outside RAM or private (the host may only touch shared memory). */
 int memmap_read(struct memmap *map, uint64_t gpa, void *out, uint64_t size);

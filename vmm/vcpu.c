@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultinject.h"
 #include "sandbox.h"
 
 #define PAGE_PRESENT (1ULL << 0)
@@ -204,7 +205,7 @@ static void *vcpu_thread(void *argument)
 				 "vCPU %d stopped by the VMM", vcpu->index);
 			break;
 		}
-		if (kvm_run(vcpu->fd) < 0) {
+		if (fault_inject(FAULT_KVM_RUN) || kvm_run(vcpu->fd) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			context->outcome = OUTCOME_VMM_ERROR;
