@@ -93,6 +93,15 @@ done
 	grep -q "^\[vcpu 0\] hlt" "$work/out" && pass "--trace prints every exit" ||
 	fail "trace: $(head -5 "$work/out")"
 
+# Resource limits: --trace volume is bounded, and a bad limit is refused.
+"$gmemvm" run --trace --trace-limit 5 "$repo/configs/shared-basic.ini" >"$work/out" 2>&1
+[ $? -eq 0 ] && [ "$(grep -c '^\[vcpu' "$work/out")" -eq 5 ] &&
+	grep -q "^trace: limit of 5 lines reached" "$work/out" &&
+	pass "--trace-limit bounds the trace" || fail "trace limit: $(grep -c '^\[vcpu' "$work/out") lines"
+"$gmemvm" run --trace-limit 0 "$repo/configs/shared-basic.ini" >"$work/out" 2>"$work/err"
+[ $? -eq 2 ] && grep -q "trace-limit 0" "$work/err" && pass "a bad --trace-limit is refused" ||
+	fail "bad trace limit: $(cat "$work/err")"
+
 # The sandbox: a forbidden call on either thread kills the run with SIGSYS,
 # and the message names the call and the thread; --no-sandbox says so.
 for thread in vcpu main; do

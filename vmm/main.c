@@ -13,6 +13,7 @@
 #include "kvm.h"
 #include "probe.h"
 #include "sandbox.h"
+#include "trace.h"
 #include "vm.h"
 
 static void usage(FILE *out)
@@ -20,7 +21,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: gmemvm probe [--json]\n"
 		"       gmemvm run FILE.ini [--set section.key=value]... [--trace] [--quiet]\n"
-		"                           [--report FILE.json] [--no-sandbox]\n"
+		"                           [--report FILE.json] [--no-sandbox] [--trace-limit LINES]\n"
 		"       gmemvm sandbox\n"
 		"\n"
 		"probe    print what this host's KVM offers for guest_memfd, native or absent\n"
@@ -61,11 +62,13 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 		{"set", required_argument, NULL, 's'},	  {"trace", no_argument, NULL, 't'},
 		{"quiet", no_argument, NULL, 'q'},	  {"report", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},	  {"no-sandbox", no_argument, NULL, 'n'},
+		{"trace-limit", required_argument, NULL, 'l'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *overrides[CONFIG_MAX_OVERRIDES];
 	int nr_overrides = 0;
-	struct run_options run = {.process_start = *start, .sandbox = true};
+	struct run_options run = {
+		.process_start = *start, .sandbox = true, .trace_limit = TRACE_DEFAULT_LIMIT};
 	int option;
 	optind = 1;
 	while ((option = getopt_long(argc, argv, "s:tqr:h", options, NULL)) != -1) {
@@ -90,6 +93,20 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 		case 'n':
 			run.sandbox = false;
 			break;
+		case 'l': {
+			/* Refused before anything is allocated (issue 4's limits). */
+			uint64_t lines;
+			if (config_parse_size(optarg, &lines) < 0 || lines == 0 ||
+			    lines > TRACE_MAX_LIMIT) {
+				fprintf(stderr,
+					"gmemvm: --trace-limit %s: give a number of lines from 1 "
+					"to %llu\n",
+					optarg, TRACE_MAX_LIMIT);
+				return GMEMVM_STATUS_BAD_INPUT;
+			}
+			run.trace_limit = lines;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return GMEMVM_STATUS_MATCHED;

@@ -24,6 +24,7 @@
 #include "report.h"
 #include "sandbox.h"
 #include "testdev.h"
+#include "trace.h"
 #include "vcpu.h"
 
 #define ERROR_SIZE 512
@@ -45,6 +46,7 @@ struct vm {
 	size_t guest_file_size;
 	struct elf_image guest;
 	uint8_t devtree[GMEMVM_FDT_MAX_SIZE];
+	FILE *trace; /* --trace, bounded (trace.h); NULL when off */
 	bool refused; /* a rule of the design notes refused the set-up */
 	char refusal[ERROR_SIZE - 32]; /* leaves room for "set-up refused: " */
 };
@@ -169,8 +171,7 @@ static int set_boot_shareability(struct vm *vm, char *err)
 	return 0;
 }
 
-static enum gmemvm_status create_machine(struct vm *vm, const struct run_options *options,
-					 char *err)
+static enum gmemvm_status create_machine(struct vm *vm, char *err)
 {
 	const struct scenario *scenario = vm->scenario;
 	vm->kvm_fd = kvm_open(err, ERROR_SIZE);
@@ -246,7 +247,7 @@ static enum gmemvm_status create_machine(struct vm *vm, const struct run_options
 		context->ram_size = scenario->memory_size;
 		context->userspace_addr_null = scenario->userspace_addr_null;
 		context->gmem_served = vm->host.serving == GMEM_SERVING_GUEST_MEMFD;
-		context->trace = options->trace ? stdout : NULL;
+		context->trace = vm->trace;
 		context->memory = &vm->memory;
 		context->conversions = &vm->conversions;
 	}
@@ -410,6 +411,8 @@ static void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	free(vm->guest_file);
+	if (vm->trace)
+		fclose(vm->trace);
 	free(vm);
 }
 
@@ -427,14 +430,21 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	memmap_init(&vm->memory);
 	vcpu_set_init(&vm->vcpus);
 	iotrap_init(&vm->traps);
-	conversion_init(&vm->conversions, scenario, &vm->memory, options->trace ? stdout : NULL);
+	FILE *trace = options->trace ? trace_open(stdout, options->trace_limit) : NULL;
+	if (options->trace && !trace) {
+		fprintf(stderr, "gmemvm: cannot set up --trace: out of memory\n");
+		free(vm);
+		return GMEMVM_STATUS_HOST;
+	}
+	vm->trace = trace;
+	conversion_init(&vm->conversions, scenario, &vm->memory, trace);
 	console_init(&vm->console, options->quiet ? NULL : stdout);
 	testdev_init(&vm->testdev);
 	hypercall_init(&vm->hypercalls, &vm->memory, &vm->conversions);
 
 	enum gmemvm_status status = prepare_guest(vm, err);
 	if (status == GMEMVM_STATUS_MATCHED)
-		status = create_machine(vm, options, err);
+		status = create_machine(vm, err);
 	if (status != GMEMVM_STATUS_MATCHED) {
 		fprintf(stderr, "gmemvm: %s: %s\n", scenario->path, err);
 		vm_destroy(vm);

@@ -23,6 +23,7 @@ enum gmemvm_status {
 
 struct run_options {
 	bool trace;
+	uint64_t trace_limit; /* lines of --trace output at most */
 	bool quiet; /* the summary line only; no console or feature lines */
 	bool sandbox; /* seccomp filters on every thread before the first KVM_RUN */
 	const char *report_path;
