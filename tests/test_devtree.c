@@ -6,6 +6,7 @@
  * that the blob is well formed.
  */
 #include <setjmp.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -332,6 +333,7 @@ static void test_max_steps_fit(void **state)
 			.vcpu = i % 2 ? STEP_VCPU_ALL : i % GMEMVM_MAX_VCPUS,
 		};
 	sc.nr_steps = CONFIG_MAX_STEPS;
+	sc.vcpus = GMEMVM_MAX_VCPUS; /* the steps name every vCPU */
 	/* The longest name a scenario may have. */
 	memset(sc.name, 'n', sizeof(sc.name) - 1);
 	sc.name[sizeof(sc.name) - 1] = '\0';
@@ -347,6 +349,82 @@ static void test_max_steps_fit(void **state)
 		count++;
 	assert_int_equal(count, CONFIG_MAX_STEPS);
 	assert_int_equal(prop_u32(GMEMVM_FDT_STEPS_NODE "/step@64", "pattern"), 63);
+}
+
+/*
+ * The committed corpus in tests/bad-devtree (.txt files): each changes one field
+ * of the sample scenario ("FIELD = VALUE") and names the error the builder
+ * must give ("expect = ..."). The builder must refuse every one.
+ */
+static void apply_field(const char *field, const char *value)
+{
+	long long number = strtoll(value, NULL, 0);
+	int index;
+	char member[32];
+	if (sscanf(field, "steps.%d.%31s", &index, member) == 2 && index >= 0 &&
+	    index < CONFIG_MAX_STEPS) {
+		if (strcmp(member, "op") == 0)
+			sc.steps[index].op = (enum step_op)number;
+		else if (strcmp(member, "vcpu") == 0)
+			sc.steps[index].vcpu = (int)number;
+		else if (strcmp(member, "view") == 0)
+			sc.steps[index].view = (enum step_view)number;
+		else
+			fail_msg("unknown step field %s", member);
+	} else if (strcmp(field, "nr_steps") == 0) {
+		sc.nr_steps = (int)number;
+	} else if (strcmp(field, "vcpus") == 0) {
+		sc.vcpus = (int)number;
+	} else if (strcmp(field, "mode") == 0) {
+		sc.mode = (enum vm_mode)number;
+	} else if (strcmp(field, "stage") == 0) {
+		sc.stage = (int)number;
+	} else if (strcmp(field, "memory_size") == 0) {
+		sc.memory_size = (uint64_t)number;
+	} else if (strcmp(field, "name") == 0) {
+		memset(sc.name, 'x', sizeof(sc.name)); /* no terminating NUL anywhere */
+	} else if (strcmp(field, "shared_bit") != 0) {
+		fail_msg("unknown field %s", field);
+	}
+}
+
+static void test_bad_devtree_corpus(void **state)
+{
+	(void)state;
+	DIR *dir = opendir(TESTS_DIR "/bad-devtree");
+	assert_non_null(dir);
+	int files = 0;
+	struct dirent *entry;
+	while ((entry = readdir(dir))) {
+		if (!strstr(entry->d_name, ".txt"))
+			continue;
+		char path[512], line[256], expect[128] = "";
+		unsigned int shared_bit = 0;
+		snprintf(path, sizeof(path), "%s/bad-devtree/%s", TESTS_DIR, entry->d_name);
+		FILE *file = fopen(path, "r");
+		assert_non_null(file);
+		build_sample(NULL);
+		while (fgets(line, sizeof(line), file)) {
+			char field[64], value[128];
+			if (line[0] == ';' || sscanf(line, "%63s = %127[^\n]", field, value) != 2)
+				continue;
+			if (strcmp(field, "expect") == 0)
+				snprintf(expect, sizeof(expect), "%s", value);
+			else if (strcmp(field, "shared_bit") == 0)
+				shared_bit = (unsigned int)strtoul(value, NULL, 0);
+			else
+				apply_field(field, value);
+		}
+		fclose(file);
+		err[0] = '\0';
+		if (devtree_build(blob, sizeof(blob), &sc, shared_bit, err, sizeof(err)) != -1)
+			fail_msg("%s: the builder accepted it", entry->d_name);
+		if (!expect[0] || !strstr(err, expect) || !strstr(err, "device tree: "))
+			fail_msg("%s: error '%s' lacks '%s'", entry->d_name, err, expect);
+		files++;
+	}
+	closedir(dir);
+	assert_true(files >= 10);
 }
 
 #define TEST(f) cmocka_unit_test_setup(f, build_sample)
@@ -365,6 +443,7 @@ int main(void)
 		TEST(test_buffer_too_small),
 		TEST(test_buffer_smaller_than_header),
 		TEST(test_max_steps_fit),
+		cmocka_unit_test(test_bad_devtree_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,7 @@ enum step_op {
 	STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes through a view */
 	STEP_HOSTILE, /* SEED COUNT: seeded attacks on the VMM's interfaces (pattern = seed) */
 };
+#define STEP_OP_COUNT (STEP_HOSTILE + 1)
 #define CONFIG_MAX_FLIP_COUNT 1000000U
 #define CONFIG_MAX_HOSTILE_COUNT 1000000U
 /* hostile: the playground, the only RAM it converts or touches through a view */

@@ -2,7 +2,9 @@
 #include "devtree.h"
 
 #include <libfdt.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gmemvm_abi.h"
 
@@ -53,9 +55,62 @@ static int add_steps(void *fdt, const struct scenario *scenario, char *err, size
 	return 0;
 }
 
+__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t err_size,
+							const char *format, ...)
+{
+	va_list args;
+	va_start(args, format);
+	int used = snprintf(err, err_size, "device tree: ");
+	if (used > 0 && (size_t)used < err_size)
+		vsnprintf(err + used, err_size - (size_t)used, format, args);
+	va_end(args);
+	return -1;
+}
+
+/*
+ * The builder trusts nothing about its input: a scenario that did not come
+ * through config_load (a test, a future caller) is checked here too, so a
+ * bad one is refused instead of producing a tree the guest misreads.
+ */
+static int check_scenario(const struct scenario *scenario, unsigned int shared_bit, char *err,
+			  size_t err_size)
+{
+	if (!memchr(scenario->name, '\0', sizeof(scenario->name)))
+		return refuse(err, err_size, "the scenario name is not terminated");
+	if ((unsigned int)scenario->mode > MODE_COCO_INPLACE)
+		return refuse(err, err_size, "mode %d is not one of the four", (int)scenario->mode);
+	if (scenario->stage != 1 && scenario->stage != 2)
+		return refuse(err, err_size, "stage %d is not 1 or 2", scenario->stage);
+	if (scenario->vcpus < 1 || scenario->vcpus > GMEMVM_MAX_VCPUS)
+		return refuse(err, err_size, "%d vCPUs is outside 1..%d", scenario->vcpus,
+			      GMEMVM_MAX_VCPUS);
+	if (scenario->memory_size < CONFIG_MIN_MEMORY || scenario->memory_size > CONFIG_MAX_MEMORY)
+		return refuse(err, err_size, "memory size %#llx is outside the limits",
+			      (unsigned long long)scenario->memory_size);
+	if (shared_bit && (shared_bit < 39 || shared_bit > 46))
+		return refuse(err, err_size, "shared bit %u is outside 39..46", shared_bit);
+	if (scenario->nr_steps < 0 || scenario->nr_steps > CONFIG_MAX_STEPS)
+		return refuse(err, err_size, "%d steps is outside 0..%d", scenario->nr_steps,
+			      CONFIG_MAX_STEPS);
+	for (int i = 0; i < scenario->nr_steps; i++) {
+		const struct step *step = &scenario->steps[i];
+		if ((unsigned int)step->op >= STEP_OP_COUNT)
+			return refuse(err, err_size, "step %d has op %d, which no guest knows", i + 1,
+				      (int)step->op);
+		if (step->vcpu != STEP_VCPU_ALL && (step->vcpu < 0 || step->vcpu >= scenario->vcpus))
+			return refuse(err, err_size, "step %d is for vCPU %d of %d", i + 1, step->vcpu,
+				      scenario->vcpus);
+		if (step->view != VIEW_PRIVATE && step->view != VIEW_SHARED)
+			return refuse(err, err_size, "step %d has view %d", i + 1, (int)step->view);
+	}
+	return 0;
+}
+
 int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 		  unsigned int shared_bit, char *err, size_t err_size)
 {
+	if (check_scenario(scenario, shared_bit, err, err_size) < 0)
+		return -1;
 	void *fdt = buffer;
 	TRY(fdt_create(fdt, (int)size));
 	TRY(fdt_finish_reservemap(fdt));
