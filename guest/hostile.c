@@ -91,15 +91,6 @@ static int bad(struct hostile *h, const char *what, uint64_t where, uint64_t got
 	return -1;
 }
 
-static void port_out(uint16_t port, uint32_t value, unsigned int width)
-{
-	if (width == 1)
-		outb(port, (uint8_t)value);
-	else if (width == 2)
-		outw(port, (uint16_t)value);
-	else
-		outl(port, value);
-}
 
 static uint32_t port_in(uint16_t port, unsigned int width)
 {
@@ -189,16 +180,8 @@ static int32_t request(struct hostile *h, uint32_t op, uint64_t a0, uint64_t a1,
 		       uint64_t a3)
 {
 	uint64_t gpa = GMEMVM_SHARED_AREA_GPA + h->p->cpu * GMEMVM_SHARED_AREA_STRIDE;
-	volatile struct gmemvm_hypercall *hc = guest_shared_view(gpa);
 
-	hc->op = op;
-	hc->result = RESULT_SENTINEL;
-	hc->arg[0] = a0;
-	hc->arg[1] = a1;
-	hc->arg[2] = a2;
-	hc->arg[3] = a3;
-	outl(GMEMVM_PORT_HYPERCALL, (uint32_t)gpa);
-	return hc->result;
+	return hypercall_submit(gpa, RESULT_SENTINEL, op, a0, a1, a2, a3);
 }
 
 static uint64_t playground_page(struct hostile *h)

@@ -62,14 +62,13 @@ static void put_string(uint64_t gpa, const char *s, uint64_t max)
 	d[i] = '\0';
 }
 
-static int32_t hypercall_on(unsigned int slot, uint32_t op, uint64_t a0, uint64_t a1,
-			    uint64_t a2, uint64_t a3)
+int32_t hypercall_submit(uint64_t gpa, int32_t unanswered, uint32_t op, uint64_t a0,
+			 uint64_t a1, uint64_t a2, uint64_t a3)
 {
-	uint64_t gpa = slot_gpa(slot);
 	volatile struct gmemvm_hypercall *hc = guest_shared_view(gpa);
 
 	hc->op = op;
-	hc->result = GMEMVM_HC_ENOSYS; /* stays if the VMM ignores the request */
+	hc->result = unanswered; /* stays if the VMM ignores the request */
 	hc->arg[0] = a0;
 	hc->arg[1] = a1;
 	hc->arg[2] = a2;
@@ -77,6 +76,12 @@ static int32_t hypercall_on(unsigned int slot, uint32_t op, uint64_t a0, uint64_
 	/* outl() clobbers memory: the stores above are done before the exit. */
 	outl(GMEMVM_PORT_HYPERCALL, (uint32_t)gpa);
 	return hc->result;
+}
+
+static int32_t hypercall_on(unsigned int slot, uint32_t op, uint64_t a0, uint64_t a1,
+			    uint64_t a2, uint64_t a3)
+{
+	return hypercall_submit(slot_gpa(slot), GMEMVM_HC_ENOSYS, op, a0, a1, a2, a3);
 }
 
 int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)

@@ -57,6 +57,17 @@ static inline __attribute__((noreturn)) void halt_forever(void)
 		hlt();
 }
 
+/* A port write of 1, 2 or 4 bytes (the hostile guest tries every width). */
+static inline void port_out(uint16_t port, uint32_t value, unsigned int width)
+{
+	if (width == 1)
+		outb(port, (uint8_t)value);
+	else if (width == 2)
+		outw(port, (uint16_t)value);
+	else
+		outl(port, value);
+}
+
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" : : : "memory");

@@ -43,12 +43,7 @@ static void end_noise(void)
 void serial_noise(uint16_t port, uint32_t value, unsigned int width)
 {
 	spin_lock(&serial_lock);
-	if (width == 1)
-		outb(port, (uint8_t)value);
-	else if (width == 2)
-		outw(port, (uint16_t)value);
-	else
-		outl(port, value);
+	port_out(port, value, width);
 	if (port == GMEMVM_PORT_SERIAL + UART_THR && ++noise_open >= NOISE_LINE_MAX)
 		end_noise();
 	spin_unlock(&serial_lock);

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -179,24 +181,14 @@ const char *gmem_failed_step(void)
 	return failed_step;
 }
 
-struct resync {
-	struct gmem *gmem;
-	uint64_t start, end;
-};
-
 static void resync_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
 {
-	struct resync *range = opaque;
-	uint64_t from = start > range->start ? start : range->start;
-	uint64_t to = end < range->end ? end : range->end;
-	if (from < to)
-		update_host_view(range->gmem, from, to - from, state);
+	update_host_view(opaque, start, end - start, state);
 }
 
 int gmem_resync_host_view(struct gmem *gmem, uint64_t offset, uint64_t size)
 {
-	struct resync range = {gmem, offset, offset + size};
-	shareability_for_each(&gmem->shareability, resync_extent, &range);
+	shareability_for_each_in(&gmem->shareability, offset, size, resync_extent, gmem);
 	return 0;
 }
 
@@ -364,6 +356,27 @@ int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size)
 		return -1;
 	return fallocate(gmem->content_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			 (off_t)offset, (off_t)size);
+}
+
+static sigjmp_buf read_jump;
+
+static void read_faulted(int signal_number)
+{
+	siglongjmp(read_jump, signal_number);
+}
+
+int gmem_host_read_signal(const volatile uint8_t *address)
+{
+	struct sigaction action = {.sa_handler = read_faulted}, old_bus, old_segv;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGBUS, &action, &old_bus);
+	sigaction(SIGSEGV, &action, &old_segv);
+	int signal_number = sigsetjmp(read_jump, 1);
+	if (signal_number == 0)
+		(void)*address;
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	return signal_number;
 }
 
 void gmem_destroy(struct gmem *gmem)

@@ -115,6 +115,13 @@ int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size);
 /* Map [offset, offset + size) of fd at address with MAP_FIXED (the views). */
 int gmem_remap(uint8_t *address, int fd, uint64_t offset, uint64_t size, int prot);
 
+/*
+ * The signal a host read of *address raises (SIGBUS for a GUEST page, as the
+ * notes' kvm_gmem_fault() gives), or 0 when the read succeeds. Installs a
+ * process-wide handler for the read: call it only while no vCPU runs.
+ */
+int gmem_host_read_signal(const volatile uint8_t *address);
+
 void gmem_destroy(struct gmem *gmem);
 
 #endif

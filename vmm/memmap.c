@@ -307,28 +307,18 @@ const char *memmap_failed_step(void)
 	return failed_step;
 }
 
-struct resync {
-	struct memmap *map;
-	uint64_t start, end;
-};
-
 static void resync_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
 {
-	struct resync *range = opaque;
-	uint64_t from = start > range->start ? start : range->start;
-	uint64_t to = end < range->end ? end : range->end;
-	if (from < to)
-		update_views(range->map, from, to - from, state == SHAREABILITY_GUEST);
+	update_views(opaque, start, end - start, state == SHAREABILITY_GUEST);
 }
 
 /* Map the views of [gpa, gpa + size) again from the state: the undo of a
  * conversion that failed half-way, so state and views still agree. */
 static void resync_views(struct memmap *map, uint64_t gpa, uint64_t size)
 {
-	struct resync range = {map, gpa, gpa + size};
-	shareability_for_each(map->mode == MODE_COCO_LEGACY ? &map->attributes
-							    : &map->gmem->shareability,
-			      resync_extent, &range);
+	shareability_for_each_in(map->mode == MODE_COCO_LEGACY ? &map->attributes
+							       : &map->gmem->shareability,
+				 gpa, size, resync_extent, map);
 }
 
 static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)

@@ -220,6 +220,24 @@ void shareability_for_each(const struct shareability_map *map,
 	}
 }
 
+void shareability_for_each_in(const struct shareability_map *map, uint64_t offset,
+			      uint64_t length,
+			      void (*fn)(void *opaque, uint64_t start, uint64_t end,
+					 enum shareability state),
+			      void *opaque)
+{
+	uint64_t end = offset + length;
+
+	for (size_t i = 0; i < map->nr; i++) {
+		const struct shareability_extent *e = at(map, i);
+		uint64_t from = e->start > offset ? e->start : offset;
+		uint64_t to = e->end < end ? e->end : end;
+
+		if (from < to)
+			fn(opaque, from, to, e->state);
+	}
+}
+
 /* offset + length * num / den without overflowing the product. */
 static uint64_t scale(uint64_t offset, uint64_t length, uint64_t num, uint64_t den)
 {

@@ -89,6 +89,13 @@ void shareability_for_each(const struct shareability_map *map,
  * hold columns + 1 bytes and is NUL-terminated. A range outside the file
  * renders as '?'.
  */
+/* The same, clipped to [offset, offset + length): fn sees only that part. */
+void shareability_for_each_in(const struct shareability_map *map, uint64_t offset,
+			      uint64_t length,
+			      void (*fn)(void *opaque, uint64_t start, uint64_t end,
+					 enum shareability state),
+			      void *opaque);
+
 void shareability_render(const struct shareability_map *map, uint64_t offset, uint64_t length,
 			 char *out, size_t columns);
 

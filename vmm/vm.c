@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,29 +286,6 @@ static void collect_outcome(const struct vm *vm, struct run_report *report)
 	}
 }
 
-static sigjmp_buf probe_jump;
-
-static void probe_fault(int signal_number)
-{
-	siglongjmp(probe_jump, signal_number);
-}
-
-/* Does a host read of this byte fault, and with which signal (0: it does not)?
- * Only after the run: the handler is process-wide. */
-static int host_read_faults(const volatile uint8_t *byte)
-{
-	struct sigaction action = {.sa_handler = probe_fault}, old_bus, old_segv;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGBUS, &action, &old_bus);
-	sigaction(SIGSEGV, &action, &old_segv);
-	int signal_number = sigsetjmp(probe_jump, 1);
-	if (signal_number == 0)
-		(void)*byte;
-	sigaction(SIGBUS, &old_bus, NULL);
-	sigaction(SIGSEGV, &old_segv, NULL);
-	return signal_number;
-}
-
 static void check_pattern(struct vm *vm, const struct data_check *check,
 			  struct check_result *result)
 {
@@ -351,7 +327,7 @@ static void check_sigbus(struct vm *vm, const struct data_check *check,
 		 check->addr, check->size);
 	for (uint64_t offset = 0; result->passed && offset < check->size;
 	     offset += GMEM_PAGE_SIZE) {
-		int signal_number = host_read_faults(view + check->addr + offset);
+		int signal_number = gmem_host_read_signal(view + check->addr + offset);
 		if (signal_number != SIGBUS) {
 			result->passed = false;
 			snprintf(result->detail, sizeof(result->detail),
