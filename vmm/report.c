@@ -128,7 +128,7 @@ void report_print_summary(FILE *out, const struct run_report *report)
 		report->scenario->name, config_outcome_name(report->outcome), total_exits(report),
 		report->exits[EXIT_KIND_IO], report->exits[EXIT_KIND_MMIO],
 		report->exits[EXIT_KIND_HLT], report->total_ms,
-		modelled ? "[modelled]" : "[native]",
+		modelled ? "[modelled]" : report->nr_features ? "[native]" : "[not run]",
 		report->matched ? "ok" : "MISMATCH: ", report->matched ? "" : report->mismatch);
 }
 
