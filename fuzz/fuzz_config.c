@@ -82,11 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == -1 && (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL))
 		abort();
-	if (rc == 0 && (scenario.vcpus < 1 || scenario.nr_steps < 0 ||
-			scenario.nr_steps > CONFIG_MAX_STEPS || scenario.nr_checks < 0 ||
-			scenario.nr_checks > CONFIG_MAX_CHECKS ||
-			scenario.memory_size < CONFIG_MIN_MEMORY ||
-			scenario.memory_size > CONFIG_MAX_MEMORY))
+	if (rc == 0 &&
+	    (scenario.vcpus < 1 || scenario.nr_steps < 0 || scenario.nr_steps > CONFIG_MAX_STEPS ||
+	     scenario.nr_checks < 0 || scenario.nr_checks > CONFIG_MAX_CHECKS ||
+	     scenario.memory_size < CONFIG_MIN_MEMORY || scenario.memory_size > CONFIG_MAX_MEMORY))
 		abort();
 
 	for (int i = 0; i < nr_overrides; i++)

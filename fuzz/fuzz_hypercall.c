@@ -32,12 +32,12 @@
 #include "memmap.h"
 #include "shareability.h"
 
-#define RAM_SIZE (1ULL << 20)
-#define RUN_SIZE 8192
+#define RAM_SIZE       (1ULL << 20)
+#define RUN_SIZE       8192
 #define IO_DATA_OFFSET 4096
-#define MAX_PAYLOAD 64
-#define MAX_OPS 64
-#define MAX_DIRTY 128
+#define MAX_PAYLOAD    64
+#define MAX_OPS	       64
+#define MAX_DIRTY      128
 
 static struct {
 	bool ready;
@@ -49,7 +49,9 @@ static struct {
 	struct iotrap_registry traps;
 	struct exit_context context;
 	/* RAM ranges this input may have written, zeroed again after it. */
-	struct { uint64_t offset, size; } dirty[MAX_DIRTY];
+	struct {
+		uint64_t offset, size;
+	} dirty[MAX_DIRTY];
 	int nr_dirty;
 	bool all_dirty;
 	bool private_pages;

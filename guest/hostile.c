@@ -31,13 +31,21 @@
 #include "io.h"
 #include "serial.h"
 
-#define PAGE 4096ULL
-#define FOUR_GIB (1ULL << 32)
+#define PAGE		4096ULL
+#define FOUR_GIB	(1ULL << 32)
 #define RESULT_SENTINEL 0x5a5a5a5a /* the block's result before the VMM answers */
-#define UART_THR 0
-#define LAPIC_PAGE 0xfee00000ULL /* left alone: an in-kernel LAPIC would answer it */
+#define UART_THR	0
+#define LAPIC_PAGE	0xfee00000ULL /* left alone: an in-kernel LAPIC would answer it */
 
-enum kind { K_PORT_HC, K_REQUEST, K_CONVERT, K_PIO, K_MMIO, K_VIEW, K_COUNT };
+enum kind {
+	K_PORT_HC,
+	K_REQUEST,
+	K_CONVERT,
+	K_PIO,
+	K_MMIO,
+	K_VIEW,
+	K_COUNT
+};
 
 struct hostile {
 	const struct hostile_params *p;
@@ -71,7 +79,7 @@ static uint64_t pick(struct hostile *h, uint64_t n)
 
 static unsigned int pick_width(struct hostile *h)
 {
-	static const unsigned int widths[] = {1, 2, 4};
+	static const unsigned int widths[] = { 1, 2, 4 };
 
 	return widths[pick(h, 3)];
 }
@@ -85,12 +93,10 @@ static int bad(struct hostile *h, const char *what, uint64_t where, uint64_t got
 {
 	serial_printf("vcpu %lu: step %u hostile seed %u action %u: %s at 0x%llx got 0x%llx, "
 		      "expected 0x%llx\n",
-		      h->p->cpu, h->p->step, h->p->seed, h->action, what,
-		      (unsigned long long)where, (unsigned long long)got,
-		      (unsigned long long)want);
+		      h->p->cpu, h->p->step, h->p->seed, h->action, what, (unsigned long long)where,
+		      (unsigned long long)got, (unsigned long long)want);
 	return -1;
 }
-
 
 static uint32_t port_in(uint16_t port, unsigned int width)
 {
@@ -133,9 +139,11 @@ static uint32_t bad_block_gpa(struct hostile *h)
 	case 4:
 		return 0xfffffff8U;
 	case 5: /* inside the MMIO hole */
-		return (uint32_t)(GMEMVM_TESTDEV_MMIO_GPA + (pick(h, GMEMVM_TESTDEV_MMIO_SIZE) & ~7ULL));
+		return (uint32_t)(GMEMVM_TESTDEV_MMIO_GPA +
+				  (pick(h, GMEMVM_TESTDEV_MMIO_SIZE) & ~7ULL));
 	case 6: /* a block that straddles the end of RAM */
-		return (uint32_t)(ram - 8 * (1 + pick(h, (sizeof(struct gmemvm_hypercall) - 1) / 8)));
+		return (uint32_t)(ram -
+				  8 * (1 + pick(h, (sizeof(struct gmemvm_hypercall) - 1) / 8)));
 	default: /* just past the end of RAM */
 		return (uint32_t)ram;
 	}
@@ -249,7 +257,7 @@ static void malformed_range(struct hostile *h, uint64_t *gpa, uint64_t *size)
 
 static uint32_t unknown_op(struct hostile *h)
 {
-	static const uint32_t fixed[] = {0, 6, 0x7fffffffU, 0x80000000U, 0xffffffffU, 0x100U + 3};
+	static const uint32_t fixed[] = { 0, 6, 0x7fffffffU, 0x80000000U, 0xffffffffU, 0x100U + 3 };
 	uint32_t op;
 
 	switch (pick(h, 3)) {
@@ -285,7 +293,7 @@ static int act_request(struct hostile *h)
 		return 0;
 	}
 
-	static const uint32_t ops[] = {GMEMVM_HC_SHARE, GMEMVM_HC_UNSHARE, GMEMVM_HC_DISCARD};
+	static const uint32_t ops[] = { GMEMVM_HC_SHARE, GMEMVM_HC_UNSHARE, GMEMVM_HC_DISCARD };
 	uint32_t op = ops[pick(h, 3)];
 	uint64_t gpa, size;
 
@@ -343,9 +351,9 @@ static int handled_port(uint64_t port, unsigned int width)
 static int act_pio(struct hostile *h)
 {
 	/* Ports next to and straddling the VMM's ranges, and a few classics. */
-	static const uint16_t edges[] = {0x0,	0x80,  0x1234, 0xfff0, 0x3f0, 0x3f6, 0x3f7,
-					 0x3ff, 0x400, 0x4fe,  0x4ff,  0x502, 0x503, 0x504,
-					 0x50e, 0x50f, 0x511,  0x512,  0x513, 0x514, 0xcf8};
+	static const uint16_t edges[] = { 0x0,	 0x80,	0x1234, 0xfff0, 0x3f0, 0x3f6, 0x3f7,
+					  0x3ff, 0x400, 0x4fe,	0x4ff,	0x502, 0x503, 0x504,
+					  0x50e, 0x50f, 0x511,	0x512,	0x513, 0x514, 0xcf8 };
 	unsigned int width = pick_width(h);
 	int is_out = (int)pick(h, 2);
 	uint32_t value = (uint32_t)next(h);
@@ -449,8 +457,8 @@ static void mmio_write(uint64_t gpa, uint64_t value, unsigned int width)
 /* An address above RAM, below 4 GiB, that no device handles. */
 static uint64_t unknown_mmio(struct hostile *h, unsigned int width)
 {
-	static const uint64_t fixed[] = {0xe0000000ULL, 0xfec00000ULL, 0xd0001000ULL,
-					 0xcffff000ULL, 0xfffff000ULL};
+	static const uint64_t fixed[] = { 0xe0000000ULL, 0xfec00000ULL, 0xd0001000ULL,
+					  0xcffff000ULL, 0xfffff000ULL };
 	uint64_t gpa;
 
 	if (pick(h, 2)) {
@@ -459,7 +467,8 @@ static uint64_t unknown_mmio(struct hostile *h, unsigned int width)
 			return gpa;
 	}
 	do
-		gpa = (h->p->ram_size + pick(h, FOUR_GIB - h->p->ram_size)) & ~(uint64_t)(width - 1);
+		gpa = (h->p->ram_size + pick(h, FOUR_GIB - h->p->ram_size)) &
+		      ~(uint64_t)(width - 1);
 	while (gpa < h->p->ram_size || gpa >> 12 == GMEMVM_TESTDEV_MMIO_GPA >> 12 ||
 	       gpa >> 12 == LAPIC_PAGE >> 12);
 	return gpa;
@@ -467,7 +476,7 @@ static uint64_t unknown_mmio(struct hostile *h, unsigned int width)
 
 static int act_mmio(struct hostile *h)
 {
-	static const unsigned int widths[] = {1, 2, 4, 8};
+	static const unsigned int widths[] = { 1, 2, 4, 8 };
 	unsigned int width = widths[pick(h, 4)];
 	int is_write = (int)pick(h, 2);
 	uint64_t value = next(h);
@@ -525,7 +534,7 @@ static void act_view(struct hostile *h)
 
 int hostile_run(const struct hostile_params *p)
 {
-	struct hostile h = {.p = p, .shared_mask = guest_shared_mask};
+	struct hostile h = { .p = p, .shared_mask = guest_shared_mask };
 	/* Without a shared alias there is no wrong view to touch. */
 	unsigned int kinds = h.shared_mask ? K_COUNT : K_VIEW;
 	uint64_t s;

@@ -11,12 +11,12 @@
 
 struct hostile_params {
 	uint32_t seed;
-	uint32_t count;	     /* actions on this vCPU */
-	uint64_t pg_start;   /* the playground [pg_start, pg_end): page-aligned RAM */
-	uint64_t pg_end;     /* that this step may convert and touch */
-	uint64_t ram_size;   /* from /memory@0 reg */
+	uint32_t count;	   /* actions on this vCPU */
+	uint64_t pg_start; /* the playground [pg_start, pg_end): page-aligned RAM */
+	uint64_t pg_end;   /* that this step may convert and touch */
+	uint64_t ram_size; /* from /memory@0 reg */
 	unsigned long cpu;
-	unsigned int step;   /* the step's 1-based position, for messages */
+	unsigned int step; /* the step's 1-based position, for messages */
 };
 
 /* Returns 0 if every answer was right (and prints the summary line), else

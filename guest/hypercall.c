@@ -62,8 +62,8 @@ static void put_string(uint64_t gpa, const char *s, uint64_t max)
 	d[i] = '\0';
 }
 
-int32_t hypercall_submit(uint64_t gpa, int32_t unanswered, uint32_t op, uint64_t a0,
-			 uint64_t a1, uint64_t a2, uint64_t a3)
+int32_t hypercall_submit(uint64_t gpa, int32_t unanswered, uint32_t op, uint64_t a0, uint64_t a1,
+			 uint64_t a2, uint64_t a3)
 {
 	volatile struct gmemvm_hypercall *hc = guest_shared_view(gpa);
 
@@ -78,8 +78,8 @@ int32_t hypercall_submit(uint64_t gpa, int32_t unanswered, uint32_t op, uint64_t
 	return hc->result;
 }
 
-static int32_t hypercall_on(unsigned int slot, uint32_t op, uint64_t a0, uint64_t a1,
-			    uint64_t a2, uint64_t a3)
+static int32_t hypercall_on(unsigned int slot, uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2,
+			    uint64_t a3)
 {
 	return hypercall_submit(slot_gpa(slot), GMEMVM_HC_ENOSYS, op, a0, a1, a2, a3);
 }

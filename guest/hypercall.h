@@ -51,15 +51,15 @@ __attribute__((noreturn)) void hypercall_assert_fail(const char *file, unsigned 
 /* Reports the end of this vCPU's run (status 0 = passed) and halts it. */
 __attribute__((noreturn)) void hypercall_done(uint64_t status, uint64_t failed_step);
 
-#define GUEST_ASSERT(cond)                                                                         \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			hypercall_assert_fail(__FILE__, __LINE__, #cond);                          \
+#define GUEST_ASSERT(cond)                                                \
+	do {                                                              \
+		if (!(cond))                                              \
+			hypercall_assert_fail(__FILE__, __LINE__, #cond); \
 	} while (0)
 
 /* Fill the request block at gpa (canonical; written through the shared view)
  * and send it; returns its result field, unanswered if the VMM wrote none. */
-int32_t hypercall_submit(uint64_t gpa, int32_t unanswered, uint32_t op, uint64_t a0,
-			 uint64_t a1, uint64_t a2, uint64_t a3);
+int32_t hypercall_submit(uint64_t gpa, int32_t unanswered, uint32_t op, uint64_t a0, uint64_t a1,
+			 uint64_t a2, uint64_t a3);
 
 #endif

@@ -37,7 +37,7 @@ struct step {
 	uint64_t size;
 	uint32_t pattern;
 	uint32_t vcpu;
-	int shared_view;	 /* write/verify: view = "shared" */
+	int shared_view;       /* write/verify: view = "shared" */
 	int32_t expect_result; /* share/unshare: the hypercall result the step requires */
 	uint32_t count;	       /* flip: rounds of unshare + share; hostile: actions */
 };
@@ -129,12 +129,14 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 	} else if (!strcmp(st->op, "pio")) {
 		get_u64(fdt, node, "size", &st->size); /* the repeat count; absent means 1 */
 	} else if (!strcmp(st->op, "flip")) {
-		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size) ||
+		if (get_u64(fdt, node, "addr", &st->addr) ||
+		    get_u64(fdt, node, "size", &st->size) ||
 		    get_u32(fdt, node, "count", &st->count))
 			return "missing addr, size or count";
 	} else if (!strcmp(st->op, "hostile")) {
 		/* pattern is the seed; [addr, addr + size) the playground */
-		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size) ||
+		if (get_u64(fdt, node, "addr", &st->addr) ||
+		    get_u64(fdt, node, "size", &st->size) ||
 		    get_u32(fdt, node, "pattern", &st->pattern) ||
 		    get_u32(fdt, node, "count", &st->count))
 			return "missing addr, size, pattern or count";
@@ -217,9 +219,9 @@ static int do_verify(unsigned long cpu, unsigned int k, uint64_t start, uint64_t
 static int do_mmio(unsigned long cpu, unsigned int k, int all)
 {
 	volatile uint64_t *id =
-	    (volatile uint64_t *)(uintptr_t)(GMEMVM_TESTDEV_MMIO_GPA + GMEMVM_TESTDEV_REG_ID);
-	volatile uint64_t *scratch =
-	    (volatile uint64_t *)(uintptr_t)(GMEMVM_TESTDEV_MMIO_GPA + GMEMVM_TESTDEV_REG_SCRATCH);
+		(volatile uint64_t *)(uintptr_t)(GMEMVM_TESTDEV_MMIO_GPA + GMEMVM_TESTDEV_REG_ID);
+	volatile uint64_t *scratch = (volatile uint64_t *)(uintptr_t)(GMEMVM_TESTDEV_MMIO_GPA +
+								      GMEMVM_TESTDEV_REG_SCRATCH);
 	uint64_t got = *id;
 
 	if (got != GMEMVM_TESTDEV_ID) {
@@ -289,7 +291,8 @@ static int do_flip(const struct step *st, unsigned long cpu, unsigned int k)
 		if (got == 0)
 			got = hypercall(GMEMVM_HC_SHARE, st->addr, st->size, 0, 0);
 		if (got != 0) {
-			serial_printf("vcpu %lu: step %u flip round %u got %d\n", cpu, k, round, got);
+			serial_printf("vcpu %lu: step %u flip round %u got %d\n", cpu, k, round,
+				      got);
 			return -1;
 		}
 	}
@@ -364,8 +367,7 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 		else if (st.op[0] == 'd') {
 			if (do_discard(cpu, k, start, end, view))
 				return -1;
-		}
-		else if (do_verify(cpu, k, start, end, st.pattern, view))
+		} else if (do_verify(cpu, k, start, end, st.pattern, view))
 			return -1;
 		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok%s\n", cpu, k, st.op,
 			      (unsigned long long)start, (unsigned long long)st.size,

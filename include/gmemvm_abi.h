@@ -11,21 +11,22 @@
 #include <stdint.h>
 
 /* Guest-physical layout of the low part of RAM, set up by the VMM. */
-#define GMEMVM_PML4_GPA 0x1000ULL
-#define GMEMVM_PDPT_GPA 0x2000ULL
-#define GMEMVM_PD_GPA 0x3000ULL /* 4 page directories: 4 GiB identity map, 2 MiB pages */
-#define GMEMVM_PD_COUNT 4
-#define GMEMVM_GDT_GPA 0x7000ULL
-#define GMEMVM_TLS_GPA 0x8000ULL /* per-vCPU block, FS base; stack canary at +0x28 */
-#define GMEMVM_TLS_SIZE 0x100ULL
-#define GMEMVM_FDT_GPA 0x10000ULL
-#define GMEMVM_FDT_MAX_SIZE 0x10000ULL
-#define GMEMVM_STACK_GPA 0x20000ULL /* vCPU i's stack top is STACK_GPA + (i + 1) * STACK_SIZE */
-#define GMEMVM_STACK_SIZE 0x4000ULL
+#define GMEMVM_PML4_GPA	       0x1000ULL
+#define GMEMVM_PDPT_GPA	       0x2000ULL
+#define GMEMVM_PD_GPA	       0x3000ULL /* 4 page directories: 4 GiB identity map, 2 MiB pages */
+#define GMEMVM_PD_COUNT	       4
+#define GMEMVM_GDT_GPA	       0x7000ULL
+#define GMEMVM_TLS_GPA	       0x8000ULL /* per-vCPU block, FS base; stack canary at +0x28 */
+#define GMEMVM_TLS_SIZE	       0x100ULL
+#define GMEMVM_FDT_GPA	       0x10000ULL
+#define GMEMVM_FDT_MAX_SIZE    0x10000ULL
+#define GMEMVM_STACK_GPA       0x20000ULL /* vCPU i's stack top is STACK_GPA + (i + 1) * STACK_SIZE */
+#define GMEMVM_STACK_SIZE      0x4000ULL
 #define GMEMVM_SHARED_PDPT_GPA 0x9000ULL /* CoCo modes: the shared alias (GPA | shared bit) */
-#define GMEMVM_SHARED_PD_GPA 0xa000ULL   /* 3 page directories: RAM is at most 3 GiB */
+#define GMEMVM_SHARED_PD_GPA   0xa000ULL /* 3 page directories: RAM is at most 3 GiB */
 #define GMEMVM_SHARED_PD_COUNT 3
-#define GMEMVM_IMAGE_GPA 0x100000ULL /* the guest ELF must load inside [IMAGE_GPA, SHARED_AREA_GPA) */
+#define GMEMVM_IMAGE_GPA \
+	0x100000ULL /* the guest ELF must load inside [IMAGE_GPA, SHARED_AREA_GPA) */
 /*
  * The shared area: the one part of the boot area that stays shared with the
  * host in every mode, because the VMM must read what the guest puts there
@@ -33,12 +34,12 @@
  * SHARED_AREA_GPA + i * SHARED_AREA_STRIDE. In CoCo modes the guest reaches
  * it through the shared alias, like any shared page.
  */
-#define GMEMVM_SHARED_AREA_GPA 0x1f0000ULL
-#define GMEMVM_SHARED_AREA_SIZE 0x10000ULL
+#define GMEMVM_SHARED_AREA_GPA	  0x1f0000ULL
+#define GMEMVM_SHARED_AREA_SIZE	  0x10000ULL
 #define GMEMVM_SHARED_AREA_STRIDE 0x100ULL
-#define GMEMVM_DATA_GPA 0x200000ULL  /* scenario steps touch RAM from here up */
-#define GMEMVM_MAX_VCPUS 8
-#define GMEMVM_STACK_CANARY 0x5f676d656d766d5fULL
+#define GMEMVM_DATA_GPA		  0x200000ULL /* scenario steps touch RAM from here up */
+#define GMEMVM_MAX_VCPUS	  8
+#define GMEMVM_STACK_CANARY	  0x5f676d656d766d5fULL
 
 /*
  * Entry state of every vCPU: 64-bit long mode, identity map, interrupts off,
@@ -47,16 +48,16 @@
  */
 
 /* Ports. */
-#define GMEMVM_PORT_SERIAL 0x3f8   /* 16550-style UART, 8 registers */
+#define GMEMVM_PORT_SERIAL    0x3f8 /* 16550-style UART, 8 registers */
 #define GMEMVM_PORT_HYPERCALL 0x500 /* 32-bit write of a request block's GPA */
-#define GMEMVM_PORT_TESTDEV 0x510   /* 32-bit echo register of the test device */
+#define GMEMVM_PORT_TESTDEV   0x510 /* 32-bit echo register of the test device */
 
 /* MMIO test device: no memslot covers it, so every access is an MMIO exit. */
-#define GMEMVM_TESTDEV_MMIO_GPA 0xd0000000ULL
-#define GMEMVM_TESTDEV_MMIO_SIZE 0x1000ULL
-#define GMEMVM_TESTDEV_REG_ID 0x0      /* read-only, 64-bit: GMEMVM_TESTDEV_ID */
-#define GMEMVM_TESTDEV_REG_SCRATCH 0x8 /* read-write, 64-bit */
-#define GMEMVM_TESTDEV_ID 0x21214d564d454d47ULL /* "GMEMVM!!" */
+#define GMEMVM_TESTDEV_MMIO_GPA	   0xd0000000ULL
+#define GMEMVM_TESTDEV_MMIO_SIZE   0x1000ULL
+#define GMEMVM_TESTDEV_REG_ID	   0x0			 /* read-only, 64-bit: GMEMVM_TESTDEV_ID */
+#define GMEMVM_TESTDEV_REG_SCRATCH 0x8			 /* read-write, 64-bit */
+#define GMEMVM_TESTDEV_ID	   0x21214d564d454d47ULL /* "GMEMVM!!" */
 
 /*
  * Hypercalls: the guest fills a request block in its RAM and writes the
@@ -71,37 +72,36 @@ struct gmemvm_hypercall {
 };
 
 enum gmemvm_hypercall_op {
-	GMEMVM_HC_DONE = 1,   /* arg0 = status (0 = all steps passed), arg1 = failing step */
-	GMEMVM_HC_ASSERT = 2, /* arg0 = GPA of file name, arg1 = line, arg2 = GPA of expression */
-	GMEMVM_HC_SHARE = 3,  /* arg0 = GPA, arg1 = size: convert [GPA, GPA + size) to shared */
+	GMEMVM_HC_DONE = 1,    /* arg0 = status (0 = all steps passed), arg1 = failing step */
+	GMEMVM_HC_ASSERT = 2,  /* arg0 = GPA of file name, arg1 = line, arg2 = GPA of expression */
+	GMEMVM_HC_SHARE = 3,   /* arg0 = GPA, arg1 = size: convert [GPA, GPA + size) to shared */
 	GMEMVM_HC_UNSHARE = 4, /* arg0 = GPA, arg1 = size: convert it to private */
-	GMEMVM_HC_DISCARD = 5  /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
+	GMEMVM_HC_DISCARD = 5 /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
 };
 
 /* Result codes the VMM writes into gmemvm_hypercall.result. */
-#define GMEMVM_HC_OK 0
-#define GMEMVM_HC_EINVAL (-22)  /* malformed request: bad address, size or alignment */
-#define GMEMVM_HC_ENOSYS (-38)  /* unknown op */
-#define GMEMVM_HC_EPERM (-1)    /* op not allowed in this mode or stage */
-#define GMEMVM_HC_EFAULT (-14)  /* the request block is not in shared memory */
-#define GMEMVM_HC_ENOMEM (-12)  /* the VMM could not carry out a valid request */
+#define GMEMVM_HC_OK	 0
+#define GMEMVM_HC_EINVAL (-22) /* malformed request: bad address, size or alignment */
+#define GMEMVM_HC_ENOSYS (-38) /* unknown op */
+#define GMEMVM_HC_EPERM	 (-1)  /* op not allowed in this mode or stage */
+#define GMEMVM_HC_EFAULT (-14) /* the request block is not in shared memory */
+#define GMEMVM_HC_ENOMEM (-12) /* the VMM could not carry out a valid request */
 
 /* Device-tree names (the guest reads them with libfdt). */
-#define GMEMVM_FDT_NODE "/gmemvm"
+#define GMEMVM_FDT_NODE	      "/gmemvm"
 #define GMEMVM_FDT_STEPS_NODE "/gmemvm/steps"
-#define GMEMVM_FDT_PROP_PORT "gmemvm,port"
+#define GMEMVM_FDT_PROP_PORT  "gmemvm,port"
 /*
  * Node /gmemvm: mode (string), stage (u32), data-start (u64), and in CoCo
  * modes shared-bit (u32): the guest-physical address bit that selects the
  * shared view of a page, as TDX does (absent: one view, no alias).
  * Each step node "step@N" has: op (string: write, verify, touch, mmio, pio,
- * share, unshare, flip, barrier, discard), addr (u64), size (u64; for pio the repeat count), pattern (u32),
- * vcpu (u32), view (string: "private" or "shared"; absent = private), and
- * result (u32, a two's-complement int32: the hypercall result share/unshare
- * must get; absent = 0).
+ * share, unshare, flip, barrier, discard), addr (u64), size (u64; for pio the repeat count),
+ * pattern (u32), vcpu (u32), view (string: "private" or "shared"; absent = private), and result
+ * (u32, a two's-complement int32: the hypercall result share/unshare must get; absent = 0).
  */
 #define GMEMVM_FDT_PROP_SHARED_BIT "shared-bit"
-#define GMEMVM_FDT_VCPU_ALL 0xffffffffU
+#define GMEMVM_FDT_VCPU_ALL	   0xffffffffU
 
 /*
  * Data pattern: the 64-bit word at guest-physical address gpa written by a

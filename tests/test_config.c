@@ -29,7 +29,7 @@
 #endif
 
 /* The smallest scenario that loads: the two required keys. */
-#define VM "[vm]\nmode = shared\n"
+#define VM     "[vm]\nmode = shared\n"
 #define EXPECT "[expect]\nexit = done\n"
 
 static char tmp_path[256];
@@ -89,7 +89,7 @@ static void check_refused(int rc, const char *where, const char *word, int line)
 }
 
 #define REFUSED(text, where, word) check_refused(load(text), where, word, __LINE__)
-#define REFUSED_SET(text, sets, where, word) \
+#define REFUSED_SET(text, sets, where, word)                                                     \
 	check_refused(load_with(text, sets, (int)(sizeof(sets) / sizeof(sets[0]))), where, word, \
 		      __LINE__)
 
@@ -109,39 +109,38 @@ static void check_loads(int rc, int line)
 
 static void test_full_file(void **state)
 {
-	static const char text[] =
-		"; a comment\n"
-		"[scenario]\n"
-		"name = full.test_1\n"
-		"description = every key once\n"
-		"[vm]\n"
-		"mode = coco-inplace\n"
-		"stage = 1\n"
-		"memory = 32M\n"
-		"vcpus = 4\n"
-		"guest = sub/guest.elf\n"
-		"timeout = 2500ms\n"
-		"[gmem]\n"
-		"flags = support_shared , init_private\n"
-		"userspace_addr = null\n"
-		"[steps]\n"
-		"step10 = pio vcpu=3\n"
-		"step2 = verify 0x200000 64K 0x5a vcpu=all\n"
-		"step1 = write 0x200000 64K 0x5a vcpu=all ; inline comment\n"
-		"step5 = mmio\n"
-		"step11 = unshare 0x300000 8K vcpu=all result=-22\n"
-		"step12 = verify 0x200000 64K 0x5a view=shared vcpu=1\n"
-		"[expect]\n"
-		"exit = done\n"
-		"exit.gmem-served = emulation-refused\n"
-		"exits.io = >=10\n"
-		"exits.mmio = 2\n"
-		"exits.hlt = <= 4\n"
-		"check1 = 0x200000 64K 0x5a\n"
-		"check2 = 0x400000 4K zero\n"
-		"check3 = 0x300000 8K sigbus\n"
-		"memory-faults = 0\n"
-		"conversions.by-hypercall = >= 2\n";
+	static const char text[] = "; a comment\n"
+				   "[scenario]\n"
+				   "name = full.test_1\n"
+				   "description = every key once\n"
+				   "[vm]\n"
+				   "mode = coco-inplace\n"
+				   "stage = 1\n"
+				   "memory = 32M\n"
+				   "vcpus = 4\n"
+				   "guest = sub/guest.elf\n"
+				   "timeout = 2500ms\n"
+				   "[gmem]\n"
+				   "flags = support_shared , init_private\n"
+				   "userspace_addr = null\n"
+				   "[steps]\n"
+				   "step10 = pio vcpu=3\n"
+				   "step2 = verify 0x200000 64K 0x5a vcpu=all\n"
+				   "step1 = write 0x200000 64K 0x5a vcpu=all ; inline comment\n"
+				   "step5 = mmio\n"
+				   "step11 = unshare 0x300000 8K vcpu=all result=-22\n"
+				   "step12 = verify 0x200000 64K 0x5a view=shared vcpu=1\n"
+				   "[expect]\n"
+				   "exit = done\n"
+				   "exit.gmem-served = emulation-refused\n"
+				   "exits.io = >=10\n"
+				   "exits.mmio = 2\n"
+				   "exits.hlt = <= 4\n"
+				   "check1 = 0x200000 64K 0x5a\n"
+				   "check2 = 0x400000 4K zero\n"
+				   "check3 = 0x300000 8K sigbus\n"
+				   "memory-faults = 0\n"
+				   "conversions.by-hypercall = >= 2\n";
 	struct scenario want;
 
 	(void)state;
@@ -160,14 +159,14 @@ static void test_full_file(void **state)
 	want.support_shared = true;
 	want.init_private = true;
 	want.userspace_addr_null = true;
-	want.steps[0] = (struct step){ STEP_WRITE,    0x200000, 0x10000, 0x5a, STEP_VCPU_ALL,
-				       VIEW_PRIVATE, 0, 0 };
-	want.steps[1] = (struct step){ STEP_VERIFY,   0x200000, 0x10000, 0x5a, STEP_VCPU_ALL,
-				       VIEW_PRIVATE, 0, 0 };
+	want.steps[0] = (struct step){ STEP_WRITE,    0x200000,	    0x10000, 0x5a,
+				       STEP_VCPU_ALL, VIEW_PRIVATE, 0,	     0 };
+	want.steps[1] = (struct step){ STEP_VERIFY,   0x200000,	    0x10000, 0x5a,
+				       STEP_VCPU_ALL, VIEW_PRIVATE, 0,	     0 };
 	want.steps[2] = (struct step){ STEP_MMIO, 0, 0, 0, 0, VIEW_PRIVATE, 0, 0 };
 	want.steps[3] = (struct step){ STEP_PIO, 0, 0, 0, 3, VIEW_PRIVATE, 0, 0 };
-	want.steps[4] = (struct step){ STEP_UNSHARE, 0x300000, 0x2000, 0, STEP_VCPU_ALL,
-				       VIEW_PRIVATE, -22, 0 };
+	want.steps[4] = (struct step){ STEP_UNSHARE,  0x300000,	    0x2000, 0,
+				       STEP_VCPU_ALL, VIEW_PRIVATE, -22,    0 };
 	want.steps[5] = (struct step){ STEP_VERIFY, 0x200000, 0x10000, 0x5a, 1, VIEW_SHARED, 0, 0 };
 	want.nr_steps = 6;
 	want.expect_gmem_served = OUTCOME_EMULATION_REFUSED;
@@ -263,7 +262,7 @@ static void test_timeout_forms(void **state)
 		const char *text;
 		unsigned ms;
 	} good[] = {
-		{ "100", 100 }, { "100ms", 100 }, { "1s", 1000 }, { "600s", 600000 },
+		{ "100", 100 },		{ "100ms", 100 },  { "1s", 1000 },    { "600s", 600000 },
 		{ "600000ms", 600000 }, { "0x3e8", 1000 }, { "10 s", 10000 },
 	};
 	char text[256];
@@ -308,8 +307,8 @@ static void test_step_fills_memory_exactly(void **state)
 	/* 8 vCPUs x 1M from 8M ends exactly at 16M: allowed */
 	LOADS("[vm]\nmode = shared\nvcpus = 8\n[steps]\nstep1 = write 8M 1M 1 vcpu=all\n" EXPECT);
 	assert_int_equal(sc.steps[0].vcpu, STEP_VCPU_ALL);
-	LOADS("[vm]\nmode = shared\nvcpus = 8\n[steps]\nstep1 = verify 0x200000 8 1 vcpu=7\n"
-	      EXPECT);
+	LOADS("[vm]\nmode = shared\nvcpus = 8\n[steps]\nstep1 = verify 0x200000 8 1 "
+	      "vcpu=7\n" EXPECT);
 	assert_int_equal(sc.steps[0].vcpu, 7);
 }
 
@@ -441,8 +440,8 @@ static void test_bad_name(void **state)
 	REFUSED("[scenario]\nname = "
 		"a123456789b123456789c123456789d123456789e123456789f123456789abcd\n" VM EXPECT,
 		"[scenario] name", "not a valid name");
-	LOADS("[scenario]\nname = a123456789b123456789c123456789d123456789e123456789f123456789abc\n"
-	      VM EXPECT);
+	LOADS("[scenario]\nname = "
+	      "a123456789b123456789c123456789d123456789e123456789f123456789abc\n" VM EXPECT);
 	assert_int_equal(strlen(sc.name), 63);
 }
 
@@ -625,24 +624,20 @@ static void test_step_hostile(void **state)
 		"hostile count '0' is not a number in 1..1000000");
 	REFUSED(VM "[steps]\nstep1 = hostile 1 1000001\n" EXPECT, "[steps] step1",
 		"hostile count '1000001'");
-	REFUSED(VM "[steps]\nstep1 = hostile 1 1K\n" EXPECT, "[steps] step1",
-		"hostile count '1K'");
+	REFUSED(VM "[steps]\nstep1 = hostile 1 1K\n" EXPECT, "[steps] step1", "hostile count '1K'");
 	REFUSED(VM "[steps]\nstep1 = hostile 0x100000000 10\n" EXPECT, "[steps] step1",
 		"hostile seed '0x100000000' is not a 32-bit number");
-	REFUSED(VM "[steps]\nstep1 = hostile -1 10\n" EXPECT, "[steps] step1",
-		"hostile seed '-1'");
+	REFUSED(VM "[steps]\nstep1 = hostile -1 10\n" EXPECT, "[steps] step1", "hostile seed '-1'");
 	REFUSED(VM "[steps]\nstep1 = hostile\n" EXPECT, "[steps] step1",
 		"hostile takes SEED COUNT [vcpu=N|all], got 0 arguments");
 	REFUSED(VM "[steps]\nstep1 = hostile 5\n" EXPECT, "[steps] step1",
 		"hostile takes SEED COUNT [vcpu=N|all], got 1 argument");
-	REFUSED(VM "[steps]\nstep1 = hostile 5 10 2M\n" EXPECT, "[steps] step1",
-		"got 3 arguments");
+	REFUSED(VM "[steps]\nstep1 = hostile 5 10 2M\n" EXPECT, "[steps] step1", "got 3 arguments");
 	REFUSED(VM "[steps]\nstep1 = hostile 5 10 view=shared\n" EXPECT, "[steps] step1",
 		"view= is only for");
 	REFUSED(VM "[steps]\nstep1 = hostile 5 10 result=0\n" EXPECT, "[steps] step1",
 		"result= is only for");
-	REFUSED(VM "[steps]\nstep1 = hostile 5 10 vcpu=1\n" EXPECT, "[steps] step1",
-		"vcpus is 1");
+	REFUSED(VM "[steps]\nstep1 = hostile 5 10 vcpu=1\n" EXPECT, "[steps] step1", "vcpus is 1");
 	REFUSED("[vm]\nmode = shared\nmemory = 4M\n[steps]\nstep1 = hostile 5 10\n" EXPECT,
 		"[steps] step1", "hostile's playground ends at 0x600000");
 }
@@ -651,7 +646,8 @@ static void test_step_hostile(void **state)
 static void test_step_touch_and_flip(void **state)
 {
 	(void)state;
-	LOADS(VM "[steps]\nstep1 = touch 2M 8K 0x7 view=shared\nstep2 = flip 0x300000 4K 25\n" EXPECT);
+	LOADS(VM
+	      "[steps]\nstep1 = touch 2M 8K 0x7 view=shared\nstep2 = flip 0x300000 4K 25\n" EXPECT);
 	assert_int_equal(sc.steps[0].op, STEP_TOUCH);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
 	assert_int_equal(sc.steps[1].op, STEP_FLIP);
@@ -669,8 +665,7 @@ static void test_step_touch_and_flip(void **state)
 	LOADS(VM "[steps]\nstep1 = discard 2M 8K view=shared\n" EXPECT);
 	assert_int_equal(sc.steps[0].op, STEP_DISCARD);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
-	REFUSED(VM "[steps]\nstep1 = discard 2M 100\n" EXPECT, "[steps] step1",
-		"page granularity");
+	REFUSED(VM "[steps]\nstep1 = discard 2M 100\n" EXPECT, "[steps] step1", "page granularity");
 	REFUSED(VM "[steps]\nstep1 = discard 2M\n" EXPECT, "[steps] step1",
 		"discard takes ADDR SIZE");
 	/* A barrier is always for every vCPU. */
@@ -763,11 +758,11 @@ static void test_step_share_ranges_unchecked(void **state)
 {
 	(void)state;
 	LOADS(VM "[steps]\n"
-	      "step1 = share 0 0 result=-22\n"           /* size 0, below the data area */
-	      "step2 = unshare 0x200004 12 result=-22\n" /* misaligned */
-	      "step3 = share 1G 1G result=-22\n"         /* beyond RAM */
-	      "step4 = share 0xfffffffffffff000 0x2000 result=-22\n" /* wraps */
-	      "step5 = unshare 0x1000 4K result=-1\n" EXPECT);
+		 "step1 = share 0 0 result=-22\n"	    /* size 0, below the data area */
+		 "step2 = unshare 0x200004 12 result=-22\n" /* misaligned */
+		 "step3 = share 1G 1G result=-22\n"	    /* beyond RAM */
+		 "step4 = share 0xfffffffffffff000 0x2000 result=-22\n" /* wraps */
+		 "step5 = unshare 0x1000 4K result=-1\n" EXPECT);
 	assert_int_equal(sc.nr_steps, 5);
 	assert_int_equal(sc.steps[0].size, 0);
 	assert_int_equal(sc.steps[1].addr, 0x200004);
@@ -793,17 +788,17 @@ static void test_step_share_args(void **state)
 	REFUSED(VM "[steps]\nstep1 = unshare 2M 4K 0x5a\n" EXPECT, "[steps] step1",
 		"unshare takes ADDR SIZE");
 	REFUSED(VM "[steps]\nstep1 = share\n" EXPECT, "[steps] step1", "got 0 arguments");
-	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=1\n" EXPECT, "[steps] step1",
-		"vcpus is 1");
+	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=1\n" EXPECT, "[steps] step1", "vcpus is 1");
 	REFUSED(VM "[steps]\nstep1 = Share 2M 4K\n" EXPECT, "[steps] step1",
-		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, barrier, discard, hostile)");
+		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, "
+		"barrier, discard, hostile)");
 }
 
 static void test_step_result(void **state)
 {
 	static const char *const bad[] = {
-		"", "x", "+1", "--1", "0x10", "1K", "1.0", "-", "22-",
-		"2147483648", "-2147483649", "99999999999999999999999",
+		"",    "x", "+1",  "--1",	 "0x10",	"1K",
+		"1.0", "-", "22-", "2147483648", "-2147483649", "99999999999999999999999",
 	};
 	char text[256];
 
@@ -930,8 +925,8 @@ static void test_expect_events(void **state)
 		"negative");
 	REFUSED(VM EXPECT "conversions.by-fault = 1 2\n", "[expect] conversions.by-fault",
 		"trailing");
-	REFUSED(VM EXPECT "conversions.by-hypercall = <=1K\n",
-		"[expect] conversions.by-hypercall", "trailing");
+	REFUSED(VM EXPECT "conversions.by-hypercall = <=1K\n", "[expect] conversions.by-hypercall",
+		"trailing");
 	REFUSED(VM EXPECT "hypercalls.refused = 99999999999999999999\n",
 		"[expect] hypercalls.refused", "overflow");
 	REFUSED(VM EXPECT "memory-fault = 1\n", "[expect] memory-fault", "unknown key");
@@ -1050,21 +1045,22 @@ static void test_overrides_apply(void **state)
 {
 	static const char *const sets[] = {
 		"vm.memory=8M",
-		"VM.Vcpus = 2",               /* names are case-insensitive like in the file */
-		"gmem.flags=support_shared",  /* adds the [gmem] section */
-		"steps.step2=pio vcpu=1",     /* the value keeps its own '=' */
-		"expect.exits.io=>=3",        /* first '.' splits: key exits.io */
+		"VM.Vcpus = 2",		     /* names are case-insensitive like in the file */
+		"gmem.flags=support_shared", /* adds the [gmem] section */
+		"steps.step2=pio vcpu=1",    /* the value keeps its own '=' */
+		"expect.exits.io=>=3",	     /* first '.' splits: key exits.io */
 		"expect.exit.uaddr-served=cannot-run",
-		"scenario.description=",      /* reaches validation: empty */
+		"scenario.description=", /* reaches validation: empty */
 	};
 
 	(void)state;
 	/* The last override empties a key: refused, and it says the value came from --set. */
 	REFUSED_SET(VM EXPECT, sets, "[scenario] description", "--set");
-	LOADS_SET(VM "memory = 64M\n[steps]\nstep1 = mmio\n" EXPECT, ((const char *const[]){
-			  "vm.memory=8M", "VM.Vcpus = 2", "gmem.flags=support_shared",
-			  "steps.step2=pio vcpu=1", "expect.exits.io=>=3",
-			  "expect.exit.uaddr-served=cannot-run" }));
+	LOADS_SET(
+		VM "memory = 64M\n[steps]\nstep1 = mmio\n" EXPECT,
+		((const char *const[]){ "vm.memory=8M", "VM.Vcpus = 2", "gmem.flags=support_shared",
+					"steps.step2=pio vcpu=1", "expect.exits.io=>=3",
+					"expect.exit.uaddr-served=cannot-run" }));
 	assert_int_equal(sc.memory_size, 8ULL << 20);
 	assert_int_equal(sc.vcpus, 2);
 	assert_true(sc.support_shared);
@@ -1155,9 +1151,24 @@ static void test_parse_size_good(void **state)
 static void test_parse_size_bad(void **state)
 {
 	static const char *const table[] = {
-		"", " 1", "1 ", "-1", "+1", "x", "0x", "0xg", "1T", "1KB", "1.5M", "K", "1MM",
-		"18446744073709551616", "0x10000000000000000", "99999999999999999999G",
-		"17179869184G", "17592186044416M",
+		"",
+		" 1",
+		"1 ",
+		"-1",
+		"+1",
+		"x",
+		"0x",
+		"0xg",
+		"1T",
+		"1KB",
+		"1.5M",
+		"K",
+		"1MM",
+		"18446744073709551616",
+		"0x10000000000000000",
+		"99999999999999999999G",
+		"17179869184G",
+		"17592186044416M",
 	};
 
 	(void)state;
@@ -1185,7 +1196,7 @@ static void test_names_round_trip(void **state)
 	assert_non_null(config_mode_name((enum vm_mode)99));
 	assert_non_null(config_outcome_name(OUTCOME_COUNT));
 	assert_non_null(config_exit_kind_name(EXIT_KIND_COUNT));
-	assert_non_null(config_step_op_name((enum step_op)-1));
+	assert_non_null(config_step_op_name((enum step_op) - 1));
 	assert_string_equal(config_step_op_name(STEP_SHARE), "share");
 	assert_string_equal(config_step_op_name(STEP_UNSHARE), "unshare");
 	assert_string_equal(config_event_name(EVENT_MEMORY_FAULTS), "memory-faults");
@@ -1228,7 +1239,9 @@ static void test_names_round_trip(void **state)
 
 		snprintf(text, sizeof(text), VM "[steps]\nstep1 = %s%s\n" EXPECT,
 			 config_step_op_name((enum step_op)s),
-			 data ? " 2M 8 1" : convert ? " 2M 4K" : "");
+			 data	   ? " 2M 8 1"
+			 : convert ? " 2M 4K"
+				   : "");
 		LOADS(text);
 		assert_int_equal(sc.steps[0].op, s);
 	}

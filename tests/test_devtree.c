@@ -28,11 +28,14 @@ static uint8_t blob[GMEMVM_FDT_MAX_SIZE];
 static char err[CONFIG_ERROR_SIZE];
 
 static const struct step sample_steps[] = {
-	{.op = STEP_WRITE, .addr = 0x200000, .size = 0x1000, .pattern = 0x11, .vcpu = 0},
-	{.op = STEP_VERIFY, .addr = 0x300000, .size = 0x2000, .pattern = 0xdeadbeef,
-	 .vcpu = STEP_VCPU_ALL},
-	{.op = STEP_MMIO, .addr = GMEMVM_TESTDEV_MMIO_GPA, .size = 8, .pattern = 7, .vcpu = 3},
-	{.op = STEP_PIO, .addr = GMEMVM_PORT_TESTDEV, .size = 4, .pattern = 0x55aa, .vcpu = 1},
+	{ .op = STEP_WRITE, .addr = 0x200000, .size = 0x1000, .pattern = 0x11, .vcpu = 0 },
+	{ .op = STEP_VERIFY,
+	  .addr = 0x300000,
+	  .size = 0x2000,
+	  .pattern = 0xdeadbeef,
+	  .vcpu = STEP_VCPU_ALL },
+	{ .op = STEP_MMIO, .addr = GMEMVM_TESTDEV_MMIO_GPA, .size = 8, .pattern = 7, .vcpu = 3 },
+	{ .op = STEP_PIO, .addr = GMEMVM_PORT_TESTDEV, .size = 4, .pattern = 0x55aa, .vcpu = 1 },
 };
 
 #define NR_SAMPLE_STEPS ((int)(sizeof(sample_steps) / sizeof(sample_steps[0])))
@@ -154,13 +157,10 @@ static void test_device_nodes_carry_abi_ports(void **state)
 
 	assert_string_equal(prop_string("/serial@3f8", "compatible"), "ns16550a");
 	assert_int_equal(prop_u32("/serial@3f8", GMEMVM_FDT_PROP_PORT), GMEMVM_PORT_SERIAL);
-	assert_string_equal(prop_string("/hypercall@500", "compatible"),
-			    "gmemvm,hypercall-port");
-	assert_int_equal(prop_u32("/hypercall@500", GMEMVM_FDT_PROP_PORT),
-			 GMEMVM_PORT_HYPERCALL);
+	assert_string_equal(prop_string("/hypercall@500", "compatible"), "gmemvm,hypercall-port");
+	assert_int_equal(prop_u32("/hypercall@500", GMEMVM_FDT_PROP_PORT), GMEMVM_PORT_HYPERCALL);
 	assert_string_equal(prop_string("/testdev@d0000000", "compatible"), "gmemvm,testdev");
-	assert_int_equal(prop_u32("/testdev@d0000000", GMEMVM_FDT_PROP_PORT),
-			 GMEMVM_PORT_TESTDEV);
+	assert_int_equal(prop_u32("/testdev@d0000000", GMEMVM_FDT_PROP_PORT), GMEMVM_PORT_TESTDEV);
 	reg = prop("/testdev@d0000000", "reg", 2 * sizeof(fdt64_t));
 	assert_int_equal(u64_at(reg, 0), GMEMVM_TESTDEV_MMIO_GPA);
 	assert_int_equal(u64_at(reg, 1), GMEMVM_TESTDEV_MMIO_SIZE);
@@ -184,7 +184,8 @@ static void test_steps_in_order(void **state)
 	int steps = node(GMEMVM_FDT_STEPS_NODE);
 	int child, i = 0;
 
-	fdt_for_each_subnode(child, blob, steps) {
+	fdt_for_each_subnode(child, blob, steps)
+	{
 		const struct step *want = &sample_steps[i];
 		char name[16];
 
@@ -210,7 +211,7 @@ static void test_steps_in_order(void **state)
 static void test_every_mode_name(void **state)
 {
 	(void)state;
-	enum vm_mode modes[] = {MODE_COCO_LEGACY, MODE_SHARED, MODE_PKVM, MODE_COCO_INPLACE};
+	enum vm_mode modes[] = { MODE_COCO_LEGACY, MODE_SHARED, MODE_PKVM, MODE_COCO_INPLACE };
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		sc.mode = modes[i];
@@ -345,8 +346,7 @@ static void test_max_steps_fit(void **state)
 	print_message("  %d steps: %u of %llu bytes\n", CONFIG_MAX_STEPS, fdt_totalsize(blob),
 		      GMEMVM_FDT_MAX_SIZE);
 	steps = node(GMEMVM_FDT_STEPS_NODE);
-	fdt_for_each_subnode(child, blob, steps)
-		count++;
+	fdt_for_each_subnode(child, blob, steps) count++;
 	assert_int_equal(count, CONFIG_MAX_STEPS);
 	assert_int_equal(prop_u32(GMEMVM_FDT_STEPS_NODE "/step@64", "pattern"), 63);
 }
@@ -432,18 +432,12 @@ static void test_bad_devtree_corpus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		TEST(test_header_is_valid),
-		TEST(test_memory_node),
-		TEST(test_chosen_node),
-		TEST(test_device_nodes_carry_abi_ports),
-		TEST(test_gmemvm_node),
-		TEST(test_steps_in_order),
-		TEST(test_every_mode_name),
-		TEST(test_dtc_decompiles),
-		TEST(test_buffer_too_small),
-		TEST(test_buffer_smaller_than_header),
-		TEST(test_max_steps_fit),
-		cmocka_unit_test(test_bad_devtree_corpus),
+		TEST(test_header_is_valid),  TEST(test_memory_node),
+		TEST(test_chosen_node),	     TEST(test_device_nodes_carry_abi_ports),
+		TEST(test_gmemvm_node),	     TEST(test_steps_in_order),
+		TEST(test_every_mode_name),  TEST(test_dtc_decompiles),
+		TEST(test_buffer_too_small), TEST(test_buffer_smaller_than_header),
+		TEST(test_max_steps_fit),    cmocka_unit_test(test_bad_devtree_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,8 +34,8 @@
 #include "kvm_abi.h"
 
 #define FILE_SIZE (1ULL << 20)
-#define PAGE GMEM_PAGE_SIZE
-#define PATTERN 0xd6
+#define PAGE	  GMEM_PAGE_SIZE
+#define PATTERN	  0xd6
 /* A flag bit neither upstream nor the notes define. */
 #define UNKNOWN_FLAG (1ULL << 5)
 
@@ -119,8 +119,11 @@ static void observe_view(struct observation *seen, uint8_t *view,
 	}
 	bool zeroed = all_equal(view + PAGE, 0, PAGE);
 	bool kept = all_equal(view, PATTERN, PAGE);
-	snprintf(seen->punch, sizeof(seen->punch), "%s", zeroed && kept ? "zeroed" :
-		 zeroed ? "zeroed,p0 lost" : kept ? "not zeroed" : "not zeroed,p0 lost");
+	snprintf(seen->punch, sizeof(seen->punch), "%s",
+		 zeroed && kept ? "zeroed"
+		 : zeroed	? "zeroed,p0 lost"
+		 : kept		? "not zeroed"
+				: "not zeroed,p0 lost");
 }
 
 /* ---- (A) the kernel's guest_memfd, raw --------------------------------- */
@@ -256,7 +259,7 @@ static void test_kernel_and_model_agree(void **state)
 {
 	static const struct {
 		bool support_shared, init_private;
-	} cases[] = {{false, false}, {true, false}, {true, true}};
+	} cases[] = { { false, false }, { true, false }, { true, true } };
 	/* What the model itself builds on: MMAP|INIT_SHARED for SUPPORT_SHARED
 	 * files (the contents) and MMAP for the never-shared SIGBUS file. */
 	const uint64_t model_needs_shared = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
@@ -309,8 +312,9 @@ static void test_kernel_and_model_agree(void **state)
 	struct gmem gmem;
 	bool model_refused = gmem_create(&gmem, vm_fd, FILE_SIZE, false, true,
 					 caps.guest_memfd_flags, true, err, sizeof(err)) < 0;
-	const char *model_errno = model_refused && strstr(err, "(EINVAL)") ? "EINVAL" :
-				  model_refused ? "refused, no errno" : "ok";
+	const char *model_errno = model_refused && strstr(err, "(EINVAL)") ? "EINVAL"
+				  : model_refused			   ? "refused, no errno"
+									   : "ok";
 	gmem_destroy(&gmem);
 	bool unknown_same = alone_errno == EINVAL && added_errno == EINVAL &&
 			    strcmp(model_errno, "EINVAL") == 0;

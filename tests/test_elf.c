@@ -33,7 +33,7 @@
 #endif
 
 #define CORPUS_DIR TESTS_DIR "/bad-elf"
-#define MALFORMED "malformed guest ELF"
+#define MALFORMED  "malformed guest ELF"
 #define WINDOW_MIN GMEMVM_IMAGE_GPA
 #define WINDOW_MAX GMEMVM_DATA_GPA
 
@@ -43,17 +43,17 @@
  * and a few code bytes. Its one segment is R+X at IMAGE_GPA with .bss after
  * the code, and the entry is its first byte.
  */
-#define TINY_PHDRS (ELF_MAX_SEGMENTS + 1)
+#define TINY_PHDRS	 (ELF_MAX_SEGMENTS + 1)
 #define TINY_CODE_OFFSET (sizeof(Elf64_Ehdr) + TINY_PHDRS * sizeof(Elf64_Phdr))
-#define TINY_MEMSZ 0x100
-#define TINY_MAX (TINY_CODE_OFFSET + 64)
+#define TINY_MEMSZ	 0x100
+#define TINY_MAX	 (TINY_CODE_OFFSET + 64)
 
 static const uint8_t tiny_code[] = {
-	0xfa,             /* cli */
-	0xf4,             /* hlt */
-	0xeb, 0xfc,       /* jmp cli */
+	0xfa,		  /* cli */
+	0xf4,		  /* hlt */
+	0xeb, 0xfc,	  /* jmp cli */
 	0x90, 0x90, 0x90, /* nop padding, so bytes are recognisable */
-	0xcc,             /* int3 */
+	0xcc,		  /* int3 */
 };
 
 struct tiny {
@@ -272,7 +272,10 @@ struct bad_elf {
 	const char *word; /* what the refusal must say */
 };
 
-#define BAD(n, w) {#n, m_##n, w}
+#define BAD(n, w)            \
+	{                    \
+#n, m_##n, w \
+	}
 
 static const struct bad_elf bad_elves[] = {
 	BAD(empty, "0 bytes is shorter than an ELF header"),
@@ -341,8 +344,8 @@ static void test_tiny_elf_parses(void **state)
 	char err[256] = "";
 
 	tiny_build(&t);
-	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				    sizeof(err)), 0);
+	assert_int_equal(
+		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
 	assert_int_equal(image.entry, WINDOW_MIN);
 	assert_int_equal(image.nr_segments, 1);
 	assert_int_equal(image.segments[0].gpa, WINDOW_MIN);
@@ -362,11 +365,11 @@ static void test_segment_ending_at_window_end_is_accepted(void **state)
 	tiny_build(&t);
 	phdr(&t, 0)->p_paddr = WINDOW_MAX - TINY_MEMSZ;
 	ehdr(&t)->e_entry = WINDOW_MAX - TINY_MEMSZ;
-	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				    sizeof(err)), 0);
+	assert_int_equal(
+		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
 	phdr(&t, 0)->p_memsz++;
-	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				    sizeof(err)), -1);
+	assert_int_equal(
+		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "window"));
 }
 
@@ -381,8 +384,8 @@ static void test_max_adjacent_segments_are_accepted(void **state)
 	tiny_build(&t);
 	for (int i = 1; i < ELF_MAX_SEGMENTS; i++)
 		tiny_add_segment(&t, i, WINDOW_MIN + (uint64_t)i * TINY_MEMSZ);
-	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				    sizeof(err)), 0);
+	assert_int_equal(
+		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
 	assert_int_equal(image.nr_segments, ELF_MAX_SEGMENTS);
 }
 
@@ -399,8 +402,8 @@ static void test_tiny_elf_copy_zeroes_bss(void **state)
 	assert_non_null(ram);
 	memset(ram, 0xa5, ram_size);
 	tiny_build(&t);
-	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				    sizeof(err)), 0);
+	assert_int_equal(
+		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
 	elf_copy(&image, t.bytes, ram, 0);
 	assert_memory_equal(ram + WINDOW_MIN, tiny_code, sizeof(tiny_code));
 	for (size_t i = sizeof(tiny_code); i < TINY_MEMSZ; i++)
@@ -440,8 +443,8 @@ static void test_guest_parses_in_image_window(void **state)
 	struct elf_image image;
 	char err[256] = "";
 
-	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				   sizeof(err)), 0);
+	assert_int_equal(
+		elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
 	assert_true(image.nr_segments >= 1);
 	for (int i = 0; i < image.nr_segments; i++) {
 		const struct elf_segment *s = &image.segments[i];
@@ -460,8 +463,8 @@ static void test_guest_entry_in_executable_segment(void **state)
 	Elf64_Ehdr h;
 	int found = 0;
 
-	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				   sizeof(err)), 0);
+	assert_int_equal(
+		elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
 	memcpy(&h, guest, sizeof(h));
 	assert_int_equal(image.entry, h.e_entry);
 	for (int i = 0; i < h.e_phnum; i++) {
@@ -484,8 +487,8 @@ static void test_guest_copy_places_bytes_and_zeroes_bss(void **state)
 
 	assert_non_null(ram);
 	memset(ram, 0xa5, WINDOW_MAX);
-	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				   sizeof(err)), 0);
+	assert_int_equal(
+		elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
 	elf_copy(&image, guest, ram, 0);
 	for (int i = 0; i < image.nr_segments; i++) {
 		const struct elf_segment *s = &image.segments[i];
@@ -509,8 +512,9 @@ static void test_guest_refused_by_smaller_window(void **state)
 	struct elf_image image;
 	char err[256] = "";
 
-	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN + 0x1000, WINDOW_MAX, &image,
-				   err, sizeof(err)), -1);
+	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN + 0x1000, WINDOW_MAX, &image, err,
+				   sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, MALFORMED));
 	assert_non_null(strstr(err, "outside the guest image window"));
 }
@@ -525,8 +529,8 @@ static void test_malformed(void **state)
 	char err[256];
 
 	bad_build(bad, &t);
-	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err,
-				    sizeof(err)), -1);
+	assert_int_equal(
+		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), -1);
 	print_message("  %s: %s\n", bad->name, err);
 	assert_non_null(strstr(err, MALFORMED));
 	assert_non_null(strstr(err, bad->word));
@@ -720,8 +724,8 @@ int main(void)
 		cmocka_unit_test(test_tiny_elf_copy_zeroes_bss),
 		cmocka_unit_test_setup_teardown(test_guest_parses_in_image_window, load_guest,
 						free_guest),
-		cmocka_unit_test_setup_teardown(test_guest_entry_in_executable_segment,
-						load_guest, free_guest),
+		cmocka_unit_test_setup_teardown(test_guest_entry_in_executable_segment, load_guest,
+						free_guest),
 		cmocka_unit_test_setup_teardown(test_guest_copy_places_bytes_and_zeroes_bss,
 						load_guest, free_guest),
 		cmocka_unit_test_setup_teardown(test_guest_refused_by_smaller_window, load_guest,

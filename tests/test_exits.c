@@ -27,14 +27,14 @@
 #include "shareability.h"
 
 /* A run page as big as KVM's; port data lives past the struct, as in KVM. */
-#define RUN_SIZE 8192
+#define RUN_SIZE       8192
 #define IO_DATA_OFFSET 4096
 
-#define TEST_PORT 0x600
+#define TEST_PORT      0x600
 #define TEST_PORT_SIZE 8
 #define TEST_MMIO_BASE 0xd0000000ULL
 #define TEST_MMIO_SIZE 0x1000ULL
-#define RAM_SIZE (4ULL << 20)
+#define RAM_SIZE       (4ULL << 20)
 
 /* A device that records every access and answers reads with read_value. */
 struct test_device {
@@ -103,8 +103,8 @@ static int setup(void **state)
 	f->memory.ram_size = RAM_SIZE;
 	f->memory.host_view = f->ram;
 	gmem_init(&f->gmem);
-	if (shareability_init(&f->gmem.shareability, RAM_SIZE, GMEM_PAGE_SIZE,
-			      SHAREABILITY_ALL) < 0)
+	if (shareability_init(&f->gmem.shareability, RAM_SIZE, GMEM_PAGE_SIZE, SHAREABILITY_ALL) <
+	    0)
 		return -1;
 	f->memory.gmem = &f->gmem;
 	pthread_mutex_init(&f->memory.lock, NULL);
@@ -344,7 +344,7 @@ static void test_mmio_inside_ram_first_exit_null(void **state)
 static void test_mmio_bad_length(void **state)
 {
 	struct fixture *f = *state;
-	static const uint32_t lengths[] = {0, 9};
+	static const uint32_t lengths[] = { 0, 9 };
 
 	for (size_t i = 0; i < 2; i++) {
 		f->context.outcome = OUTCOME_NONE;
@@ -469,10 +469,10 @@ static void test_internal_error_other_suberrors(void **state)
 		uint32_t suberror;
 		const char *name;
 	} cases[] = {
-		{KVM_INTERNAL_ERROR_SIMUL_EX, "exception while delivering an exception"},
-		{KVM_INTERNAL_ERROR_DELIVERY_EV, "event delivery failed"},
-		{KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, "unexpected exit reason"},
-		{77, "unknown suberror"},
+		{ KVM_INTERNAL_ERROR_SIMUL_EX, "exception while delivering an exception" },
+		{ KVM_INTERNAL_ERROR_DELIVERY_EV, "event delivery failed" },
+		{ KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, "unexpected exit reason" },
+		{ 77, "unknown suberror" },
 	};
 
 	/* Only suberror 1 is about userspace_addr, even when it is NULL. */
@@ -534,8 +534,9 @@ static void test_exit_counts(void **state)
 		make_mmio(f->run, TEST_MMIO_BASE, 4, false);
 		exit_dispatch(&f->context, f->run);
 	}
-	static const uint32_t others[] = {KVM_EXIT_HLT, KVM_EXIT_SHUTDOWN, KVM_EXIT_FAIL_ENTRY,
-					  KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_MEMORY_FAULT, 1234};
+	static const uint32_t others[] = { KVM_EXIT_HLT,	  KVM_EXIT_SHUTDOWN,
+					   KVM_EXIT_FAIL_ENTRY,	  KVM_EXIT_INTERNAL_ERROR,
+					   KVM_EXIT_MEMORY_FAULT, 1234 };
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		make_exit(f->run, others[i]);
 		exit_dispatch(&f->context, f->run);
@@ -562,26 +563,28 @@ static void test_iotrap_overlap_and_adjacent(void **state)
 
 	(void)state;
 	iotrap_init(&registry);
-	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x100, 0x10, "a", ignore_access,
-					 NULL), 0);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_PIO, 0x100, 0x10, "a", ignore_access, NULL), 0);
 	/* Overlapping the start, the end, inside and around: all refused. */
-	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0xf8, 0x10, "x", ignore_access,
-					 NULL), -1);
-	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x10f, 0x4, "x", ignore_access,
-					 NULL), -1);
-	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x104, 0x1, "x", ignore_access,
-					 NULL), -1);
-	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x0, 0x1000, "x", ignore_access,
-					 NULL), -1);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_PIO, 0xf8, 0x10, "x", ignore_access, NULL), -1);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_PIO, 0x10f, 0x4, "x", ignore_access, NULL), -1);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_PIO, 0x104, 0x1, "x", ignore_access, NULL), -1);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_PIO, 0x0, 0x1000, "x", ignore_access, NULL), -1);
 	/* Touching either end is fine. */
-	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x110, 0x8, "after",
-					 ignore_access, NULL), 0);
-	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0xf0, 0x10, "before",
-					 ignore_access, NULL), 0);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_PIO, 0x110, 0x8, "after", ignore_access, NULL),
+		0);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_PIO, 0xf0, 0x10, "before", ignore_access, NULL),
+		0);
 	assert_int_equal(registry.count[IOTRAP_PIO], 3);
 	/* The spaces are separate: the same numbers are free as MMIO. */
-	assert_int_equal(iotrap_register(&registry, IOTRAP_MMIO, 0x100, 0x10, "m", ignore_access,
-					 NULL), 0);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_MMIO, 0x100, 0x10, "m", ignore_access, NULL), 0);
 
 	assert_string_equal(iotrap_lookup(&registry, IOTRAP_PIO, 0xff, 1)->name, "before");
 	assert_string_equal(iotrap_lookup(&registry, IOTRAP_PIO, 0x100, 1)->name, "a");
@@ -596,8 +599,8 @@ static void test_iotrap_lookup_straddling(void **state)
 
 	(void)state;
 	iotrap_init(&registry);
-	assert_int_equal(iotrap_register(&registry, IOTRAP_MMIO, 0x1000, 0x10, "a", ignore_access,
-					 NULL), 0);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_MMIO, 0x1000, 0x10, "a", ignore_access, NULL), 0);
 	assert_non_null(iotrap_lookup(&registry, IOTRAP_MMIO, 0x1008, 8));
 	/* Half the access would fall outside the device. */
 	assert_null(iotrap_lookup(&registry, IOTRAP_MMIO, 0x100c, 8));
@@ -610,21 +613,26 @@ static void test_iotrap_refusals(void **state)
 
 	(void)state;
 	iotrap_init(&registry);
-	assert_int_equal(iotrap_register(&registry, IOTRAP_MMIO, 0x1000, 0, "empty",
-					 ignore_access, NULL), -1);
+	assert_int_equal(
+		iotrap_register(&registry, IOTRAP_MMIO, 0x1000, 0, "empty", ignore_access, NULL),
+		-1);
 	assert_int_equal(iotrap_register(&registry, IOTRAP_MMIO, UINT64_MAX - 0xf, 0x20, "wraps",
-					 ignore_access, NULL), -1);
+					 ignore_access, NULL),
+			 -1);
 	assert_int_equal(registry.count[IOTRAP_MMIO], 0);
 
 	for (int i = 0; i < IOTRAP_MAX_RANGES; i++)
 		assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x100 + 0x10 * (uint64_t)i,
-						 0x10, "dev", ignore_access, NULL), 0);
+						 0x10, "dev", ignore_access, NULL),
+				 0);
 	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x1000, 0x10, "one too many",
-					 ignore_access, NULL), -1);
+					 ignore_access, NULL),
+			 -1);
 	assert_int_equal(registry.count[IOTRAP_PIO], IOTRAP_MAX_RANGES);
 	/* Sorted despite being full: every range is still found. */
 	for (int i = 0; i < IOTRAP_MAX_RANGES; i++)
-		assert_non_null(iotrap_lookup(&registry, IOTRAP_PIO, 0x10f + 0x10 * (uint64_t)i, 1));
+		assert_non_null(
+			iotrap_lookup(&registry, IOTRAP_PIO, 0x10f + 0x10 * (uint64_t)i, 1));
 }
 
 /* ---- The hypercall device, end to end through exit_dispatch ------------ */

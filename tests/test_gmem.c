@@ -29,8 +29,8 @@
 #include "kvm.h"
 #include "kvm_abi.h"
 
-#define GMEM_SIZE (4ULL << 20)
-#define HALF (2ULL << 20)
+#define GMEM_SIZE  (4ULL << 20)
+#define HALF	   (2ULL << 20)
 #define FLAGS_BOTH (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
 
 static int kvm_fd = -1;
@@ -94,7 +94,8 @@ static void assert_mmap_fails(int fd, int map_flags, int expected_errno)
 
 	if (view != MAP_FAILED) {
 		munmap(view, GMEM_SIZE);
-		fail_msg("mmap(%s) succeeded", map_flags == MAP_SHARED ? "MAP_SHARED" : "MAP_PRIVATE");
+		fail_msg("mmap(%s) succeeded",
+			 map_flags == MAP_SHARED ? "MAP_SHARED" : "MAP_PRIVATE");
 	}
 	assert_int_equal(errno, expected_errno);
 }
@@ -220,8 +221,8 @@ static bool is_refusal(int error)
  */
 static void test_file_operations(void **state)
 {
-	static const uint64_t flags[] = {0, GUEST_MEMFD_FLAG_MMAP, FLAGS_BOTH};
-	char buffer[64] = {0};
+	static const uint64_t flags[] = { 0, GUEST_MEMFD_FLAG_MMAP, FLAGS_BOTH };
+	char buffer[64] = { 0 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -277,8 +278,8 @@ static void test_create_refuses_missing_flag(void **state)
 	struct gmem gmem;
 
 	(void)state;
-	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, true, 0, false, err, sizeof(err)),
-			 -1);
+	assert_int_equal(
+		gmem_create(&gmem, vm_fd, GMEM_SIZE, true, true, 0, false, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "GUEST_MEMFD_FLAG_MMAP"));
 	assert_int_equal(gmem.fd, -1);
 
@@ -412,9 +413,11 @@ static void test_check_split_mapping_from_file(void **state)
 	assert_true(fd >= 0);
 	maps = fdopen(fd, "w");
 	assert_non_null(maps);
-	fprintf(maps, "10000000-10100000 rw-s 00000000 %02x:%02x %llu   /memfd:kvm-gmem (deleted)\n",
+	fprintf(maps,
+		"10000000-10100000 rw-s 00000000 %02x:%02x %llu   /memfd:kvm-gmem (deleted)\n",
 		major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino);
-	fprintf(maps, "10100000-10400000 rw-s 00100000 %02x:%02x %llu   /memfd:kvm-gmem (deleted)\n",
+	fprintf(maps,
+		"10100000-10400000 rw-s 00100000 %02x:%02x %llu   /memfd:kvm-gmem (deleted)\n",
 		major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino);
 	fprintf(maps, "10400000-10500000 rw-p 00000000 00:00 0\n");
 	fclose(maps);
@@ -422,9 +425,9 @@ static void test_check_split_mapping_from_file(void **state)
 	assert_int_equal(gmem_check_userspace_addr(&gmem, 0x80000, 0x10080000, 0x200000, path, err,
 						   sizeof(err)),
 			 0);
-	assert_int_equal(gmem_check_userspace_addr(&gmem, 0, 0x10000000, 0x500000, path, err,
-						   sizeof(err)),
-			 -1);
+	assert_int_equal(
+		gmem_check_userspace_addr(&gmem, 0, 0x10000000, 0x500000, path, err, sizeof(err)),
+		-1);
 	assert_non_null(strstr(err, "another file or anonymous memory"));
 	unlink(path);
 	gmem_destroy(&gmem);
@@ -463,8 +466,8 @@ static void test_bind_checks_before_kernel(void **state)
 				     false, err, sizeof(err)),
 			 0);
 	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), 0);
-	anonymous = mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-			 0);
+	anonymous =
+		mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(anonymous != MAP_FAILED);
 
 	assert_int_equal(gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)anonymous,
@@ -700,12 +703,12 @@ static void test_model_convert_refusals(void **state)
 
 	if (!model_gmem(&gmem, true, false, true))
 		return;
-	assert_convert_result(&gmem, 0, 0, -EINVAL);                 /* empty */
-	assert_convert_result(&gmem, 1, PAGE, -EINVAL);              /* offset misaligned */
-	assert_convert_result(&gmem, PAGE, 100, -EINVAL);            /* size misaligned */
-	assert_convert_result(&gmem, top, PAGE, -EINVAL);            /* offset + size wraps */
-	assert_convert_result(&gmem, PAGE, top, -EINVAL);            /* the same, other way */
-	assert_convert_result(&gmem, GMEM_SIZE, PAGE, -EINVAL);      /* starts at the end */
+	assert_convert_result(&gmem, 0, 0, -EINVAL);			   /* empty */
+	assert_convert_result(&gmem, 1, PAGE, -EINVAL);			   /* offset misaligned */
+	assert_convert_result(&gmem, PAGE, 100, -EINVAL);		   /* size misaligned */
+	assert_convert_result(&gmem, top, PAGE, -EINVAL);		   /* offset + size wraps */
+	assert_convert_result(&gmem, PAGE, top, -EINVAL);		   /* the same, other way */
+	assert_convert_result(&gmem, GMEM_SIZE, PAGE, -EINVAL);		   /* starts at the end */
 	assert_convert_result(&gmem, GMEM_SIZE - PAGE, 2 * PAGE, -EINVAL); /* runs past it */
 	/* Refusals changed nothing. */
 	assert_int_equal(shareability_extent_count(&gmem.shareability), 1);
@@ -829,7 +832,8 @@ int main(void)
 
 	if (access(KVM_DEVICE_PATH, F_OK) != 0) {
 		printf("skipped: %s is missing (these tests need the real KVM: load the kvm "
-		       "module or run on a host with KVM)\n", KVM_DEVICE_PATH);
+		       "module or run on a host with KVM)\n",
+		       KVM_DEVICE_PATH);
 		return 77;
 	}
 	return cmocka_run_group_tests(tests, setup_kvm, teardown_kvm);

@@ -33,14 +33,14 @@
 #include "kvm.h"
 #include "memmap.h"
 
-#define RAM_SIZE (16ULL << 20)
-#define SHARED_BIT 46
+#define RAM_SIZE     (16ULL << 20)
+#define SHARED_BIT   46
 #define SHARED_ALIAS (1ULL << SHARED_BIT)
-#define PAGE GMEM_PAGE_SIZE
-#define TEST_GPA 0x200000ULL /* GMEMVM_DATA_GPA: where scenario steps work */
-#define TEST_PAGES 4
-#define TEST_SIZE (TEST_PAGES * PAGE)
-#define ERR_SIZE 512
+#define PAGE	     GMEM_PAGE_SIZE
+#define TEST_GPA     0x200000ULL /* GMEMVM_DATA_GPA: where scenario steps work */
+#define TEST_PAGES   4
+#define TEST_SIZE    (TEST_PAGES * PAGE)
+#define ERR_SIZE     512
 
 /* One row of DESIGN.md's table, with the guest_memfd flags a run would use. */
 struct mode_case {
@@ -49,15 +49,15 @@ struct mode_case {
 	int stage;
 };
 
-static struct mode_case case_shared = {MODE_SHARED, true, false, 2};
-static struct mode_case case_pkvm = {MODE_PKVM, true, false, 2};
-static struct mode_case case_inplace = {MODE_COCO_INPLACE, true, false, 2};
-static struct mode_case case_legacy = {MODE_COCO_LEGACY, false, false, 2};
+static struct mode_case case_shared = { MODE_SHARED, true, false, 2 };
+static struct mode_case case_pkvm = { MODE_PKVM, true, false, 2 };
+static struct mode_case case_inplace = { MODE_COCO_INPLACE, true, false, 2 };
+static struct mode_case case_legacy = { MODE_COCO_LEGACY, false, false, 2 };
 /* coco-legacy that sets SUPPORT_SHARED with INIT_PRIVATE (stage 2 usage). */
-static struct mode_case case_legacy_flags = {MODE_COCO_LEGACY, true, true, 2};
-static struct mode_case case_shared_stage1 = {MODE_SHARED, true, false, 1};
-static struct mode_case case_inplace_private = {MODE_COCO_INPLACE, true, true, 2};
-static struct mode_case case_pkvm_private = {MODE_PKVM, true, true, 2};
+static struct mode_case case_legacy_flags = { MODE_COCO_LEGACY, true, true, 2 };
+static struct mode_case case_shared_stage1 = { MODE_SHARED, true, false, 1 };
+static struct mode_case case_inplace_private = { MODE_COCO_INPLACE, true, true, 2 };
+static struct mode_case case_pkvm_private = { MODE_PKVM, true, true, 2 };
 
 struct fixture {
 	const struct mode_case *mode_case;
@@ -160,8 +160,7 @@ static void convert(struct fixture *f, uint64_t gpa, uint64_t size, bool to_priv
 		    struct memmap_completion *completion, bool expect_converted)
 {
 	bool converted = !expect_converted;
-	assert_int_equal(memmap_convert(&f->map, gpa, size, to_private, completion, &converted),
-			 0);
+	assert_int_equal(memmap_convert(&f->map, gpa, size, to_private, completion, &converted), 0);
 	assert_int_equal(converted, expect_converted);
 	assert_int_equal(memmap_is_private(&f->map, gpa, size), to_private);
 	assert_consistent(f);
@@ -192,7 +191,8 @@ static void test_setup_slots(void **state)
 		assert_int_equal(private_slot->gpa, 0);
 		assert_int_equal(private_slot->size, RAM_SIZE);
 		assert_true(private_slot->guest_memfd);
-		assert_int_equal(private_slot->userspace_addr, (uint64_t)(uintptr_t)map->guest_view);
+		assert_int_equal(private_slot->userspace_addr,
+				 (uint64_t)(uintptr_t)map->guest_view);
 		assert_string_equal(private_slot->role, "private view");
 		const struct memmap_slot *shared_slot = &map->slots[1];
 		assert_int_equal(shared_slot->slot, 1);
@@ -218,7 +218,8 @@ static void test_setup_slots(void **state)
 		} else {
 			assert_string_equal(slot->role, "ram (guest's view)");
 			assert_non_null(map->guest_view);
-			assert_int_equal(slot->userspace_addr, (uint64_t)(uintptr_t)map->guest_view);
+			assert_int_equal(slot->userspace_addr,
+					 (uint64_t)(uintptr_t)map->guest_view);
 		}
 	}
 	assert_consistent(f);
@@ -229,12 +230,13 @@ static void test_classify(void **state)
 	struct fixture *f = *state;
 	const struct memmap *map = &f->map;
 	uint64_t canonical = 0;
-	const uint64_t in_ram[] = {0, PAGE, TEST_GPA + 123, RAM_SIZE - 1};
+	const uint64_t in_ram[] = { 0, PAGE, TEST_GPA + 123, RAM_SIZE - 1 };
 	for (size_t i = 0; i < sizeof(in_ram) / sizeof(in_ram[0]); i++) {
 		canonical = ~0ULL;
 		assert_int_equal(memmap_classify(map, in_ram[i], &canonical), MEMMAP_PRIVATE_VIEW);
 		assert_int_equal(canonical, in_ram[i]);
-		enum memmap_alias alias = memmap_classify(map, in_ram[i] | SHARED_ALIAS, &canonical);
+		enum memmap_alias alias =
+			memmap_classify(map, in_ram[i] | SHARED_ALIAS, &canonical);
 		if (is_coco(map->mode)) {
 			assert_int_equal(alias, MEMMAP_SHARED_VIEW);
 			assert_int_equal(canonical, in_ram[i]);
@@ -247,9 +249,9 @@ static void test_classify(void **state)
 		RAM_SIZE + PAGE,
 		GMEMVM_TESTDEV_MMIO_GPA,
 		SHARED_ALIAS - 1,
-		SHARED_ALIAS | RAM_SIZE,        /* the alias just beyond RAM */
+		SHARED_ALIAS | RAM_SIZE, /* the alias just beyond RAM */
 		(SHARED_ALIAS | RAM_SIZE) + PAGE,
-		SHARED_ALIAS << 1,              /* the next bit up: no view */
+		SHARED_ALIAS << 1, /* the next bit up: no view */
 		UINT64_MAX,
 	};
 	for (size_t i = 0; i < sizeof(not_ram) / sizeof(not_ram[0]); i++)
@@ -299,12 +301,10 @@ static void test_convert_bad_range(void **state)
 	struct fixture *f = *state;
 	bool converted = true;
 	/* Outside RAM, straddling its end, unaligned, empty: -EINVAL, nothing changes. */
-	assert_int_equal(memmap_convert(&f->map, RAM_SIZE, PAGE, true, NULL, &converted),
-			 -EINVAL);
+	assert_int_equal(memmap_convert(&f->map, RAM_SIZE, PAGE, true, NULL, &converted), -EINVAL);
 	assert_false(converted);
 	converted = true;
-	assert_int_equal(memmap_convert(&f->map, RAM_SIZE - PAGE, 2 * PAGE, true, NULL,
-					&converted),
+	assert_int_equal(memmap_convert(&f->map, RAM_SIZE - PAGE, 2 * PAGE, true, NULL, &converted),
 			 -EINVAL);
 	assert_false(converted);
 	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, NULL, NULL), -EINVAL);
@@ -320,7 +320,7 @@ static void test_convert_bad_range(void **state)
 static void test_access_bounds(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t buffer[32] = {0};
+	uint8_t buffer[32] = { 0 };
 	/* Shared RAM up to its last byte works ... */
 	assert_int_equal(memmap_write(&f->map, RAM_SIZE - 8, "lastbyte", 8), 0);
 	assert_int_equal(memmap_read(&f->map, RAM_SIZE - 8, buffer, 8), 0);
@@ -344,7 +344,7 @@ static void test_access_bounds(void **state)
 static void test_contents_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t written[TEST_SIZE], read_back[TEST_SIZE], zeroes[TEST_SIZE] = {0};
+	uint8_t written[TEST_SIZE], read_back[TEST_SIZE], zeroes[TEST_SIZE] = { 0 };
 	fill(written, sizeof(written), 0x5a);
 	assert_int_equal(memmap_write(&f->map, TEST_GPA, written, sizeof(written)), 0);
 	convert(f, TEST_GPA, TEST_SIZE, true, NULL, true);
@@ -368,22 +368,24 @@ static void test_completion(void **state)
 	struct fixture *f = *state;
 	const uint64_t gpa = TEST_GPA + 16;
 	uint8_t shared_bytes[8] = "SHAREDxx";
-	uint8_t write_data[8] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+	uint8_t write_data[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
 	uint8_t read_data[8];
-	uint8_t zeroes[8] = {0};
+	uint8_t zeroes[8] = { 0 };
 	assert_int_equal(memmap_write(&f->map, gpa, shared_bytes, 8), 0);
 
 	/* A read through the private view of a shared page: converted, then the
 	 * read sees what a retry would (the same bytes in place; nothing for (a)). */
-	struct memmap_completion read = {.gpa = gpa, .shared_view = false, .is_write = false,
-					 .length = 8, .data = read_data};
+	struct memmap_completion read = {
+		.gpa = gpa, .shared_view = false, .is_write = false, .length = 8, .data = read_data
+	};
 	memset(read_data, 0xee, sizeof(read_data));
 	convert(f, TEST_GPA, PAGE, true, &read, true);
 	assert_memory_equal(read_data, keeps_contents(f->map.mode) ? shared_bytes : zeroes, 8);
 
 	/* A write through the private view, completed on an already-private page. */
-	struct memmap_completion write = {.gpa = gpa, .shared_view = false, .is_write = true,
-					  .length = 8, .data = write_data};
+	struct memmap_completion write = {
+		.gpa = gpa, .shared_view = false, .is_write = true, .length = 8, .data = write_data
+	};
 	convert(f, TEST_GPA, PAGE, true, &write, false);
 	memset(read_data, 0, sizeof(read_data));
 	convert(f, TEST_GPA, PAGE, true, &read, false);
@@ -398,15 +400,15 @@ static void test_completion(void **state)
 	 * the contents the host reads. */
 	convert(f, TEST_GPA, PAGE, true, NULL, true);
 	uint8_t shared_write[8] = "viashare";
-	struct memmap_completion write_shared = {.gpa = gpa, .shared_view = true,
-						 .is_write = true, .length = 8,
-						 .data = shared_write};
+	struct memmap_completion write_shared = {
+		.gpa = gpa, .shared_view = true, .is_write = true, .length = 8, .data = shared_write
+	};
 	convert(f, TEST_GPA, PAGE, false, &write_shared, true);
 	assert_int_equal(memmap_read(&f->map, gpa, read_data, 8), 0);
 	assert_memory_equal(read_data, shared_write, 8);
-	struct memmap_completion read_shared = {.gpa = gpa, .shared_view = true,
-						.is_write = false, .length = 8,
-						.data = read_data};
+	struct memmap_completion read_shared = {
+		.gpa = gpa, .shared_view = true, .is_write = false, .length = 8, .data = read_data
+	};
 	memset(read_data, 0, sizeof(read_data));
 	convert(f, TEST_GPA, PAGE, false, &read_shared, false);
 	assert_memory_equal(read_data, shared_write, 8);
@@ -417,8 +419,9 @@ static void test_completion_skipped_on_error(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t data[8] = "untouchd";
-	struct memmap_completion read = {.gpa = TEST_GPA, .shared_view = false, .is_write = false,
-					 .length = 8, .data = data};
+	struct memmap_completion read = {
+		.gpa = TEST_GPA, .shared_view = false, .is_write = false, .length = 8, .data = data
+	};
 	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, &read, NULL), -EINVAL);
 	assert_memory_equal(data, "untouchd", 8);
 }
@@ -442,8 +445,10 @@ static void test_populate(void **state)
 	} else {
 		/* coco-legacy: the private contents are what the guest's private
 		 * view reads; a read completion shows them. */
-		struct memmap_completion read = {.gpa = TEST_GPA + PAGE - 4, .is_write = false,
-						 .length = 8, .data = read_back};
+		struct memmap_completion read = { .gpa = TEST_GPA + PAGE - 4,
+						  .is_write = false,
+						  .length = 8,
+						  .data = read_back };
 		convert(f, TEST_GPA, 2 * PAGE, true, &read, false);
 		assert_memory_equal(read_back, image + PAGE - 4, 8);
 		assert_memory_equal(f->map.private_contents + TEST_GPA, image, sizeof(image));
@@ -514,33 +519,33 @@ static void test_stage_rules(void **state)
 	(void)state;
 	static const struct stage_cell cells[] = {
 		/* Refusals, with the rule they quote. */
-		{MODE_PKVM, 1, true, false, "pKVM cannot use stage 1"},
-		{MODE_PKVM, 1, false, false, "pKVM cannot use stage 1"},
-		{MODE_PKVM, 1, true, true, "pKVM cannot use stage 1"},
-		{MODE_COCO_INPLACE, 1, true, false, "stage 1"},
-		{MODE_COCO_INPLACE, 1, true, false, "Coco VM"},
-		{MODE_COCO_INPLACE, 1, true, true, "stage 1 refuses"},
-		{MODE_COCO_LEGACY, 1, true, false, "stage 1 refuses"},
-		{MODE_COCO_LEGACY, 1, true, true, "stage 1 refuses"},
-		{MODE_SHARED, 1, true, true, "INIT_PRIVATE does not exist in stage 1"},
-		{MODE_COCO_LEGACY, 1, false, true, "INIT_PRIVATE does not exist in stage 1"},
-		{MODE_PKVM, 2, false, false, "mode pkvm keeps shared memory in the guest_memfd"},
-		{MODE_COCO_INPLACE, 2, false, false, "mode coco-inplace keeps shared memory"},
-		{MODE_SHARED, 2, false, false, "mode shared keeps shared memory"},
-		{MODE_SHARED, 1, false, false, "SUPPORT_SHARED"},
-		{MODE_COCO_INPLACE, 2, false, true, "needs GUEST_MEMFD_FLAG_SUPPORT_SHARED"},
-		{MODE_COCO_LEGACY, 2, true, false, "only together with INIT_PRIVATE"},
+		{ MODE_PKVM, 1, true, false, "pKVM cannot use stage 1" },
+		{ MODE_PKVM, 1, false, false, "pKVM cannot use stage 1" },
+		{ MODE_PKVM, 1, true, true, "pKVM cannot use stage 1" },
+		{ MODE_COCO_INPLACE, 1, true, false, "stage 1" },
+		{ MODE_COCO_INPLACE, 1, true, false, "Coco VM" },
+		{ MODE_COCO_INPLACE, 1, true, true, "stage 1 refuses" },
+		{ MODE_COCO_LEGACY, 1, true, false, "stage 1 refuses" },
+		{ MODE_COCO_LEGACY, 1, true, true, "stage 1 refuses" },
+		{ MODE_SHARED, 1, true, true, "INIT_PRIVATE does not exist in stage 1" },
+		{ MODE_COCO_LEGACY, 1, false, true, "INIT_PRIVATE does not exist in stage 1" },
+		{ MODE_PKVM, 2, false, false, "mode pkvm keeps shared memory in the guest_memfd" },
+		{ MODE_COCO_INPLACE, 2, false, false, "mode coco-inplace keeps shared memory" },
+		{ MODE_SHARED, 2, false, false, "mode shared keeps shared memory" },
+		{ MODE_SHARED, 1, false, false, "SUPPORT_SHARED" },
+		{ MODE_COCO_INPLACE, 2, false, true, "needs GUEST_MEMFD_FLAG_SUPPORT_SHARED" },
+		{ MODE_COCO_LEGACY, 2, true, false, "only together with INIT_PRIVATE" },
 		/* Accepted cells. */
-		{MODE_COCO_LEGACY, 1, false, false, NULL},
-		{MODE_COCO_LEGACY, 2, false, false, NULL},
-		{MODE_COCO_LEGACY, 2, true, true, NULL},
-		{MODE_SHARED, 1, true, false, NULL},
-		{MODE_SHARED, 2, true, false, NULL},
-		{MODE_SHARED, 2, true, true, NULL},
-		{MODE_PKVM, 2, true, false, NULL},
-		{MODE_PKVM, 2, true, true, NULL},
-		{MODE_COCO_INPLACE, 2, true, false, NULL},
-		{MODE_COCO_INPLACE, 2, true, true, NULL},
+		{ MODE_COCO_LEGACY, 1, false, false, NULL },
+		{ MODE_COCO_LEGACY, 2, false, false, NULL },
+		{ MODE_COCO_LEGACY, 2, true, true, NULL },
+		{ MODE_SHARED, 1, true, false, NULL },
+		{ MODE_SHARED, 2, true, false, NULL },
+		{ MODE_SHARED, 2, true, true, NULL },
+		{ MODE_PKVM, 2, true, false, NULL },
+		{ MODE_PKVM, 2, true, true, NULL },
+		{ MODE_COCO_INPLACE, 2, true, false, NULL },
+		{ MODE_COCO_INPLACE, 2, true, true, NULL },
 	};
 	for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
 		const struct stage_cell *cell = &cells[i];
@@ -558,7 +563,8 @@ static void test_stage_rules(void **state)
 		if (!cell->refusal) {
 			if (status != 0)
 				fail_msg("%s stage %d (shared %d, private %d) refused: %s", name,
-					 cell->stage, cell->support_shared, cell->init_private, why);
+					 cell->stage, cell->support_shared, cell->init_private,
+					 why);
 			continue;
 		}
 		if (status != -1)
@@ -566,9 +572,10 @@ static void test_stage_rules(void **state)
 				 cell->stage, cell->support_shared, cell->init_private,
 				 cell->refusal);
 		if (!strstr(why, cell->refusal))
-			fail_msg("%s stage %d (shared %d, private %d): \"%s\" does not quote \"%s\"",
-				 name, cell->stage, cell->support_shared, cell->init_private, why,
-				 cell->refusal);
+			fail_msg(
+				"%s stage %d (shared %d, private %d): \"%s\" does not quote \"%s\"",
+				name, cell->stage, cell->support_shared, cell->init_private, why,
+				cell->refusal);
 	}
 }
 
@@ -580,14 +587,14 @@ static void test_request_malformed(void **state)
 	const struct {
 		uint64_t gpa, size;
 	} bad[] = {
-		{TEST_GPA, 0},                         /* empty */
-		{TEST_GPA + 8, PAGE},                  /* misaligned gpa */
-		{TEST_GPA, PAGE + 8},                  /* misaligned size */
-		{UINT64_MAX - PAGE + 1, 2 * PAGE},     /* gpa + size overflows */
-		{PAGE, UINT64_MAX - PAGE + 1},         /* so does this */
-		{RAM_SIZE, PAGE},                      /* beyond RAM */
-		{SHARED_ALIAS | TEST_GPA, PAGE},       /* the alias is not canonical */
-		{RAM_SIZE - PAGE, 2 * PAGE},           /* straddles the end */
+		{ TEST_GPA, 0 },		     /* empty */
+		{ TEST_GPA + 8, PAGE },		     /* misaligned gpa */
+		{ TEST_GPA, PAGE + 8 },		     /* misaligned size */
+		{ UINT64_MAX - PAGE + 1, 2 * PAGE }, /* gpa + size overflows */
+		{ PAGE, UINT64_MAX - PAGE + 1 },     /* so does this */
+		{ RAM_SIZE, PAGE },		     /* beyond RAM */
+		{ SHARED_ALIAS | TEST_GPA, PAGE },   /* the alias is not canonical */
+		{ RAM_SIZE - PAGE, 2 * PAGE },	     /* straddles the end */
 	};
 	size_t count = sizeof(bad) / sizeof(bad[0]);
 	for (size_t i = 0; i < count; i++) {
@@ -648,8 +655,7 @@ static void test_request_shared_stage1(void **state)
 	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, false),
 			 GMEMVM_HC_ENOSYS);
 	/* A malformed one is still EINVAL: checked first. */
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 0, true),
-			 GMEMVM_HC_EINVAL);
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 0, true), GMEMVM_HC_EINVAL);
 	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
 	struct conversion_stats stats = conversion_read_stats(&f->policy);
 	assert_int_equal(stats.refused, 3);
@@ -665,11 +671,12 @@ static void test_fault_converts(void **state)
 	struct fixture *f = *state;
 	char why[ERR_SIZE] = "";
 	uint8_t data[8] = "faulted!";
-	struct memmap_completion write = {.gpa = TEST_GPA, .shared_view = false, .is_write = true,
-					  .length = 8, .data = data};
+	struct memmap_completion write = {
+		.gpa = TEST_GPA, .shared_view = false, .is_write = true, .length = 8, .data = data
+	};
 	/* A modelled private access to a shared page: converted and completed. */
-	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, TEST_SIZE, true,
-						    true, &write, why, sizeof(why)),
+	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, TEST_SIZE, true, true,
+						    &write, why, sizeof(why)),
 			 0);
 	assert_true(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
 	assert_consistent(f);
@@ -681,11 +688,14 @@ static void test_fault_converts(void **state)
 	assert_int_equal(stats.already_done, 0);
 
 	/* The same fault from another vCPU finds the work done. */
-	uint8_t read_back[8] = {0};
-	struct memmap_completion read = {.gpa = TEST_GPA, .shared_view = false, .is_write = false,
-					 .length = 8, .data = read_back};
-	assert_int_equal(conversion_on_memory_fault(&f->policy, 1, TEST_GPA, TEST_SIZE, true,
-						    true, &read, why, sizeof(why)),
+	uint8_t read_back[8] = { 0 };
+	struct memmap_completion read = { .gpa = TEST_GPA,
+					  .shared_view = false,
+					  .is_write = false,
+					  .length = 8,
+					  .data = read_back };
+	assert_int_equal(conversion_on_memory_fault(&f->policy, 1, TEST_GPA, TEST_SIZE, true, true,
+						    &read, why, sizeof(why)),
 			 0);
 	assert_memory_equal(read_back, data, 8);
 	stats = conversion_read_stats(&f->policy);
@@ -719,8 +729,12 @@ static void test_fault_bad_range(void **state)
 	const struct {
 		uint64_t gpa, size;
 	} bad[] = {
-		{TEST_GPA + 8, PAGE}, {TEST_GPA, 8},      {TEST_GPA, 0},
-		{RAM_SIZE, PAGE},     {RAM_SIZE - PAGE, 2 * PAGE}, {UINT64_MAX - PAGE + 1, PAGE},
+		{ TEST_GPA + 8, PAGE },
+		{ TEST_GPA, 8 },
+		{ TEST_GPA, 0 },
+		{ RAM_SIZE, PAGE },
+		{ RAM_SIZE - PAGE, 2 * PAGE },
+		{ UINT64_MAX - PAGE + 1, PAGE },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char why[ERR_SIZE] = "";
@@ -728,7 +742,8 @@ static void test_fault_bad_range(void **state)
 							    true, true, NULL, why, sizeof(why)),
 				 -1);
 		if (!strstr(why, "not a page range of guest RAM"))
-			fail_msg("fault %#" PRIx64 "+%#" PRIx64 ": %s", bad[i].gpa, bad[i].size, why);
+			fail_msg("fault %#" PRIx64 "+%#" PRIx64 ": %s", bad[i].gpa, bad[i].size,
+				 why);
 	}
 	struct conversion_stats stats = conversion_read_stats(&f->policy);
 	assert_int_equal(stats.by_fault, 0);
@@ -762,7 +777,7 @@ static void test_init_private(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t buffer[8];
-	uint8_t zeroes[8] = {0};
+	uint8_t zeroes[8] = { 0 };
 	assert_true(memmap_is_private(&f->map, 0, RAM_SIZE));
 	assert_int_equal(memmap_read(&f->map, TEST_GPA, buffer, 8), -EFAULT);
 	assert_null(memmap_lookup(&f->map, 0, PAGE));
@@ -883,8 +898,10 @@ static void *race_fault(void *opaque)
 {
 	struct racer *racer = opaque;
 	char why[ERR_SIZE];
-	struct memmap_completion read = {.gpa = TEST_GPA + (uint64_t)racer->vcpu * 8,
-					 .is_write = false, .length = 8, .data = racer->data};
+	struct memmap_completion read = { .gpa = TEST_GPA + (uint64_t)racer->vcpu * 8,
+					  .is_write = false,
+					  .length = 8,
+					  .data = racer->data };
 	racer->status = conversion_on_memory_fault(&racer->f->policy, racer->vcpu, TEST_GPA,
 						   TEST_SIZE, true, true, &read, why, sizeof(why));
 	return NULL;
@@ -899,7 +916,7 @@ static void test_fault_race(void **state)
 	struct racer racers[RACERS];
 	pthread_t threads[RACERS];
 	for (int i = 0; i < RACERS; i++) {
-		racers[i] = (struct racer){.f = f, .vcpu = i, .status = -2};
+		racers[i] = (struct racer){ .f = f, .vcpu = i, .status = -2 };
 		assert_int_equal(pthread_create(&threads[i], NULL, race_fault, &racers[i]), 0);
 	}
 	for (int i = 0; i < RACERS; i++) {
@@ -953,9 +970,11 @@ static void test_trace(void **state)
 
 /* ---- main -------------------------------------------------------------- */
 
-#define MODE_TEST(fn, mode_case) \
-	{#fn "/" #mode_case, fn, setup_mode, teardown_mode, &mode_case}
-#define EVERY_MODE(fn)                                                              \
+#define MODE_TEST(fn, mode_case)                                              \
+	{                                                                     \
+#fn "/" #mode_case, fn, setup_mode, teardown_mode, &mode_case \
+	}
+#define EVERY_MODE(fn)                                                                     \
 	MODE_TEST(fn, case_shared), MODE_TEST(fn, case_pkvm), MODE_TEST(fn, case_inplace), \
 		MODE_TEST(fn, case_legacy), MODE_TEST(fn, case_legacy_flags)
 
@@ -1005,7 +1024,8 @@ int main(void)
 
 	if (access(KVM_DEVICE_PATH, F_OK) != 0) {
 		printf("skipped: %s is missing (these tests need the real KVM: load the kvm "
-		       "module or run on a host with KVM)\n", KVM_DEVICE_PATH);
+		       "module or run on a host with KVM)\n",
+		       KVM_DEVICE_PATH);
 		return 77;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

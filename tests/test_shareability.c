@@ -21,7 +21,7 @@
 
 #define PAGE 4096ULL
 #define HUGE (2ULL << 20)
-#define MIB (1ULL << 20)
+#define MIB  (1ULL << 20)
 
 static void init_default_all(void **state)
 {
@@ -61,8 +61,7 @@ static void init_refusals(void **state)
 	assert_int_equal(shareability_init(&map, 16 * MIB, 6144, SHAREABILITY_ALL), -EINVAL);
 	assert_int_equal(shareability_init(&map, 16 * MIB, 2048, SHAREABILITY_ALL), -EINVAL);
 	assert_int_equal(shareability_init(&map, 16 * MIB, 0, SHAREABILITY_ALL), -EINVAL);
-	assert_int_equal(shareability_init(&map, 16 * MIB + PAGE, HUGE, SHAREABILITY_ALL),
-			 -EINVAL);
+	assert_int_equal(shareability_init(&map, 16 * MIB + PAGE, HUGE, SHAREABILITY_ALL), -EINVAL);
 	assert_int_equal(shareability_init(&map, 5000, PAGE, SHAREABILITY_ALL), -EINVAL);
 	assert_int_equal(shareability_init(&map, 0, PAGE, SHAREABILITY_ALL), -EINVAL);
 	assert_int_equal(shareability_init(&map, PAGE, PAGE, (enum shareability)7), -EINVAL);
@@ -213,18 +212,18 @@ static void refusals(void **state)
 	(void)state;
 	assert_int_equal(shareability_init(&map, 16 * PAGE, PAGE, SHAREABILITY_ALL), 0);
 	assert_int_equal(shareability_set(&map, 4 * PAGE, PAGE, SHAREABILITY_GUEST), 0);
-	expect_refused(&map, 0, 0);                             /* zero length */
-	expect_refused(&map, 8 * PAGE, 0);                      /* zero length */
-	expect_refused(&map, 1, PAGE);                          /* misaligned offset */
-	expect_refused(&map, PAGE + 512, PAGE);                 /* misaligned offset */
-	expect_refused(&map, 0, PAGE + 1);                      /* misaligned length */
-	expect_refused(&map, 0, 100);                           /* misaligned length */
-	expect_refused(&map, UINT64_MAX - PAGE + 1, PAGE);      /* ends exactly at 2^64 */
-	expect_refused(&map, UINT64_MAX - PAGE + 1, 2 * PAGE);  /* wraps */
-	expect_refused(&map, PAGE, UINT64_MAX - PAGE + 1);      /* wraps */
-	expect_refused(&map, 16 * PAGE, PAGE);                  /* starts at size */
-	expect_refused(&map, 15 * PAGE, 2 * PAGE);              /* crosses size */
-	expect_refused(&map, 0, 17 * PAGE);                     /* beyond size */
+	expect_refused(&map, 0, 0);			       /* zero length */
+	expect_refused(&map, 8 * PAGE, 0);		       /* zero length */
+	expect_refused(&map, 1, PAGE);			       /* misaligned offset */
+	expect_refused(&map, PAGE + 512, PAGE);		       /* misaligned offset */
+	expect_refused(&map, 0, PAGE + 1);		       /* misaligned length */
+	expect_refused(&map, 0, 100);			       /* misaligned length */
+	expect_refused(&map, UINT64_MAX - PAGE + 1, PAGE);     /* ends exactly at 2^64 */
+	expect_refused(&map, UINT64_MAX - PAGE + 1, 2 * PAGE); /* wraps */
+	expect_refused(&map, PAGE, UINT64_MAX - PAGE + 1);     /* wraps */
+	expect_refused(&map, 16 * PAGE, PAGE);		       /* starts at size */
+	expect_refused(&map, 15 * PAGE, 2 * PAGE);	       /* crosses size */
+	expect_refused(&map, 0, 17 * PAGE);		       /* beyond size */
 	assert_int_equal(shareability_set(&map, 0, PAGE, (enum shareability)9), -EINVAL);
 	assert_int_equal(shareability_get(&map, 4 * PAGE), SHAREABILITY_GUEST);
 	assert_int_equal(shareability_get(&map, 0), SHAREABILITY_ALL);
@@ -417,9 +416,9 @@ static uint64_t xorshift64(uint64_t *s)
 	return x;
 }
 
-#define RANDOM_SIZE (64 * MIB)
+#define RANDOM_SIZE  (64 * MIB)
 #define RANDOM_PAGES (RANDOM_SIZE / PAGE)
-#define RANDOM_OPS 20000
+#define RANDOM_OPS   20000
 
 static void randomized_against_reference(void **state)
 {
@@ -456,14 +455,16 @@ static void randomized_against_reference(void **state)
 
 		/* Now and then, a refused set must change nothing. */
 		if (op % 97 == 0)
-			assert_int_equal(shareability_set(&map, first * PAGE + 512, PAGE, s), -EINVAL);
+			assert_int_equal(shareability_set(&map, first * PAGE + 512, PAGE, s),
+					 -EINVAL);
 
 		if ((op + 1) % 1000 == 0) {
 			size_t runs = 1;
 
 			for (p = 0; p < RANDOM_PAGES; p++) {
 				assert_int_equal(shareability_get(&map, p * PAGE), ref[p]);
-				assert_int_equal(shareability_get(&map, p * PAGE + PAGE - 1), ref[p]);
+				assert_int_equal(shareability_get(&map, p * PAGE + PAGE - 1),
+						 ref[p]);
 				if (p > 0 && ref[p] != ref[p - 1])
 					runs++;
 			}
@@ -483,7 +484,7 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-#define MANY_SIZE (1ULL << 30)
+#define MANY_SIZE  (1ULL << 30)
 #define MANY_PAGES (MANY_SIZE / PAGE)
 
 static void many_small_conversions(void **state)
@@ -558,7 +559,8 @@ static void many_small_then_one_big(void **state)
 	assert_int_equal(shareability_set(&map, 0, MANY_SIZE, SHAREABILITY_GUEST), 0);
 	assert_int_equal(shareability_extent_count(&map), 1);
 	assert_true(shareability_check(&map));
-	print_message("131072 extents then one whole-file conversion: %.3f s\n", seconds_since(&t0));
+	print_message("131072 extents then one whole-file conversion: %.3f s\n",
+		      seconds_since(&t0));
 	shareability_destroy(&map);
 }
 

@@ -26,11 +26,11 @@
 
 #include "gmemvm_abi.h"
 
-#define SIZE_2M (2ULL << 20)
-#define TIMEOUT_MIN_MS 100U
-#define TIMEOUT_MAX_MS 600000U
+#define SIZE_2M		   (2ULL << 20)
+#define TIMEOUT_MIN_MS	   100U
+#define TIMEOUT_MAX_MS	   600000U
 #define TIMEOUT_DEFAULT_MS 10000U
-#define MEMORY_DEFAULT (16ULL << 20)
+#define MEMORY_DEFAULT	   (16ULL << 20)
 
 static const char *const mode_names[] = {
 	[MODE_COCO_LEGACY] = "coco-legacy",
@@ -68,17 +68,10 @@ static const char *const exit_kind_names[EXIT_KIND_COUNT] = {
 };
 
 static const char *const step_op_names[] = {
-	[STEP_WRITE] = "write",
-	[STEP_VERIFY] = "verify",
-	[STEP_MMIO] = "mmio",
-	[STEP_PIO] = "pio",
-	[STEP_SHARE] = "share",
-	[STEP_UNSHARE] = "unshare",
-	[STEP_TOUCH] = "touch",
-	[STEP_FLIP] = "flip",
-	[STEP_BARRIER] = "barrier",
-	[STEP_DISCARD] = "discard",
-	[STEP_HOSTILE] = "hostile",
+	[STEP_WRITE] = "write",	    [STEP_VERIFY] = "verify",	[STEP_MMIO] = "mmio",
+	[STEP_PIO] = "pio",	    [STEP_SHARE] = "share",	[STEP_UNSHARE] = "unshare",
+	[STEP_TOUCH] = "touch",	    [STEP_FLIP] = "flip",	[STEP_BARRIER] = "barrier",
+	[STEP_DISCARD] = "discard", [STEP_HOSTILE] = "hostile",
 };
 
 static const char *const event_names[EVENT_COUNT] = {
@@ -91,11 +84,8 @@ static const char *const event_names[EVENT_COUNT] = {
 };
 
 static const char *const check_kind_names[] = {
-	[CHECK_PATTERN] = "pattern",
-	[CHECK_ZERO] = "zero",
-	[CHECK_SIGBUS] = "sigbus",
-	[CHECK_PRIVATE] = "private",
-	[CHECK_SHARED] = "shared",
+	[CHECK_PATTERN] = "pattern", [CHECK_ZERO] = "zero",	[CHECK_SIGBUS] = "sigbus",
+	[CHECK_PRIVATE] = "private", [CHECK_SHARED] = "shared",
 };
 
 static const char *const view_names[] = {
@@ -158,7 +148,13 @@ static int lookup_name(const char *const *names, int first, int count, const cha
 
 /* ---- Numbers ---------------------------------------------------------- */
 
-enum num_error { NUM_OK, NUM_NOT_NUMBER, NUM_NEGATIVE, NUM_TRAILING, NUM_OVERFLOW };
+enum num_error {
+	NUM_OK,
+	NUM_NOT_NUMBER,
+	NUM_NEGATIVE,
+	NUM_TRAILING,
+	NUM_OVERFLOW
+};
 
 /*
  * Parse the unsigned number at the start of text: decimal, or hex after 0x.
@@ -333,8 +329,8 @@ static void flatten_line(char *text)
  * Write "FILE: [section] key: message" into err and return -1.
  * section and key may be NULL for errors about the whole file.
  */
-__attribute__((format(printf, 4, 5)))
-static int fail(struct loader *ld, const char *section, const char *key, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, const char *section,
+						      const char *key, const char *fmt, ...)
 {
 	char message[CONFIG_ERROR_SIZE];
 	va_list ap;
@@ -371,8 +367,9 @@ struct section_info {
 };
 
 static const char *const scenario_keys[] = { "name", "description", NULL };
-static const char *const vm_keys[] = { "mode",  "stage",   "memory", "vcpus",
-				       "guest", "timeout", NULL };
+static const char *const vm_keys[] = {
+	"mode", "stage", "memory", "vcpus", "guest", "timeout", NULL
+};
 static const char *const gmem_keys[] = { "flags", "userspace_addr", NULL };
 
 static const struct section_info sections[] = {
@@ -605,9 +602,10 @@ static int parse_scenario(struct loader *ld)
 
 	if (name) {
 		if (!valid_name(name))
-			return fail(ld, "scenario", "name",
-				    "'%s' is not a valid name (1..63 characters of A-Z a-z 0-9 . _ -)",
-				    name);
+			return fail(
+				ld, "scenario", "name",
+				"'%s' is not a valid name (1..63 characters of A-Z a-z 0-9 . _ -)",
+				name);
 		snprintf(out->name, sizeof(out->name), "%s", name);
 	} else {
 		/* Default: the file's base name without ".ini". */
@@ -974,7 +972,8 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 
 		if (!data)
 			return fail(ld, "steps", key,
-				    "view= is only for write, verify, touch and discard, not %s", op);
+				    "view= is only for write, verify, touch and discard, not %s",
+				    op);
 		view = lookup_name(view_names, 0, (int)ARRAY_SIZE(view_names), opts->view);
 		if (view < 0)
 			return fail(ld, "steps", key, "unknown view '%s' (private or shared)",
@@ -1040,10 +1039,11 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 
 	op = lookup_name(step_op_names, 0, (int)ARRAY_SIZE(step_op_names), words[0]);
 	if (op < 0)
-		return fail(ld, "steps", key,
-			    "unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
-			    "barrier, discard, hostile)",
-			    words[0]);
+		return fail(
+			ld, "steps", key,
+			"unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
+			"barrier, discard, hostile)",
+			words[0]);
 	step->op = (enum step_op)op;
 
 	for (int i = 1; i < nr_words; i++) {
@@ -1095,7 +1095,8 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 		/* discard ADDR SIZE: whole pages of the data area. */
 		if (positional != 2)
 			return fail(ld, "steps", key,
-				    "discard takes ADDR SIZE [view=private|shared] [vcpu=N|all], got %d "
+				    "discard takes ADDR SIZE [view=private|shared] [vcpu=N|all], "
+				    "got %d "
 				    "argument%s",
 				    positional, positional == 1 ? "" : "s");
 		if (parse_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size))
@@ -1104,7 +1105,8 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 	case STEP_BARRIER:
 		/* A barrier is for every vCPU: it orders what comes after it. */
 		if (positional != 0 || opts.vcpu)
-			return fail(ld, "steps", key, "barrier takes no arguments (it is for all vCPUs)");
+			return fail(ld, "steps", key,
+				    "barrier takes no arguments (it is for all vCPUs)");
 		step->vcpu = STEP_VCPU_ALL;
 		return 0;
 	case STEP_FLIP: {
@@ -1322,8 +1324,7 @@ static int parse_expect(struct loader *ld)
  */
 static _Thread_local char ini_message[CONFIG_ERROR_SIZE];
 
-__attribute__((format(printf, 1, 2)))
-static int capture_ini_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int capture_ini_error(const char *fmt, ...)
 {
 	va_list ap;
 

@@ -12,16 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_MAX_STEPS 64
-#define CONFIG_MAX_CHECKS 16
+#define CONFIG_MAX_STEPS     64
+#define CONFIG_MAX_CHECKS    16
 #define CONFIG_MAX_OVERRIDES 32
-#define CONFIG_MIN_MEMORY (4ULL << 20)
-#define CONFIG_MAX_MEMORY (3ULL << 30) /* RAM ends below the MMIO hole at 3.25 GiB */
-#define CONFIG_ERROR_SIZE 512
+#define CONFIG_MIN_MEMORY    (4ULL << 20)
+#define CONFIG_MAX_MEMORY    (3ULL << 30) /* RAM ends below the MMIO hole at 3.25 GiB */
+#define CONFIG_ERROR_SIZE    512
 #define CONFIG_MAX_PIO_COUNT 10000000U
 
 /* The four use cases of SEED.md (DESIGN.md's table). */
-enum vm_mode { MODE_COCO_LEGACY, MODE_SHARED, MODE_PKVM, MODE_COCO_INPLACE };
+enum vm_mode {
+	MODE_COCO_LEGACY,
+	MODE_SHARED,
+	MODE_PKVM,
+	MODE_COCO_INPLACE
+};
 
 enum step_op {
 	STEP_WRITE,
@@ -30,50 +35,53 @@ enum step_op {
 	STEP_PIO,
 	STEP_SHARE,
 	STEP_UNSHARE,
-	STEP_TOUCH, /* write one pattern word per 4 KiB page: a fault per page, little else */
-	STEP_FLIP,  /* count rounds of unshare + share of a range: explicit conversions */
+	STEP_TOUCH,   /* write one pattern word per 4 KiB page: a fault per page, little else */
+	STEP_FLIP,    /* count rounds of unshare + share of a range: explicit conversions */
 	STEP_BARRIER, /* every vCPU waits here until all have arrived */
 	STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes through a view */
 	STEP_HOSTILE, /* SEED COUNT: seeded attacks on the VMM's interfaces (pattern = seed) */
 };
-#define STEP_OP_COUNT (STEP_HOSTILE + 1)
-#define CONFIG_MAX_FLIP_COUNT 1000000U
+#define STEP_OP_COUNT		 (STEP_HOSTILE + 1)
+#define CONFIG_MAX_FLIP_COUNT	 1000000U
 #define CONFIG_MAX_HOSTILE_COUNT 1000000U
 /* hostile: the playground, the only RAM it converts or touches through a view */
-#define CONFIG_HOSTILE_PLAYGROUND_GPA 0x200000ULL /* GMEMVM_DATA_GPA */
+#define CONFIG_HOSTILE_PLAYGROUND_GPA  0x200000ULL /* GMEMVM_DATA_GPA */
 #define CONFIG_HOSTILE_PLAYGROUND_SIZE (4ULL << 20)
 
 /* Which view of a page a CoCo guest uses: the shared bit clear or set (TDX style). */
-enum step_view { VIEW_PRIVATE, VIEW_SHARED };
+enum step_view {
+	VIEW_PRIVATE,
+	VIEW_SHARED
+};
 
 #define STEP_VCPU_ALL (-1)
 
 struct step {
 	enum step_op op;
-	uint64_t addr; /* guest-physical; with vcpu = all, vCPU i uses addr + i * size */
-	uint64_t size; /* for pio: the number of round trips (0 = 1) */
-	uint32_t pattern; /* hostile: the seed */
-	int vcpu; /* 0..vcpus-1, or STEP_VCPU_ALL */
+	uint64_t addr;	       /* guest-physical; with vcpu = all, vCPU i uses addr + i * size */
+	uint64_t size;	       /* for pio: the number of round trips (0 = 1) */
+	uint32_t pattern;      /* hostile: the seed */
+	int vcpu;	       /* 0..vcpus-1, or STEP_VCPU_ALL */
 	enum step_view view;   /* write/verify: view=private|shared (default private) */
 	int32_t expect_result; /* share/unshare: result=N the hypercall must return (default 0) */
-	uint32_t count;        /* flip: rounds; hostile: actions per vCPU */
+	uint32_t count;	       /* flip: rounds; hostile: actions per vCPU */
 };
 
 /* How a run ended; the scenario names the one it expects. */
 enum outcome {
-	OUTCOME_NONE,              /* not decided yet */
-	OUTCOME_DONE,              /* every vCPU reported status 0 and halted */
-	OUTCOME_GUEST_FAILED,      /* a vCPU reported a failing step or an assertion */
+	OUTCOME_NONE,		   /* not decided yet */
+	OUTCOME_DONE,		   /* every vCPU reported status 0 and halted */
+	OUTCOME_GUEST_FAILED,	   /* a vCPU reported a failing step or an assertion */
 	OUTCOME_EMULATION_REFUSED, /* emulation needed userspace_addr, which is NULL */
-	OUTCOME_CANNOT_RUN,        /* the guest could not execute its first instruction */
-	OUTCOME_SHUTDOWN,          /* triple fault */
+	OUTCOME_CANNOT_RUN,	   /* the guest could not execute its first instruction */
+	OUTCOME_SHUTDOWN,	   /* triple fault */
 	OUTCOME_INTERNAL_ERROR,
 	OUTCOME_FAIL_ENTRY,
-	OUTCOME_BAD_MMIO,          /* MMIO exit inside RAM: the host view is inaccessible */
+	OUTCOME_BAD_MMIO, /* MMIO exit inside RAM: the host view is inaccessible */
 	OUTCOME_UNKNOWN_EXIT,
 	OUTCOME_TIMEOUT,
-	OUTCOME_VMM_ERROR,         /* a kernel call failed during the run */
-	OUTCOME_REFUSED,           /* set-up refused by a rule of the design notes; no vCPU ran */
+	OUTCOME_VMM_ERROR, /* a kernel call failed during the run */
+	OUTCOME_REFUSED,   /* set-up refused by a rule of the design notes; no vCPU ran */
 	OUTCOME_COUNT
 };
 
@@ -91,7 +99,12 @@ enum exit_kind {
 	EXIT_KIND_COUNT
 };
 
-enum count_compare { COUNT_ANY, COUNT_EQ, COUNT_GE, COUNT_LE };
+enum count_compare {
+	COUNT_ANY,
+	COUNT_EQ,
+	COUNT_GE,
+	COUNT_LE
+};
 
 struct count_expect {
 	enum count_compare compare;
@@ -100,12 +113,12 @@ struct count_expect {
 
 /* Events of the memory model counted per run; keys in [expect]. */
 enum event_kind {
-	EVENT_MEMORY_FAULTS,        /* "memory-faults": kernel and modelled */
-	EVENT_TO_SHARED,            /* "conversions.to-shared": pages converted */
-	EVENT_TO_PRIVATE,           /* "conversions.to-private" */
-	EVENT_BY_FAULT,             /* "conversions.by-fault": conversions after a memory fault */
-	EVENT_BY_HYPERCALL,         /* "conversions.by-hypercall": explicit share/unshare */
-	EVENT_HYPERCALLS_REFUSED,   /* "hypercalls.refused" */
+	EVENT_MEMORY_FAULTS,	  /* "memory-faults": kernel and modelled */
+	EVENT_TO_SHARED,	  /* "conversions.to-shared": pages converted */
+	EVENT_TO_PRIVATE,	  /* "conversions.to-private" */
+	EVENT_BY_FAULT,		  /* "conversions.by-fault": conversions after a memory fault */
+	EVENT_BY_HYPERCALL,	  /* "conversions.by-hypercall": explicit share/unshare */
+	EVENT_HYPERCALLS_REFUSED, /* "hypercalls.refused" */
 	EVENT_COUNT
 };
 
@@ -137,7 +150,8 @@ struct scenario {
 	unsigned timeout_ms;
 
 	bool support_shared; /* GUEST_MEMFD_FLAG_SUPPORT_SHARED, upstream GUEST_MEMFD_FLAG_MMAP */
-	bool init_private;   /* GUEST_MEMFD_FLAG_INIT_PRIVATE, upstream: no GUEST_MEMFD_FLAG_INIT_SHARED */
+	bool init_private;   /* GUEST_MEMFD_FLAG_INIT_PRIVATE, upstream: no
+				GUEST_MEMFD_FLAG_INIT_SHARED */
 	bool userspace_addr_null;
 	/* userspace_addr = anonymous: bind an unrelated anonymous mapping, which
 	 * the notes' stage-1 binding rule must refuse (a demonstration). */

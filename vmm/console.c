@@ -5,9 +5,9 @@
 
 #include "gmemvm_abi.h"
 
-#define UART_THR 0
-#define UART_LSR 5
-#define UART_LSR_THR_EMPTY 0x20
+#define UART_THR		   0
+#define UART_LSR		   5
+#define UART_LSR_THR_EMPTY	   0x20
 #define UART_LSR_TRANSMITTER_EMPTY 0x40
 
 void console_init(struct console *console, FILE *out)
@@ -42,7 +42,8 @@ static void console_write_byte(struct console *console, uint8_t byte)
 	} else if (byte != '\r') {
 		/* Show control bytes and junk as '.', so a hostile guest cannot
 		 * drive the user's terminal. */
-		console->line[console->line_length++] = (byte >= 0x20 && byte < 0x7f) ? (char)byte : '.';
+		console->line[console->line_length++] =
+			(byte >= 0x20 && byte < 0x7f) ? (char)byte : '.';
 		if (console->line_length == CONSOLE_LINE_MAX - 1)
 			emit_line(console);
 	}

@@ -13,7 +13,7 @@
 
 #include "iotrap.h"
 
-#define CONSOLE_LINE_MAX 256
+#define CONSOLE_LINE_MAX       256
 #define CONSOLE_TRANSCRIPT_MAX 16384
 
 struct console {

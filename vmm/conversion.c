@@ -7,7 +7,7 @@
 
 #include "gmemvm_abi.h"
 
-#define TRACE_WINDOW (256ULL << 10) /* the map in --trace shows 64 pages */
+#define TRACE_WINDOW  (256ULL << 10) /* the map in --trace shows 64 pages */
 #define TRACE_COLUMNS 64
 
 void conversion_init(struct conversion_policy *policy, const struct scenario *scenario,
@@ -92,12 +92,13 @@ static void trace_conversion(struct conversion_policy *policy, int vcpu, const c
 		"[vcpu %d] %s gpa %#" PRIx64 " size %#" PRIx64 " -> %s: %s; map %#" PRIx64
 		"+%#" PRIx64 " [%s]\n",
 		vcpu, cause, gpa, size, to_private ? "convert private" : "convert shared",
-		status < 0 ? strerror(-status) : converted ? "done" : "already so", window, length,
-		picture);
+		status < 0  ? strerror(-status)
+		: converted ? "done"
+			    : "already so",
+		window, length, picture);
 }
 
-static void count(struct conversion_policy *policy, uint64_t size, bool to_private,
-		  uint64_t *by)
+static void count(struct conversion_policy *policy, uint64_t size, bool to_private, uint64_t *by)
 {
 	pthread_mutex_lock(&policy->lock);
 	if (to_private)
@@ -123,8 +124,7 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 		snprintf(why, why_size,
 			 "memory fault at gpa %#" PRIx64 " (%s access) in mode %s, which converts "
 			 "%s: no memory faults are expected here",
-			 gpa, private_access ? "private" : "shared",
-			 config_mode_name(policy->mode),
+			 gpa, private_access ? "private" : "shared", config_mode_name(policy->mode),
 			 policy->mode == MODE_PKVM ? "on the guest's requests, in the hypervisor"
 						   : "only when userspace asks");
 		return -1;
@@ -138,10 +138,10 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 		return -1;
 	}
 	bool converted = false;
-	int status = memmap_convert(policy->memory, gpa, size, private_access, completion,
-				    &converted);
-	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault",
-			 gpa, size, private_access, status, converted);
+	int status =
+		memmap_convert(policy->memory, gpa, size, private_access, completion, &converted);
+	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
+			 size, private_access, status, converted);
 	if (status < 0) {
 		snprintf(why, why_size,
 			 "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed in %s: %s",
@@ -174,8 +174,8 @@ static int refuse(struct conversion_policy *policy, int code)
 	return code;
 }
 
-int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa,
-			  uint64_t size, bool to_private)
+int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa, uint64_t size,
+			  bool to_private)
 {
 	uint64_t ram = policy->memory->ram_size;
 	/* Checked before anything is touched: a hostile guest gets an error,

@@ -19,14 +19,14 @@
 #include "memmap.h"
 
 struct conversion_stats {
-	uint64_t memory_faults_kernel;   /* KVM_EXIT_MEMORY_FAULT from the kernel */
+	uint64_t memory_faults_kernel;	 /* KVM_EXIT_MEMORY_FAULT from the kernel */
 	uint64_t memory_faults_modelled; /* the model's, from an MMIO exit on RAM */
 	uint64_t pages_to_shared, pages_to_private;
-	uint64_t by_fault;      /* conversions the VMM made after a memory fault */
-	uint64_t by_hypercall;  /* conversions the guest asked for */
+	uint64_t by_fault;	  /* conversions the VMM made after a memory fault */
+	uint64_t by_hypercall;	  /* conversions the guest asked for */
 	uint64_t hypervisor_side; /* pkvm: of by_hypercall, made without the VMM's fault policy */
-	uint64_t already_done;  /* faults another vCPU had already converted for */
-	uint64_t refused;       /* share/unshare requests answered with an error */
+	uint64_t already_done;	  /* faults another vCPU had already converted for */
+	uint64_t refused;	  /* share/unshare requests answered with an error */
 };
 
 struct conversion_policy {
@@ -66,8 +66,8 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 /* The guest's share (to_private false) or unshare request: a GMEMVM_HC_* code.
  * GMEMVM_HC_ENOMEM means the VMM itself failed (a kernel call); then
  * conversion_failure() says which step and errno, and the run must stop. */
-int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa,
-			  uint64_t size, bool to_private);
+int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa, uint64_t size,
+			  bool to_private);
 const char *conversion_failure(void);
 
 #endif

@@ -9,18 +9,18 @@
 #include "gmemvm_abi.h"
 
 /* libfdt calls return negative FDT_ERR_* codes; stop at the first one. */
-#define TRY(call)                                                                                  \
-	do {                                                                                       \
-		int status_ = (call);                                                              \
-		if (status_ < 0) {                                                                 \
-			snprintf(err, err_size, "device tree: %s: %s", #call,                      \
-				 fdt_strerror(status_));                                           \
-			return -1;                                                                 \
-		}                                                                                  \
+#define TRY(call)                                                             \
+	do {                                                                  \
+		int status_ = (call);                                         \
+		if (status_ < 0) {                                            \
+			snprintf(err, err_size, "device tree: %s: %s", #call, \
+				 fdt_strerror(status_));                      \
+			return -1;                                            \
+		}                                                             \
 	} while (0)
 
-static int add_device(void *fdt, const char *name, const char *compatible, uint32_t port,
-		      char *err, size_t err_size)
+static int add_device(void *fdt, const char *name, const char *compatible, uint32_t port, char *err,
+		      size_t err_size)
 {
 	TRY(fdt_begin_node(fdt, name));
 	TRY(fdt_property_string(fdt, "compatible", compatible));
@@ -95,11 +95,12 @@ static int check_scenario(const struct scenario *scenario, unsigned int shared_b
 	for (int i = 0; i < scenario->nr_steps; i++) {
 		const struct step *step = &scenario->steps[i];
 		if ((unsigned int)step->op >= STEP_OP_COUNT)
-			return refuse(err, err_size, "step %d has op %d, which no guest knows", i + 1,
-				      (int)step->op);
-		if (step->vcpu != STEP_VCPU_ALL && (step->vcpu < 0 || step->vcpu >= scenario->vcpus))
-			return refuse(err, err_size, "step %d is for vCPU %d of %d", i + 1, step->vcpu,
-				      scenario->vcpus);
+			return refuse(err, err_size, "step %d has op %d, which no guest knows",
+				      i + 1, (int)step->op);
+		if (step->vcpu != STEP_VCPU_ALL &&
+		    (step->vcpu < 0 || step->vcpu >= scenario->vcpus))
+			return refuse(err, err_size, "step %d is for vCPU %d of %d", i + 1,
+				      step->vcpu, scenario->vcpus);
 		if (step->view != VIEW_PRIVATE && step->view != VIEW_SHARED)
 			return refuse(err, err_size, "step %d has view %d", i + 1, (int)step->view);
 	}
@@ -127,7 +128,7 @@ int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 
 	TRY(fdt_begin_node(fdt, "memory@0"));
 	TRY(fdt_property_string(fdt, "device_type", "memory"));
-	fdt64_t reg[2] = {cpu_to_fdt64(0), cpu_to_fdt64(scenario->memory_size)};
+	fdt64_t reg[2] = { cpu_to_fdt64(0), cpu_to_fdt64(scenario->memory_size) };
 	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
 	TRY(fdt_end_node(fdt));
 
@@ -141,8 +142,8 @@ int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 	if (add_device(fdt, "testdev@d0000000", "gmemvm,testdev", GMEMVM_PORT_TESTDEV, err,
 		       err_size) < 0)
 		return -1;
-	fdt64_t testdev_reg[2] = {cpu_to_fdt64(GMEMVM_TESTDEV_MMIO_GPA),
-				  cpu_to_fdt64(GMEMVM_TESTDEV_MMIO_SIZE)};
+	fdt64_t testdev_reg[2] = { cpu_to_fdt64(GMEMVM_TESTDEV_MMIO_GPA),
+				   cpu_to_fdt64(GMEMVM_TESTDEV_MMIO_SIZE) };
 	TRY(fdt_property(fdt, "reg", testdev_reg, sizeof(testdev_reg)));
 	TRY(fdt_end_node(fdt));
 

@@ -82,11 +82,11 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load
 			return refuse(err, err_size, "more than %d loadable segments",
 				      ELF_MAX_SEGMENTS);
 		if (segment.p_filesz > segment.p_memsz)
-			return refuse(err, err_size, "segment %u has more file bytes than memory", i);
+			return refuse(err, err_size, "segment %u has more file bytes than memory",
+				      i);
 		if (!fits(segment.p_offset, segment.p_filesz, size))
 			return refuse(err, err_size, "segment %u lies outside the file", i);
-		if (segment.p_paddr < load_min ||
-		    !fits(segment.p_paddr, segment.p_memsz, load_max))
+		if (segment.p_paddr < load_min || !fits(segment.p_paddr, segment.p_memsz, load_max))
 			return refuse(err, err_size,
 				      "segment %u at %#" PRIx64 "+%#" PRIx64
 				      " is outside the guest image window %#" PRIx64 "-%#" PRIx64,

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ELF_MAX_SEGMENTS 8
+#define ELF_MAX_SEGMENTS  8
 #define ELF_MAX_FILE_SIZE (4U << 20)
 
 struct elf_segment {

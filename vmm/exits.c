@@ -50,7 +50,7 @@ static void trace_access(const struct exit_context *context, const char *kind,
 static enum exit_action call_device(struct exit_context *context, const struct iotrap_range *range,
 				    struct iotrap_access *access)
 {
-	struct iotrap_reply reply = {.result = IOTRAP_CONTINUE};
+	struct iotrap_reply reply = { .result = IOTRAP_CONTINUE };
 	access->offset = access->addr - range->base;
 	range->handler(range->device, access, &reply);
 	switch (reply.result) {
@@ -122,8 +122,8 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 		.is_write = run->mmio.is_write,
 	};
 	if (access.size == 0 || access.size > 8)
-		return stop(context, OUTCOME_INTERNAL_ERROR, "MMIO exit with length %u at %#" PRIx64,
-			    access.size, access.addr);
+		return stop(context, OUTCOME_INTERNAL_ERROR,
+			    "MMIO exit with length %u at %#" PRIx64, access.size, access.addr);
 	if (access.is_write)
 		memcpy(access.data, run->mmio.data, access.size);
 
@@ -174,7 +174,8 @@ enum exit_action exit_handle_fail_entry(struct exit_context *context, struct kvm
 {
 	return stop(context, OUTCOME_FAIL_ENTRY,
 		    "KVM could not enter vCPU %d: hardware entry failure reason %#llx on cpu %u",
-		    context->vcpu, (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+		    context->vcpu,
+		    (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
 		    run->fail_entry.cpu);
 }
 
@@ -224,8 +225,9 @@ static enum exit_action handle_fault(struct exit_context *context, uint64_t gpa,
 			    "memory fault at gpa %#" PRIx64 " size %#" PRIx64
 			    " (%s access): no conversion policy in this run",
 			    gpa, size, private_access ? "private" : "shared");
-	int status = conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
-						private_access, modelled, completion, why, sizeof(why));
+	int status =
+		conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
+					   private_access, modelled, completion, why, sizeof(why));
 	if (status == CONVERSION_VMM_FAILED)
 		return stop(context, OUTCOME_VMM_ERROR, "%s", why);
 	if (status < 0)
@@ -238,9 +240,9 @@ enum exit_action exit_handle_memory_fault(struct exit_context *context, struct k
 	const struct kvm_memory_fault_info *fault = kvm_run_memory_fault(run);
 	bool is_private = fault->flags & KVM_MEMORY_EXIT_FLAG_PRIVATE;
 	if (context->trace)
-		fprintf(context->trace, "[vcpu %d] memory fault gpa %#" PRIx64 " size %#" PRIx64
-			" %s\n", context->vcpu, fault->gpa, fault->size,
-			is_private ? "private" : "shared");
+		fprintf(context->trace,
+			"[vcpu %d] memory fault gpa %#" PRIx64 " size %#" PRIx64 " %s\n",
+			context->vcpu, fault->gpa, fault->size, is_private ? "private" : "shared");
 	/* The kernel retries the access itself once the page is converted. */
 	return handle_fault(context, fault->gpa, fault->size, is_private, false, NULL);
 }
@@ -256,9 +258,11 @@ enum exit_action exit_handle_model_fault(struct exit_context *context, struct kv
 			    "cannot complete it",
 			    length, canonical);
 	if (context->trace)
-		fprintf(context->trace, "[vcpu %d] memory fault gpa %#" PRIx64 " size %#llx %s "
-			"(modelled: MMIO exit at %#llx)\n", context->vcpu, page, GMEM_PAGE_SIZE,
-			private_access ? "private" : "shared", (unsigned long long)run->mmio.phys_addr);
+		fprintf(context->trace,
+			"[vcpu %d] memory fault gpa %#" PRIx64 " size %#llx %s "
+			"(modelled: MMIO exit at %#llx)\n",
+			context->vcpu, page, GMEM_PAGE_SIZE, private_access ? "private" : "shared",
+			(unsigned long long)run->mmio.phys_addr);
 	/* KVM already decoded the instruction as MMIO: after the conversion the
 	 * model performs the access, which is what a retry would have done. */
 	struct memmap_completion completion = {
@@ -305,8 +309,7 @@ static enum exit_kind exit_kind_of(uint32_t reason)
 static bool model_fault_of(const struct exit_context *context, const struct kvm_run *run,
 			   uint64_t *canonical, bool *private_access)
 {
-	if (run->exit_reason != KVM_EXIT_MMIO || !context->memory ||
-	    !context->memory->shared_bit)
+	if (run->exit_reason != KVM_EXIT_MMIO || !context->memory || !context->memory->shared_bit)
 		return false;
 	enum memmap_alias alias = memmap_classify(context->memory, run->mmio.phys_addr, canonical);
 	*private_access = alias == MEMMAP_PRIVATE_VIEW;

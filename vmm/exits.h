@@ -17,15 +17,18 @@
 #include "kvm_abi.h"
 #include "memmap.h"
 
-enum exit_action { EXIT_ACTION_CONTINUE, EXIT_ACTION_STOP };
+enum exit_action {
+	EXIT_ACTION_CONTINUE,
+	EXIT_ACTION_STOP
+};
 
 struct exit_context {
 	int vcpu;
 	struct iotrap_registry *traps;
-	uint64_t ram_size;        /* an MMIO exit below this is RAM the host view cannot reach */
+	uint64_t ram_size;	  /* an MMIO exit below this is RAM the host view cannot reach */
 	bool userspace_addr_null; /* the memslot was bound with userspace_addr = NULL */
-	bool gmem_served;         /* probe: gmem-bound memslots are served from guest_memfd */
-	FILE *trace;              /* every exit is printed here; NULL when not tracing */
+	bool gmem_served;	  /* probe: gmem-bound memslots are served from guest_memfd */
+	FILE *trace;		  /* every exit is printed here; NULL when not tracing */
 	/* CoCo modes: the memory map that tells a model's memory fault from an
 	 * MMIO exit, and the policy every memory fault goes to (NULL: none). */
 	struct memmap *memory;

@@ -48,9 +48,8 @@ void gmem_init(struct gmem *gmem)
 	gmem->fd = gmem->content_fd = gmem->sigbus_fd = -1;
 }
 
-int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
-		bool init_private, uint64_t supported_flags, bool model, char *err,
-		size_t err_size)
+int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared, bool init_private,
+		uint64_t supported_flags, bool model, char *err, size_t err_size)
 {
 	gmem_init(gmem);
 	gmem->size = size;
@@ -59,7 +58,8 @@ int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared
 	gmem->model = model;
 	if (init_private && !support_shared) {
 		snprintf(err, err_size,
-			 "GUEST_MEMFD_FLAG_INIT_PRIVATE needs GUEST_MEMFD_FLAG_SUPPORT_SHARED (EINVAL): "
+			 "GUEST_MEMFD_FLAG_INIT_PRIVATE needs GUEST_MEMFD_FLAG_SUPPORT_SHARED "
+			 "(EINVAL): "
 			 "a file the host cannot map is private anyway");
 		return -1;
 	}
@@ -73,14 +73,16 @@ int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared
 			 "%#" PRIx64 "): run on Linux 6.18 or later",
 			 (missing & (missing - 1)) ? "s" : "",
 			 (missing & GUEST_MEMFD_FLAG_MMAP) ? "GUEST_MEMFD_FLAG_MMAP " : "",
-			 (missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? "GUEST_MEMFD_FLAG_INIT_SHARED" : "",
+			 (missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? "GUEST_MEMFD_FLAG_INIT_SHARED"
+								  : "",
 			 supported_flags);
 		return -1;
 	}
 	gmem->fd = kvm_create_guest_memfd(vm_fd, size, gmem->kernel_flags);
 	if (gmem->fd < 0) {
-		snprintf(err, err_size, "KVM_CREATE_GUEST_MEMFD(size %#" PRIx64 ", flags %#" PRIx64
-			 ") failed: %s", size, gmem->kernel_flags, strerror(errno));
+		snprintf(err, err_size,
+			 "KVM_CREATE_GUEST_MEMFD(size %#" PRIx64 ", flags %#" PRIx64 ") failed: %s",
+			 size, gmem->kernel_flags, strerror(errno));
 		return -1;
 	}
 	enum shareability initial =
@@ -102,7 +104,8 @@ int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared
 	gmem->content_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem->fd, 0);
 	if (gmem->sigbus_fd < 0 || gmem->content_view == MAP_FAILED) {
 		gmem->content_view = NULL;
-		snprintf(err, err_size, "the model's guest_memfd views failed: %s", strerror(errno));
+		snprintf(err, err_size, "the model's guest_memfd views failed: %s",
+			 strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -159,15 +162,15 @@ int gmem_map(struct gmem *gmem, char *err, size_t err_size)
 	if (error) {
 		snprintf(err, err_size, "mmap of guest_memfd (flags %#" PRIx64 ") failed: %s%s",
 			 gmem->kernel_flags, strerror(error),
-			 gmem->support_shared ? "" : " (only SUPPORT_SHARED guest_memfd can be mapped)");
+			 gmem->support_shared ? ""
+					      : " (only SUPPORT_SHARED guest_memfd can be mapped)");
 		return -1;
 	}
 	gmem->host_view = view;
 	shareability_for_each(&gmem->shareability, remap_extent, gmem);
 	if (!gmem->host_view) {
 		munmap(view, gmem->size);
-		snprintf(err, err_size,
-			 "mapping the GUEST pages out of the host view failed: %s",
+		snprintf(err, err_size, "mapping the GUEST pages out of the host view failed: %s",
 			 strerror(ENOMEM));
 		return -1;
 	}
@@ -210,7 +213,7 @@ static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum share
 	if (!valid_range(gmem, offset, size))
 		return -EINVAL;
 	if (!gmem->model) {
-		struct kvm_gmem_convert request = {.offset = offset, .size = size};
+		struct kvm_gmem_convert request = { .offset = offset, .size = size };
 		unsigned long op = state == SHAREABILITY_ALL ? KVM_GMEM_CONVERT_SHARED
 							     : KVM_GMEM_CONVERT_PRIVATE;
 		if (fault_inject(FAULT_CONVERT) || ioctl(gmem->fd, op, &request) < 0) {
@@ -225,8 +228,9 @@ static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum share
 		gmem_resync_host_view(gmem, offset, size);
 		return status;
 	}
-	status = fault_inject(FAULT_STATE) ? -ENOMEM
-					   : shareability_set(&gmem->shareability, offset, size, state);
+	status = fault_inject(FAULT_STATE)
+			 ? -ENOMEM
+			 : shareability_set(&gmem->shareability, offset, size, state);
 	if (status < 0) {
 		failed_step = "growing the shareability state";
 		gmem_resync_host_view(gmem, offset, size);
@@ -303,7 +307,8 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
 				 " (design notes, stage 1: userspace_addr must refer to the same "
 				 "folio as fd+offset)",
 				 userspace_addr, cursor - userspace_addr,
-				 same_file ? "this guest_memfd" : "another file or anonymous memory",
+				 same_file ? "this guest_memfd"
+					   : "another file or anonymous memory",
 				 same_file ? file_offset : entry.offset,
 				 offset + (cursor - userspace_addr));
 			fclose(maps);
@@ -367,7 +372,7 @@ static void read_faulted(int signal_number)
 
 int gmem_host_read_signal(const volatile uint8_t *address)
 {
-	struct sigaction action = {.sa_handler = read_faulted}, old_bus, old_segv;
+	struct sigaction action = { .sa_handler = read_faulted }, old_bus, old_segv;
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGBUS, &action, &old_bus);
 	sigaction(SIGSEGV, &action, &old_segv);

@@ -30,16 +30,16 @@
 #define GMEM_PAGE_SIZE 4096ULL
 
 struct gmem {
-	int fd;              /* the kernel's guest_memfd, bound to memslots */
+	int fd; /* the kernel's guest_memfd, bound to memslots */
 	uint64_t size;
-	bool support_shared; /* the notes' GUEST_MEMFD_FLAG_SUPPORT_SHARED */
-	bool init_private;   /* the notes' GUEST_MEMFD_FLAG_INIT_PRIVATE */
+	bool support_shared;   /* the notes' GUEST_MEMFD_FLAG_SUPPORT_SHARED */
+	bool init_private;     /* the notes' GUEST_MEMFD_FLAG_INIT_PRIVATE */
 	uint64_t kernel_flags; /* what the kernel was given */
-	bool model;          /* shareability modelled here (the kernel lacks it) */
+	bool model;	       /* shareability modelled here (the kernel lacks it) */
 	struct shareability_map shareability;
-	int content_fd;      /* where page contents live: fd, or a memfd stand-in */
-	int sigbus_fd;       /* model: never-shared guest_memfd behind GUEST pages */
-	uint8_t *host_view;  /* MAP_SHARED view that honours shareability, or NULL */
+	int content_fd;	       /* where page contents live: fd, or a memfd stand-in */
+	int sigbus_fd;	       /* model: never-shared guest_memfd behind GUEST pages */
+	uint8_t *host_view;    /* MAP_SHARED view that honours shareability, or NULL */
 	uint8_t *content_view; /* model only: every page, for KVM's stand-in views */
 };
 
@@ -58,9 +58,8 @@ uint64_t gmem_kernel_flags(bool support_shared, bool init_private);
  * such a file cannot be mapped). Refuses INIT_PRIVATE without SUPPORT_SHARED
  * (EINVAL, as the notes define INIT_PRIVATE for mappable files only).
  */
-int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
-		bool init_private, uint64_t supported_flags, bool model, char *err,
-		size_t err_size);
+int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared, bool init_private,
+		uint64_t supported_flags, bool model, char *err, size_t err_size);
 
 /* The errno a host mmap with these flags gets: ENODEV without SUPPORT_SHARED,
  * EINVAL for anything but MAP_SHARED; 0 when it would succeed. */

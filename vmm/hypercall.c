@@ -126,8 +126,9 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 	case GMEMVM_HC_DISCARD: {
 		count(device, &device->stats.discards);
 		int status = memmap_discard(device->memory, request.arg[0], request.arg[1]);
-		result = status == 0 ? GMEMVM_HC_OK : status == -EINVAL ? GMEMVM_HC_EINVAL
-									 : GMEMVM_HC_ENOMEM;
+		result = status == 0	     ? GMEMVM_HC_OK
+			 : status == -EINVAL ? GMEMVM_HC_EINVAL
+					     : GMEMVM_HC_ENOMEM;
 		if (status)
 			count(device, &device->stats.refused_discards);
 		if (status && status != -EINVAL) {

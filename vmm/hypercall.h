@@ -23,8 +23,8 @@ struct hypercall_stats {
 	uint64_t refused_bad_block; /* misaligned, outside RAM or private: not readable */
 	uint64_t refused_unknown_op;
 	uint64_t refused_not_supported; /* share/unshare without a conversion policy */
-	uint64_t shares, unshares;      /* requests, whatever their result */
-	uint64_t refused_conversions;   /* share/unshare answered with an error */
+	uint64_t shares, unshares;	/* requests, whatever their result */
+	uint64_t refused_conversions;	/* share/unshare answered with an error */
 	uint64_t discards, refused_discards;
 };
 

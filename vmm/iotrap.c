@@ -23,7 +23,7 @@ int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, u
 	if (at < count && base + size > ranges[at].base)
 		return -1;
 	memmove(&ranges[at + 1], &ranges[at], (size_t)(count - at) * sizeof(*ranges));
-	ranges[at] = (struct iotrap_range){base, size, name, handler, device};
+	ranges[at] = (struct iotrap_range){ base, size, name, handler, device };
 	registry->count[space] = count + 1;
 	return 0;
 }

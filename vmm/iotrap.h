@@ -13,14 +13,17 @@
 
 #define IOTRAP_MAX_RANGES 16
 
-enum iotrap_space { IOTRAP_PIO, IOTRAP_MMIO };
+enum iotrap_space {
+	IOTRAP_PIO,
+	IOTRAP_MMIO
+};
 
 /* One access as the exit decoded it; the handler fills data for reads. */
 struct iotrap_access {
 	int vcpu;
-	uint64_t addr;   /* port or guest-physical address */
+	uint64_t addr;	 /* port or guest-physical address */
 	uint64_t offset; /* addr minus the range's base */
-	uint32_t size;   /* 1, 2, 4 or 8 bytes */
+	uint32_t size;	 /* 1, 2, 4 or 8 bytes */
 	bool is_write;
 	uint8_t data[8];
 };

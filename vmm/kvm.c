@@ -16,9 +16,8 @@ int kvm_open(char *err, size_t err_size)
 	int fd = open(KVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int saved = errno;
-		snprintf(err, err_size,
-			 "cannot open %s: %s (%s)", KVM_DEVICE_PATH, strerror(saved),
-			 saved == ENOENT  ? "load the kvm module or run on a host with KVM"
+		snprintf(err, err_size, "cannot open %s: %s (%s)", KVM_DEVICE_PATH, strerror(saved),
+			 saved == ENOENT   ? "load the kvm module or run on a host with KVM"
 			 : saved == EACCES ? "run as root or join the kvm group"
 					   : "check that KVM is usable on this host");
 		errno = saved;
@@ -68,7 +67,7 @@ int kvm_create_vm(int kvm_fd, unsigned long type)
 
 int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags)
 {
-	struct kvm_create_guest_memfd request = {.size = size, .flags = flags};
+	struct kvm_create_guest_memfd request = { .size = size, .flags = flags };
 	return ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &request);
 }
 

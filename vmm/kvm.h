@@ -13,7 +13,7 @@
 
 #include "kvm_abi.h"
 
-#define KVM_DEVICE_PATH "/dev/kvm"
+#define KVM_DEVICE_PATH		 "/dev/kvm"
 #define KVM_EXPECTED_API_VERSION 12
 
 /* What the host's KVM offers, read with KVM_CHECK_EXTENSION (HOST-FACTS.md table). */
@@ -25,7 +25,7 @@ struct kvm_caps {
 	uint64_t memory_attributes; /* supported attribute bits; 0 = absent */
 	bool guest_memfd_flags_cap; /* KVM_CAP_GUEST_MEMFD_FLAGS answered */
 	uint64_t guest_memfd_flags; /* supported flags */
-	uint64_t vm_types;          /* bit n = VM type n */
+	uint64_t vm_types;	    /* bit n = VM type n */
 	int nr_memslots;
 	uint64_t exit_hypercall;
 };

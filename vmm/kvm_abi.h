@@ -28,7 +28,7 @@
 #define GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS 244
 
 /* Upstream names; the notes call MMAP "SUPPORT_SHARED" (DESIGN.md, "Names"). */
-#define GUEST_MEMFD_FLAG_MMAP (1ULL << 0)
+#define GUEST_MEMFD_FLAG_MMAP	     (1ULL << 0)
 #define GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
 
 struct kvm_create_guest_memfd {
@@ -50,7 +50,7 @@ struct kvm_userspace_memory_region2 {
 	uint64_t pad2[14];
 };
 #define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2)
-#define KVM_MEM_GUEST_MEMFD (1U << 2)
+#define KVM_MEM_GUEST_MEMFD	    (1U << 2)
 
 #define KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3)
 struct kvm_memory_attributes {
@@ -74,7 +74,7 @@ struct kvm_gmem_convert {
 	uint64_t error_offset;
 	uint64_t reserved[5];
 };
-#define KVM_GMEM_CONVERT_SHARED _IOWR(KVM_GMEM_IO, 0x41, struct kvm_gmem_convert)
+#define KVM_GMEM_CONVERT_SHARED	 _IOWR(KVM_GMEM_IO, 0x41, struct kvm_gmem_convert)
 #define KVM_GMEM_CONVERT_PRIVATE _IOWR(KVM_GMEM_IO, 0x42, struct kvm_gmem_convert)
 
 #ifndef KVM_EXIT_MEMORY_FAULT

@@ -21,7 +21,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: gmemvm probe [--json]\n"
 		"       gmemvm run FILE.ini [--set section.key=value]... [--trace] [--quiet]\n"
-		"                           [--report FILE.json] [--no-sandbox] [--trace-limit LINES]\n"
+		"                           [--report FILE.json] [--no-sandbox] [--trace-limit "
+		"LINES]\n"
 		"       gmemvm sandbox\n"
 		"\n"
 		"probe    print what this host's KVM offers for guest_memfd, native or absent\n"
@@ -59,16 +60,20 @@ static int command_probe(int argc, char **argv)
 static int command_run(int argc, char **argv, const struct timespec *start)
 {
 	static const struct option options[] = {
-		{"set", required_argument, NULL, 's'},	  {"trace", no_argument, NULL, 't'},
-		{"quiet", no_argument, NULL, 'q'},	  {"report", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},	  {"no-sandbox", no_argument, NULL, 'n'},
-		{"trace-limit", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+		{ "set", required_argument, NULL, 's' },
+		{ "trace", no_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "report", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
+		{ "trace-limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *overrides[CONFIG_MAX_OVERRIDES];
 	int nr_overrides = 0;
-	struct run_options run = {
-		.process_start = *start, .sandbox = true, .trace_limit = TRACE_DEFAULT_LIMIT};
+	struct run_options run = { .process_start = *start,
+				   .sandbox = true,
+				   .trace_limit = TRACE_DEFAULT_LIMIT };
 	int option;
 	optind = 1;
 	while ((option = getopt_long(argc, argv, "s:tqr:h", options, NULL)) != -1) {

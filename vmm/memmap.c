@@ -52,7 +52,8 @@ static uint8_t *map_file(int fd, uint64_t size, int prot)
 /* Reserve address space for a view; every page starts inaccessible. */
 static uint8_t *reserve_view(uint64_t size)
 {
-	void *view = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *view =
+		mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return view == MAP_FAILED ? NULL : view;
 }
 
@@ -86,13 +87,13 @@ static void build_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 {
 	struct view_builder *builder = opaque;
 	if (builder->status == 0)
-		builder->status = update_views(builder->map, start, end - start,
-					       state == SHAREABILITY_GUEST);
+		builder->status =
+			update_views(builder->map, start, end - start, state == SHAREABILITY_GUEST);
 }
 
 static int build_views(struct memmap *map)
 {
-	struct view_builder builder = {map, 0};
+	struct view_builder builder = { map, 0 };
 	const struct shareability_map *state =
 		map->mode == MODE_COCO_LEGACY ? &map->attributes : &map->gmem->shareability;
 	shareability_for_each(state, build_extent, &builder);
@@ -104,13 +105,16 @@ static int add_slot(struct memmap *map, int vm_fd, uint64_t gpa, bool guest_memf
 		    size_t err_size)
 {
 	struct memmap_slot *slot = &map->slots[map->nr_slots];
-	*slot = (struct memmap_slot){.slot = (uint32_t)map->nr_slots, .gpa = gpa,
-				     .size = map->ram_size, .guest_memfd = guest_memfd,
-				     .userspace_addr = userspace_addr, .role = role};
+	*slot = (struct memmap_slot){ .slot = (uint32_t)map->nr_slots,
+				      .gpa = gpa,
+				      .size = map->ram_size,
+				      .guest_memfd = guest_memfd,
+				      .userspace_addr = userspace_addr,
+				      .role = role };
 	map->nr_slots++;
 	if (guest_memfd)
-		return gmem_bind(map->gmem, vm_fd, slot->slot, gpa, 0, map->ram_size, userspace_addr,
-				 check_userspace_addr, err, err_size);
+		return gmem_bind(map->gmem, vm_fd, slot->slot, gpa, 0, map->ram_size,
+				 userspace_addr, check_userspace_addr, err, err_size);
 	if (kvm_set_memory_region2(vm_fd, slot->slot, 0, gpa, map->ram_size, userspace_addr, -1,
 				   0) < 0) {
 		snprintf(err, err_size,
@@ -121,8 +125,8 @@ static int add_slot(struct memmap *map, int vm_fd, uint64_t gpa, bool guest_memf
 	return 0;
 }
 
-static int setup_shared(struct memmap *map, const struct scenario *scenario, int vm_fd,
-			char *err, size_t err_size)
+static int setup_shared(struct memmap *map, const struct scenario *scenario, int vm_fd, char *err,
+			size_t err_size)
 {
 	if (gmem_map(map->gmem, err, err_size) < 0)
 		return -1;
@@ -182,7 +186,8 @@ static int setup_coco(struct memmap *map, int vm_fd, char *err, size_t err_size)
 				      SHAREABILITY_ALL) < 0)
 			goto fail;
 		map->shared_fd = memfd_create("gmemvm-shared-backing", MFD_CLOEXEC);
-		map->sigbus_fd = kvm_create_guest_memfd(vm_fd, map->ram_size, GUEST_MEMFD_FLAG_MMAP);
+		map->sigbus_fd =
+			kvm_create_guest_memfd(vm_fd, map->ram_size, GUEST_MEMFD_FLAG_MMAP);
 		if (map->shared_fd < 0 || ftruncate(map->shared_fd, (off_t)map->ram_size) < 0 ||
 		    map->sigbus_fd < 0)
 			goto fail;
@@ -207,8 +212,8 @@ fail:
 	return -1;
 }
 
-int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem,
-		 int vm_fd, unsigned int shared_bit, char *err, size_t err_size)
+int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
+		 unsigned int shared_bit, char *err, size_t err_size)
 {
 	map->mode = scenario->mode;
 	map->ram_size = scenario->memory_size;
@@ -289,8 +294,7 @@ bool memmap_is_private(struct memmap *map, uint64_t gpa, uint64_t size)
 
 static void complete_access(struct memmap *map, const struct memmap_completion *completion)
 {
-	uint8_t *contents =
-		completion->shared_view ? map->shared_contents : map->private_contents;
+	uint8_t *contents = completion->shared_view ? map->shared_contents : map->private_contents;
 	if (!contents)
 		contents = map->gmem->content_view;
 	uint8_t *where = contents + completion->gpa;
@@ -370,8 +374,9 @@ static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool 
 	if (to_private)
 		status = fault_inject(FAULT_PUNCH)
 				 ? -1
-				 : fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					     (off_t)gpa, (off_t)size);
+				 : fallocate(map->shared_fd,
+					     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
+					     (off_t)size);
 	else
 		status = gmem_punch_hole(map->gmem, gpa, size);
 	if (status < 0) {
@@ -409,8 +414,9 @@ int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size)
 	if (status == 0 && map->shared_fd >= 0) {
 		status = fault_inject(FAULT_PUNCH)
 				 ? -1
-				 : fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					     (off_t)gpa, (off_t)size);
+				 : fallocate(map->shared_fd,
+					     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
+					     (off_t)size);
 		if (status < 0)
 			failed_step = "fallocate(PUNCH_HOLE) of the shared backing";
 	}
@@ -419,8 +425,7 @@ int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size)
 	return status < 0 ? -(error ? error : EIO) : 0;
 }
 
-static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t size,
-		       bool is_write)
+static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t size, bool is_write)
 {
 	if (!in_ram(map, gpa, size) || !map->host_view)
 		return -EFAULT;
@@ -446,9 +451,9 @@ int memmap_write(struct memmap *map, uint64_t gpa, const void *in, uint64_t size
 
 void memmap_populate(struct memmap *map, uint64_t gpa, const void *in, uint64_t size)
 {
-	uint8_t *target = map->private_contents ? map->private_contents
-			  : map->gmem->content_view  ? map->gmem->content_view
-						     : map->host_view;
+	uint8_t *target = map->private_contents	    ? map->private_contents
+			  : map->gmem->content_view ? map->gmem->content_view
+						    : map->host_view;
 	memcpy(target + gpa, in, size);
 }
 
@@ -538,8 +543,13 @@ static int read_maps(int fd, struct maps_table *table)
 		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &offset,
 			   &entry.major, &entry.minor, &inode) != 7)
 			continue;
-		entry = (struct maps_line){start, end, offset, inode, entry.major, entry.minor,
-					   strncmp(perms, "---", 3) != 0};
+		entry = (struct maps_line){ start,
+					    end,
+					    offset,
+					    inode,
+					    entry.major,
+					    entry.minor,
+					    strncmp(perms, "---", 3) != 0 };
 		if (table->count == capacity) {
 			capacity *= 2;
 			struct maps_line *grown = realloc(table->lines, capacity * sizeof(*grown));
@@ -569,7 +579,7 @@ static int expect_range(const struct maps_table *table, const uint8_t *view, uin
 			uint64_t size, const struct expected_mapping *want, const char *view_name,
 			char *err, size_t err_size)
 {
-	struct stat st = {0};
+	struct stat st = { 0 };
 	if (want->fd >= 0 && fstat(want->fd, &st) < 0)
 		return -1;
 	uint64_t cursor = (uint64_t)(uintptr_t)view + gpa, end = cursor + size;
@@ -579,13 +589,15 @@ static int expect_range(const struct maps_table *table, const uint8_t *view, uin
 			continue;
 		if (line->start > cursor)
 			break;
-		bool good = want->fd < 0
-				    ? !line->accessible
-				    : line->accessible && line->inode == st.st_ino &&
-					      line->major == major(st.st_dev) &&
-					      line->minor == minor(st.st_dev) &&
-					      line->offset + (cursor - line->start) ==
-						      want->offset + (cursor - (uint64_t)(uintptr_t)view - gpa);
+		bool good =
+			want->fd < 0
+				? !line->accessible
+				: line->accessible && line->inode == st.st_ino &&
+					  line->major == major(st.st_dev) &&
+					  line->minor == minor(st.st_dev) &&
+					  line->offset + (cursor - line->start) ==
+						  want->offset + (cursor -
+								  (uint64_t)(uintptr_t)view - gpa);
 		if (!good) {
 			snprintf(err, err_size,
 				 "%s at gpa %#" PRIx64 " does not map %s, as its state says",
@@ -622,15 +634,15 @@ static void check_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 	if (map->host_view && (gmem->model || map->own_host_view)) {
 		int shared_fd = map->own_host_view ? map->shared_fd : gmem->content_fd;
 		int sigbus_fd = map->own_host_view ? map->sigbus_fd : gmem->sigbus_fd;
-		struct expected_mapping want = {
-			private ? sigbus_fd : shared_fd, start,
-			private ? "a never-shared guest_memfd (SIGBUS)" : "the shared contents"};
+		struct expected_mapping want = { private ? sigbus_fd : shared_fd, start,
+						 private ? "a never-shared guest_memfd (SIGBUS)"
+							 : "the shared contents" };
 		walk->status = expect_range(walk->table, map->host_view, start, size, &want,
 					    "the host view", walk->err, walk->err_size);
 	}
 	if (!walk->status && map->own_views) {
-		struct expected_mapping want = {private ? gmem->content_fd : -1, start,
-						private ? "the private contents" : "nothing"};
+		struct expected_mapping want = { private ? gmem->content_fd : -1, start,
+						 private ? "the private contents" : "nothing" };
 		walk->status = expect_range(walk->table, map->guest_view, start, size, &want,
 					    "the private view", walk->err, walk->err_size);
 	}
@@ -641,7 +653,7 @@ int memmap_check(struct memmap *map, char *err, size_t err_size)
 	const struct shareability_map *state =
 		map->mode == MODE_COCO_LEGACY ? &map->attributes : &map->gmem->shareability;
 	pthread_mutex_lock(&map->lock);
-	struct maps_table table = {0};
+	struct maps_table table = { 0 };
 	int status = 0;
 	if (!shareability_check(state)) {
 		snprintf(err, err_size, "the shareability state itself is inconsistent");
@@ -650,17 +662,17 @@ int memmap_check(struct memmap *map, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot read /proc/self/maps: %s", strerror(errno));
 		status = -1;
 	} else {
-		struct check_walk walk = {map, &table, err, err_size, 0};
+		struct check_walk walk = { map, &table, err, err_size, 0 };
 		shareability_for_each(state, check_extent, &walk);
 		status = walk.status;
 	}
 	/* Each memslot must still point at the view its role names. */
 	for (int i = 0; status == 0 && i < map->nr_slots; i++) {
 		const struct memmap_slot *slot = &map->slots[i];
-		uint64_t want = strcmp(slot->role, "shared view") == 0
-					? (uint64_t)(uintptr_t)map->host_view
-				: strcmp(slot->role, "ram") == 0 ? slot->userspace_addr
-								 : (uint64_t)(uintptr_t)map->guest_view;
+		uint64_t want =
+			strcmp(slot->role, "shared view") == 0 ? (uint64_t)(uintptr_t)map->host_view
+			: strcmp(slot->role, "ram") == 0       ? slot->userspace_addr
+							 : (uint64_t)(uintptr_t)map->guest_view;
 		if (slot->userspace_addr != want || slot->size != map->ram_size) {
 			snprintf(err, err_size, "memslot %u (%s) no longer matches its view",
 				 slot->slot, slot->role);

@@ -34,12 +34,16 @@
 struct memmap_slot {
 	uint32_t slot;
 	uint64_t gpa, size;
-	bool guest_memfd;        /* bound with KVM_MEM_GUEST_MEMFD */
+	bool guest_memfd;	 /* bound with KVM_MEM_GUEST_MEMFD */
 	uint64_t userspace_addr; /* as bound; 0 = NULL */
-	const char *role;        /* "ram", "private view", "shared view" */
+	const char *role;	 /* "ram", "private view", "shared view" */
 };
 
-enum memmap_alias { MEMMAP_NOT_RAM, MEMMAP_PRIVATE_VIEW, MEMMAP_SHARED_VIEW };
+enum memmap_alias {
+	MEMMAP_NOT_RAM,
+	MEMMAP_PRIVATE_VIEW,
+	MEMMAP_SHARED_VIEW
+};
 
 struct memmap {
 	enum vm_mode mode;
@@ -51,7 +55,7 @@ struct memmap {
 
 	uint8_t *host_view;  /* the VMM's view: shared pages readable, private SIGBUS */
 	uint8_t *guest_view; /* model: the memslot view KVM reads private pages through */
-	bool own_views;      /* coco-legacy and coco-inplace keep their own guest_view */
+	bool own_views;	     /* coco-legacy and coco-inplace keep their own guest_view */
 	bool own_host_view;  /* coco-legacy keeps its own host_view too */
 
 	/* coco-legacy: KVM memory attributes (GUEST = private), modelled here
@@ -68,7 +72,7 @@ struct memmap {
 	/* coco-legacy without SUPPORT_SHARED: what the kernel said when the VMM
 	 * tried to mmap the guest_memfd (ENODEV: it is never mapped). */
 	int private_mmap_errno;
-	int maps_fd; /* /proc/self/maps, opened at set-up: the sandbox forbids open later */
+	int maps_fd;	 /* /proc/self/maps, opened at set-up: the sandbox forbids open later */
 	void *anonymous; /* userspace_addr = anonymous: the unrelated mapping */
 	uint64_t anonymous_size;
 };
@@ -89,8 +93,8 @@ void memmap_init(struct memmap *map);
  * Lay out and bind guest RAM for the scenario's mode. Returns 0, GMEM_REFUSED
  * when a rule of the design notes refused the layout (err quotes it), or -1.
  */
-int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem,
-		 int vm_fd, unsigned int shared_bit, char *err, size_t err_size);
+int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
+		 unsigned int shared_bit, char *err, size_t err_size);
 void memmap_destroy(struct memmap *map);
 
 /* Which view of RAM gpa is in; *canonical gets the GPA with the shared bit clear. */

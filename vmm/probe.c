@@ -16,15 +16,15 @@
 #include "gmem.h"
 #include "json.h"
 
-#define PROBE_PAGE 4096
-#define PROBE_PORT 0x10
-#define PROBE_DATA_OFFSET 0x100
+#define PROBE_PAGE	     4096
+#define PROBE_PORT	     0x10
+#define PROBE_DATA_OFFSET    0x100
 #define PROBE_USERSPACE_BYTE 0xaa
-#define PROBE_GMEM_BYTE 0xbb
+#define PROBE_GMEM_BYTE	     0xbb
 
 /* Real mode: mov al, [0x100]; out 0x10, al; hlt. The same code sits in both
  * backings; only the byte at 0x100 tells which one the guest read. */
-static const uint8_t probe_code[] = {0xa0, 0x00, 0x01, 0xe6, PROBE_PORT, 0xf4};
+static const uint8_t probe_code[] = { 0xa0, 0x00, 0x01, 0xe6, PROBE_PORT, 0xf4 };
 
 static void probe_alarm(int signal_number)
 {
@@ -53,21 +53,21 @@ static void run_probe_guest(int kvm_fd, int vm_fd, struct host_probe *probe)
 	}
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
-	struct kvm_regs regs = {.rip = 0, .rflags = 0x2};
+	struct kvm_regs regs = { .rip = 0, .rflags = 0x2 };
 	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0) {
 		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
 			 "could not set the probe vCPU's registers: %s", strerror(errno));
 		goto out;
 	}
 
-	struct sigaction action = {.sa_handler = probe_alarm}, previous;
+	struct sigaction action = { .sa_handler = probe_alarm }, previous;
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGALRM, &action, &previous);
-	struct itimerval timer = {.it_value = {.tv_sec = 1}};
+	struct itimerval timer = { .it_value = { .tv_sec = 1 } };
 	setitimer(ITIMER_REAL, &timer, NULL);
 	int status = kvm_run(vcpu_fd);
 	int saved = errno;
-	struct itimerval off = {0};
+	struct itimerval off = { 0 };
 	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &previous, NULL);
 
@@ -110,8 +110,8 @@ static void probe_gmem_serving(int kvm_fd, struct host_probe *probe)
 	uint8_t *gmem_page = MAP_FAILED, *anonymous_page = MAP_FAILED;
 	if (gmem_fd >= 0)
 		gmem_page = mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gmem_fd, 0);
-	anonymous_page = mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	anonymous_page =
+		mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (gmem_page == MAP_FAILED || anonymous_page == MAP_FAILED) {
 		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
 			 "not probed: could not set up the probe VM: %s", strerror(errno));
@@ -150,13 +150,12 @@ static void probe_gmem_conversion(int kvm_fd, struct host_probe *probe)
 		snprintf(probe->conversion_detail, sizeof(probe->conversion_detail),
 			 "not probed: no mappable guest_memfd");
 	} else {
-		struct kvm_gmem_convert request = {.offset = 0, .size = PROBE_PAGE};
+		struct kvm_gmem_convert request = { .offset = 0, .size = PROBE_PAGE };
 		int status = ioctl(gmem_fd, KVM_GMEM_CONVERT_SHARED, &request);
 		int error = errno;
 		probe->gmem_conversion = status == 0 || error != ENOTTY;
 		snprintf(probe->conversion_detail, sizeof(probe->conversion_detail),
-			 "KVM_GMEM_CONVERT_SHARED: %s",
-			 status == 0 ? "accepted" : strerror(error));
+			 "KVM_GMEM_CONVERT_SHARED: %s", status == 0 ? "accepted" : strerror(error));
 		close(gmem_fd);
 	}
 	if (vm_fd >= 0)
@@ -213,8 +212,8 @@ static const char *line_status(const struct probe_line *line)
 }
 
 __attribute__((format(printf, 5, 6))) static void add_line(struct probe_line *lines, int *count,
-								 const char *name, bool native,
-								 const char *format, ...)
+							   const char *name, bool native,
+							   const char *format, ...)
 {
 	struct probe_line *line = &lines[(*count)++];
 	line->name = name;
@@ -230,8 +229,8 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	const struct kvm_caps *caps = &probe->caps;
 	uint64_t flags = caps->guest_memfd_flags;
 	int n = 0;
-	add_line(lines, &n, "KVM API", caps->api_version == KVM_EXPECTED_API_VERSION,
-		 "version %d", caps->api_version);
+	add_line(lines, &n, "KVM API", caps->api_version == KVM_EXPECTED_API_VERSION, "version %d",
+		 caps->api_version);
 	add_line(lines, &n, "KVM_CAP_USER_MEMORY2", caps->user_memory2,
 		 "KVM_SET_USER_MEMORY_REGION2");
 	add_line(lines, &n, "KVM_CAP_GUEST_MEMFD", caps->guest_memfd, "KVM_CREATE_GUEST_MEMFD");
@@ -257,11 +256,13 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 		 "notes: CONVERT_SHARED/CONVERT_PRIVATE, per-page shareability (%s)%s",
 		 probe->conversion_detail, probe->gmem_conversion ? "" : "; gmemvm models it");
 	add_line(lines, &n, "private memory (CoCo VM type)",
-		 (caps->vm_types & ~1ULL) && (caps->memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE),
-		 "%s", (caps->vm_types & ~1ULL) && caps->memory_attributes
-			       ? "a VM type with private memory attributes"
-			       : "no CoCo VM type with private attributes; gmemvm models private and "
-				 "shared views with a shared GPA bit");
+		 (caps->vm_types & ~1ULL) &&
+			 (caps->memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE),
+		 "%s",
+		 (caps->vm_types & ~1ULL) && caps->memory_attributes
+			 ? "a VM type with private memory attributes"
+			 : "no CoCo VM type with private attributes; gmemvm models private and "
+			   "shared views with a shared GPA bit");
 	add_line(lines, &n, "guest physical address bits", probe->guest_phys_bits > 0,
 		 "%u; shared-view bit for CoCo modes: %u", probe->guest_phys_bits,
 		 probe->shared_bit);
@@ -276,8 +277,8 @@ void probe_print_table(FILE *out, const struct host_probe *probe)
 	int n = probe_lines(probe, lines);
 	fprintf(out, "%-30s %-7s %s\n", "feature", "status", "detail");
 	for (int i = 0; i < n; i++)
-		fprintf(out, "%-30s %-7s %s\n", lines[i].name,
-			line_status(&lines[i]), lines[i].detail);
+		fprintf(out, "%-30s %-7s %s\n", lines[i].name, line_status(&lines[i]),
+			lines[i].detail);
 }
 
 void probe_print_json(FILE *out, const struct host_probe *probe)

@@ -10,7 +10,7 @@
 void report_add_feature(struct run_report *report, const char *name, bool native)
 {
 	if (report->nr_features < REPORT_MAX_FEATURES)
-		report->features[report->nr_features++] = (struct report_feature){name, native};
+		report->features[report->nr_features++] = (struct report_feature){ name, native };
 }
 
 uint64_t report_event(const struct run_report *report, enum event_kind kind)
@@ -123,12 +123,15 @@ void report_print_summary(FILE *out, const struct run_report *report)
 	for (int i = 0; i < report->nr_features; i++)
 		modelled += !report->features[i].native;
 	/* Even the one-line form says whether any feature was modelled (DESIGN.md). */
-	fprintf(out, "%-36s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64
-		", hlt %" PRIu64 ")  %8.2f ms  %-11s %s%s\n",
+	fprintf(out,
+		"%-36s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64 ", hlt %" PRIu64
+		")  %8.2f ms  %-11s %s%s\n",
 		report->scenario->name, config_outcome_name(report->outcome), total_exits(report),
 		report->exits[EXIT_KIND_IO], report->exits[EXIT_KIND_MMIO],
 		report->exits[EXIT_KIND_HLT], report->total_ms,
-		modelled ? "[modelled]" : report->nr_features ? "[native]" : "[not run]",
+		modelled	      ? "[modelled]"
+		: report->nr_features ? "[native]"
+				      : "[not run]",
 		report->matched ? "ok" : "MISMATCH: ", report->matched ? "" : report->mismatch);
 }
 
@@ -166,7 +169,8 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 	json_print_string(out, scenario->name);
 	fprintf(out, ",\n  \"file\": ");
 	json_print_string(out, scenario->path);
-	fprintf(out, ",\n  \"mode\": \"%s\",\n  \"stage\": %d,\n  \"vcpus\": %d,\n"
+	fprintf(out,
+		",\n  \"mode\": \"%s\",\n  \"stage\": %d,\n  \"vcpus\": %d,\n"
 		"  \"memory\": %" PRIu64 ",\n",
 		config_mode_name(scenario->mode), scenario->stage, scenario->vcpus,
 		scenario->memory_size);
@@ -184,7 +188,8 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 	fprintf(out, "},\n  \"unhandled\": {\"pio\": %" PRIu64 ", \"mmio\": %" PRIu64 "},\n",
 		report->unhandled_pio, report->unhandled_mmio);
 	const struct hypercall_stats *hc = &report->hypercalls;
-	fprintf(out, "  \"hypercalls\": {\"requests\": %" PRIu64 ", \"done\": %" PRIu64
+	fprintf(out,
+		"  \"hypercalls\": {\"requests\": %" PRIu64 ", \"done\": %" PRIu64
 		", \"asserts\": %" PRIu64 ", \"refused_bad_block\": %" PRIu64
 		", \"refused_unknown_op\": %" PRIu64 ", \"refused_not_supported\": %" PRIu64
 		", \"shares\": %" PRIu64 ", \"unshares\": %" PRIu64
@@ -194,7 +199,8 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 		hc->refused_not_supported, hc->shares, hc->unshares, hc->refused_conversions,
 		hc->discards, hc->refused_discards);
 	const struct conversion_stats *cv = &report->conversions;
-	fprintf(out, "  \"memory_faults\": {\"kernel\": %" PRIu64 ", \"modelled\": %" PRIu64
+	fprintf(out,
+		"  \"memory_faults\": {\"kernel\": %" PRIu64 ", \"modelled\": %" PRIu64
 		"},\n  \"conversions\": {\"pages_to_shared\": %" PRIu64
 		", \"pages_to_private\": %" PRIu64 ", \"by_fault\": %" PRIu64
 		", \"by_hypercall\": %" PRIu64 ", \"hypervisor_side\": %" PRIu64
@@ -205,7 +211,8 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 	fprintf(out, "  \"consistent\": %s,\n", report->inconsistent ? "false" : "true");
 	if (report->private_mmap_tried)
 		fprintf(out, "  \"private_gmem_mmap\": \"%s\",\n",
-			report->private_mmap_errno ? strerror(report->private_mmap_errno) : "succeeded");
+			report->private_mmap_errno ? strerror(report->private_mmap_errno)
+						   : "succeeded");
 	fprintf(out, "  \"checks\": [");
 	for (int i = 0; i < scenario->nr_checks; i++) {
 		fprintf(out, "%s{\"passed\": %s, \"detail\": ", i ? ", " : "",
@@ -223,7 +230,8 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 			fprintf(out, "%s\"%s\"", n++ ? ", " : "", report->features[i].name);
 	fprintf(out, "]},\n  \"host\": ");
 	probe_print_json(out, probe);
-	fprintf(out, ",\n  \"console_bytes\": %" PRIu64 ",\n  \"console\": ", report->console_bytes);
+	fprintf(out,
+		",\n  \"console_bytes\": %" PRIu64 ",\n  \"console\": ", report->console_bytes);
 	json_print_string(out, report->console_transcript ? report->console_transcript : "");
 	fprintf(out, ",\n  \"time_ms\": {\"setup\": %.3f, \"run\": %.3f, \"total\": %.3f}\n}\n",
 		report->setup_ms, report->run_ms, report->total_ms);

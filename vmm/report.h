@@ -43,7 +43,7 @@ struct run_report {
 	uint64_t unhandled_pio, unhandled_mmio;
 	struct hypercall_stats hypercalls;
 	struct conversion_stats conversions;
-	bool inconsistent; /* the checker found state, memslots and views disagreeing */
+	bool inconsistent;	/* the checker found state, memslots and views disagreeing */
 	int private_mmap_errno; /* coco-legacy: the kernel's answer to mmap of the guest_memfd */
 	bool private_mmap_tried;
 	char consistency[256];

@@ -24,13 +24,20 @@ struct allowed_call {
 	const char *why;
 };
 
-#define ANY(nr, why) {#nr, SYS_##nr, -1, 0, 0, 0, why}
-#define WHEN(nr, arg, cmp, mask, value, why) {#nr, SYS_##nr, arg, cmp, mask, value, why}
+#define ANY(nr, why)                            \
+	{                                       \
+#nr, SYS_##nr, -1, 0, 0, 0, why \
+	}
+#define WHEN(nr, arg, cmp, mask, value, why)              \
+	{                                                 \
+#nr, SYS_##nr, arg, cmp, mask, value, why \
+	}
 
 /* Both kinds of thread: memory management for malloc, locks, signals, exit. */
 static const struct allowed_call common_calls[] = {
 	ANY(futex, "locks and condition variables"),
-	WHEN(mmap, 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0, "malloc and the memory views; never executable"),
+	WHEN(mmap, 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0,
+	     "malloc and the memory views; never executable"),
 	ANY(munmap, "free"),
 	ANY(madvise, "free; thread exit"),
 	ANY(brk, "malloc"),
@@ -125,7 +132,8 @@ static void report_violation(int signal_number, siginfo_t *info, void *context)
 	int number = info->si_syscall;
 	append(line, sizeof(line), &used, "gmemvm: sandbox: forbidden system call ");
 	append(line, sizeof(line), &used,
-	       number >= 0 && number < 512 && syscall_names[number][0] ? syscall_names[number] : "?");
+	       number >= 0 && number < 512 && syscall_names[number][0] ? syscall_names[number]
+								       : "?");
 	append(line, sizeof(line), &used, " (");
 	append_number(line, sizeof(line), &used, number);
 	append(line, sizeof(line), &used, ") on the ");
@@ -152,7 +160,7 @@ void sandbox_prepare(void)
 			free(name);
 		}
 	}
-	struct sigaction action = {.sa_sigaction = report_violation, .sa_flags = SA_SIGINFO};
+	struct sigaction action = { .sa_sigaction = report_violation, .sa_flags = SA_SIGINFO };
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGSYS, &action, NULL);
 }
@@ -165,14 +173,15 @@ static int add_calls(scmp_filter_ctx filter, const struct allowed_call *calls, s
 		if (call->argument < 0)
 			status = seccomp_rule_add(filter, SCMP_ACT_ALLOW, call->number, 0);
 		else if (call->compare == SCMP_CMP_MASKED_EQ) /* datum_a is the mask */
-			status = seccomp_rule_add(filter, SCMP_ACT_ALLOW, call->number, 1,
-						  (struct scmp_arg_cmp){(unsigned int)call->argument,
-									call->compare, call->mask,
-									call->value});
+			status = seccomp_rule_add(
+				filter, SCMP_ACT_ALLOW, call->number, 1,
+				(struct scmp_arg_cmp){ (unsigned int)call->argument, call->compare,
+						       call->mask, call->value });
 		else /* datum_a is the value compared with */
-			status = seccomp_rule_add(filter, SCMP_ACT_ALLOW, call->number, 1,
-						  (struct scmp_arg_cmp){(unsigned int)call->argument,
-									call->compare, call->value, 0});
+			status = seccomp_rule_add(
+				filter, SCMP_ACT_ALLOW, call->number, 1,
+				(struct scmp_arg_cmp){ (unsigned int)call->argument, call->compare,
+						       call->value, 0 });
 		if (status < 0)
 			return status;
 	}
@@ -223,8 +232,10 @@ static void print_calls(FILE *out, const char *thread, const struct allowed_call
 			fprintf(out, " request %#llx", (unsigned long long)call->value);
 		else if (call->argument >= 0)
 			fprintf(out, " arg%d %s %#llx", call->argument,
-				call->compare == SCMP_CMP_MASKED_EQ ? "&mask==" :
-				call->compare == SCMP_CMP_LE ? "<=" : call->compare == SCMP_CMP_GE ? ">=" : "==",
+				call->compare == SCMP_CMP_MASKED_EQ ? "&mask=="
+				: call->compare == SCMP_CMP_LE	    ? "<="
+				: call->compare == SCMP_CMP_GE	    ? ">="
+								    : "==",
 				(unsigned long long)call->value);
 		fprintf(out, "  # %s\n", call->why);
 	}

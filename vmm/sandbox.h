@@ -18,7 +18,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum sandbox_thread { SANDBOX_THREAD_VCPU, SANDBOX_THREAD_MAIN };
+enum sandbox_thread {
+	SANDBOX_THREAD_VCPU,
+	SANDBOX_THREAD_MAIN
+};
 
 /* Resolve syscall names and install the SIGSYS reporter; once, before threads. */
 void sandbox_prepare(void);

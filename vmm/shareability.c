@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHAREABILITY_MIN_GRANULE 4096ULL
+#define SHAREABILITY_MIN_GRANULE      4096ULL
 #define SHAREABILITY_INITIAL_CAPACITY 16
 
 static bool state_valid(enum shareability state)
@@ -144,12 +144,13 @@ int shareability_set(struct shareability_map *map, uint64_t offset, uint64_t len
 	last = find(map, end - 1);
 
 	if (at(map, first)->start < offset)
-		push(repl, &n, (struct shareability_extent){ at(map, first)->start, offset,
-							     at(map, first)->state });
+		push(repl, &n,
+		     (struct shareability_extent){ at(map, first)->start, offset,
+						   at(map, first)->state });
 	push(repl, &n, (struct shareability_extent){ offset, end, state });
 	if (end < at(map, last)->end)
-		push(repl, &n, (struct shareability_extent){ end, at(map, last)->end,
-							     at(map, last)->state });
+		push(repl, &n,
+		     (struct shareability_extent){ end, at(map, last)->end, at(map, last)->state });
 
 	/* Fold in untouched neighbours in the same state, so none stay equal. */
 	if (first > 0 && at(map, first - 1)->state == repl[0].state) {
@@ -220,8 +221,7 @@ void shareability_for_each(const struct shareability_map *map,
 	}
 }
 
-void shareability_for_each_in(const struct shareability_map *map, uint64_t offset,
-			      uint64_t length,
+void shareability_for_each_in(const struct shareability_map *map, uint64_t offset, uint64_t length,
 			      void (*fn)(void *opaque, uint64_t start, uint64_t end,
 					 enum shareability state),
 			      void *opaque)

@@ -71,7 +71,8 @@ int shareability_set(struct shareability_map *map, uint64_t offset, uint64_t len
 /* State of the granule holding offset; offset must be < size (else ALL). */
 enum shareability shareability_get(const struct shareability_map *map, uint64_t offset);
 
-/* true if every byte of [offset, offset + length) is in state; false for an empty or out-of-range range. */
+/* true if every byte of [offset, offset + length) is in state; false for an empty or out-of-range
+ * range. */
 bool shareability_range_is(const struct shareability_map *map, uint64_t offset, uint64_t length,
 			   enum shareability state);
 
@@ -90,8 +91,7 @@ void shareability_for_each(const struct shareability_map *map,
  * renders as '?'.
  */
 /* The same, clipped to [offset, offset + length): fn sees only that part. */
-void shareability_for_each_in(const struct shareability_map *map, uint64_t offset,
-			      uint64_t length,
+void shareability_for_each_in(const struct shareability_map *map, uint64_t offset, uint64_t length,
 			      void (*fn)(void *opaque, uint64_t start, uint64_t end,
 					 enum shareability state),
 			      void *opaque);

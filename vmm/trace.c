@@ -23,7 +23,8 @@ static ssize_t trace_write(void *cookie, const char *buffer, size_t size)
 		if (number <= sink->limit)
 			fwrite(line, 1, length, sink->out);
 		else if (number == sink->limit + 1)
-			fprintf(sink->out, "trace: limit of %" PRIu64 " lines reached; later events "
+			fprintf(sink->out,
+				"trace: limit of %" PRIu64 " lines reached; later events "
 				"are counted in the report but not printed (--trace-limit)\n",
 				sink->limit);
 		line += length;
@@ -45,7 +46,7 @@ FILE *trace_open(FILE *out, uint64_t limit)
 		return NULL;
 	sink->out = out;
 	sink->limit = limit;
-	cookie_io_functions_t functions = {.write = trace_write, .close = trace_close};
+	cookie_io_functions_t functions = { .write = trace_write, .close = trace_close };
 	FILE *stream = fopencookie(sink, "w", functions);
 	if (!stream) {
 		free(sink);

@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #define TRACE_DEFAULT_LIMIT 1000000ULL
-#define TRACE_MAX_LIMIT 100000000ULL
+#define TRACE_MAX_LIMIT	    100000000ULL
 
 /* NULL if the stream cannot be made. Close with fclose. */
 FILE *trace_open(FILE *out, uint64_t limit);

@@ -13,25 +13,25 @@
 #include "faultinject.h"
 #include "sandbox.h"
 
-#define PAGE_PRESENT (1ULL << 0)
+#define PAGE_PRESENT  (1ULL << 0)
 #define PAGE_WRITABLE (1ULL << 1)
-#define PAGE_HUGE (1ULL << 7)
+#define PAGE_HUGE     (1ULL << 7)
 #define PAGE_ACCESSED (1ULL << 5)
-#define PAGE_DIRTY (1ULL << 6)
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
+#define PAGE_DIRTY    (1ULL << 6)
+#define CR0_PE	      (1ULL << 0)
+#define CR0_MP	      (1ULL << 1)
+#define CR0_ET	      (1ULL << 4)
+#define CR0_NE	      (1ULL << 5)
+#define CR0_WP	      (1ULL << 16)
+#define CR0_PG	      (1ULL << 31)
+#define CR4_PAE	      (1ULL << 5)
+#define EFER_LME      (1ULL << 8)
+#define EFER_LMA      (1ULL << 10)
 #define SELECTOR_CODE 0x08
 #define SELECTOR_DATA 0x10
 /* Flat 64-bit code and flat data descriptors. */
 #define GDT_CODE64 0x00af9a000000ffffULL
-#define GDT_DATA 0x00cf92000000ffffULL
+#define GDT_DATA   0x00cf92000000ffffULL
 /* The signal that kicks a vCPU thread out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -50,7 +50,8 @@ void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 		for (uint64_t entry = 0; entry < 512; entry++) {
 			uint64_t gpa = ((uint64_t)pd << 30) | (entry << 21);
 			write_u64(ram, pd_gpa + entry * 8,
-				  gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_HUGE | PAGE_ACCESSED | PAGE_DIRTY);
+				  gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_HUGE | PAGE_ACCESSED |
+					  PAGE_DIRTY);
 		}
 	}
 	if (shared_bit >= 39 && shared_bit <= 46) {
@@ -79,8 +80,7 @@ void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 			  GMEMVM_STACK_CANARY);
 }
 
-static void flat_segment(struct kvm_segment *segment, uint16_t selector, uint64_t base,
-			 bool code)
+static void flat_segment(struct kvm_segment *segment, uint16_t selector, uint64_t base, bool code)
 {
 	*segment = (struct kvm_segment){
 		.base = base,
@@ -230,7 +230,7 @@ out:
 
 int vcpu_set_start(struct vcpu_set *set, char *err, size_t err_size)
 {
-	struct sigaction action = {.sa_handler = kick_handler};
+	struct sigaction action = { .sa_handler = kick_handler };
 	sigemptyset(&action.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &action, NULL); /* no SA_RESTART: KVM_RUN must return */
 
@@ -280,10 +280,10 @@ bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms)
 	bool timed_out = false;
 	pthread_mutex_lock(&set->lock);
 	while (set->running > 0 && !timed_out)
-		timed_out = pthread_cond_timedwait(&set->finished, &set->lock, &deadline) ==
-			    ETIMEDOUT;
+		timed_out =
+			pthread_cond_timedwait(&set->finished, &set->lock, &deadline) == ETIMEDOUT;
 	pthread_mutex_unlock(&set->lock);
-	bool still_running[GMEMVM_MAX_VCPUS] = {false};
+	bool still_running[GMEMVM_MAX_VCPUS] = { false };
 	if (timed_out) {
 		for (int i = 0; i < set->count; i++)
 			still_running[i] = !atomic_load(&set->vcpus[i].finished);

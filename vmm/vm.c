@@ -45,8 +45,8 @@ struct vm {
 	size_t guest_file_size;
 	struct elf_image guest;
 	uint8_t devtree[GMEMVM_FDT_MAX_SIZE];
-	FILE *trace; /* --trace, bounded (trace.h); NULL when off */
-	bool refused; /* a rule of the design notes refused the set-up */
+	FILE *trace;		       /* --trace, bounded (trace.h); NULL when off */
+	bool refused;		       /* a rule of the design notes refused the set-up */
 	char refusal[ERROR_SIZE - 32]; /* leaves room for "set-up refused: " */
 };
 
@@ -72,8 +72,8 @@ static enum gmemvm_status prepare_guest(struct vm *vm, char *err)
 	const char *path = guest_path(vm->scenario);
 	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
-	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA,
-		      GMEMVM_SHARED_AREA_GPA, &vm->guest, err, ERROR_SIZE) < 0)
+	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA, GMEMVM_SHARED_AREA_GPA,
+		      &vm->guest, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
 	return GMEMVM_STATUS_MATCHED;
 }
@@ -111,13 +111,15 @@ static void record_features(const struct vm *vm, struct run_report *report)
 	bool converted = report->conversions.by_hypercall || report->conversions.by_fault;
 	if (scenario->mode != MODE_SHARED || converted) {
 		if (vm->gmem.support_shared)
-			report_add_feature(report, "per-page shareability and CONVERT_SHARED/PRIVATE",
+			report_add_feature(report,
+					   "per-page shareability and CONVERT_SHARED/PRIVATE",
 					   native_conversion);
 		if (vm->gmem.support_shared && vm->gmem.model)
-			report_add_feature(report,
-					   "host SIGBUS on private pages (kernel, via a never-shared "
-					   "guest_memfd)",
-					   true);
+			report_add_feature(
+				report,
+				"host SIGBUS on private pages (kernel, via a never-shared "
+				"guest_memfd)",
+				true);
 	}
 	if (coco) {
 		report_add_feature(report, "private/shared views (shared GPA bit)", false);
@@ -127,8 +129,9 @@ static void record_features(const struct vm *vm, struct run_report *report)
 		report_add_feature(report, "KVM_SET_MEMORY_ATTRIBUTES (private attribute)",
 				   vm->host.caps.memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
 	if (scenario->mode == MODE_COCO_LEGACY && !vm->gmem.support_shared)
-		report_add_feature(report, "private contents of an unmappable guest_memfd (memfd "
-					   "stand-in)",
+		report_add_feature(report,
+				   "private contents of an unmappable guest_memfd (memfd "
+				   "stand-in)",
 				   false);
 	report_add_feature(report, "exits (io, mmio, hlt)", true);
 }
@@ -189,8 +192,8 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 			 vm->host.guest_phys_bits);
 		return GMEMVM_STATUS_HOST;
 	}
-	if (devtree_build(vm->devtree, sizeof(vm->devtree), scenario, shared_bit, err,
-			  ERROR_SIZE) < 0)
+	if (devtree_build(vm->devtree, sizeof(vm->devtree), scenario, shared_bit, err, ERROR_SIZE) <
+	    0)
 		return GMEMVM_STATUS_BAD_INPUT;
 
 	vm->vm_fd = kvm_create_vm(vm->kvm_fd, 0);
@@ -212,7 +215,8 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	if (layout == GMEM_REFUSED) {
 		/* Not an error of gmemvm's: the outcome the scenario may expect. */
 		vm->refused = true;
-		snprintf(vm->refusal, sizeof(vm->refusal), "%.*s", (int)sizeof(vm->refusal) - 1, err);
+		snprintf(vm->refusal, sizeof(vm->refusal), "%.*s", (int)sizeof(vm->refusal) - 1,
+			 err);
 		return GMEMVM_STATUS_MATCHED;
 	}
 	if (layout < 0)
@@ -295,10 +299,10 @@ static void check_pattern(struct vm *vm, const struct data_check *check,
 		 check->addr, check->size,
 		 bytes ? "as expected" : "not visible to the host (private, or outside RAM)");
 	for (uint64_t offset = 0; bytes && offset < check->size; offset += 8) {
-		uint64_t word, want = check->kind == CHECK_ZERO
-					      ? 0
-					      : gmemvm_pattern_word(check->pattern,
-								    check->addr + offset);
+		uint64_t word,
+			want = check->kind == CHECK_ZERO
+				       ? 0
+				       : gmemvm_pattern_word(check->pattern, check->addr + offset);
 		memcpy(&word, bytes + offset, sizeof(word));
 		if (word != want) {
 			result->passed = false;
@@ -311,8 +315,7 @@ static void check_pattern(struct vm *vm, const struct data_check *check,
 }
 
 /* Every page must fault for the host, with the kernel's SIGBUS. */
-static void check_sigbus(struct vm *vm, const struct data_check *check,
-			 struct check_result *result)
+static void check_sigbus(struct vm *vm, const struct data_check *check, struct check_result *result)
 {
 	const uint8_t *view = vm->memory.host_view;
 	result->passed = false;
@@ -337,8 +340,7 @@ static void check_sigbus(struct vm *vm, const struct data_check *check,
 	}
 }
 
-static void check_state(struct vm *vm, const struct data_check *check,
-			struct check_result *result)
+static void check_state(struct vm *vm, const struct data_check *check, struct check_result *result)
 {
 	bool want_private = check->kind == CHECK_PRIVATE;
 	bool private = memmap_is_private(&vm->memory, check->addr, check->size);
@@ -347,8 +349,9 @@ static void check_state(struct vm *vm, const struct data_check *check,
 	char picture[65] = "";
 	if (check->addr < vm->memory.ram_size)
 		memmap_render(&vm->memory, check->addr, check->size, picture, 32);
-	snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " is [%s], expected all %s",
-		 check->addr, check->size, picture, want_private ? "private" : "shared");
+	snprintf(result->detail, sizeof(result->detail),
+		 "%#" PRIx64 "+%#" PRIx64 " is [%s], expected all %s", check->addr, check->size,
+		 picture, want_private ? "private" : "shared");
 }
 
 /* Host-side checks through the VMM's own view of guest RAM, after the run. */
@@ -427,7 +430,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		return status;
 	}
 
-	struct run_report report = {.scenario = scenario, .serving = vm->host.serving};
+	struct run_report report = { .scenario = scenario, .serving = vm->host.serving };
 	/* Opened now: once the sandbox is in place the main thread cannot open files. */
 	FILE *report_file = NULL;
 	if (options->report_path && !(report_file = fopen(options->report_path, "we"))) {
@@ -448,7 +451,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
 	if (!vm->refused && vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
 		fprintf(stderr, "gmemvm: %s\n", err);
-	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, err, ERROR_SIZE) < 0) {
+	if (options->sandbox &&
+	    sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, err, ERROR_SIZE) < 0) {
 		/* Without its filter the main thread must not go on: stop the guest. */
 		fprintf(stderr, "gmemvm: %s\n", err);
 		vcpu_set_stop(&vm->vcpus);
@@ -461,12 +465,12 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	collect_outcome(vm, &report);
 	if (vm->refused) {
 		report.outcome = OUTCOME_REFUSED;
-		snprintf(report.message, sizeof(report.message), "set-up refused: %s",
-			 vm->refusal);
+		snprintf(report.message, sizeof(report.message), "set-up refused: %s", vm->refusal);
 	}
 	if (report.outcome == OUTCOME_TIMEOUT)
 		snprintf(report.message, sizeof(report.message),
-			 "the guest did not finish within %u ms (vm.timeout)", scenario->timeout_ms);
+			 "the guest did not finish within %u ms (vm.timeout)",
+			 scenario->timeout_ms);
 	report.expected = vm->host.serving == GMEM_SERVING_GUEST_MEMFD
 				  ? scenario->expect_gmem_served
 				  : scenario->expect_uaddr_served;
@@ -476,8 +480,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 			report.inconsistent = true;
 	}
 	report.conversions = conversion_read_stats(&vm->conversions);
-	report.private_mmap_tried = scenario->mode == MODE_COCO_LEGACY && !scenario->support_shared &&
-				    !vm->refused;
+	report.private_mmap_tried =
+		scenario->mode == MODE_COCO_LEGACY && !scenario->support_shared && !vm->refused;
 	report.private_mmap_errno = vm->memory.private_mmap_errno;
 	if (!vm->refused)
 		record_features(vm, &report);
@@ -489,7 +493,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	if (!options->quiet) {
 		printf("%s: %s\n", config_outcome_name(report.outcome), report.message);
 		if (report.private_mmap_tried)
-			printf("host mmap of the private guest_memfd: %s (no SUPPORT_SHARED: the VMM "
+			printf("host mmap of the private guest_memfd: %s (no SUPPORT_SHARED: the "
+			       "VMM "
 			       "never maps it)\n",
 			       report.private_mmap_errno ? strerror(report.private_mmap_errno)
 							 : "succeeded, unexpectedly");

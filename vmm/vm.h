@@ -15,17 +15,17 @@
 
 /* Exit statuses of gmemvm, documented in README.md. */
 enum gmemvm_status {
-	GMEMVM_STATUS_MATCHED = 0,  /* the run ended as the scenario expects */
-	GMEMVM_STATUS_MISMATCH = 1, /* it ran, and something differed */
+	GMEMVM_STATUS_MATCHED = 0,   /* the run ended as the scenario expects */
+	GMEMVM_STATUS_MISMATCH = 1,  /* it ran, and something differed */
 	GMEMVM_STATUS_BAD_INPUT = 2, /* usage, config or guest image refused */
-	GMEMVM_STATUS_HOST = 3,      /* the host lacks something, or a set-up call failed */
+	GMEMVM_STATUS_HOST = 3,	     /* the host lacks something, or a set-up call failed */
 };
 
 struct run_options {
 	bool trace;
 	uint64_t trace_limit; /* lines of --trace output at most */
-	bool quiet; /* the summary line only; no console or feature lines */
-	bool sandbox; /* seccomp filters on every thread before the first KVM_RUN */
+	bool quiet;	      /* the summary line only; no console or feature lines */
+	bool sandbox;	      /* seccomp filters on every thread before the first KVM_RUN */
 	const char *report_path;
 	struct timespec process_start; /* CLOCK_MONOTONIC at main() */
 };
