@@ -809,78 +809,75 @@ static void test_render(void **state)
 	assert_string_equal(picture, "SmPSSSSS");
 }
 
+/* A mode-shared memory map with one userspace_addr choice, on a fresh VM. */
+struct shared_setup {
+	int kvm_fd, vm_fd;
+	struct gmem gmem;
+	struct memmap map;
+	char err[ERR_SIZE];
+	int status; /* what memmap_setup returned */
+};
+
+static void shared_setup_run(struct shared_setup *setup, int stage, bool null, bool anonymous)
+{
+	memset(setup, 0, sizeof(*setup));
+	setup->kvm_fd = kvm_open(setup->err, sizeof(setup->err));
+	assert_true(setup->kvm_fd >= 0);
+	struct kvm_caps caps;
+	kvm_read_caps(setup->kvm_fd, &caps);
+	setup->vm_fd = kvm_create_vm(setup->kvm_fd, 0);
+	assert_true(setup->vm_fd >= 0);
+	struct scenario scenario;
+	memset(&scenario, 0, sizeof(scenario));
+	scenario.mode = MODE_SHARED;
+	scenario.stage = stage;
+	scenario.memory_size = RAM_SIZE;
+	scenario.vcpus = 1;
+	scenario.support_shared = true;
+	scenario.userspace_addr_null = null;
+	scenario.userspace_addr_anonymous = anonymous;
+	memmap_init(&setup->map);
+	assert_int_equal(gmem_create(&setup->gmem, setup->vm_fd, RAM_SIZE, true, false,
+				     caps.guest_memfd_flags, true, setup->err, sizeof(setup->err)),
+			 0);
+	setup->status = memmap_setup(&setup->map, &scenario, &setup->gmem, setup->vm_fd, SHARED_BIT,
+				     setup->err, sizeof(setup->err));
+}
+
+static void shared_setup_release(struct shared_setup *setup)
+{
+	memmap_destroy(&setup->map);
+	gmem_destroy(&setup->gmem);
+	close(setup->vm_fd);
+	close(setup->kvm_fd);
+}
+
 /* The stage-1 userspace_addr rule refuses an unrelated mapping: GMEM_REFUSED. */
 static void test_setup_refuses_anonymous(void **state)
 {
 	(void)state;
-	char err[ERR_SIZE] = "";
-	int kvm_fd = kvm_open(err, sizeof(err));
-	assert_true(kvm_fd >= 0);
-	struct kvm_caps caps;
-	kvm_read_caps(kvm_fd, &caps);
-	int vm_fd = kvm_create_vm(kvm_fd, 0);
-	assert_true(vm_fd >= 0);
-	struct scenario scenario;
-	memset(&scenario, 0, sizeof(scenario));
-	scenario.mode = MODE_SHARED;
-	scenario.stage = 1;
-	scenario.memory_size = RAM_SIZE;
-	scenario.vcpus = 1;
-	scenario.support_shared = true;
-	scenario.userspace_addr_anonymous = true;
-	struct gmem gmem;
-	struct memmap map;
-	memmap_init(&map);
-	assert_int_equal(gmem_create(&gmem, vm_fd, RAM_SIZE, true, false, caps.guest_memfd_flags,
-				     true, err, sizeof(err)),
-			 0);
-	int status = memmap_setup(&map, &scenario, &gmem, vm_fd, SHARED_BIT, err, sizeof(err));
-	assert_int_equal(status, GMEM_REFUSED);
-	if (!strstr(err, "same folio"))
-		fail_msg("refusal does not quote the rule: %s", err);
-	memmap_destroy(&map);
-	gmem_destroy(&gmem);
-	close(vm_fd);
-	close(kvm_fd);
+	struct shared_setup setup;
+	shared_setup_run(&setup, 1, false, true);
+	assert_int_equal(setup.status, GMEM_REFUSED);
+	if (!strstr(setup.err, "same folio"))
+		fail_msg("refusal does not quote the rule: %s", setup.err);
+	shared_setup_release(&setup);
 }
 
 /* userspace_addr = NULL: the notes' opt-out; the memslot records 0. */
 static void test_setup_null_userspace_addr(void **state)
 {
 	(void)state;
-	char err[ERR_SIZE] = "";
-	int kvm_fd = kvm_open(err, sizeof(err));
-	assert_true(kvm_fd >= 0);
-	struct kvm_caps caps;
-	kvm_read_caps(kvm_fd, &caps);
-	int vm_fd = kvm_create_vm(kvm_fd, 0);
-	assert_true(vm_fd >= 0);
-	struct scenario scenario;
-	memset(&scenario, 0, sizeof(scenario));
-	scenario.mode = MODE_SHARED;
-	scenario.stage = 2;
-	scenario.memory_size = RAM_SIZE;
-	scenario.vcpus = 1;
-	scenario.support_shared = true;
-	scenario.userspace_addr_null = true;
-	struct gmem gmem;
-	struct memmap map;
-	memmap_init(&map);
-	assert_int_equal(gmem_create(&gmem, vm_fd, RAM_SIZE, true, false, caps.guest_memfd_flags,
-				     true, err, sizeof(err)),
-			 0);
-	assert_int_equal(memmap_setup(&map, &scenario, &gmem, vm_fd, SHARED_BIT, err, sizeof(err)),
-			 0);
-	assert_int_equal(map.nr_slots, 1);
-	assert_int_equal(map.slots[0].userspace_addr, 0);
+	struct shared_setup setup;
+	shared_setup_run(&setup, 2, true, false);
+	assert_int_equal(setup.status, 0);
+	assert_int_equal(setup.map.nr_slots, 1);
+	assert_int_equal(setup.map.slots[0].userspace_addr, 0);
 	/* The host still has its view. */
-	assert_int_equal(memmap_write(&map, TEST_GPA, "null", 4), 0);
-	if (memmap_check(&map, err, sizeof(err)) != 0)
-		fail_msg("memmap_check: %s", err);
-	memmap_destroy(&map);
-	gmem_destroy(&gmem);
-	close(vm_fd);
-	close(kvm_fd);
+	assert_int_equal(memmap_write(&setup.map, TEST_GPA, "null", 4), 0);
+	if (memmap_check(&setup.map, setup.err, sizeof(setup.err)) != 0)
+		fail_msg("memmap_check: %s", setup.err);
+	shared_setup_release(&setup);
 }
 
 /* Several vCPUs fault on the same range at once: one converts, the others

@@ -36,6 +36,8 @@ int hypercall_decode(struct memmap *memory, uint64_t gpa, struct gmemvm_hypercal
 
 void hypercall_read_string(struct memmap *memory, uint64_t gpa, char *out, size_t size)
 {
+	if (size == 0)
+		return; /* no room even for the terminator */
 	size_t length = 0;
 	for (; length + 1 < size; length++) {
 		char byte;
