@@ -79,13 +79,16 @@ enum gmemvm_hypercall_op {
 	GMEMVM_HC_DISCARD = 5 /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
 };
 
-/* Result codes the VMM writes into gmemvm_hypercall.result. */
+/*
+ * Result codes the VMM writes into gmemvm_hypercall.result: the whole list. A block the VMM cannot read (misaligned, outside
+ * RAM, or in private memory) gets no answer at all: its result field keeps
+ * whatever the guest left there, and the refusal is counted in the report.
+ */
 #define GMEMVM_HC_OK	 0
-#define GMEMVM_HC_EINVAL (-22) /* malformed request: bad address, size or alignment */
-#define GMEMVM_HC_ENOSYS (-38) /* unknown op */
-#define GMEMVM_HC_EPERM	 (-1)  /* op not allowed in this mode or stage */
-#define GMEMVM_HC_EFAULT (-14) /* the request block is not in shared memory */
-#define GMEMVM_HC_ENOMEM (-12) /* the VMM could not carry out a valid request */
+#define GMEMVM_HC_EINVAL (-22) /* malformed range: empty, unaligned, overflowing, outside RAM */
+#define GMEMVM_HC_ENOSYS (-38) /* unknown op, or share/unshare in stage 1 (no conversions) */
+#define GMEMVM_HC_EPERM	 (-1)  /* share/unshare on a guest_memfd without SUPPORT_SHARED */
+#define GMEMVM_HC_ENOMEM (-12) /* the VMM itself failed; the run stops with vmm-error */
 
 /* Device-tree names (the guest reads them with libfdt). */
 #define GMEMVM_FDT_NODE	      "/gmemvm"
