@@ -80,9 +80,10 @@ enum gmemvm_hypercall_op {
 };
 
 /*
- * Result codes the VMM writes into gmemvm_hypercall.result: the whole list. A block the VMM cannot read (misaligned, outside
- * RAM, or in private memory) gets no answer at all: its result field keeps
- * whatever the guest left there, and the refusal is counted in the report.
+ * Result codes the VMM writes into gmemvm_hypercall.result: the whole list.
+ * A block the VMM cannot read (misaligned, outside RAM, or in private memory)
+ * gets no answer at all: its result field keeps whatever the guest left
+ * there, and the refusal is counted in the report.
  */
 #define GMEMVM_HC_OK	 0
 #define GMEMVM_HC_EINVAL (-22) /* malformed range: empty, unaligned, overflowing, outside RAM */
