@@ -450,6 +450,21 @@ static void test_internal_error_emulation_null_first_exit(void **state)
 	assert_message_has(&f->context, "emulation failure");
 }
 
+/* On a host whose memslots are served from guest_memfd the probe says the
+ * guest can run, so even a first-exit emulation failure is the emulation
+ * being refused, not "cannot run". */
+static void test_internal_error_emulation_null_gmem_served(void **state)
+{
+	struct fixture *f = *state;
+
+	f->context.userspace_addr_null = true;
+	f->context.gmem_served = true;
+	make_exit(f->run, KVM_EXIT_INTERNAL_ERROR);
+	f->run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_STOP);
+	assert_int_equal(f->context.outcome, OUTCOME_EMULATION_REFUSED);
+}
+
 static void test_internal_error_emulation(void **state)
 {
 	struct fixture *f = *state;
@@ -810,6 +825,7 @@ int main(void)
 		TEST(test_fail_entry),
 		TEST(test_internal_error_emulation_null),
 		TEST(test_internal_error_emulation_null_first_exit),
+		TEST(test_internal_error_emulation_null_gmem_served),
 		TEST(test_internal_error_emulation),
 		TEST(test_internal_error_other_suberrors),
 		TEST(test_memory_fault),

@@ -19,12 +19,14 @@ stop(struct exit_context *context, enum outcome outcome, const char *format, ...
 	return EXIT_ACTION_STOP;
 }
 
-/* The first exit of a vCPU that never executed anything: with userspace_addr
- * NULL on a host that serves memslots from userspace_addr, this is where the
- * run ends (HOST-FACTS.md: "the guest cannot run at all here"). */
-static bool never_ran(const struct exit_context *context)
+/* The first exit of a vCPU that never executed anything, with userspace_addr
+ * NULL on a host that serves memslots from userspace_addr (the probe): this is
+ * where such a run ends (HOST-FACTS.md: "the guest cannot run at all here").
+ * On a host served from guest_memfd the guest runs, so the exit means what it
+ * says. */
+static bool cannot_run(const struct exit_context *context)
 {
-	return context->exits_total == 1;
+	return context->userspace_addr_null && !context->gmem_served && context->exits_total == 1;
 }
 
 static enum exit_action stop_cannot_run(struct exit_context *context, const char *what)
@@ -132,7 +134,7 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 	if (!range && access.addr < context->ram_size) {
 		/* HOST-FACTS.md: a RAM access KVM cannot resolve through
 		 * userspace_addr comes back as an MMIO exit at that address. */
-		if (context->userspace_addr_null && never_ran(context))
+		if (cannot_run(context))
 			return stop_cannot_run(context, "MMIO exit at RAM address");
 		return stop(context, OUTCOME_BAD_MMIO,
 			    "MMIO exit at RAM address %#" PRIx64 ": KVM could not reach this page "
@@ -162,7 +164,7 @@ enum exit_action exit_handle_hlt(struct exit_context *context, struct kvm_run *r
 enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run)
 {
 	(void)run;
-	if (context->userspace_addr_null && never_ran(context))
+	if (cannot_run(context))
 		return stop_cannot_run(context, "shutdown (triple fault)");
 	return stop(context, OUTCOME_SHUTDOWN,
 		    "vCPU %d shut down (triple fault: the guest has no IDT, so any exception "
@@ -199,7 +201,7 @@ enum exit_action exit_handle_internal_error(struct exit_context *context, struct
 {
 	uint32_t suberror = run->internal.suberror;
 	if (suberror == KVM_INTERNAL_ERROR_EMULATION && context->userspace_addr_null) {
-		if (never_ran(context))
+		if (cannot_run(context))
 			return stop_cannot_run(context, "emulation failure");
 		return stop(context, OUTCOME_EMULATION_REFUSED,
 			    "emulation refused: KVM needed to read guest memory through "
