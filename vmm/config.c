@@ -95,46 +95,40 @@ static const char *const view_names[] = {
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* names[index], or "?" for an index outside the table. */
+static const char *name_at(const char *const *names, size_t count, unsigned int index)
+{
+	return index < count && names[index] ? names[index] : "?";
+}
+
 const char *config_mode_name(enum vm_mode mode)
 {
-	if ((unsigned)mode >= ARRAY_SIZE(mode_names))
-		return "?";
-	return mode_names[mode];
+	return name_at(mode_names, ARRAY_SIZE(mode_names), (unsigned int)mode);
 }
 
 const char *config_outcome_name(enum outcome outcome)
 {
-	if ((unsigned)outcome >= ARRAY_SIZE(outcome_names))
-		return "?";
-	return outcome_names[outcome];
+	return name_at(outcome_names, ARRAY_SIZE(outcome_names), (unsigned int)outcome);
 }
 
 const char *config_exit_kind_name(enum exit_kind kind)
 {
-	if ((unsigned)kind >= ARRAY_SIZE(exit_kind_names))
-		return "?";
-	return exit_kind_names[kind];
+	return name_at(exit_kind_names, ARRAY_SIZE(exit_kind_names), (unsigned int)kind);
 }
 
 const char *config_step_op_name(enum step_op op)
 {
-	if ((unsigned)op >= ARRAY_SIZE(step_op_names))
-		return "?";
-	return step_op_names[op];
+	return name_at(step_op_names, ARRAY_SIZE(step_op_names), (unsigned int)op);
 }
 
 const char *config_event_name(enum event_kind kind)
 {
-	if ((unsigned)kind >= ARRAY_SIZE(event_names))
-		return "?";
-	return event_names[kind];
+	return name_at(event_names, ARRAY_SIZE(event_names), (unsigned int)kind);
 }
 
 const char *config_check_kind_name(enum check_kind kind)
 {
-	if ((unsigned)kind >= ARRAY_SIZE(check_kind_names))
-		return "?";
-	return check_kind_names[kind];
+	return name_at(check_kind_names, ARRAY_SIZE(check_kind_names), (unsigned int)kind);
 }
 
 /* Index of name in names[first..count), or -1. */

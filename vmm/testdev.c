@@ -14,7 +14,6 @@ static void testdev_mmio(void *device, struct iotrap_access *access, struct iotr
 	struct testdev *testdev = device;
 	(void)reply;
 	pthread_mutex_lock(&testdev->lock);
-	testdev->mmio_accesses++;
 	if (access->is_write) {
 		if (access->offset == GMEMVM_TESTDEV_REG_SCRATCH && access->size == 8)
 			testdev->scratch = iotrap_value(access);
@@ -34,7 +33,6 @@ static void testdev_pio(void *device, struct iotrap_access *access, struct iotra
 	struct testdev *testdev = device;
 	(void)reply;
 	pthread_mutex_lock(&testdev->lock);
-	testdev->pio_accesses++;
 	bool whole = access->size == 4 && access->vcpu >= 0 && access->vcpu < GMEMVM_MAX_VCPUS;
 	if (access->is_write && whole)
 		testdev->echo[access->vcpu] = (uint32_t)iotrap_value(access);

@@ -17,7 +17,6 @@ struct testdev {
 	pthread_mutex_t lock;
 	uint64_t scratch;
 	uint32_t echo[GMEMVM_MAX_VCPUS];
-	uint64_t mmio_accesses, pio_accesses;
 };
 
 void testdev_init(struct testdev *testdev);
