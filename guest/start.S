@@ -7,10 +7,15 @@
  * arguments of guest_main() in the SysV ABI.
  */
 
+#include "gmemvm_abi.h"
+
 	.section .text.start, "ax", @progbits
 	.globl _start
 	.type _start, @function
 _start:
+	/* First: tell the VMM this vCPU's guest code has begun (the entry port). */
+	movw	$GMEMVM_PORT_ENTRY, %dx
+	outb	%al, %dx
 	/* The C code expects the SysV state: DF clear, rsp 16-aligned at the call. */
 	cld
 	andq	$-16, %rsp

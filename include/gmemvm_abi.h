@@ -8,7 +8,9 @@
 #ifndef GMEMVM_ABI_H
 #define GMEMVM_ABI_H
 
+#ifndef __ASSEMBLER__
 #include <stdint.h>
+#endif
 
 /* Guest-physical layout of the low part of RAM, set up by the VMM. */
 #define GMEMVM_PML4_GPA	       0x1000ULL
@@ -51,6 +53,12 @@
 #define GMEMVM_PORT_SERIAL    0x3f8 /* 16550-style UART, 8 registers */
 #define GMEMVM_PORT_HYPERCALL 0x500 /* 32-bit write of a request block's GPA */
 #define GMEMVM_PORT_TESTDEV   0x510 /* 32-bit echo register of the test device */
+/*
+ * Entry port: the guest's first instruction writes a byte here, so the first
+ * exit of every vCPU marks the moment its guest code began (issue 5's
+ * start-up time "to the guest's first instruction"). Writes are ignored.
+ */
+#define GMEMVM_PORT_ENTRY 0x514
 
 /* MMIO test device: no memslot covers it, so every access is an MMIO exit. */
 #define GMEMVM_TESTDEV_MMIO_GPA	   0xd0000000ULL
@@ -65,6 +73,7 @@
  * port. The VMM bounds-checks the block before it reads it, executes the
  * request and writes the result into the block (Solo5 hvt style).
  */
+#ifndef __ASSEMBLER__
 struct gmemvm_hypercall {
 	uint32_t op;
 	int32_t result; /* written by the VMM: 0 or a negative GMEMVM_HC_E* code */
@@ -78,6 +87,7 @@ enum gmemvm_hypercall_op {
 	GMEMVM_HC_UNSHARE = 4, /* arg0 = GPA, arg1 = size: convert it to private */
 	GMEMVM_HC_DISCARD = 5 /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
 };
+#endif
 
 /*
  * Result codes the VMM writes into gmemvm_hypercall.result: the whole list.
@@ -112,9 +122,11 @@ enum gmemvm_hypercall_op {
  * step with pattern p is gmemvm_pattern_word(p, gpa). Mixing in the address
  * catches data that landed in the wrong place, not just wrong bytes.
  */
+#ifndef __ASSEMBLER__
 static inline uint64_t gmemvm_pattern_word(uint32_t pattern, uint64_t gpa)
 {
 	return ((uint64_t)pattern * 0x0000000100000001ULL) ^ (gpa * 0x9e3779b97f4a7c15ULL);
 }
+#endif
 
 #endif

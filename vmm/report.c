@@ -233,8 +233,13 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 	fprintf(out,
 		",\n  \"console_bytes\": %" PRIu64 ",\n  \"console\": ", report->console_bytes);
 	json_print_string(out, report->console_transcript ? report->console_transcript : "");
-	fprintf(out, ",\n  \"time_ms\": {\"setup\": %.3f, \"run\": %.3f, \"total\": %.3f}\n}\n",
-		report->setup_ms, report->run_ms, report->total_ms);
+	fprintf(out,
+		",\n  \"time_ms\": {\"setup\": %.3f, \"run\": %.3f, \"total\": %.3f, "
+		"\"guest_entry\": %.3f, \"guest_status\": %.3f},\n",
+		report->setup_ms, report->run_ms, report->total_ms, report->guest_entry_ms,
+		report->guest_status_ms);
+	fprintf(out, "  \"process_start_monotonic_ns\": %" PRIu64 "\n}\n",
+		report->process_start_ns);
 	int failed = ferror(out);
 	if (fclose(out) != 0 || failed) {
 		errno = errno ? errno : EIO;

@@ -53,6 +53,11 @@ struct run_report {
 	uint64_t console_bytes;
 	const char *console_transcript;
 	double setup_ms, run_ms, total_ms;
+	/* From process start (main) to vCPU 0's first instruction and to the
+	 * last vCPU's final status; -1 when the guest never got there. */
+	double guest_entry_ms, guest_status_ms;
+	/* CLOCK_MONOTONIC of main's start, for a benchmark that also counts exec. */
+	uint64_t process_start_ns;
 };
 
 void report_add_feature(struct run_report *report, const char *name, bool native);

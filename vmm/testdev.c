@@ -41,10 +41,23 @@ static void testdev_pio(void *device, struct iotrap_access *access, struct iotra
 	pthread_mutex_unlock(&testdev->lock);
 }
 
+/* The entry port: the exit itself is the message (the vCPU loop timestamps its
+ * first exit); the written byte means nothing and reads give all ones. */
+static void entry_port(void *device, struct iotrap_access *access, struct iotrap_reply *reply)
+{
+	(void)device;
+	(void)reply;
+	if (!access->is_write)
+		iotrap_set_value(access, UINT64_MAX);
+}
+
 int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
 {
 	if (iotrap_register(traps, IOTRAP_MMIO, GMEMVM_TESTDEV_MMIO_GPA, GMEMVM_TESTDEV_MMIO_SIZE,
 			    "testdev-mmio", testdev_mmio, testdev) < 0)
+		return -1;
+	if (iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_ENTRY, 1, "entry-port", entry_port,
+			    NULL) < 0)
 		return -1;
 	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_TESTDEV, 4, "testdev-port",
 			       testdev_pio, testdev);

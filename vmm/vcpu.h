@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "exits.h"
 #include "gmemvm_abi.h"
@@ -29,6 +30,9 @@ struct vcpu {
 	atomic_bool finished;
 	struct exit_context exits;
 	struct vcpu_set *set;
+	/* CLOCK_MONOTONIC at this vCPU's first exit (its guest code's entry port
+	 * write) and when its loop ended; zero if it never got there. */
+	struct timespec first_exit, stopped;
 };
 
 struct vcpu_set {
