@@ -127,3 +127,14 @@ void elf_copy(const struct elf_image *image, const uint8_t *file, uint8_t *windo
 		memset(target + segment->file_size, 0, segment->memory_size - segment->file_size);
 	}
 }
+
+uint64_t elf_image_end(const struct elf_image *image)
+{
+	uint64_t end = 0;
+	for (int i = 0; i < image->nr_segments; i++) {
+		const struct elf_segment *segment = &image->segments[i];
+		if (segment->gpa + segment->memory_size > end)
+			end = segment->gpa + segment->memory_size;
+	}
+	return end;
+}

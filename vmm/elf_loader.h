@@ -37,4 +37,7 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load
 void elf_copy(const struct elf_image *image, const uint8_t *file, uint8_t *window,
 	      uint64_t window_gpa);
 
+/* The first guest-physical address above every segment (.bss included). */
+uint64_t elf_image_end(const struct elf_image *image);
+
 #endif
