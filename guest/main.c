@@ -14,12 +14,6 @@
 #include "io.h"
 #include "serial.h"
 
-/* Device-tree names used here that gmemvm_abi.h does not (yet) define. */
-#define PROP_MODE   "mode"
-#define PROP_STAGE  "stage"
-#define CHOSEN_NODE "/chosen"
-#define PROP_VCPUS  "gmemvm,vcpus"
-
 /* Step memory ranges must stay inside the identity map the VMM builds. */
 #define IDENTITY_MAP_END ((uint64_t)GMEMVM_PD_COUNT << 30)
 
@@ -42,10 +36,80 @@ struct step {
 	uint32_t count;	       /* flip: rounds of unshare + share; hostile: actions */
 };
 
-static const char *get_string(const void *fdt, int node, const char *name)
+/*
+ * Every property the guest reads, of any node. A node's properties are read
+ * in one pass (read_props): each libfdt lookup by name walks the node again,
+ * tag by tag, and on hosts that emulate the guest's supervisor code (PVM,
+ * HOST-FACTS.md) every instruction of that walk costs about half a
+ * microsecond (issue 5's start-up time).
+ */
+enum prop {
+	PROP_OP,
+	PROP_VCPU,
+	PROP_ADDR,
+	PROP_SIZE,
+	PROP_PATTERN,
+	PROP_VIEW,
+	PROP_RESULT,
+	PROP_COUNT,
+	PROP_MODE,
+	PROP_STAGE,
+	PROP_SHARED_BIT,
+	PROP_VCPUS,
+	PROP_REG,
+	PROP_COUNT_ALL
+};
+
+static const char *const prop_names[PROP_COUNT_ALL] = {
+	[PROP_OP] = "op",
+	[PROP_VCPU] = "vcpu",
+	[PROP_ADDR] = "addr",
+	[PROP_SIZE] = "size",
+	[PROP_PATTERN] = "pattern",
+	[PROP_VIEW] = "view",
+	[PROP_RESULT] = "result",
+	[PROP_COUNT] = "count",
+	[PROP_MODE] = "mode",
+	[PROP_STAGE] = "stage",
+	[PROP_SHARED_BIT] = GMEMVM_FDT_PROP_SHARED_BIT,
+	[PROP_VCPUS] = "gmemvm,vcpus",
+	[PROP_REG] = "reg",
+};
+
+struct node_props {
+	const void *value[PROP_COUNT_ALL]; /* NULL: the node has no such property */
+	int len[PROP_COUNT_ALL];
+};
+
+/* Returns 0, or a libfdt error if the node's properties cannot be walked. */
+static int read_props(const void *fdt, int node, struct node_props *props)
 {
-	int len;
-	const char *p = fdt_getprop(fdt, node, name, &len);
+	int offset, which;
+
+	for (which = 0; which < PROP_COUNT_ALL; which++)
+		props->value[which] = NULL;
+	fdt_for_each_property_offset(offset, fdt, node) {
+		const char *name;
+		int len;
+		const void *value = fdt_getprop_by_offset(fdt, offset, &name, &len);
+
+		if (!value || !name)
+			return len < 0 ? len : -FDT_ERR_BADSTRUCTURE;
+		for (which = 0; which < PROP_COUNT_ALL; which++) {
+			if (!strcmp(name, prop_names[which])) {
+				props->value[which] = value;
+				props->len[which] = len;
+				break;
+			}
+		}
+	}
+	return offset == -FDT_ERR_NOTFOUND ? 0 : offset;
+}
+
+static const char *get_string(const struct node_props *props, enum prop which)
+{
+	const char *p = props->value[which];
+	int len = props->len[which];
 
 	/* A string property must hold exactly one NUL-terminated string. */
 	if (!p || len <= 0 || strnlen(p, len) != (size_t)len - 1)
@@ -53,27 +117,21 @@ static const char *get_string(const void *fdt, int node, const char *name)
 	return p;
 }
 
-static int get_u32(const void *fdt, int node, const char *name, uint32_t *out)
+static int get_u32(const struct node_props *props, enum prop which, uint32_t *out)
 {
-	int len;
-	const void *p = fdt_getprop(fdt, node, name, &len);
-
-	if (!p || len != sizeof(fdt32_t))
+	if (!props->value[which] || props->len[which] != sizeof(fdt32_t))
 		return -1;
 	/* fdt32_ld: big-endian and safe for any alignment. */
-	*out = fdt32_ld(p);
+	*out = fdt32_ld(props->value[which]);
 	return 0;
 }
 
-static int get_u64(const void *fdt, int node, const char *name, uint64_t *out)
+static int get_u64(const struct node_props *props, enum prop which, uint64_t *out)
 {
-	int len;
-	const void *p = fdt_getprop(fdt, node, name, &len);
-
-	if (!p || len != sizeof(fdt64_t))
+	if (!props->value[which] || props->len[which] != sizeof(fdt64_t))
 		return -1;
 	/* Property values are only 4-byte aligned: fdt64_ld reads bytewise. */
-	*out = fdt64_ld(p);
+	*out = fdt64_ld(props->value[which]);
 	return 0;
 }
 
@@ -86,10 +144,14 @@ static __attribute__((noreturn)) void fail(unsigned long cpu, unsigned int step,
 /* Returns NULL if the step node is well-formed, else what is wrong. */
 static const char *parse_step(const void *fdt, int node, struct step *st)
 {
-	st->op = get_string(fdt, node, "op");
+	struct node_props props;
+
+	if (read_props(fdt, node, &props))
+		return "unreadable properties";
+	st->op = get_string(&props, PROP_OP);
 	if (!st->op)
 		return "missing op";
-	if (get_u32(fdt, node, "vcpu", &st->vcpu))
+	if (get_u32(&props, PROP_VCPU, &st->vcpu))
 		return "missing vcpu";
 	st->addr = st->size = 0;
 	st->pattern = 0;
@@ -98,20 +160,20 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 	st->count = 0;
 	/* Only memory steps use a range and a pattern; mmio/pio ignore them. */
 	if (!strcmp(st->op, "discard")) {
-		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size))
+		if (get_u64(&props, PROP_ADDR, &st->addr) || get_u64(&props, PROP_SIZE, &st->size))
 			return "missing addr or size";
-		if (fdt_getprop(fdt, node, "view", NULL))
-			st->shared_view = !strcmp(get_string(fdt, node, "view") ?: "", "shared");
+		if (props.value[PROP_VIEW])
+			st->shared_view = !strcmp(get_string(&props, PROP_VIEW) ?: "", "shared");
 	} else if (!strcmp(st->op, "write") || !strcmp(st->op, "verify") ||
 		   !strcmp(st->op, "touch")) {
 		const char *view;
 
-		if (get_u64(fdt, node, "addr", &st->addr) ||
-		    get_u64(fdt, node, "size", &st->size) ||
-		    get_u32(fdt, node, "pattern", &st->pattern))
+		if (get_u64(&props, PROP_ADDR, &st->addr) ||
+		    get_u64(&props, PROP_SIZE, &st->size) ||
+		    get_u32(&props, PROP_PATTERN, &st->pattern))
 			return "missing addr, size or pattern";
-		if (fdt_getprop(fdt, node, "view", NULL)) {
-			view = get_string(fdt, node, "view");
+		if (props.value[PROP_VIEW]) {
+			view = get_string(&props, PROP_VIEW);
 			if (!view || (strcmp(view, "private") && strcmp(view, "shared")))
 				return "bad view (private or shared)";
 			st->shared_view = !strcmp(view, "shared");
@@ -119,26 +181,26 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 	} else if (!strcmp(st->op, "share") || !strcmp(st->op, "unshare")) {
 		uint32_t result;
 
-		if (get_u64(fdt, node, "addr", &st->addr) || get_u64(fdt, node, "size", &st->size))
+		if (get_u64(&props, PROP_ADDR, &st->addr) || get_u64(&props, PROP_SIZE, &st->size))
 			return "missing addr or size";
-		if (fdt_getprop(fdt, node, "result", NULL)) {
-			if (get_u32(fdt, node, "result", &result))
+		if (props.value[PROP_RESULT]) {
+			if (get_u32(&props, PROP_RESULT, &result))
 				return "bad result (u32)";
 			st->expect_result = (int32_t)result;
 		}
 	} else if (!strcmp(st->op, "pio")) {
-		get_u64(fdt, node, "size", &st->size); /* the repeat count; absent means 1 */
+		get_u64(&props, PROP_SIZE, &st->size); /* the repeat count; absent means 1 */
 	} else if (!strcmp(st->op, "flip")) {
-		if (get_u64(fdt, node, "addr", &st->addr) ||
-		    get_u64(fdt, node, "size", &st->size) ||
-		    get_u32(fdt, node, "count", &st->count))
+		if (get_u64(&props, PROP_ADDR, &st->addr) ||
+		    get_u64(&props, PROP_SIZE, &st->size) ||
+		    get_u32(&props, PROP_COUNT, &st->count))
 			return "missing addr, size or count";
 	} else if (!strcmp(st->op, "hostile")) {
 		/* pattern is the seed; [addr, addr + size) the playground */
-		if (get_u64(fdt, node, "addr", &st->addr) ||
-		    get_u64(fdt, node, "size", &st->size) ||
-		    get_u32(fdt, node, "pattern", &st->pattern) ||
-		    get_u32(fdt, node, "count", &st->count))
+		if (get_u64(&props, PROP_ADDR, &st->addr) ||
+		    get_u64(&props, PROP_SIZE, &st->size) ||
+		    get_u32(&props, PROP_PATTERN, &st->pattern) ||
+		    get_u32(&props, PROP_COUNT, &st->count))
 			return "missing addr, size, pattern or count";
 	}
 	return NULL;
@@ -415,16 +477,16 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
  * NULL or why the bit is unusable: the alias must lie above the identity map
  * and be a canonical virtual address (the VMM maps it virtual == physical).
  */
-static const char *read_shared_bit(const void *fdt, int root)
+static const char *read_shared_bit(const struct node_props *gmemvm)
 {
 	uint32_t bit, max;
 	uint64_t cr4;
 
-	if (!fdt_getprop(fdt, root, GMEMVM_FDT_PROP_SHARED_BIT, NULL)) {
+	if (!gmemvm->value[PROP_SHARED_BIT]) {
 		guest_set_shared_mask(0);
 		return NULL;
 	}
-	if (get_u32(fdt, root, GMEMVM_FDT_PROP_SHARED_BIT, &bit))
+	if (get_u32(gmemvm, PROP_SHARED_BIT, &bit))
 		return "bad shared-bit (u32)";
 	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
 	/* Canonical addresses: bits 47 (4-level paging) or 56 (5-level) and up copy the top bit. */
@@ -435,48 +497,80 @@ static const char *read_shared_bit(const void *fdt, int root)
 	return NULL;
 }
 
+/* The top-level nodes the guest reads, found in one pass over the root's
+ * subnodes: the VMM puts them first and the devices after them. */
+struct top_nodes {
+	int chosen, memory, gmemvm;
+};
+
+static const char *find_top_nodes(const void *fdt, struct top_nodes *top)
+{
+	int node;
+
+	top->chosen = top->memory = top->gmemvm = -1;
+	/* Offset 0 is the root node of a tree that passed fdt_check_header. */
+	fdt_for_each_subnode(node, fdt, 0) {
+		const char *name = fdt_get_name(fdt, node, NULL);
+
+		if (!name)
+			return "unreadable node name";
+		if (!strcmp(name, "chosen"))
+			top->chosen = node;
+		else if (!strcmp(name, "memory@0"))
+			top->memory = node;
+		else if (!strcmp(name, "gmemvm"))
+			top->gmemvm = node;
+		if (top->chosen >= 0 && top->memory >= 0 && top->gmemvm >= 0)
+			return NULL;
+	}
+	return "missing /chosen, /memory@0 or /gmemvm";
+}
+
 /* Called from _start with rdi = device-tree GPA and rsi = vCPU index. */
 __attribute__((noreturn)) void guest_main(const void *fdt, unsigned long cpu);
 
 void guest_main(const void *fdt, unsigned long cpu)
 {
 	const char *mode, *errmsg;
+	struct node_props props;
+	struct top_nodes top;
 	uint32_t stage, vcpus;
+	uint64_t reg[2];
 	unsigned int nsteps = 0, k;
-	int root, chosen, steps, node, err;
+	int steps, node, err;
 
 	/* Problems with the device tree itself are reported as failing "step 0". */
 	err = fdt_check_header(fdt);
 	if (err)
 		fail(cpu, 0, fdt_strerror(err));
-	root = fdt_path_offset(fdt, GMEMVM_FDT_NODE);
-	chosen = fdt_path_offset(fdt, CHOSEN_NODE);
-	steps = fdt_path_offset(fdt, GMEMVM_FDT_STEPS_NODE);
-	if (root < 0 || chosen < 0 || steps < 0)
-		fail(cpu, 0, "missing /gmemvm, /chosen or /gmemvm/steps");
+	errmsg = find_top_nodes(fdt, &top);
+	if (errmsg)
+		fail(cpu, 0, errmsg);
+	steps = fdt_subnode_offset(fdt, top.gmemvm, "steps");
+	if (steps < 0 || read_props(fdt, top.gmemvm, &props))
+		fail(cpu, 0, "missing /gmemvm/steps or unreadable /gmemvm");
 	/* First, so that every later hypercall uses the shared view of the shared area. */
-	errmsg = read_shared_bit(fdt, root);
+	errmsg = read_shared_bit(&props);
 	if (errmsg)
 		fail(cpu, 0, errmsg);
 	/* After the shared bit: the assertion's strings go through the shared view. */
 	GUEST_ASSERT(cpu < GMEMVM_MAX_VCPUS);
-	mode = get_string(fdt, root, PROP_MODE);
-	if (!mode || get_u32(fdt, root, PROP_STAGE, &stage) ||
-	    get_u32(fdt, chosen, PROP_VCPUS, &vcpus))
+	mode = get_string(&props, PROP_MODE);
+	if (!mode || get_u32(&props, PROP_STAGE, &stage) || read_props(fdt, top.chosen, &props) ||
+	    get_u32(&props, PROP_VCPUS, &vcpus))
 		fail(cpu, 0, "missing mode, stage or gmemvm,vcpus");
 	if (cpu >= vcpus)
 		fail(cpu, 0, "vCPU index >= gmemvm,vcpus");
 	guest_vcpus = vcpus;
-	{
-		int memory = fdt_path_offset(fdt, "/memory@0");
-		int len;
-		const fdt64_t *reg = memory < 0 ? NULL : fdt_getprop(fdt, memory, "reg", &len);
-
-		/* #address-cells = #size-cells = 2: one (base 0, size) pair. */
-		if (!reg || len != 2 * (int)sizeof(fdt64_t) || fdt64_ld(&reg[0]) != 0)
-			fail(cpu, 0, "missing or bad /memory@0 reg");
-		guest_ram_size = fdt64_ld(&reg[1]);
-	}
+	/* #address-cells = #size-cells = 2: one (base 0, size) pair. */
+	if (read_props(fdt, top.memory, &props) || !props.value[PROP_REG] ||
+	    props.len[PROP_REG] != (int)sizeof(reg))
+		fail(cpu, 0, "missing or bad /memory@0 reg");
+	reg[0] = fdt64_ld((const fdt64_t *)props.value[PROP_REG]);
+	reg[1] = fdt64_ld((const fdt64_t *)props.value[PROP_REG] + 1);
+	if (reg[0] != 0)
+		fail(cpu, 0, "/memory@0 does not start at 0");
+	guest_ram_size = reg[1];
 
 	for (node = fdt_first_subnode(fdt, steps); node >= 0; node = fdt_next_subnode(fdt, node))
 		nsteps++;

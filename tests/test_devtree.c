@@ -184,8 +184,7 @@ static void test_steps_in_order(void **state)
 	int steps = node(GMEMVM_FDT_STEPS_NODE);
 	int child, i = 0;
 
-	fdt_for_each_subnode(child, blob, steps)
-	{
+	fdt_for_each_subnode(child, blob, steps) {
 		const struct step *want = &sample_steps[i];
 		char name[16];
 
@@ -346,7 +345,8 @@ static void test_max_steps_fit(void **state)
 	print_message("  %d steps: %u of %llu bytes\n", CONFIG_MAX_STEPS, fdt_totalsize(blob),
 		      GMEMVM_FDT_MAX_SIZE);
 	steps = node(GMEMVM_FDT_STEPS_NODE);
-	fdt_for_each_subnode(child, blob, steps) count++;
+	fdt_for_each_subnode(child, blob, steps)
+		count++;
 	assert_int_equal(count, CONFIG_MAX_STEPS);
 	assert_int_equal(prop_u32(GMEMVM_FDT_STEPS_NODE "/step@64", "pattern"), 63);
 }
