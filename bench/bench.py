@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""gmemvm benchmarks (issue 5): start-up, exits and conversions, each beside
+the bare kernel cost measured in the same run by gmemvm-floor (bench/floor.c).
+
+Every figure is the median of --runs repetitions, with the spread (min..max).
+Prints a table, writes JSON (--json) and with --plot an SVG of conversion cost
+against the number of separately shared regions (gnuplot). --smoke runs each
+measurement once with small counts: a check that the programs work, for CI.
+Speed is never asserted here; the targets are printed beside the numbers.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PAGE = 4096
+RANGE_2M = 2 << 20
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def spawn(argv):
+    """Runs argv; returns (CLOCK_MONOTONIC ns just before the spawn, exit status,
+    peak resident KiB). posix_spawn, so little of Python's own cost counts."""
+    started = time.monotonic_ns()
+    quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=quiet)
+    _, status, usage = os.wait4(pid, 0)
+    return started, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+
+
+def summary(values):
+    values = sorted(values)
+    return {"median": statistics.median(values), "min": values[0], "max": values[-1],
+            "runs": len(values)}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="gmemvm-bench-")
+        self.report = os.path.join(self.work, "report.json")
+        self.results = {}
+
+    def gmemvm(self, config, *sets, repeat=None):
+        """Runs a scenario repeat times; returns [(spawn ns, report, peak KiB)]."""
+        argv = [self.args.gmemvm, "run", "-q", os.path.join(BENCH_DIR, config),
+                "--report", self.report]
+        for item in sets:
+            argv += ["--set", item]
+        out = []
+        for _ in range(repeat or self.args.runs):
+            if os.path.exists(self.report):
+                os.unlink(self.report)
+            started, status, peak = spawn(argv)
+            if not os.path.exists(self.report):
+                sys.exit("gmemvm-bench: %s %s: gmemvm exited with %d before its report "
+                         "(its message is above)" % (config, " ".join(sets), status))
+            with open(self.report) as f:
+                report = json.load(f)
+            if status != 0 or not report["matched"]:
+                sys.exit("gmemvm-bench: %s %s did not run as expected: %s" %
+                         (config, " ".join(sets), report["mismatch"] or report["message"]))
+            out.append((started, report, peak))
+        return out
+
+    def floor(self, *argv, repeat=None):
+        """Runs gmemvm-floor repeat times; returns [(spawn ns, its JSON)]."""
+        out = []
+        for _ in range(repeat or self.args.runs):
+            started = time.monotonic_ns()
+            text = subprocess.run([self.args.floor] + [str(a) for a in argv], check=True,
+                                  capture_output=True, text=True).stdout
+            out.append((started, json.loads(text)))
+        return out
+
+    # 1. Start-up and footprint.
+    def startup(self):
+        runs = self.gmemvm("shared-startup.ini")
+        def since_spawn(started, report, key):
+            return (report["process_start_monotonic_ns"] - started) / 1e6 + report["time_ms"][key]
+        entry = summary([since_spawn(s, r, "guest_entry") for s, r, _ in runs])
+        status = summary([since_spawn(s, r, "guest_status") for s, r, _ in runs])
+        setup = summary([r["time_ms"]["setup"] for _, r, _ in runs])
+        # The floor's guest does nothing but exit: its first instruction is its status.
+        floor_runs = self.floor("startup")
+        floor = summary([(f["first_exit_monotonic_ns"] - s) / 1e6 for s, f in floor_runs])
+        self.results["startup_ms"] = {"to_first_instruction": entry, "to_guest_status": status,
+                                      "vmm_setup": setup, "floor_to_first_exit": floor}
+        memory = {}
+        for size in ("64M", "1G"):
+            memory[size] = summary([peak for _, _, peak in
+                                    self.gmemvm("shared-startup.ini", "vm.memory=" + size)])
+        self.results["peak_rss_kib"] = memory
+
+    # 2. Exit round trip.
+    def exits(self):
+        rounds = self.args.pio_rounds
+        runs = self.gmemvm("pio-exits.ini", "steps.step1=pio %d" % rounds,
+                           "expect.exits.io=>=%d" % (2 * rounds))
+        # Less a run of one round trip: what is left is the loop, as in the floor.
+        base = self.gmemvm("pio-exits.ini", "steps.step1=pio 1", "expect.exits.io=>=2")
+        rate = summary([(r["exits"]["io"] - b["exits"]["io"]) /
+                        ((r["time_ms"]["run"] - b["time_ms"]["run"]) / 1e3)
+                        for (_, r, _), (_, b, _) in zip(runs, base)])
+        floor = summary([f["exits"] / f["seconds"] for _, f in self.floor("pio", rounds)])
+        self.results["port_io_exits_per_second"] = {"gmemvm": rate, "floor": floor}
+
+    # 3. Conversions: through faults and explicit requests, both CoCo modes, 1 and 4 vCPUs.
+    def conversion_sets(self, mode, kind, size, vcpus):
+        """The --set overrides of one conversion scenario, and its conversion count."""
+        all_vcpus = " vcpu=all" if vcpus > 1 else ""
+        # Faults start from private pages (INIT_PRIVATE), flips from shared ones.
+        flags = "support_shared" + (", init_private" if kind == "fault" else "")
+        sets = ["vm.mode=" + ("coco-inplace" if mode == "inplace" else "coco-legacy"),
+                "gmem.flags=" + (flags if mode == "inplace" else "none"),
+                "vm.vcpus=%d" % vcpus]
+        if kind == "fault":
+            pages = self.args.fault_pages // vcpus
+            span = "0x400000 %dK" % (pages * PAGE // 1024)
+            # coco-inplace starts private (INIT_PRIVATE); coco-legacy starts
+            # shared, as KVM's memory attributes do: fault the other way first.
+            first, second = ("view=shared", "") if mode == "inplace" else ("", "view=shared")
+            sets += ["steps.step1=touch %s 0x1 %s%s" % (span, first, all_vcpus),
+                     "steps.step2=touch %s 0x2 %s%s" % (span, second, all_vcpus),
+                     "expect.memory-faults=%d" % (2 * pages * vcpus),
+                     "expect.conversions.by-fault=%d" % (2 * pages * vcpus)]
+            return sets, 2 * pages * vcpus
+        rounds = (self.args.flip_rounds if size == PAGE else self.args.flip_rounds_2m) // vcpus
+        sets += ["steps.step1=flip 0x400000 %d %d%s" % (size, rounds, all_vcpus),
+                 "expect.conversions.by-hypercall=%d" % (2 * rounds * vcpus)]
+        return sets, 2 * rounds * vcpus
+
+    def conversions(self):
+        rows = []
+        for mode in ("inplace", "legacy"):
+            for vcpus in (1, 4):
+                for kind, size in (("fault", PAGE), ("explicit", PAGE), ("explicit", RANGE_2M)):
+                    sets, count = self.conversion_sets(mode, kind, size, vcpus)
+                    config = "fault-pages.ini" if kind == "fault" else "flip-pages.ini"
+                    runs = self.gmemvm(config, *sets)
+                    # Over the window from the first conversion to the last, so
+                    # the guest's boot does not count (vmm/conversion.h).
+                    per_second = summary([count / (r["conversions"]["window_ns"] / 1e9)
+                                          for _, r, _ in runs])
+                    host_us = summary([r["conversions"]["host_ns"] / count / 1e3
+                                       for _, r, _ in runs])
+                    if kind == "fault":
+                        floor_runs = self.floor("fault", mode, count // vcpus // 2, vcpus)
+                    else:
+                        floor_runs = self.floor("explicit", mode, size, count // vcpus // 2, vcpus)
+                    floor = summary([f["conversions"] / f["seconds"] for _, f in floor_runs])
+                    floor_kernel_us = summary([f["kernel_ns"] / f["conversions"] / 1e3
+                                               for _, f in floor_runs])
+                    row = {"mode": "coco-" + mode, "kind": kind, "size": size, "vcpus": vcpus,
+                           "per_second": per_second, "host_us": host_us,
+                           "floor_per_second": floor, "floor_kernel_us": floor_kernel_us}
+                    rows.append(row)
+                    if kind == "fault":
+                        # KVM reports a fault per page: a 2 MiB range takes 512 of them.
+                        scale = RANGE_2M // PAGE
+                        rows.append(dict(row, size=RANGE_2M, faults_per_range=scale,
+                                         per_second=scaled(per_second, 1 / scale),
+                                         floor_per_second=scaled(floor, 1 / scale)))
+        self.results["conversions"] = rows
+
+    # 3b. Cost per conversion as the separately shared regions grow.
+    def regions(self):
+        rows = []
+        rounds = self.args.region_rounds
+        for regions in self.args.regions:
+            memory = "%dM" % ((4 * 2**20 + 2 * PAGE * (regions + 2)) // 2**21 * 2 + 8)
+            middle = 0x400000 + 2 * PAGE * (regions // 2)
+            base = ["vm.memory=" + memory, "steps.step1=scatter 0x400000 %d" % regions,
+                    "expect.conversions.by-hypercall=%d" % regions]
+            only = self.gmemvm("regions.ini", *base)
+            both = self.gmemvm("regions.ini", *base[:2],
+                               "steps.step2=flip %#x 4K %d" % (middle, rounds),
+                               "expect.conversions.by-hypercall=%d" % (regions + 2 * rounds))
+            def per_conversion(figure):
+                # Runs pair up in order: each difference is rounds x 2 conversions' worth.
+                return summary([(figure(b) - figure(a)) / (2 * rounds)
+                                for (_, a, _), (_, b, _) in zip(only, both)])
+            floor_runs = self.floor("regions", regions, 2 * rounds)
+            rows.append({"regions": regions,
+                         "host_us": per_conversion(lambda r: r["conversions"]["host_ns"] / 1e3),
+                         "end_to_end_us": per_conversion(lambda r: r["time_ms"]["run"] * 1e3),
+                         "floor_kernel_us": summary([f["kernel_ns"] / f["conversions"] / 1e3
+                                                     for _, f in floor_runs])})
+        self.results["regions"] = rows
+
+
+def scaled(figure, factor):
+    return {k: (v * factor if k != "runs" else v) for k, v in figure.items()}
+
+
+def spread(figure, fmt="%.1f"):
+    return (fmt + " (" + fmt + "..." + fmt + ")") % (figure["median"], figure["min"], figure["max"])
+
+
+def print_table(results, machine):
+    out = []
+    add = out.append
+    add("gmemvm benchmarks on %s; median (min...max) of %d runs" %
+        (machine, results["startup_ms"]["to_guest_status"]["runs"]))
+    s = results["startup_ms"]
+    floor = s["floor_to_first_exit"]["median"]
+    add("\nStart-up, mode shared, from spawn            gmemvm ms              floor ms   ratio  target")
+    add("  to the guest's first instruction           %-22s %-10s %5.1fx" %
+        (spread(s["to_first_instruction"], "%.2f"), "%.2f" % floor,
+         s["to_first_instruction"]["median"] / floor))
+    add("  to the guest's final status                %-22s %-10s %5.1fx  < 10 ms: %s" %
+        (spread(s["to_guest_status"], "%.2f"), "%.2f" % floor, s["to_guest_status"]["median"] / floor,
+         verdict(s["to_guest_status"]["median"] < 10)))
+    add("  of which VMM set-up (main to first KVM_RUN) %s" % spread(s["vmm_setup"], "%.2f"))
+    for size, figure in results["peak_rss_kib"].items():
+        add("  peak resident memory, %-4s guest          %s KiB" % (size, spread(figure, "%.0f")))
+    e = results["port_io_exits_per_second"]
+    ratio = e["floor"]["median"] / e["gmemvm"]["median"]
+    add("\nExit round trip                              gmemvm /s              floor /s")
+    add("  port-IO exits per second                   %-22s %-10.0f %5.2fx  <= 1.2x: %s" %
+        (spread(e["gmemvm"], "%.0f"), e["floor"]["median"], ratio, verdict(ratio <= 1.2)))
+    add("\nConversions                    vCPUs  gmemvm per second         us each  host us  "
+        "floor /s   floor kernel us  ratio")
+    for row in results["conversions"]:
+        label = "%s %s %s" % (row["mode"], row["kind"], "4K" if row["size"] == PAGE else "2M")
+        if row.get("faults_per_range"):
+            label += " (512 faults)"
+        each = 1e6 / row["per_second"]["median"]
+        floor_each = 1e6 / row["floor_per_second"]["median"]
+        add("  %-30s %d    %-24s %7.1f  %7.1f  %-10.0f %-16.1f %5.2fx%s" %
+            (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
+             row["host_us"]["median"] * (row.get("faults_per_range") or 1),
+             row["floor_per_second"]["median"],
+             row["floor_kernel_us"]["median"] * (row.get("faults_per_range") or 1),
+             each / floor_each,
+             "  <= 3x: " + verdict(each / floor_each <= 3) if row["kind"] == "fault" else ""))
+    add("\nCost per conversion (4K flip in coco-inplace) by separately shared regions")
+    add("  regions  end to end us          host us             floor kernel us")
+    for row in results["regions"]:
+        add("  %-8d %-22s %-19s %.1f" % (row["regions"], spread(row["end_to_end_us"]),
+                                         spread(row["host_us"]), row["floor_kernel_us"]["median"]))
+    if len(results["regions"]) >= 2:
+        first, last = results["regions"][0], results["regions"][-1]
+        growth = last["host_us"]["median"] / first["host_us"]["median"]
+        add("  host cost grows %.2fx for %dx the regions: %s" %
+            (growth, last["regions"] // first["regions"],
+             "not linear" if growth < last["regions"] / first["regions"] / 4 else "LINEAR-ISH"))
+    return "\n".join(out)
+
+
+def check_results(results):
+    """Every figure present, a number and above zero: what --smoke asserts."""
+    figures = []
+    def walk(node, where):
+        if isinstance(node, dict):
+            if "median" in node:
+                figures.append((where, node))
+            for key, value in node.items():
+                walk(value, where + "." + str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, "%s[%d]" % (where, i))
+    walk(results, "results")
+    # start-up 4, peak RSS 2, exits 2, conversions 16 rows x 4, regions 3 a row
+    expected = 8 + 16 * 4 + 3 * len(results["regions"])
+    bad = [where for where, f in figures
+           if not all(isinstance(f[k], (int, float)) and f[k] > 0 for k in ("median", "min", "max"))]
+    if bad or len(figures) < expected:
+        sys.exit("gmemvm-bench: %d figures (want %d); not positive numbers: %s" %
+                 (len(figures), expected, ", ".join(bad) or "none"))
+
+
+def verdict(met):
+    return "met" if met else "MISSED"
+
+
+def plot(results, path):
+    data = path + ".dat"
+    with open(data, "w") as f:
+        f.write("# regions end_to_end_us host_us floor_kernel_us\n")
+        for row in results["regions"]:
+            f.write("%d %f %f %f\n" % (row["regions"], row["end_to_end_us"]["median"],
+                                       row["host_us"]["median"], row["floor_kernel_us"]["median"]))
+    script = """set terminal svg size 720,420 dynamic
+set output '%s'
+set logscale x
+set xlabel 'separately shared regions'
+set ylabel 'microseconds per conversion'
+set yrange [0:*]
+set key top left
+set title 'gmemvm: cost of one 4 KiB conversion against region count'
+plot '%s' using 1:2 with linespoints title 'gmemvm, end to end', \\
+     '%s' using 1:3 with linespoints title 'gmemvm, VMM conversion path', \\
+     '%s' using 1:4 with linespoints title 'floor: kernel calls'
+""" % (path, data, data, data)
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    os.unlink(data)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gmemvm", required=True)
+    parser.add_argument("--floor", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", default="bench.json")
+    parser.add_argument("--plot", metavar="FILE.svg")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one run each with small counts: checks that it all works")
+    args = parser.parse_args()
+    args.pio_rounds, args.fault_pages = 100000, 4096
+    args.flip_rounds, args.flip_rounds_2m = 5000, 2000
+    args.regions, args.region_rounds = [100, 1000, 10000], 1000
+    if args.smoke:
+        # Large enough that the figures taken as differences of two runs
+        # (exits, regions) stand well above run-to-run noise.
+        args.runs, args.pio_rounds, args.fault_pages = 1, 2000, 64
+        args.flip_rounds = args.flip_rounds_2m = 8
+        args.regions, args.region_rounds = [4, 16], 100
+    bench = Bench(args)
+    bench.startup()
+    bench.exits()
+    bench.conversions()
+    bench.regions()
+    machine = "%s, %d CPUs, kernel %s" % (os.uname().nodename, os.cpu_count(), os.uname().release)
+    bench.results["machine"] = machine
+    check_results(bench.results)
+    print(print_table(bench.results, machine))
+    with open(args.json, "w") as f:
+        json.dump(bench.results, f, indent=1)
+    print("\nJSON: %s" % args.json)
+    if args.plot:
+        plot(bench.results, args.plot)
+        print("plot: %s" % args.plot)
+
+
+if __name__ == "__main__":
+    main()
