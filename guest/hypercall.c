@@ -98,6 +98,38 @@ int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a
 	return ret;
 }
 
+int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *failed)
+{
+	unsigned int cpu = guest_vcpu_index();
+	volatile struct gmemvm_hypercall *hc;
+	uint32_t op = GMEMVM_HC_UNSHARE, gpa, i;
+	int32_t got = GMEMVM_HC_OK;
+
+	if (cpu >= GMEMVM_MAX_VCPUS)
+		return GMEMVM_HC_EINVAL; /* only vCPUs with their own slot benchmark */
+	gpa = (uint32_t)slot_gpa(cpu);
+	hc = guest_shared_view(gpa);
+	hc->arg[0] = addr;
+	hc->arg[1] = size;
+	hc->arg[2] = hc->arg[3] = 0;
+	/*
+	 * Issue 5 measures explicit conversions against the bare kernel: per
+	 * request only the op and the unanswered marker are rewritten, since
+	 * every guest instruction is emulated on PVM hosts.
+	 */
+	for (i = 0; i < 2 * rounds; i++) {
+		hc->op = op;
+		hc->result = GMEMVM_HC_ENOSYS;
+		outl(GMEMVM_PORT_HYPERCALL, gpa);
+		got = hc->result;
+		if (got != GMEMVM_HC_OK)
+			break;
+		op ^= GMEMVM_HC_UNSHARE ^ GMEMVM_HC_SHARE;
+	}
+	*failed = i / 2;
+	return got;
+}
+
 void hypercall_assert_fail(const char *file, unsigned int line, const char *expr)
 {
 	unsigned int cpu = guest_vcpu_index();

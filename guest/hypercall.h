@@ -45,6 +45,14 @@ static inline void *guest_shared_view(uint64_t gpa)
 /* Returns the block's result field: GMEMVM_HC_OK or a negative GMEMVM_HC_E* code. */
 int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 
+/*
+ * rounds x (UNSHARE, SHARE) of [addr, addr + size) from this vCPU's slot, with
+ * as few guest instructions per request as the block allows. Stops at the
+ * first result other than GMEMVM_HC_OK and returns it, with the round in
+ * *failed.
+ */
+int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *failed);
+
 __attribute__((noreturn)) void hypercall_assert_fail(const char *file, unsigned int line,
 						     const char *expr);
 

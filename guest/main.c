@@ -190,7 +190,7 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 		}
 	} else if (!strcmp(st->op, "pio")) {
 		get_u64(&props, PROP_SIZE, &st->size); /* the repeat count; absent means 1 */
-	} else if (!strcmp(st->op, "flip")) {
+	} else if (!strcmp(st->op, "flip") || !strcmp(st->op, "scatter")) {
 		if (get_u64(&props, PROP_ADDR, &st->addr) ||
 		    get_u64(&props, PROP_SIZE, &st->size) ||
 		    get_u32(&props, PROP_COUNT, &st->count))
@@ -304,18 +304,28 @@ static int do_mmio(unsigned long cpu, unsigned int k, int all)
 /* Test device echo port: the VMM keeps one echo register per vCPU. */
 static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
 {
-	/* count round trips (the step's size; 0 means 1): a benchmark of the exit path. */
-	for (uint64_t i = 0; i < (count ? count : 1); i++) {
-		uint32_t value = PIO_VALUE(cpu) ^ (uint32_t)(i << 8);
-		uint32_t got;
+	uint32_t value = PIO_VALUE(cpu), got = value;
+	uint64_t left = count ? count : 1; /* the step's size: round trips, 0 means 1 */
 
-		outl(GMEMVM_PORT_TESTDEV, value);
-		got = inl(GMEMVM_PORT_TESTDEV);
-		if (got != value) {
-			serial_printf("vcpu %lu: step %u pio read 0x%x, wrote 0x%x\n", cpu, k, got,
-				      value);
-			return -1;
-		}
+	/*
+	 * The exit-path benchmark (issue 5): six instructions a round trip, each
+	 * emulated on PVM hosts, so no more than the check needs. The value is
+	 * this vCPU's own: a device that did not store it, or that answered with
+	 * another vCPU's register, ends the loop with got != value.
+	 */
+	__asm__ volatile("1: outl %%eax, %%dx\n\t"
+			 "inl %%dx, %%eax\n\t"
+			 "cmpl %%eax, %[value]\n\t"
+			 "jne 2f\n\t"
+			 "dec %[left]\n\t"
+			 "jnz 1b\n"
+			 "2:"
+			 : "+a"(got), [left] "+r"(left)
+			 : [value] "r"(value), "d"((uint16_t)GMEMVM_PORT_TESTDEV)
+			 : "cc", "memory");
+	if (got != value) {
+		serial_printf("vcpu %lu: step %u pio read 0x%x, wrote 0x%x\n", cpu, k, got, value);
+		return -1;
 	}
 	return 0;
 }
@@ -347,13 +357,29 @@ static int do_convert(const struct step *st, unsigned long cpu, unsigned int k)
  * the explicit conversion path, timed by the VMM's benchmarks. */
 static int do_flip(const struct step *st, unsigned long cpu, unsigned int k)
 {
-	for (uint32_t round = 0; round < st->count; round++) {
-		int32_t got = hypercall(GMEMVM_HC_UNSHARE, st->addr, st->size, 0, 0);
+	/* With vcpu = all each vCPU flips its own slice, as share/unshare do. */
+	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
+	uint32_t round;
+	int32_t got = hypercall_flip(st->addr + slice * st->size, st->size, st->count, &round);
 
-		if (got == 0)
-			got = hypercall(GMEMVM_HC_SHARE, st->addr, st->size, 0, 0);
+	if (got != 0) {
+		serial_printf("vcpu %lu: step %u flip round %u got %d\n", cpu, k, round, got);
+		return -1;
+	}
+	return 0;
+}
+
+/* Share every other page of this vCPU's slice: st->count separate shared regions. */
+static int do_scatter(const struct step *st, unsigned long cpu, unsigned int k)
+{
+	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
+	uint64_t addr = st->addr + slice * st->size;
+
+	for (uint32_t i = 0; i < st->count; i++) {
+		int32_t got = hypercall(GMEMVM_HC_SHARE, addr + 2 * 4096 * (uint64_t)i, 4096, 0, 0);
+
 		if (got != 0) {
-			serial_printf("vcpu %lu: step %u flip round %u got %d\n", cpu, k, round,
+			serial_printf("vcpu %lu: step %u scatter region %u got %d\n", cpu, k, i,
 				      got);
 			return -1;
 		}
@@ -446,6 +472,9 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 			return -1;
 	} else if (!strcmp(st.op, "flip")) {
 		if (do_flip(&st, cpu, k))
+			return -1;
+	} else if (!strcmp(st.op, "scatter")) {
+		if (do_scatter(&st, cpu, k))
 			return -1;
 	} else if (!strcmp(st.op, "barrier")) {
 		do_barrier(k);

@@ -110,9 +110,10 @@ enum gmemvm_hypercall_op {
  * modes shared-bit (u32): the guest-physical address bit that selects the
  * shared view of a page, as TDX does (absent: one view, no alias).
  * Each step node "step@N" has: op (string: write, verify, touch, mmio, pio,
- * share, unshare, flip, barrier, discard), addr (u64), size (u64; for pio the repeat count),
- * pattern (u32), vcpu (u32), view (string: "private" or "shared"; absent = private), and result
- * (u32, a two's-complement int32: the hypercall result share/unshare must get; absent = 0).
+ * share, unshare, flip, barrier, discard, hostile, scatter), addr (u64), size (u64; for pio the
+ * repeat count), pattern (u32), vcpu (u32), view (string: "private" or "shared"; absent = private),
+ * and result (u32, a two's-complement int32: the hypercall result share/unshare must get; absent =
+ * 0).
  */
 #define GMEMVM_FDT_PROP_SHARED_BIT "shared-bit"
 #define GMEMVM_FDT_VCPU_ALL	   0xffffffffU

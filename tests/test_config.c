@@ -642,6 +642,31 @@ static void test_step_hostile(void **state)
 		"[steps] step1", "hostile's playground ends at 0x600000");
 }
 
+/* scatter ADDR COUNT: COUNT pages every other page, so 2 x COUNT pages of room. */
+static void test_step_scatter(void **state)
+{
+	(void)state;
+	LOADS(VM "[steps]\nstep1 = scatter 0x400000 100\n" EXPECT);
+	assert_int_equal(sc.steps[0].op, STEP_SCATTER);
+	assert_int_equal(sc.steps[0].count, 100);
+	assert_int_equal(sc.steps[0].addr, 0x400000);
+	assert_int_equal(sc.steps[0].size, 2 * 4096 * 100);
+	REFUSED(VM "[steps]\nstep1 = scatter 0x400000 0\n" EXPECT, "[steps] step1",
+		"scatter count '0' is not a number in 1..65536");
+	REFUSED(VM "[steps]\nstep1 = scatter 0x400000 65537\n" EXPECT, "[steps] step1",
+		"scatter count '65537'");
+	REFUSED(VM "[steps]\nstep1 = scatter 0x400800 1\n" EXPECT, "[steps] step1",
+		"scatter address '0x400800' is not page-aligned");
+	REFUSED(VM "[steps]\nstep1 = scatter 0x400000\n" EXPECT, "[steps] step1",
+		"scatter takes ADDR COUNT [vcpu=N|all], got 1 argument");
+	REFUSED(VM "[steps]\nstep1 = scatter 0x1000 1\n" EXPECT, "[steps] step1",
+		"below the data area");
+	REFUSED(VM "[steps]\nstep1 = scatter 0x400000 65536\n" EXPECT, "[steps] step1",
+		"memory too small");
+	REFUSED(VM "[steps]\nstep1 = scatter 0x400000 4 view=shared\n" EXPECT, "[steps] step1",
+		"view= is only for");
+}
+
 /* touch is a page-granular write; flip carries its round count. */
 static void test_step_touch_and_flip(void **state)
 {
@@ -791,7 +816,7 @@ static void test_step_share_args(void **state)
 	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=1\n" EXPECT, "[steps] step1", "vcpus is 1");
 	REFUSED(VM "[steps]\nstep1 = Share 2M 4K\n" EXPECT, "[steps] step1",
 		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, "
-		"barrier, discard, hostile)");
+		"barrier, discard, hostile, scatter)");
 }
 
 static void test_step_result(void **state)
@@ -1324,6 +1349,7 @@ int main(void)
 		cmocka_unit_test(test_step_pio_count),
 		cmocka_unit_test(test_userspace_addr_anonymous),
 		cmocka_unit_test(test_step_touch_and_flip),
+		cmocka_unit_test(test_step_scatter),
 		cmocka_unit_test(test_step_hostile),
 		cmocka_unit_test(test_step_vcpu),
 		cmocka_unit_test(test_step_range),

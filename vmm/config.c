@@ -71,7 +71,7 @@ static const char *const step_op_names[] = {
 	[STEP_WRITE] = "write",	    [STEP_VERIFY] = "verify",	[STEP_MMIO] = "mmio",
 	[STEP_PIO] = "pio",	    [STEP_SHARE] = "share",	[STEP_UNSHARE] = "unshare",
 	[STEP_TOUCH] = "touch",	    [STEP_FLIP] = "flip",	[STEP_BARRIER] = "barrier",
-	[STEP_DISCARD] = "discard", [STEP_HOSTILE] = "hostile",
+	[STEP_DISCARD] = "discard", [STEP_HOSTILE] = "hostile", [STEP_SCATTER] = "scatter",
 };
 
 static const char *const event_names[EVENT_COUNT] = {
@@ -1036,7 +1036,7 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 		return fail(
 			ld, "steps", key,
 			"unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
-			"barrier, discard, hostile)",
+			"barrier, discard, hostile, scatter)",
 			words[0]);
 	step->op = (enum step_op)op;
 
@@ -1115,6 +1115,25 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 				    words[3], CONFIG_MAX_FLIP_COUNT);
 		step->count = (uint32_t)count;
 		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
+	}
+	case STEP_SCATTER: {
+		/* scatter ADDR COUNT: pages ADDR, ADDR + 8K, ... shared, the ones
+		 * between left as they were: the region-count benchmark (issue 5). */
+		uint64_t count;
+		if (positional != 2)
+			return fail(ld, "steps", key,
+				    "scatter takes ADDR COUNT [vcpu=N|all], got %d argument%s",
+				    positional, positional == 1 ? "" : "s");
+		if (parse_plain(words[2], &count) != NUM_OK || count == 0 ||
+		    count > CONFIG_MAX_SCATTER_COUNT)
+			return fail(ld, "steps", key, "scatter count '%s' is not a number in 1..%u",
+				    words[2], CONFIG_MAX_SCATTER_COUNT);
+		if (parse_plain(words[1], &step->addr) != NUM_OK || step->addr % 4096)
+			return fail(ld, "steps", key, "scatter address '%s' is not page-aligned",
+				    words[1]);
+		step->count = (uint32_t)count;
+		step->size = 2ULL * 4096 * count;
+		return check_step_range(ld, key, words[1], step);
 	}
 	case STEP_HOSTILE: {
 		_Static_assert(CONFIG_HOSTILE_PLAYGROUND_GPA == GMEMVM_DATA_GPA,

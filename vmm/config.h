@@ -40,8 +40,10 @@ enum step_op {
 	STEP_BARRIER, /* every vCPU waits here until all have arrived */
 	STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes through a view */
 	STEP_HOSTILE, /* SEED COUNT: seeded attacks on the VMM's interfaces (pattern = seed) */
+	STEP_SCATTER, /* ADDR COUNT: share every other page, COUNT separate shared regions */
 };
-#define STEP_OP_COUNT		 (STEP_HOSTILE + 1)
+#define STEP_OP_COUNT		 (STEP_SCATTER + 1)
+#define CONFIG_MAX_SCATTER_COUNT 65536U
 #define CONFIG_MAX_FLIP_COUNT	 1000000U
 #define CONFIG_MAX_HOSTILE_COUNT 1000000U
 /* hostile: the playground, the only RAM it converts or touches through a view */
@@ -64,7 +66,7 @@ struct step {
 	int vcpu;	       /* 0..vcpus-1, or STEP_VCPU_ALL */
 	enum step_view view;   /* write/verify: view=private|shared (default private) */
 	int32_t expect_result; /* share/unshare: result=N the hypercall must return (default 0) */
-	uint32_t count;	       /* flip: rounds; hostile: actions per vCPU */
+	uint32_t count;	       /* flip: rounds; hostile: actions per vCPU; scatter: regions */
 };
 
 /* How a run ended; the scenario names the one it expects. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "gmemvm_abi.h"
 
@@ -98,9 +99,23 @@ static void trace_conversion(struct conversion_policy *policy, int vcpu, const c
 		window, length, picture);
 }
 
-static void count(struct conversion_policy *policy, uint64_t size, bool to_private, uint64_t *by)
+static uint64_t monotonic_ns(void)
 {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
+
+static void count(struct conversion_policy *policy, uint64_t size, bool to_private, uint64_t *by,
+		  uint64_t started_ns)
+{
+	uint64_t finished_ns = monotonic_ns();
 	pthread_mutex_lock(&policy->lock);
+	policy->stats.host_ns += finished_ns - started_ns;
+	if (policy->stats.first_started_ns == 0 || started_ns < policy->stats.first_started_ns)
+		policy->stats.first_started_ns = started_ns;
+	if (finished_ns > policy->stats.last_finished_ns)
+		policy->stats.last_finished_ns = finished_ns;
 	if (to_private)
 		policy->stats.pages_to_private += size / GMEM_PAGE_SIZE;
 	else
@@ -138,6 +153,7 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 		return -1;
 	}
 	bool converted = false;
+	uint64_t started_ns = monotonic_ns();
 	int status =
 		memmap_convert(policy->memory, gpa, size, private_access, completion, &converted);
 	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
@@ -150,7 +166,7 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 		return CONVERSION_VMM_FAILED;
 	}
 	if (converted) {
-		count(policy, size, private_access, &policy->stats.by_fault);
+		count(policy, size, private_access, &policy->stats.by_fault, started_ns);
 	} else {
 		pthread_mutex_lock(&policy->lock);
 		policy->stats.already_done++;
@@ -187,6 +203,7 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 		return refuse(policy, GMEMVM_HC_ENOSYS); /* stage 1 has no conversion ioctls */
 
 	bool converted = false;
+	uint64_t started_ns = monotonic_ns();
 	int status = memmap_convert(policy->memory, gpa, size, to_private, NULL, &converted);
 	trace_conversion(policy, vcpu,
 			 policy->mode == MODE_PKVM ? "hypercall (hypervisor side)" : "hypercall",
@@ -203,7 +220,7 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 		return refuse(policy, GMEMVM_HC_ENOMEM);
 	}
 	if (converted) {
-		count(policy, size, to_private, &policy->stats.by_hypercall);
+		count(policy, size, to_private, &policy->stats.by_hypercall, started_ns);
 		if (policy->mode == MODE_PKVM) {
 			pthread_mutex_lock(&policy->lock);
 			policy->stats.hypervisor_side++;

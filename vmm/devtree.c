@@ -47,7 +47,7 @@ static int add_steps(void *fdt, const struct scenario *scenario, char *err, size
 			TRY(fdt_property_string(fdt, "view", "shared"));
 		if (step->op == STEP_SHARE || step->op == STEP_UNSHARE)
 			TRY(fdt_property_u32(fdt, "result", (uint32_t)step->expect_result));
-		if (step->op == STEP_FLIP || step->op == STEP_HOSTILE)
+		if (step->op == STEP_FLIP || step->op == STEP_HOSTILE || step->op == STEP_SCATTER)
 			TRY(fdt_property_u32(fdt, "count", step->count));
 		TRY(fdt_end_node(fdt));
 	}

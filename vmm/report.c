@@ -204,10 +204,12 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 		"},\n  \"conversions\": {\"pages_to_shared\": %" PRIu64
 		", \"pages_to_private\": %" PRIu64 ", \"by_fault\": %" PRIu64
 		", \"by_hypercall\": %" PRIu64 ", \"hypervisor_side\": %" PRIu64
-		", \"already_done\": %" PRIu64 ", \"refused\": %" PRIu64 "},\n",
+		", \"already_done\": %" PRIu64 ", \"refused\": %" PRIu64 ", \"host_ns\": %" PRIu64
+		", \"window_ns\": %" PRIu64 "},\n",
 		cv->memory_faults_kernel, cv->memory_faults_modelled, cv->pages_to_shared,
 		cv->pages_to_private, cv->by_fault, cv->by_hypercall, cv->hypervisor_side,
-		cv->already_done, cv->refused);
+		cv->already_done, cv->refused, cv->host_ns,
+		cv->last_finished_ns - cv->first_started_ns);
 	fprintf(out, "  \"consistent\": %s,\n", report->inconsistent ? "false" : "true");
 	if (report->private_mmap_tried)
 		fprintf(out, "  \"private_gmem_mmap\": \"%s\",\n",
