@@ -13,6 +13,7 @@
 #include "hypercall.h"
 #include "io.h"
 #include "serial.h"
+#include "unprivileged.h"
 
 /* Step memory ranges must stay inside the identity map the VMM builds. */
 #define IDENTITY_MAP_END ((uint64_t)GMEMVM_PD_COUNT << 30)
@@ -426,15 +427,13 @@ static void do_barrier(unsigned int k)
 }
 
 /* Runs step k (1-based) if it is for this vCPU; returns 0 if it passed or was skipped. */
-static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k)
+static int run_step(const struct step *parsed, unsigned long cpu, unsigned int k)
 {
-	struct step st;
+	struct step st = *parsed;
 	uint64_t start = 0, end = 0;
-	const char *err = parse_step(fdt, node, &st);
+	const char *err;
 	int all;
 
-	if (err)
-		fail(cpu, k, err);
 	all = st.vcpu == GMEMVM_FDT_VCPU_ALL;
 	if (!all && st.vcpu != cpu)
 		return 0;
@@ -502,29 +501,21 @@ static int run_step(const void *fdt, int node, unsigned long cpu, unsigned int k
 }
 
 /*
- * Reads /gmemvm's shared-bit into guest_shared_mask (0 when absent). Returns
- * NULL or why the bit is unusable: the alias must lie above the identity map
- * and be a canonical virtual address (the VMM maps it virtual == physical).
+ * What the device tree tells every vCPU, read in user mode (unprivileged.h):
+ * each libfdt call walks the tree tag by tag, which is most of the guest's
+ * start-up where supervisor code is emulated.
  */
-static const char *read_shared_bit(const struct node_props *gmemvm)
-{
-	uint32_t bit, max;
-	uint64_t cr4;
-
-	if (!gmemvm->value[PROP_SHARED_BIT]) {
-		guest_set_shared_mask(0);
-		return NULL;
-	}
-	if (get_u32(gmemvm, PROP_SHARED_BIT, &bit))
-		return "bad shared-bit (u32)";
-	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-	/* Canonical addresses: bits 47 (4-level paging) or 56 (5-level) and up copy the top bit. */
-	max = cr4 & CR4_LA57 ? 55 : 46;
-	if (bit < SHARED_BIT_MIN || bit > max)
-		return "shared-bit outside [32, top canonical virtual address bit)";
-	guest_set_shared_mask(1ULL << bit);
-	return NULL;
-}
+struct boot_info {
+	const void *fdt;
+	const char *error; /* NULL, or what is wrong with the device tree */
+	const char *mode;
+	uint32_t stage, vcpus;
+	int has_shared_bit;
+	uint32_t shared_bit;
+	uint64_t ram_size; /* /memory@0 reg: RAM is [0, ram_size) */
+	int steps;	   /* offset of /gmemvm/steps */
+	unsigned int nsteps;
+};
 
 /* The top-level nodes the guest reads, found in one pass over the root's
  * subnodes: the VMM puts them first and the devices after them. */
@@ -555,69 +546,145 @@ static const char *find_top_nodes(const void *fdt, struct top_nodes *top)
 	return "missing /chosen, /memory@0 or /gmemvm";
 }
 
+static const char *parse_boot_info(struct boot_info *info)
+{
+	const void *fdt = info->fdt;
+	struct node_props props;
+	struct top_nodes top;
+	const char *error;
+	uint64_t reg[2];
+	int node, err;
+
+	err = fdt_check_header(fdt);
+	if (err)
+		return fdt_strerror(err);
+	error = find_top_nodes(fdt, &top);
+	if (error)
+		return error;
+	info->steps = fdt_subnode_offset(fdt, top.gmemvm, "steps");
+	if (info->steps < 0 || read_props(fdt, top.gmemvm, &props))
+		return "missing /gmemvm/steps or unreadable /gmemvm";
+	info->has_shared_bit = props.value[PROP_SHARED_BIT] != NULL;
+	if (info->has_shared_bit && get_u32(&props, PROP_SHARED_BIT, &info->shared_bit))
+		return "bad shared-bit (u32)";
+	info->mode = get_string(&props, PROP_MODE);
+	if (!info->mode || get_u32(&props, PROP_STAGE, &info->stage) ||
+	    read_props(fdt, top.chosen, &props) || get_u32(&props, PROP_VCPUS, &info->vcpus))
+		return "missing mode, stage or gmemvm,vcpus";
+	/* #address-cells = #size-cells = 2: one (base 0, size) pair. */
+	if (read_props(fdt, top.memory, &props) || !props.value[PROP_REG] ||
+	    props.len[PROP_REG] != (int)sizeof(reg))
+		return "missing or bad /memory@0 reg";
+	reg[0] = fdt64_ld((const fdt64_t *)props.value[PROP_REG]);
+	reg[1] = fdt64_ld((const fdt64_t *)props.value[PROP_REG] + 1);
+	if (reg[0] != 0)
+		return "/memory@0 does not start at 0";
+	info->ram_size = reg[1];
+	info->nsteps = 0;
+	fdt_for_each_subnode(node, fdt, info->steps)
+		info->nsteps++;
+	return node == -FDT_ERR_NOTFOUND ? NULL : fdt_strerror(node);
+}
+
+/* User mode: no port I/O, so problems come back as info->error. */
+static long read_boot_info(void *arg)
+{
+	struct boot_info *info = arg;
+
+	info->error = parse_boot_info(info);
+	return 0;
+}
+
+/* The steps in device-tree order, each parsed in user mode (next_step). */
+struct step_cursor {
+	const void *fdt;
+	int steps, node, started;
+	struct step step;
+	const char *error; /* a malformed step, or a tree libfdt cannot walk */
+};
+
+static long next_step(void *arg)
+{
+	struct step_cursor *cursor = arg;
+
+	cursor->node = cursor->started ? fdt_next_subnode(cursor->fdt, cursor->node)
+				       : fdt_first_subnode(cursor->fdt, cursor->steps);
+	cursor->started = 1;
+	cursor->error = NULL;
+	if (cursor->node < 0)
+		cursor->error =
+			cursor->node == -FDT_ERR_NOTFOUND ? NULL : fdt_strerror(cursor->node);
+	else
+		cursor->error = parse_step(cursor->fdt, cursor->node, &cursor->step);
+	return 0;
+}
+
+/*
+ * The shared bit must leave the alias above the 4 GiB identity map and be a
+ * canonical virtual address (the VMM maps it virtual == physical). Reading
+ * CR4 is privileged: this part runs in supervisor mode.
+ */
+static const char *set_shared_bit(const struct boot_info *info)
+{
+	uint32_t max;
+	uint64_t cr4;
+
+	if (!info->has_shared_bit) {
+		guest_set_shared_mask(0);
+		return NULL;
+	}
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	/* Canonical addresses: bits 47 (4-level paging) or 56 (5-level) and up copy the top bit. */
+	max = cr4 & CR4_LA57 ? 55 : 46;
+	if (info->shared_bit < SHARED_BIT_MIN || info->shared_bit > max)
+		return "shared-bit outside [32, top canonical virtual address bit)";
+	guest_set_shared_mask(1ULL << info->shared_bit);
+	return NULL;
+}
+
 /* Called from _start with rdi = device-tree GPA and rsi = vCPU index. */
 __attribute__((noreturn)) void guest_main(const void *fdt, unsigned long cpu);
 
 void guest_main(const void *fdt, unsigned long cpu)
 {
-	const char *mode, *errmsg;
-	struct node_props props;
-	struct top_nodes top;
-	uint32_t stage, vcpus;
-	uint64_t reg[2];
-	unsigned int nsteps = 0, k;
-	int steps, node, err;
+	struct boot_info info = { .fdt = fdt };
+	struct step_cursor cursor = { .fdt = fdt };
+	const char *errmsg;
+	unsigned int k;
 
+	unprivileged_init(cpu);
+	unprivileged_call(read_boot_info, &info);
 	/* Problems with the device tree itself are reported as failing "step 0". */
-	err = fdt_check_header(fdt);
-	if (err)
-		fail(cpu, 0, fdt_strerror(err));
-	errmsg = find_top_nodes(fdt, &top);
-	if (errmsg)
-		fail(cpu, 0, errmsg);
-	steps = fdt_subnode_offset(fdt, top.gmemvm, "steps");
-	if (steps < 0 || read_props(fdt, top.gmemvm, &props))
-		fail(cpu, 0, "missing /gmemvm/steps or unreadable /gmemvm");
+	if (info.error)
+		fail(cpu, 0, info.error);
 	/* First, so that every later hypercall uses the shared view of the shared area. */
-	errmsg = read_shared_bit(&props);
+	errmsg = set_shared_bit(&info);
 	if (errmsg)
 		fail(cpu, 0, errmsg);
 	/* After the shared bit: the assertion's strings go through the shared view. */
 	GUEST_ASSERT(cpu < GMEMVM_MAX_VCPUS);
-	mode = get_string(&props, PROP_MODE);
-	if (!mode || get_u32(&props, PROP_STAGE, &stage) || read_props(fdt, top.chosen, &props) ||
-	    get_u32(&props, PROP_VCPUS, &vcpus))
-		fail(cpu, 0, "missing mode, stage or gmemvm,vcpus");
-	if (cpu >= vcpus)
+	if (cpu >= info.vcpus)
 		fail(cpu, 0, "vCPU index >= gmemvm,vcpus");
-	guest_vcpus = vcpus;
-	/* #address-cells = #size-cells = 2: one (base 0, size) pair. */
-	if (read_props(fdt, top.memory, &props) || !props.value[PROP_REG] ||
-	    props.len[PROP_REG] != (int)sizeof(reg))
-		fail(cpu, 0, "missing or bad /memory@0 reg");
-	reg[0] = fdt64_ld((const fdt64_t *)props.value[PROP_REG]);
-	reg[1] = fdt64_ld((const fdt64_t *)props.value[PROP_REG] + 1);
-	if (reg[0] != 0)
-		fail(cpu, 0, "/memory@0 does not start at 0");
-	guest_ram_size = reg[1];
-
-	for (node = fdt_first_subnode(fdt, steps); node >= 0; node = fdt_next_subnode(fdt, node))
-		nsteps++;
-	if (node != -FDT_ERR_NOTFOUND)
-		fail(cpu, 0, fdt_strerror(node));
+	guest_vcpus = info.vcpus;
+	guest_ram_size = info.ram_size;
 
 	if (cpu == 0 && guest_shared_mask)
 		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u shared-bit=%d\n",
-			      mode, stage, vcpus, nsteps, __builtin_ctzll(guest_shared_mask));
+			      info.mode, info.stage, info.vcpus, info.nsteps,
+			      __builtin_ctzll(guest_shared_mask));
 	else if (cpu == 0)
-		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u\n", mode, stage,
-			      vcpus, nsteps);
+		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u\n", info.mode,
+			      info.stage, info.vcpus, info.nsteps);
 
 	/* Steps run in device-tree order; k is the 1-based position. Stop at the first failure. */
-	k = 0;
-	for (node = fdt_first_subnode(fdt, steps); node >= 0; node = fdt_next_subnode(fdt, node)) {
-		k++;
-		if (run_step(fdt, node, cpu, k))
+	cursor.steps = info.steps;
+	for (k = 1;; k++) {
+		unprivileged_call(next_step, &cursor);
+		if (cursor.error)
+			fail(cpu, k, cursor.error);
+		if (cursor.node < 0)
+			break;
+		if (run_step(&cursor.step, cpu, k))
 			hypercall_done(1, k);
 	}
 	hypercall_done(0, 0);

@@ -18,6 +18,7 @@
 #define PAGE_HUGE     (1ULL << 7)
 #define PAGE_ACCESSED (1ULL << 5)
 #define PAGE_DIRTY    (1ULL << 6)
+#define PAGE_USER     (1ULL << 2)
 #define CR0_PE	      (1ULL << 0)
 #define CR0_MP	      (1ULL << 1)
 #define CR0_ET	      (1ULL << 4)
@@ -27,13 +28,22 @@
 #define CR4_PAE	      (1ULL << 5)
 #define EFER_LME      (1ULL << 8)
 #define EFER_LMA      (1ULL << 10)
-#define SELECTOR_CODE 0x08
-#define SELECTOR_DATA 0x10
-/* Flat 64-bit code and flat data descriptors. */
-#define GDT_CODE64 0x00af9a000000ffffULL
-#define GDT_DATA   0x00cf92000000ffffULL
+/* Flat 64-bit code and flat data descriptors, ring 0 and ring 3. */
+#define GDT_CODE64	0x00af9a000000ffffULL
+#define GDT_DATA	0x00cf92000000ffffULL
+#define GDT_USER_DATA	0x00cff2000000ffffULL
+#define GDT_USER_CODE64 0x00affa000000ffffULL
+#define TSS_LIMIT	103 /* a 64-bit TSS without an I/O bitmap: user mode gets no ports */
+#define TSS_IOMAP_BASE	0x66
 /* The signal that kicks a vCPU thread out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
+
+_Static_assert(GMEMVM_GDT_GPA + GMEMVM_GDT_ENTRIES * 8 <= GMEMVM_TLS_GPA, "GDT overlaps TLS");
+_Static_assert(GMEMVM_TLS_GPA + GMEMVM_MAX_VCPUS * GMEMVM_TLS_SIZE <= GMEMVM_TSS_GPA,
+	       "TLS blocks overlap the TSSes");
+_Static_assert(GMEMVM_TSS_GPA + GMEMVM_MAX_VCPUS * GMEMVM_TSS_SIZE <= GMEMVM_SHARED_PDPT_GPA,
+	       "TSSes overlap the shared-view page tables");
+_Static_assert(TSS_LIMIT < GMEMVM_TSS_SIZE, "a TSS is larger than its slot");
 
 static void write_u64(uint8_t *ram, uint64_t gpa, uint64_t value)
 {
@@ -42,16 +52,18 @@ static void write_u64(uint8_t *ram, uint64_t gpa, uint64_t value)
 
 void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 {
-	write_u64(ram, GMEMVM_PML4_GPA, GMEMVM_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE);
+	/* PAGE_USER throughout: the guest runs its pure computation in user
+	 * mode (gmemvm_abi.h, entry state). */
+	write_u64(ram, GMEMVM_PML4_GPA, GMEMVM_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
 	for (int pd = 0; pd < GMEMVM_PD_COUNT; pd++) {
 		uint64_t pd_gpa = GMEMVM_PD_GPA + (uint64_t)pd * 0x1000;
 		write_u64(ram, GMEMVM_PDPT_GPA + (uint64_t)pd * 8,
-			  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE);
+			  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
 		for (uint64_t entry = 0; entry < 512; entry++) {
 			uint64_t gpa = ((uint64_t)pd << 30) | (entry << 21);
 			write_u64(ram, pd_gpa + entry * 8,
-				  gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_HUGE | PAGE_ACCESSED |
-					  PAGE_DIRTY);
+				  gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER | PAGE_HUGE |
+					  PAGE_ACCESSED | PAGE_DIRTY);
 		}
 	}
 	if (shared_bit >= 39 && shared_bit <= 46) {
@@ -59,21 +71,32 @@ void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 		 * shared bit set, through its own PML4 entry. */
 		uint64_t bit = 1ULL << shared_bit;
 		write_u64(ram, GMEMVM_PML4_GPA + (bit >> 39) * 8,
-			  GMEMVM_SHARED_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE);
+			  GMEMVM_SHARED_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
 		for (uint64_t pd = 0; pd < GMEMVM_SHARED_PD_COUNT; pd++) {
 			uint64_t pd_gpa = GMEMVM_SHARED_PD_GPA + pd * 0x1000;
 			write_u64(ram, GMEMVM_SHARED_PDPT_GPA + pd * 8,
-				  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE);
+				  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
 			for (uint64_t entry = 0; entry < 512; entry++)
 				write_u64(ram, pd_gpa + entry * 8,
 					  (bit | (pd << 30) | (entry << 21)) | PAGE_PRESENT |
-						  PAGE_WRITABLE | PAGE_HUGE | PAGE_ACCESSED |
-						  PAGE_DIRTY);
+						  PAGE_WRITABLE | PAGE_USER | PAGE_HUGE |
+						  PAGE_ACCESSED | PAGE_DIRTY);
 		}
 	}
 	write_u64(ram, GMEMVM_GDT_GPA + 0, 0);
-	write_u64(ram, GMEMVM_GDT_GPA + SELECTOR_CODE, GDT_CODE64);
-	write_u64(ram, GMEMVM_GDT_GPA + SELECTOR_DATA, GDT_DATA);
+	write_u64(ram, GMEMVM_GDT_GPA + GMEMVM_SELECTOR_KERNEL_CODE, GDT_CODE64);
+	write_u64(ram, GMEMVM_GDT_GPA + GMEMVM_SELECTOR_KERNEL_DATA, GDT_DATA);
+	write_u64(ram, GMEMVM_GDT_GPA + (GMEMVM_SELECTOR_USER_DATA & ~3), GDT_USER_DATA);
+	write_u64(ram, GMEMVM_GDT_GPA + (GMEMVM_SELECTOR_USER_CODE & ~3), GDT_USER_CODE64);
+	for (int i = 0; i < vcpus; i++) {
+		/* An available 64-bit TSS (type 9), present; the guest fills RSP0. */
+		uint64_t tss = GMEMVM_TSS_GPA + (uint64_t)i * GMEMVM_TSS_SIZE;
+		uint64_t low = TSS_LIMIT | (tss & 0xffffff) << 16 | 0x89ULL << 40 |
+			       ((tss >> 24) & 0xff) << 56;
+		write_u64(ram, GMEMVM_GDT_GPA + GMEMVM_SELECTOR_TSS(i), low);
+		write_u64(ram, GMEMVM_GDT_GPA + GMEMVM_SELECTOR_TSS(i) + 8, tss >> 32);
+		memcpy(ram + tss + TSS_IOMAP_BASE, &(uint16_t){ TSS_LIMIT + 1 }, sizeof(uint16_t));
+	}
 	/* libfdt.a was built with the stack protector: it reads %fs:0x28. */
 	for (int i = 0; i < vcpus; i++)
 		write_u64(ram, GMEMVM_TLS_GPA + (uint64_t)i * GMEMVM_TLS_SIZE + 0x28,
@@ -106,13 +129,23 @@ static int set_long_mode(struct vcpu *vcpu, uint64_t entry, char *err, size_t er
 	sregs.cr3 = GMEMVM_PML4_GPA;
 	sregs.cr4 = CR4_PAE;
 	sregs.efer = EFER_LME | EFER_LMA;
-	flat_segment(&sregs.cs, SELECTOR_CODE, 0, true);
-	flat_segment(&sregs.ds, SELECTOR_DATA, 0, false);
-	sregs.es = sregs.ss = sregs.gs = sregs.ds;
-	flat_segment(&sregs.fs, SELECTOR_DATA,
-		     GMEMVM_TLS_GPA + (uint64_t)vcpu->index * GMEMVM_TLS_SIZE, false);
+	flat_segment(&sregs.cs, GMEMVM_SELECTOR_KERNEL_CODE, 0, true);
+	flat_segment(&sregs.ss, GMEMVM_SELECTOR_KERNEL_DATA, 0, false);
+	/* The user data selector: an iretq to user mode keeps it (gmemvm_abi.h). */
+	flat_segment(&sregs.ds, GMEMVM_SELECTOR_USER_DATA, 0, false);
+	sregs.ds.dpl = 3;
+	sregs.es = sregs.gs = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.fs.base = GMEMVM_TLS_GPA + (uint64_t)vcpu->index * GMEMVM_TLS_SIZE;
 	sregs.gdt.base = GMEMVM_GDT_GPA;
-	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.gdt.limit = GMEMVM_GDT_ENTRIES * 8 - 1;
+	sregs.tr = (struct kvm_segment){
+		.base = GMEMVM_TSS_GPA + (uint64_t)vcpu->index * GMEMVM_TSS_SIZE,
+		.limit = TSS_LIMIT,
+		.selector = GMEMVM_SELECTOR_TSS(vcpu->index),
+		.type = 11, /* busy 64-bit TSS: TR is loaded */
+		.present = 1,
+	};
 	sregs.idt.base = 0;
 	sregs.idt.limit = 0;
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0) {

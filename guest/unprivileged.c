@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+#include "unprivileged.h"
+
+#include <stdint.h>
+
+#include "gmemvm_abi.h"
+#include "hypercall.h"
+#include "serial.h"
+
+#define VECTOR_GP      13
+#define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate */
+
+struct idt_gate {
+	uint16_t offset_low;
+	uint16_t selector;
+	uint8_t ist;
+	uint8_t type;
+	uint16_t offset_mid;
+	uint32_t offset_high;
+	uint32_t reserved;
+};
+
+/*
+ * Only #GP has a gate. The table ends at it, so a higher vector raised in user
+ * mode (a #PF, say) arrives as a #GP whose error code names it; a lower one
+ * finds no gate and shuts the VM down, which the VMM reports.
+ */
+static struct idt_gate idt[VECTOR_GP + 1] __attribute__((aligned(16)));
+
+void unprivileged_gp_handler(void);
+long unprivileged_enter(long (*fn)(void *), void *arg, uint64_t *rsp0);
+__attribute__((noreturn)) void unprivileged_unexpected_gp(uint64_t rip, uint64_t error,
+							  uint64_t cs);
+
+void unprivileged_init(unsigned long cpu)
+{
+	uint64_t handler = (uint64_t)(uintptr_t)unprivileged_gp_handler;
+	struct __attribute__((packed)) {
+		uint16_t limit;
+		uint64_t base;
+	} idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+
+	(void)cpu;
+	/* Every vCPU writes the same bytes; then each loads its own IDTR. */
+	idt[VECTOR_GP] = (struct idt_gate){
+		.offset_low = (uint16_t)handler,
+		.selector = GMEMVM_SELECTOR_KERNEL_CODE,
+		.type = GATE_INTERRUPT,
+		.offset_mid = (uint16_t)(handler >> 16),
+		.offset_high = (uint32_t)(handler >> 32),
+	};
+	__asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+long unprivileged_call(long (*fn)(void *), void *arg)
+{
+	unsigned int cpu = guest_vcpu_index();
+
+	GUEST_ASSERT(cpu < GMEMVM_MAX_VCPUS);
+	/* RSP0 is at offset 4 of the 64-bit TSS. */
+	return unprivileged_enter(
+		fn, arg, (uint64_t *)(uintptr_t)(GMEMVM_TSS_GPA + cpu * GMEMVM_TSS_SIZE + 4));
+}
+
+void unprivileged_unexpected_gp(uint64_t rip, uint64_t error, uint64_t cs)
+{
+	serial_printf("vcpu %u: unexpected #GP at rip 0x%llx (cs 0x%llx, error code 0x%llx)\n",
+		      guest_vcpu_index(), (unsigned long long)rip, (unsigned long long)cs,
+		      (unsigned long long)error);
+	hypercall_done(1, 0);
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running pure computation in user mode. On hosts that emulate the guest's
+ * supervisor code one instruction at a time (PVM, HOST-FACTS.md) user-mode
+ * code runs natively, about 1000 times faster, so the guest reads its device
+ * tree in user mode (issue 5's start-up time). The VMM maps every page user-
+ * accessible and gives each vCPU a TSS (gmemvm_abi.h). User-mode code may
+ * touch memory but must not do port I/O or privileged instructions: it
+ * returns what it found and supervisor code acts on it.
+ */
+#ifndef GUEST_UNPRIVILEGED_H
+#define GUEST_UNPRIVILEGED_H
+
+/* Once per vCPU, before the first call: load the IDT that brings us back. */
+void unprivileged_init(unsigned long cpu);
+
+/* Runs fn(arg) in user mode on this vCPU's stack and returns its result. */
+long unprivileged_call(long (*fn)(void *), void *arg);
+
+#endif
