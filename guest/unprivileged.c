@@ -10,22 +10,13 @@
 #define VECTOR_GP      13
 #define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate */
 
-struct idt_gate {
-	uint16_t offset_low;
-	uint16_t selector;
-	uint8_t ist;
-	uint8_t type;
-	uint16_t offset_mid;
-	uint32_t offset_high;
-	uint32_t reserved;
-};
-
 /*
  * Only #GP has a gate. The table ends at it, so a higher vector raised in user
  * mode (a #PF, say) arrives as a #GP whose error code names it; a lower one
- * finds no gate and shuts the VM down, which the VMM reports.
+ * finds no gate and shuts the VM down, which the VMM reports. A gate is two
+ * quadwords.
  */
-static struct idt_gate idt[VECTOR_GP + 1] __attribute__((aligned(16)));
+static uint64_t idt[2 * (VECTOR_GP + 1)] __attribute__((aligned(16)));
 
 void unprivileged_gp_handler(void);
 long unprivileged_enter(long (*fn)(void *), void *arg, uint64_t *rsp0);
@@ -41,14 +32,16 @@ void unprivileged_init(unsigned long cpu)
 	} idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
 
 	(void)cpu;
-	/* Every vCPU writes the same bytes; then each loads its own IDTR. */
-	idt[VECTOR_GP] = (struct idt_gate){
-		.offset_low = (uint16_t)handler,
-		.selector = GMEMVM_SELECTOR_KERNEL_CODE,
-		.type = GATE_INTERRUPT,
-		.offset_mid = (uint16_t)(handler >> 16),
-		.offset_high = (uint32_t)(handler >> 32),
-	};
+	/*
+	 * Every vCPU writes the gate, all with the same two quadwords, each in
+	 * one store: another vCPU may be taking a #GP through it right now, and
+	 * a gate seen half-written (not present) would shut that vCPU down.
+	 */
+	__atomic_store_n(&idt[2 * VECTOR_GP],
+			 (handler & 0xffff) | (uint64_t)GMEMVM_SELECTOR_KERNEL_CODE << 16 |
+				 (uint64_t)GATE_INTERRUPT << 40 | ((handler >> 16) & 0xffff) << 48,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&idt[2 * VECTOR_GP + 1], handler >> 32, __ATOMIC_RELAXED);
 	__asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 

@@ -167,8 +167,8 @@ enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_r
 	if (cannot_run(context))
 		return stop_cannot_run(context, "shutdown (triple fault)");
 	return stop(context, OUTCOME_SHUTDOWN,
-		    "vCPU %d shut down (triple fault: the guest has no IDT, so any exception "
-		    "ends here)",
+		    "vCPU %d shut down (triple fault: the guest's IDT has a gate for #GP "
+		    "only, so any other exception in supervisor mode ends here)",
 		    context->vcpu);
 }
 
