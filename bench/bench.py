@@ -23,14 +23,16 @@ RANGE_2M = 2 << 20
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def spawn(argv):
-    """Runs argv; returns (CLOCK_MONOTONIC ns just before the spawn, exit status,
-    peak resident KiB). posix_spawn, so little of Python's own cost counts."""
+def spawn(argv, stdout=os.devnull):
+    """Runs argv with its stdout to a file; returns (CLOCK_MONOTONIC ns just
+    before the spawn, exit status). posix_spawn, so little of Python's own
+    cost counts. (Its rusage is no use for peak memory: ru_maxrss keeps the
+    RSS of the vfork'ed Python; gmemvm and the floor report VmHWM instead.)"""
     started = time.monotonic_ns()
-    quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=quiet)
-    _, status, usage = os.wait4(pid, 0)
-    return started, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+    output = [(os.POSIX_SPAWN_OPEN, 1, stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)]
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=output)
+    _, status = os.waitpid(pid, 0)
+    return started, os.waitstatus_to_exitcode(status)
 
 
 def summary(values):
@@ -47,7 +49,7 @@ class Bench:
         self.results = {}
 
     def gmemvm(self, config, *sets, repeat=None):
-        """Runs a scenario repeat times; returns [(spawn ns, report, peak KiB)]."""
+        """Runs a scenario repeat times; returns [(spawn ns, its JSON report)]."""
         argv = [self.args.gmemvm, "run", "-q", os.path.join(BENCH_DIR, config),
                 "--report", self.report]
         for item in sets:
@@ -56,7 +58,7 @@ class Bench:
         for _ in range(repeat or self.args.runs):
             if os.path.exists(self.report):
                 os.unlink(self.report)
-            started, status, peak = spawn(argv)
+            started, status = spawn(argv)
             if not os.path.exists(self.report):
                 sys.exit("gmemvm-bench: %s %s: gmemvm exited with %d before its report "
                          "(its message is above)" % (config, " ".join(sets), status))
@@ -65,17 +67,20 @@ class Bench:
             if status != 0 or not report["matched"]:
                 sys.exit("gmemvm-bench: %s %s did not run as expected: %s" %
                          (config, " ".join(sets), report["mismatch"] or report["message"]))
-            out.append((started, report, peak))
+            out.append((started, report))
         return out
 
     def floor(self, *argv, repeat=None):
         """Runs gmemvm-floor repeat times; returns [(spawn ns, its JSON)]."""
         out = []
+        output = os.path.join(self.work, "floor.json")
         for _ in range(repeat or self.args.runs):
-            started = time.monotonic_ns()
-            text = subprocess.run([self.args.floor] + [str(a) for a in argv], check=True,
-                                  capture_output=True, text=True).stdout
-            out.append((started, json.loads(text)))
+            started, status = spawn([self.args.floor] + [str(a) for a in argv], output)
+            if status != 0:
+                sys.exit("gmemvm-bench: gmemvm-floor %s exited with %d (its message is above)"
+                         % (" ".join(str(a) for a in argv), status))
+            with open(output) as f:
+                out.append((started, json.load(f)))
         return out
 
     # 1. Start-up and footprint.
@@ -83,9 +88,9 @@ class Bench:
         runs = self.gmemvm("shared-startup.ini")
         def since_spawn(started, report, key):
             return (report["process_start_monotonic_ns"] - started) / 1e6 + report["time_ms"][key]
-        entry = summary([since_spawn(s, r, "guest_entry") for s, r, _ in runs])
-        status = summary([since_spawn(s, r, "guest_status") for s, r, _ in runs])
-        setup = summary([r["time_ms"]["setup"] for _, r, _ in runs])
+        entry = summary([since_spawn(s, r, "guest_entry") for s, r in runs])
+        status = summary([since_spawn(s, r, "guest_status") for s, r in runs])
+        setup = summary([r["time_ms"]["setup"] for _, r in runs])
         # The floor's guest does nothing but exit: its first instruction is its status.
         floor_runs = self.floor("startup")
         floor = summary([(f["first_exit_monotonic_ns"] - s) / 1e6 for s, f in floor_runs])
@@ -93,8 +98,9 @@ class Bench:
                                       "vmm_setup": setup, "floor_to_first_exit": floor}
         memory = {}
         for size in ("64M", "1G"):
-            memory[size] = summary([peak for _, _, peak in
+            memory[size] = summary([r["peak_resident_kib"] for _, r in
                                     self.gmemvm("shared-startup.ini", "vm.memory=" + size)])
+        memory["floor"] = summary([f["peak_resident_kib"] for _, f in floor_runs])
         self.results["peak_rss_kib"] = memory
 
     # 2. Exit round trip.
@@ -106,7 +112,7 @@ class Bench:
         base = self.gmemvm("pio-exits.ini", "steps.step1=pio 1", "expect.exits.io=>=2")
         rate = summary([(r["exits"]["io"] - b["exits"]["io"]) /
                         ((r["time_ms"]["run"] - b["time_ms"]["run"]) / 1e3)
-                        for (_, r, _), (_, b, _) in zip(runs, base)])
+                        for (_, r), (_, b) in zip(runs, base)])
         floor = summary([f["exits"] / f["seconds"] for _, f in self.floor("pio", rounds)])
         self.results["port_io_exits_per_second"] = {"gmemvm": rate, "floor": floor}
 
@@ -146,9 +152,9 @@ class Bench:
                     # Over the window from the first conversion to the last, so
                     # the guest's boot does not count (vmm/conversion.h).
                     per_second = summary([count / (r["conversions"]["window_ns"] / 1e9)
-                                          for _, r, _ in runs])
+                                          for _, r in runs])
                     host_us = summary([r["conversions"]["host_ns"] / count / 1e3
-                                       for _, r, _ in runs])
+                                       for _, r in runs])
                     if kind == "fault":
                         floor_runs = self.floor("fault", mode, count // vcpus // 2, vcpus)
                     else:
@@ -184,7 +190,7 @@ class Bench:
             def per_conversion(figure):
                 # Runs pair up in order: each difference is rounds x 2 conversions' worth.
                 return summary([(figure(b) - figure(a)) / (2 * rounds)
-                                for (_, a, _), (_, b, _) in zip(only, both)])
+                                for (_, a), (_, b) in zip(only, both)])
             floor_runs = self.floor("regions", regions, 2 * rounds)
             rows.append({"regions": regions,
                          "host_us": per_conversion(lambda r: r["conversions"]["host_ns"] / 1e3),
@@ -217,14 +223,17 @@ def print_table(results, machine):
         (spread(s["to_guest_status"], "%.2f"), "%.2f" % floor, s["to_guest_status"]["median"] / floor,
          verdict(s["to_guest_status"]["median"] < 10)))
     add("  of which VMM set-up (main to first KVM_RUN) %s" % spread(s["vmm_setup"], "%.2f"))
-    for size, figure in results["peak_rss_kib"].items():
-        add("  peak resident memory, %-4s guest          %s KiB" % (size, spread(figure, "%.0f")))
+    rss = results["peak_rss_kib"]
+    for size in ("64M", "1G"):
+        add("  peak resident memory, %-4s guest          %-22s %-10.0f %5.1fx" %
+            (size, spread(rss[size], "%.0f") + " KiB", rss["floor"]["median"],
+             rss[size]["median"] / rss["floor"]["median"]))
     e = results["port_io_exits_per_second"]
     ratio = e["floor"]["median"] / e["gmemvm"]["median"]
     add("\nExit round trip                              gmemvm /s              floor /s")
     add("  port-IO exits per second                   %-22s %-10.0f %5.2fx  <= 1.2x: %s" %
         (spread(e["gmemvm"], "%.0f"), e["floor"]["median"], ratio, verdict(ratio <= 1.2)))
-    add("\nConversions                    vCPUs  gmemvm per second         us each  host us  "
+    add("\nConversions                          vCPUs  gmemvm per second         us each  host us  "
         "floor /s   floor kernel us  ratio")
     for row in results["conversions"]:
         label = "%s %s %s" % (row["mode"], row["kind"], "4K" if row["size"] == PAGE else "2M")
@@ -232,18 +241,24 @@ def print_table(results, machine):
             label += " (512 faults)"
         each = 1e6 / row["per_second"]["median"]
         floor_each = 1e6 / row["floor_per_second"]["median"]
-        add("  %-30s %d    %-24s %7.1f  %7.1f  %-10.0f %-16.1f %5.2fx%s" %
+        add("  %-36s %d    %-24s %7.1f  %7.1f  %-10.0f %-16.1f %5.2fx%s" %
             (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
              row["host_us"]["median"] * (row.get("faults_per_range") or 1),
              row["floor_per_second"]["median"],
              row["floor_kernel_us"]["median"] * (row.get("faults_per_range") or 1),
              each / floor_each,
              "  <= 3x: " + verdict(each / floor_each <= 3) if row["kind"] == "fault" else ""))
+    add("  (us each: 1 / rate, over the window from the first conversion to the last; host us:\n"
+        "   time in gmemvm's conversion path, with 4 vCPUs including the wait for the memory\n"
+        "   map's lock; floor kernel us: the floor's mmap/fallocate calls; ratio: us each\n"
+        "   against the floor's)")
     add("\nCost per conversion (4K flip in coco-inplace) by separately shared regions")
-    add("  regions  end to end us          host us             floor kernel us")
+    add("  regions  end to end us          host us             floor kernel us  host/floor")
     for row in results["regions"]:
-        add("  %-8d %-22s %-19s %.1f" % (row["regions"], spread(row["end_to_end_us"]),
-                                         spread(row["host_us"]), row["floor_kernel_us"]["median"]))
+        add("  %-8d %-22s %-19s %-16.1f %5.2fx" %
+            (row["regions"], spread(row["end_to_end_us"]), spread(row["host_us"]),
+             row["floor_kernel_us"]["median"],
+             row["host_us"]["median"] / row["floor_kernel_us"]["median"]))
     if len(results["regions"]) >= 2:
         first, last = results["regions"][0], results["regions"][-1]
         growth = last["host_us"]["median"] / first["host_us"]["median"]
@@ -266,8 +281,8 @@ def check_results(results):
             for i, value in enumerate(node):
                 walk(value, "%s[%d]" % (where, i))
     walk(results, "results")
-    # start-up 4, peak RSS 2, exits 2, conversions 16 rows x 4, regions 3 a row
-    expected = 8 + 16 * 4 + 3 * len(results["regions"])
+    # start-up 4, peak RSS 3, exits 2, conversions 16 rows x 4, regions 3 a row
+    expected = 9 + 16 * 4 + 3 * len(results["regions"])
     bad = [where for where, f in figures
            if not all(isinstance(f[k], (int, float)) and f[k] > 0 for k in ("median", "min", "max"))]
     if bad or len(figures) < expected:

@@ -407,6 +407,24 @@ static void regions_test(uint64_t regions, uint64_t conversions)
 	floor_vm_destroy(&machine);
 }
 
+/* VmHWM, as gmemvm reports it (vmm/vm.c): getrusage would count the exec'ing parent. */
+static long peak_resident_kib(void)
+{
+	char text[4096];
+	long kib = -1;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t length = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+	if (length > 0) {
+		text[length] = '\0';
+		const char *line = strstr(text, "\nVmHWM:");
+		if (!line || sscanf(line + 1, "VmHWM: %ld kB", &kib) != 1)
+			kib = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return kib;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: gmemvm-floor startup | pio ROUNDS | fault MODE PAGES VCPUS |\n"
@@ -431,8 +449,9 @@ int main(int argc, char **argv)
 			die("KVM_RUN to the first exit");
 		uint64_t first_exit_ns = now_ns();
 		printf("{\"test\": \"startup\", \"main_monotonic_ns\": %llu, "
-		       "\"first_exit_monotonic_ns\": %llu}\n",
-		       (unsigned long long)main_ns, (unsigned long long)first_exit_ns);
+		       "\"first_exit_monotonic_ns\": %llu, \"peak_resident_kib\": %ld}\n",
+		       (unsigned long long)main_ns, (unsigned long long)first_exit_ns,
+		       peak_resident_kib());
 		floor_vm_destroy(&machine);
 	} else if (!strcmp(test, "pio") && argc == 3) {
 		struct floor_vm machine;

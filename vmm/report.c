@@ -240,8 +240,9 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 		"\"guest_entry\": %.3f, \"guest_status\": %.3f},\n",
 		report->setup_ms, report->run_ms, report->total_ms, report->guest_entry_ms,
 		report->guest_status_ms);
-	fprintf(out, "  \"process_start_monotonic_ns\": %" PRIu64 "\n}\n",
-		report->process_start_ns);
+	fprintf(out,
+		"  \"process_start_monotonic_ns\": %" PRIu64 ",\n  \"peak_resident_kib\": %ld\n}\n",
+		report->process_start_ns, report->peak_resident_kib);
 	int failed = ferror(out);
 	if (fclose(out) != 0 || failed) {
 		errno = errno ? errno : EIO;

@@ -58,6 +58,7 @@ struct run_report {
 	double guest_entry_ms, guest_status_ms;
 	/* CLOCK_MONOTONIC of main's start, for a benchmark that also counts exec. */
 	uint64_t process_start_ns;
+	long peak_resident_kib; /* VmHWM at the end of the run; -1 if unknown */
 };
 
 void report_add_feature(struct run_report *report, const char *name, bool native);
