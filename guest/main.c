@@ -207,6 +207,12 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 	return NULL;
 }
 
+/* With vcpu = all, vCPU i works on the i-th size-long slice from addr. */
+static uint64_t slice_start(const struct step *st, unsigned long cpu)
+{
+	return st->addr + (st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0) * st->size;
+}
+
 /*
  * Computes this vCPU's range [*start, *end) for a memory step. With vcpu ==
  * all, vCPU i takes the i-th size-long slice from addr. Returns NULL or why
@@ -216,14 +222,12 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 static const char *step_range(const struct step *st, unsigned long cpu, uint64_t *start,
 			      uint64_t *end)
 {
-	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
-
 	if (st->size == 0 || (st->addr | st->size) & 7)
 		return "range not 8-byte aligned or empty";
 	if (st->size > IDENTITY_MAP_END || st->addr >= IDENTITY_MAP_END)
 		return "range outside the identity map";
 	/* addr, size < 2^32 and slice < 8: no 64-bit overflow below. */
-	*start = st->addr + slice * st->size;
+	*start = slice_start(st, cpu);
 	*end = *start + st->size;
 	if (*start < GMEMVM_DATA_GPA || *end > IDENTITY_MAP_END)
 		return "range outside [DATA_GPA, 4 GiB)";
@@ -338,8 +342,7 @@ static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
  */
 static int do_convert(const struct step *st, unsigned long cpu, unsigned int k)
 {
-	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
-	uint64_t addr = st->addr + slice * st->size;
+	uint64_t addr = slice_start(st, cpu);
 	uint32_t op = st->op[0] == 's' ? GMEMVM_HC_SHARE : GMEMVM_HC_UNSHARE;
 	int32_t got = hypercall(op, addr, st->size, 0, 0);
 
@@ -358,10 +361,8 @@ static int do_convert(const struct step *st, unsigned long cpu, unsigned int k)
  * the explicit conversion path, timed by the VMM's benchmarks. */
 static int do_flip(const struct step *st, unsigned long cpu, unsigned int k)
 {
-	/* With vcpu = all each vCPU flips its own slice, as share/unshare do. */
-	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
 	uint32_t round;
-	int32_t got = hypercall_flip(st->addr + slice * st->size, st->size, st->count, &round);
+	int32_t got = hypercall_flip(slice_start(st, cpu), st->size, st->count, &round);
 
 	if (got != 0) {
 		serial_printf("vcpu %lu: step %u flip round %u got %d\n", cpu, k, round, got);
@@ -373,8 +374,7 @@ static int do_flip(const struct step *st, unsigned long cpu, unsigned int k)
 /* Share every other page of this vCPU's slice: st->count separate shared regions. */
 static int do_scatter(const struct step *st, unsigned long cpu, unsigned int k)
 {
-	uint64_t slice = st->vcpu == GMEMVM_FDT_VCPU_ALL ? cpu : 0;
-	uint64_t addr = st->addr + slice * st->size;
+	uint64_t addr = slice_start(st, cpu);
 
 	for (uint32_t i = 0; i < st->count; i++) {
 		int32_t got = hypercall(GMEMVM_HC_SHARE, addr + 2 * 4096 * (uint64_t)i, 4096, 0, 0);

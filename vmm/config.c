@@ -985,6 +985,16 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 }
 
 /* The RAM range a write or verify touches: in the data area and in guest RAM. */
+/* The COUNT of flip, scatter and hostile: a plain number in 1..max. */
+static int parse_step_count(struct loader *ld, const char *key, const char *op, const char *text,
+			    unsigned int max, uint64_t *count)
+{
+	if (parse_plain(text, count) != NUM_OK || *count == 0 || *count > max)
+		return fail(ld, "steps", key, "%s count '%s' is not a number in 1..%u", op, text,
+			    max);
+	return 0;
+}
+
 static int check_step_range(struct loader *ld, const char *key, const char *addr_text,
 			    const struct step *step)
 {
@@ -1109,10 +1119,8 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 			return fail(ld, "steps", key,
 				    "flip takes ADDR SIZE COUNT [vcpu=N|all], got %d argument%s",
 				    positional, positional == 1 ? "" : "s");
-		if (parse_plain(words[3], &count) != NUM_OK || count == 0 ||
-		    count > CONFIG_MAX_FLIP_COUNT)
-			return fail(ld, "steps", key, "flip count '%s' is not a number in 1..%u",
-				    words[3], CONFIG_MAX_FLIP_COUNT);
+		if (parse_step_count(ld, key, words[0], words[3], CONFIG_MAX_FLIP_COUNT, &count))
+			return -1;
 		step->count = (uint32_t)count;
 		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
 	}
@@ -1124,10 +1132,8 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 			return fail(ld, "steps", key,
 				    "scatter takes ADDR COUNT [vcpu=N|all], got %d argument%s",
 				    positional, positional == 1 ? "" : "s");
-		if (parse_plain(words[2], &count) != NUM_OK || count == 0 ||
-		    count > CONFIG_MAX_SCATTER_COUNT)
-			return fail(ld, "steps", key, "scatter count '%s' is not a number in 1..%u",
-				    words[2], CONFIG_MAX_SCATTER_COUNT);
+		if (parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_SCATTER_COUNT, &count))
+			return -1;
 		if (parse_plain(words[1], &step->addr) != NUM_OK || step->addr % 4096)
 			return fail(ld, "steps", key, "scatter address '%s' is not page-aligned",
 				    words[1]);
@@ -1148,10 +1154,8 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 		if (parse_plain(words[1], &seed) != NUM_OK || seed > UINT32_MAX)
 			return fail(ld, "steps", key, "hostile seed '%s' is not a 32-bit number",
 				    words[1]);
-		if (parse_plain(words[2], &count) != NUM_OK || count == 0 ||
-		    count > CONFIG_MAX_HOSTILE_COUNT)
-			return fail(ld, "steps", key, "hostile count '%s' is not a number in 1..%u",
-				    words[2], CONFIG_MAX_HOSTILE_COUNT);
+		if (parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_HOSTILE_COUNT, &count))
+			return -1;
 		step->pattern = (uint32_t)seed;
 		step->count = (uint32_t)count;
 		step->addr = CONFIG_HOSTILE_PLAYGROUND_GPA;
