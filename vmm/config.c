@@ -989,9 +989,11 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 static int parse_step_count(struct loader *ld, const char *key, const char *op, const char *text,
 			    unsigned int max, uint64_t *count)
 {
-	if (parse_plain(text, count) != NUM_OK || *count == 0 || *count > max)
+	if (parse_plain(text, count) != NUM_OK || *count == 0 || *count > max) {
+		*count = 0;
 		return fail(ld, "steps", key, "%s count '%s' is not a number in 1..%u", op, text,
 			    max);
+	}
 	return 0;
 }
 
