@@ -41,14 +41,17 @@ static void testdev_pio(void *device, struct iotrap_access *access, struct iotra
 	pthread_mutex_unlock(&testdev->lock);
 }
 
-/* The entry port: the exit itself is the message (the vCPU loop timestamps its
- * first exit); the written byte means nothing and reads give all ones. */
+/* The entry port: the write itself is the message, timestamped once per vCPU
+ * (issue 5's start-up time); the byte means nothing and reads give all ones. */
 static void entry_port(void *device, struct iotrap_access *access, struct iotrap_reply *reply)
 {
-	(void)device;
+	struct testdev *testdev = device;
 	(void)reply;
 	if (!access->is_write)
 		iotrap_set_value(access, UINT64_MAX);
+	else if (access->vcpu >= 0 && access->vcpu < GMEMVM_MAX_VCPUS &&
+		 testdev->entered[access->vcpu].tv_sec == 0)
+		clock_gettime(CLOCK_MONOTONIC, &testdev->entered[access->vcpu]);
 }
 
 int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
@@ -57,7 +60,7 @@ int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
 			    "testdev-mmio", testdev_mmio, testdev) < 0)
 		return -1;
 	if (iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_ENTRY, 1, "entry-port", entry_port,
-			    NULL) < 0)
+			    testdev) < 0)
 		return -1;
 	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_TESTDEV, 4, "testdev-port",
 			       testdev_pio, testdev);

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "gmemvm_abi.h"
 #include "iotrap.h"
@@ -18,6 +19,10 @@ struct testdev {
 	pthread_mutex_t lock;
 	uint64_t scratch;
 	uint32_t echo[GMEMVM_MAX_VCPUS];
+	/* CLOCK_MONOTONIC of each vCPU's first entry port write, the moment its
+	 * guest code began; zero if it never got there. Each vCPU writes only its
+	 * own, read once the vCPU threads are joined. */
+	struct timespec entered[GMEMVM_MAX_VCPUS];
 };
 
 void testdev_init(struct testdev *testdev);

@@ -246,8 +246,6 @@ static void *vcpu_thread(void *argument)
 				 "KVM_RUN failed on vCPU %d: %s", vcpu->index, strerror(errno));
 			break;
 		}
-		if (vcpu->first_exit.tv_sec == 0)
-			clock_gettime(CLOCK_MONOTONIC, &vcpu->first_exit);
 		if (exit_dispatch(context, vcpu->run) == EXIT_ACTION_STOP)
 			break;
 	}

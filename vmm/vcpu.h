@@ -30,9 +30,7 @@ struct vcpu {
 	atomic_bool finished;
 	struct exit_context exits;
 	struct vcpu_set *set;
-	/* CLOCK_MONOTONIC at this vCPU's first exit (its guest code's entry port
-	 * write) and when its loop ended; zero if it never got there. */
-	struct timespec first_exit, stopped;
+	struct timespec stopped; /* CLOCK_MONOTONIC when its run loop ended */
 };
 
 struct vcpu_set {

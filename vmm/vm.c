@@ -84,21 +84,21 @@ static long peak_resident_kib(int status_fd)
 	return line && sscanf(line + 1, "VmHWM: %ld kB", &kib) == 1 ? kib : -1;
 }
 
-/* Start-up times (issue 5): vCPU 0's entry port exit, and the last vCPU's end. */
+/* Start-up times (issue 5): vCPU 0's entry port write, and the end of the
+ * last vCPU whose guest code ran at all. */
 static void record_guest_times(const struct vm *vm, const struct timespec *process_start,
 			       struct run_report *report)
 {
-	const struct vcpu *first = &vm->vcpus.vcpus[0];
+	const struct timespec *entered = vm->testdev.entered;
 	report->guest_entry_ms = -1;
 	report->guest_status_ms = -1;
-	if (vm->vcpus.count == 0 || first->first_exit.tv_sec == 0)
+	if (vm->vcpus.count == 0 || entered[0].tv_sec == 0)
 		return;
-	report->guest_entry_ms = between_ms(process_start, &first->first_exit);
+	report->guest_entry_ms = between_ms(process_start, &entered[0]);
 	for (int i = 0; i < vm->vcpus.count; i++) {
-		const struct vcpu *vcpu = &vm->vcpus.vcpus[i];
-		if (vcpu->first_exit.tv_sec == 0)
+		if (entered[i].tv_sec == 0)
 			continue;
-		double status = between_ms(process_start, &vcpu->stopped);
+		double status = between_ms(process_start, &vm->vcpus.vcpus[i].stopped);
 		if (status > report->guest_status_ms)
 			report->guest_status_ms = status;
 	}
