@@ -47,28 +47,7 @@ GMEMVM_GUEST="$repo/tests/bad-configs/syntax.ini" "$gmemvm" run "$repo/configs/s
 
 if [ ! -e /dev/kvm ]; then
 	echo "skipped: /dev/kvm is missing, so the scenarios cannot run here (load kvm or use a KVM host)"
-	# Issue 5: the report's timings are consistent, and say "never" honestly.
-times=$(python3 - "$work"/*.json <<'PY'
-import json, sys
-bad = []
-for path in sys.argv[1:]:
-    r = json.load(open(path))
-    t, name = r["time_ms"], r["scenario"]
-    if r["outcome"] == "done":
-        if not 0 < t["guest_entry"] <= t["guest_status"] <= t["total"] or r["peak_resident_kib"] <= 0:
-            bad.append("%s: %s, peak %s KiB" % (name, t, r["peak_resident_kib"]))
-        cv = r["conversions"]
-        if cv["by_fault"] + cv["by_hypercall"] > 0 and not (cv["host_ns"] > 0 and cv["window_ns"] > 0):
-            bad.append("%s: conversions without host_ns/window_ns: %s" % (name, cv))
-    elif r["outcome"] in ("refused", "cannot-run") and t["guest_entry"] != -1:
-        bad.append("%s: %s, yet guest_entry %s" % (name, r["outcome"], t["guest_entry"]))
-print("; ".join(bad))
-PY
-)
-[ -z "$times" ] && pass "reports: entry <= status <= total, peak memory, conversion timing; -1 where the guest never ran" ||
-	fail "report timings: $times"
-
-echo "$passed passed, $failed failed"
+	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ] && exit 77 || exit 1
 fi
 
