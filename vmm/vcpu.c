@@ -19,15 +19,19 @@
 #define PAGE_ACCESSED (1ULL << 5)
 #define PAGE_DIRTY    (1ULL << 6)
 #define PAGE_USER     (1ULL << 2)
-#define CR0_PE	      (1ULL << 0)
-#define CR0_MP	      (1ULL << 1)
-#define CR0_ET	      (1ULL << 4)
-#define CR0_NE	      (1ULL << 5)
-#define CR0_WP	      (1ULL << 16)
-#define CR0_PG	      (1ULL << 31)
-#define CR4_PAE	      (1ULL << 5)
-#define EFER_LME      (1ULL << 8)
-#define EFER_LMA      (1ULL << 10)
+/* Every table entry and 2 MiB leaf: PAGE_USER throughout, because the guest
+ * runs its pure computation in user mode (gmemvm_abi.h, entry state). */
+#define PAGE_TABLE (PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER)
+#define PAGE_LEAF  (PAGE_TABLE | PAGE_HUGE | PAGE_ACCESSED | PAGE_DIRTY)
+#define CR0_PE	   (1ULL << 0)
+#define CR0_MP	   (1ULL << 1)
+#define CR0_ET	   (1ULL << 4)
+#define CR0_NE	   (1ULL << 5)
+#define CR0_WP	   (1ULL << 16)
+#define CR0_PG	   (1ULL << 31)
+#define CR4_PAE	   (1ULL << 5)
+#define EFER_LME   (1ULL << 8)
+#define EFER_LMA   (1ULL << 10)
 /* Flat 64-bit code and flat data descriptors, ring 0 and ring 3. */
 #define GDT_CODE64	0x00af9a000000ffffULL
 #define GDT_DATA	0x00cf92000000ffffULL
@@ -52,18 +56,13 @@ static void write_u64(uint8_t *ram, uint64_t gpa, uint64_t value)
 
 void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 {
-	/* PAGE_USER throughout: the guest runs its pure computation in user
-	 * mode (gmemvm_abi.h, entry state). */
-	write_u64(ram, GMEMVM_PML4_GPA, GMEMVM_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
+	write_u64(ram, GMEMVM_PML4_GPA, GMEMVM_PDPT_GPA | PAGE_TABLE);
 	for (int pd = 0; pd < GMEMVM_PD_COUNT; pd++) {
 		uint64_t pd_gpa = GMEMVM_PD_GPA + (uint64_t)pd * 0x1000;
-		write_u64(ram, GMEMVM_PDPT_GPA + (uint64_t)pd * 8,
-			  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
+		write_u64(ram, GMEMVM_PDPT_GPA + (uint64_t)pd * 8, pd_gpa | PAGE_TABLE);
 		for (uint64_t entry = 0; entry < 512; entry++) {
 			uint64_t gpa = ((uint64_t)pd << 30) | (entry << 21);
-			write_u64(ram, pd_gpa + entry * 8,
-				  gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER | PAGE_HUGE |
-					  PAGE_ACCESSED | PAGE_DIRTY);
+			write_u64(ram, pd_gpa + entry * 8, gpa | PAGE_LEAF);
 		}
 	}
 	if (shared_bit >= 39 && shared_bit <= 46) {
@@ -71,16 +70,13 @@ void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 		 * shared bit set, through its own PML4 entry. */
 		uint64_t bit = 1ULL << shared_bit;
 		write_u64(ram, GMEMVM_PML4_GPA + (bit >> 39) * 8,
-			  GMEMVM_SHARED_PDPT_GPA | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
+			  GMEMVM_SHARED_PDPT_GPA | PAGE_TABLE);
 		for (uint64_t pd = 0; pd < GMEMVM_SHARED_PD_COUNT; pd++) {
 			uint64_t pd_gpa = GMEMVM_SHARED_PD_GPA + pd * 0x1000;
-			write_u64(ram, GMEMVM_SHARED_PDPT_GPA + pd * 8,
-				  pd_gpa | PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER);
+			write_u64(ram, GMEMVM_SHARED_PDPT_GPA + pd * 8, pd_gpa | PAGE_TABLE);
 			for (uint64_t entry = 0; entry < 512; entry++)
 				write_u64(ram, pd_gpa + entry * 8,
-					  (bit | (pd << 30) | (entry << 21)) | PAGE_PRESENT |
-						  PAGE_WRITABLE | PAGE_USER | PAGE_HUGE |
-						  PAGE_ACCESSED | PAGE_DIRTY);
+					  bit | (pd << 30) | (entry << 21) | PAGE_LEAF);
 		}
 	}
 	write_u64(ram, GMEMVM_GDT_GPA + 0, 0);
@@ -96,11 +92,10 @@ void vcpu_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 		write_u64(ram, GMEMVM_GDT_GPA + GMEMVM_SELECTOR_TSS(i), low);
 		write_u64(ram, GMEMVM_GDT_GPA + GMEMVM_SELECTOR_TSS(i) + 8, tss >> 32);
 		memcpy(ram + tss + TSS_IOMAP_BASE, &(uint16_t){ TSS_LIMIT + 1 }, sizeof(uint16_t));
-	}
-	/* libfdt.a was built with the stack protector: it reads %fs:0x28. */
-	for (int i = 0; i < vcpus; i++)
+		/* libfdt.a was built with the stack protector: it reads %fs:0x28. */
 		write_u64(ram, GMEMVM_TLS_GPA + (uint64_t)i * GMEMVM_TLS_SIZE + 0x28,
 			  GMEMVM_STACK_CANARY);
+	}
 }
 
 static void flat_segment(struct kvm_segment *segment, uint16_t selector, uint64_t base, bool code)
