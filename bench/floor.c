@@ -124,6 +124,14 @@ static uint8_t *map_fd(int fd, uint64_t size)
 	return view;
 }
 
+/* Point [offset, offset + size) of a view at the same range of fd. */
+static void remap(uint8_t *view, int fd, uint64_t offset, uint64_t size)
+{
+	if (mmap(view + offset, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 (off_t)offset) == MAP_FAILED)
+		die("mmap(MAP_FIXED) of a view");
+}
+
 static void write_boot_tables(uint8_t *ram)
 {
 	uint64_t *pml4 = (uint64_t *)(void *)(ram + 0x1000);
@@ -144,6 +152,7 @@ static void floor_vm_create(struct floor_vm *machine, uint64_t ram_size, bool co
 			    bool legacy, const uint8_t *code, size_t code_size)
 {
 	memset(machine, 0, sizeof(*machine));
+	ram_size = (ram_size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1); /* whole 2 MiB pages */
 	machine->ram_size = ram_size;
 	machine->legacy = legacy;
 	machine->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -161,13 +170,8 @@ static void floor_vm_create(struct floor_vm *machine, uint64_t ram_size, bool co
 		machine->never_shared_fd =
 			create_gmem(machine->vm, ram_size, GUEST_MEMFD_FLAG_MMAP);
 		machine->host_view = map_fd(machine->content_fd, ram_size);
-		uint64_t data = ram_size - DATA_GPA;
-		if (mmap(machine->guest_view + DATA_GPA, data, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, machine->never_shared_fd,
-			 DATA_GPA) == MAP_FAILED ||
-		    mmap(machine->host_view + DATA_GPA, data, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, machine->never_shared_fd, DATA_GPA) == MAP_FAILED)
-			die("mmap of the never-shared guest_memfd");
+		remap(machine->guest_view, machine->never_shared_fd, DATA_GPA, ram_size - DATA_GPA);
+		remap(machine->host_view, machine->never_shared_fd, DATA_GPA, ram_size - DATA_GPA);
 		if (legacy)
 			machine->private_fd = create_gmem(machine->vm, ram_size, 0);
 	}
@@ -255,11 +259,8 @@ static void convert(struct floor_vcpu *vcpu, uint64_t gpa, uint64_t size, bool t
 	struct floor_vm *machine = vcpu->machine;
 	int fd = to_shared ? machine->content_fd : machine->never_shared_fd;
 	uint64_t start = now_ns();
-	if (mmap(machine->guest_view + gpa, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 fd, (off_t)gpa) == MAP_FAILED ||
-	    mmap(machine->host_view + gpa, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-		 (off_t)gpa) == MAP_FAILED)
-		die("mmap(MAP_FIXED) of a view");
+	remap(machine->guest_view, fd, gpa, size);
+	remap(machine->host_view, fd, gpa, size);
 	if (machine->legacy &&
 	    fallocate(to_shared ? machine->private_fd : machine->content_fd,
 		      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa, (off_t)size) < 0)
@@ -362,9 +363,8 @@ static void conversion_test(const char *test, bool legacy, uint64_t slice, uint6
 			    size_t code_size)
 {
 	struct floor_vm machine;
-	uint64_t ram = DATA_GPA + slice * (uint64_t)count;
-	ram = (ram + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
-	floor_vm_create(&machine, ram, true, legacy, code, code_size);
+	floor_vm_create(&machine, DATA_GPA + slice * (uint64_t)count, true, legacy, code,
+			code_size);
 	struct floor_vcpu vcpus[MAX_VCPUS] = { 0 };
 	for (int i = 0; i < count; i++) {
 		vcpus[i].rdi = DATA_GPA + slice * (uint64_t)i;
@@ -386,9 +386,8 @@ static void conversion_test(const char *test, bool legacy, uint64_t slice, uint6
 static void regions_test(uint64_t regions, uint64_t conversions)
 {
 	struct floor_vm machine;
-	uint64_t ram = DATA_GPA + 2 * PAGE_SIZE * (regions + conversions + 1);
-	ram = (ram + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
-	floor_vm_create(&machine, ram, true, false, code_startup, sizeof(code_startup));
+	floor_vm_create(&machine, DATA_GPA + 2 * PAGE_SIZE * (regions + conversions + 1), true,
+			false, code_startup, sizeof(code_startup));
 	struct floor_vcpu setup = { .machine = &machine };
 	for (uint64_t i = 0; i < regions; i++)
 		convert(&setup, DATA_GPA + 2 * PAGE_SIZE * i, PAGE_SIZE, true);
