@@ -39,10 +39,9 @@ struct step {
 
 /*
  * Every property the guest reads, of any node. A node's properties are read
- * in one pass (read_props): each libfdt lookup by name walks the node again,
- * tag by tag, and on hosts that emulate the guest's supervisor code (PVM,
- * HOST-FACTS.md) every instruction of that walk costs about half a
- * microsecond (issue 5's start-up time).
+ * in one pass (read_props), not by one libfdt lookup per name: each lookup
+ * walks the node again, tag by tag, and names byte by byte (issue 5's
+ * start-up time; the parsing also runs in user mode, unprivileged.h).
  */
 enum prop {
 	PROP_OP,
@@ -58,10 +57,10 @@ enum prop {
 	PROP_SHARED_BIT,
 	PROP_VCPUS,
 	PROP_REG,
-	PROP_COUNT_ALL
+	NR_PROPS
 };
 
-static const char *const prop_names[PROP_COUNT_ALL] = {
+static const char *const prop_names[NR_PROPS] = {
 	[PROP_OP] = "op",
 	[PROP_VCPU] = "vcpu",
 	[PROP_ADDR] = "addr",
@@ -78,8 +77,8 @@ static const char *const prop_names[PROP_COUNT_ALL] = {
 };
 
 struct node_props {
-	const void *value[PROP_COUNT_ALL]; /* NULL: the node has no such property */
-	int len[PROP_COUNT_ALL];
+	const void *value[NR_PROPS]; /* NULL: the node has no such property */
+	int len[NR_PROPS];
 };
 
 /* Returns 0, or a libfdt error if the node's properties cannot be walked. */
@@ -87,7 +86,7 @@ static int read_props(const void *fdt, int node, struct node_props *props)
 {
 	int offset, which;
 
-	for (which = 0; which < PROP_COUNT_ALL; which++)
+	for (which = 0; which < NR_PROPS; which++)
 		props->value[which] = NULL;
 	fdt_for_each_property_offset(offset, fdt, node) {
 		const char *name;
@@ -96,7 +95,7 @@ static int read_props(const void *fdt, int node, struct node_props *props)
 
 		if (!value || !name)
 			return len < 0 ? len : -FDT_ERR_BADSTRUCTURE;
-		for (which = 0; which < PROP_COUNT_ALL; which++) {
+		for (which = 0; which < NR_PROPS; which++) {
 			if (!strcmp(name, prop_names[which])) {
 				props->value[which] = value;
 				props->len[which] = len;
@@ -652,7 +651,7 @@ void guest_main(const void *fdt, unsigned long cpu)
 	const char *errmsg;
 	unsigned int k;
 
-	unprivileged_init(cpu);
+	unprivileged_init();
 	unprivileged_call(read_boot_info, &info);
 	/* Problems with the device tree itself are reported as failing "step 0". */
 	if (info.error)

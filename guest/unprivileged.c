@@ -23,7 +23,7 @@ long unprivileged_enter(long (*fn)(void *), void *arg, uint64_t *rsp0);
 __attribute__((noreturn)) void unprivileged_unexpected_gp(uint64_t rip, uint64_t error,
 							  uint64_t cs);
 
-void unprivileged_init(unsigned long cpu)
+void unprivileged_init(void)
 {
 	uint64_t handler = (uint64_t)(uintptr_t)unprivileged_gp_handler;
 	struct __attribute__((packed)) {
@@ -31,7 +31,6 @@ void unprivileged_init(unsigned long cpu)
 		uint64_t base;
 	} idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
 
-	(void)cpu;
 	/*
 	 * Every vCPU writes the gate, all with the same two quadwords, each in
 	 * one store: another vCPU may be taking a #GP through it right now, and

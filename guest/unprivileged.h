@@ -12,7 +12,7 @@
 #define GUEST_UNPRIVILEGED_H
 
 /* Once per vCPU, before the first call: load the IDT that brings us back. */
-void unprivileged_init(unsigned long cpu);
+void unprivileged_init(void);
 
 /* Runs fn(arg) in user mode on this vCPU's stack and returns its result. */
 long unprivileged_call(long (*fn)(void *), void *arg);

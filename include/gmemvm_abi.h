@@ -67,9 +67,10 @@
 #define GMEMVM_PORT_HYPERCALL 0x500 /* 32-bit write of a request block's GPA */
 #define GMEMVM_PORT_TESTDEV   0x510 /* 32-bit echo register of the test device */
 /*
- * Entry port: the guest's first instruction writes a byte here, so the first
- * exit of every vCPU marks the moment its guest code began (issue 5's
- * start-up time "to the guest's first instruction"). Writes are ignored.
+ * Entry port: the guest's first instruction writes a byte here, and the VMM
+ * timestamps each vCPU's first write as the moment its guest code began
+ * (issue 5's start-up time "to the guest's first instruction"). The byte
+ * means nothing; reads give all ones.
  */
 #define GMEMVM_PORT_ENTRY 0x514
 

@@ -984,7 +984,6 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 	return 0;
 }
 
-/* The RAM range a write or verify touches: in the data area and in guest RAM. */
 /* The COUNT of flip, scatter and hostile: a plain number in 1..max. */
 static int parse_step_count(struct loader *ld, const char *key, const char *op, const char *text,
 			    unsigned int max, uint64_t *count)
@@ -997,6 +996,7 @@ static int parse_step_count(struct loader *ld, const char *key, const char *op, 
 	return 0;
 }
 
+/* The RAM range a write or verify touches: in the data area and in guest RAM. */
 static int check_step_range(struct loader *ld, const char *key, const char *addr_text,
 			    const struct step *step)
 {
