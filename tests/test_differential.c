@@ -31,6 +31,7 @@
 
 #include "gmem.h"
 #include "kvm.h"
+#include "kvm_fixture.h"
 #include "kvm_abi.h"
 
 #define FILE_SIZE (1ULL << 20)
@@ -233,18 +234,7 @@ static bool compare_row(const char *label, const struct observation *kernel,
 static int setup_kvm(void **state)
 {
 	(void)state;
-	kvm_fd = kvm_open(err, sizeof(err));
-	if (kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	kvm_read_caps(kvm_fd, &caps);
-	vm_fd = kvm_create_vm(kvm_fd, 0);
-	if (vm_fd < 0) {
-		perror("KVM_CREATE_VM");
-		return -1;
-	}
-	return 0;
+	return kvm_fixture_open(&kvm_fd, &vm_fd, &caps);
 }
 
 static int teardown_kvm(void **state)
@@ -344,10 +334,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_and_model_agree),
 	};
 
-	if (access(KVM_DEVICE_PATH, F_OK) != 0) {
-		printf("skipped: %s is missing (the differential test needs the real KVM)\n",
-		       KVM_DEVICE_PATH);
+	if (kvm_fixture_missing())
 		return 77;
-	}
 	return cmocka_run_group_tests(tests, setup_kvm, teardown_kvm);
 }

@@ -27,6 +27,7 @@
 
 #include "gmem.h"
 #include "kvm.h"
+#include "kvm_fixture.h"
 #include "kvm_abi.h"
 
 #define GMEM_SIZE  (4ULL << 20)
@@ -41,20 +42,11 @@ static char err[512];
 static int setup_kvm(void **state)
 {
 	(void)state;
-	kvm_fd = kvm_open(err, sizeof(err));
-	if (kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (kvm_fixture_open(&kvm_fd, &vm_fd, &caps) < 0)
 		return -1;
-	}
-	kvm_read_caps(kvm_fd, &caps);
 	/* Say which rows of the table this run can check. */
 	printf("KVM_CAP_GUEST_MEMFD_FLAGS = %#" PRIx64 "%s\n", caps.guest_memfd_flags,
 	       caps.guest_memfd_flags_cap ? "" : " (capability not answered)");
-	vm_fd = kvm_create_vm(kvm_fd, 0);
-	if (vm_fd < 0) {
-		perror("KVM_CREATE_VM");
-		return -1;
-	}
 	return 0;
 }
 
@@ -830,11 +822,7 @@ int main(void)
 		cmocka_unit_test(test_model_without_support_shared),
 	};
 
-	if (access(KVM_DEVICE_PATH, F_OK) != 0) {
-		printf("skipped: %s is missing (these tests need the real KVM: load the kvm "
-		       "module or run on a host with KVM)\n",
-		       KVM_DEVICE_PATH);
+	if (kvm_fixture_missing())
 		return 77;
-	}
 	return cmocka_run_group_tests(tests, setup_kvm, teardown_kvm);
 }

@@ -31,6 +31,7 @@
 #include "gmem.h"
 #include "gmemvm_abi.h"
 #include "kvm.h"
+#include "kvm_fixture.h"
 #include "memmap.h"
 
 #define RAM_SIZE     (16ULL << 20)
@@ -94,17 +95,8 @@ static int setup_mode(void **state)
 	memmap_init(&f->map);
 	*state = f;
 
-	f->kvm_fd = kvm_open(err, sizeof(err));
-	if (f->kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (kvm_fixture_open(&f->kvm_fd, &f->vm_fd, &f->caps) < 0)
 		return -1;
-	}
-	kvm_read_caps(f->kvm_fd, &f->caps);
-	f->vm_fd = kvm_create_vm(f->kvm_fd, 0);
-	if (f->vm_fd < 0) {
-		perror("KVM_CREATE_VM");
-		return -1;
-	}
 	memset(&f->scenario, 0, sizeof(f->scenario));
 	f->scenario.mode = mode_case->mode;
 	f->scenario.stage = mode_case->stage;
@@ -1019,11 +1011,7 @@ int main(void)
 		cmocka_unit_test(test_setup_null_userspace_addr),
 	};
 
-	if (access(KVM_DEVICE_PATH, F_OK) != 0) {
-		printf("skipped: %s is missing (these tests need the real KVM: load the kvm "
-		       "module or run on a host with KVM)\n",
-		       KVM_DEVICE_PATH);
+	if (kvm_fixture_missing())
 		return 77;
-	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

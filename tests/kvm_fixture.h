@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the real-KVM unit tests share: the skip where /dev/kvm is missing
+ * (exit status 77, meson's "skipped") and opening KVM with one VM.
+ */
+#ifndef GMEMVM_TESTS_KVM_FIXTURE_H
+#define GMEMVM_TESTS_KVM_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "kvm.h"
+
+/* True, after saying so, when this host has no KVM: main() returns 77. */
+static inline bool kvm_fixture_missing(void)
+{
+	if (access(KVM_DEVICE_PATH, F_OK) == 0)
+		return false;
+	printf("skipped: %s is missing (these tests need the real KVM: load the kvm module or "
+	       "run on a host with KVM)\n",
+	       KVM_DEVICE_PATH);
+	return true;
+}
+
+/* /dev/kvm, its capabilities and a default VM; -1 (with the reason on stderr) if not. */
+static inline int kvm_fixture_open(int *kvm_fd, int *vm_fd, struct kvm_caps *caps)
+{
+	char err[512];
+
+	*kvm_fd = kvm_open(err, sizeof(err));
+	if (*kvm_fd < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	kvm_read_caps(*kvm_fd, caps);
+	*vm_fd = kvm_create_vm(*kvm_fd, 0);
+	if (*vm_fd < 0) {
+		perror("KVM_CREATE_VM");
+		return -1;
+	}
+	return 0;
+}
+
+#endif
