@@ -42,4 +42,18 @@ static inline int kvm_fixture_open(int *kvm_fd, int *vm_fd, struct kvm_caps *cap
 	return 0;
 }
 
+/*
+ * A VM that may bind guest_memfd to memslots: any VM type on kernels whose
+ * guest_memfd can be mmap-ed (6.18 and later), only a type with private
+ * memory (the software-protected VM) before that.
+ */
+static inline int kvm_fixture_gmem_vm(int kvm_fd, const struct kvm_caps *caps)
+{
+	unsigned long type = GMEMVM_KVM_X86_DEFAULT_VM;
+	if (!(caps->guest_memfd_flags & GUEST_MEMFD_FLAG_MMAP) &&
+	    (caps->vm_types & (1ULL << GMEMVM_KVM_X86_SW_PROTECTED_VM)))
+		type = GMEMVM_KVM_X86_SW_PROTECTED_VM;
+	return kvm_create_vm(kvm_fd, type);
+}
+
 #endif

@@ -431,7 +431,7 @@ static void test_bind_null_userspace_addr(void **state)
 	int vm;
 
 	(void)state;
-	vm = kvm_create_vm(kvm_fd, 0);
+	vm = kvm_fixture_gmem_vm(kvm_fd, &caps);
 	assert_true(vm >= 0);
 	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, false, false, caps.guest_memfd_flags,
 				     false, err, sizeof(err)),

@@ -10,6 +10,7 @@
 static const char *const site_names[FAULT_SITE_COUNT] = {
 	[FAULT_REMAP] = "remap",     [FAULT_PUNCH] = "punch",	  [FAULT_STATE] = "state",
 	[FAULT_CONVERT] = "convert", [FAULT_KVM_RUN] = "kvm_run", [FAULT_MEMSLOT] = "memslot",
+	[FAULT_ATTRIBUTES] = "attributes",
 };
 
 static atomic_long calls[FAULT_SITE_COUNT];

@@ -88,6 +88,23 @@ int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gp
 	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
 }
 
+int kvm_set_memory_attributes(int vm_fd, uint64_t gpa, uint64_t size, uint64_t attributes)
+{
+	if (fault_inject(FAULT_ATTRIBUTES))
+		return -1;
+	struct kvm_memory_attributes request = {
+		.address = gpa,
+		.size = size,
+		.attributes = attributes,
+	};
+	return ioctl(vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &request);
+}
+
+long kvm_check_extension(int fd, long cap)
+{
+	return check_extension(fd, cap);
+}
+
 int kvm_create_vcpu(int vm_fd, int index)
 {
 	return ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)index);

@@ -38,6 +38,11 @@ int kvm_create_vm(int kvm_fd, unsigned long type);
 int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags);
 int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
 			   uint64_t userspace_addr, int gmem_fd, uint64_t gmem_offset);
+/* The VM-wide KVM_SET_MEMORY_ATTRIBUTES (use case (a)): attributes 0 = shared,
+ * KVM_MEMORY_ATTRIBUTE_PRIVATE = private, for [gpa, gpa + size). */
+int kvm_set_memory_attributes(int vm_fd, uint64_t gpa, uint64_t size, uint64_t attributes);
+/* KVM_CHECK_EXTENSION on /dev/kvm or a VM fd; 0 when absent or on error. */
+long kvm_check_extension(int fd, long cap);
 int kvm_create_vcpu(int vm_fd, int index);
 long kvm_vcpu_mmap_size(int kvm_fd);
 /* KVM_GET_SUPPORTED_CPUID; the caller frees the result. NULL on failure. */

@@ -27,6 +27,11 @@
 #endif
 #define GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS 244
 
+/* x86 VM types (KVM_CAP_VM_TYPES bit n = type n). The software-protected VM
+ * has private memory attributes without SEV-SNP or TDX hardware. */
+#define GMEMVM_KVM_X86_DEFAULT_VM	 0
+#define GMEMVM_KVM_X86_SW_PROTECTED_VM 1
+
 /* Upstream names; the notes call MMAP "SUPPORT_SHARED" (DESIGN.md, "Names"). */
 #define GUEST_MEMFD_FLAG_MMAP	     (1ULL << 0)
 #define GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)

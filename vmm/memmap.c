@@ -13,9 +13,20 @@
 #include <unistd.h>
 
 #include "faultinject.h"
+#include "gmemvm_abi.h"
 #include "kvm.h"
 
 #define RW (PROT_READ | PROT_WRITE)
+
+/*
+ * With native private memory (use case (a) on a software-protected VM) the
+ * boot area below the first data page is launch memory: ordinary memory in
+ * both views, because the host cannot write an image into guest_memfd on
+ * this VM type. It ends on a 2 MiB boundary: the lab measured that a 6.12
+ * guest never completes its first instruction when a private, 2 MiB-aligned
+ * range lies in a memslot that starts off a 2 MiB boundary (docs/lab.md).
+ */
+#define LAUNCH_END GMEMVM_DATA_GPA
 
 static bool is_coco(enum vm_mode mode)
 {
@@ -25,22 +36,25 @@ static bool is_coco(enum vm_mode mode)
 void memmap_init(struct memmap *map)
 {
 	memset(map, 0, sizeof(*map));
-	map->shared_fd = map->sigbus_fd = map->maps_fd = -1;
+	map->shared_fd = map->sigbus_fd = map->maps_fd = map->vm_fd = -1;
+}
+
+/* The state map the mode keeps: coco-legacy's memory attributes, or the
+ * guest_memfd's shareability. */
+static const struct shareability_map *state_of(const struct memmap *map)
+{
+	return map->mode == MODE_COCO_LEGACY ? &map->attributes : &map->gmem->shareability;
 }
 
 /* Private or shared, whichever state map the mode keeps. Caller holds the lock. */
 static bool range_private(const struct memmap *map, uint64_t gpa, uint64_t size)
 {
-	if (map->mode == MODE_COCO_LEGACY)
-		return shareability_range_is(&map->attributes, gpa, size, SHAREABILITY_GUEST);
-	return shareability_range_is(&map->gmem->shareability, gpa, size, SHAREABILITY_GUEST);
+	return shareability_range_is(state_of(map), gpa, size, SHAREABILITY_GUEST);
 }
 
 static bool range_shared(const struct memmap *map, uint64_t gpa, uint64_t size)
 {
-	if (map->mode == MODE_COCO_LEGACY)
-		return shareability_range_is(&map->attributes, gpa, size, SHAREABILITY_ALL);
-	return shareability_range_is(&map->gmem->shareability, gpa, size, SHAREABILITY_ALL);
+	return shareability_range_is(state_of(map), gpa, size, SHAREABILITY_ALL);
 }
 
 static uint8_t *map_file(int fd, uint64_t size, int prot)
@@ -57,23 +71,267 @@ static uint8_t *reserve_view(uint64_t size)
 	return view == MAP_FAILED ? NULL : view;
 }
 
-/*
- * Point [gpa, gpa + size) of the views at what the state says: the guest's
- * private view maps private contents where private and nothing where shared;
- * coco-legacy's own host view maps the shared backing where shared and the
- * never-shared guest_memfd (SIGBUS) where private. coco-inplace's host view
- * is the guest_memfd's, which gmem_convert keeps up to date itself.
- */
-static int update_views(struct memmap *map, uint64_t gpa, uint64_t size, bool private)
+/* ---- Memslots ---------------------------------------------------------- */
+
+static int allocate_slot_id(struct memmap *map, uint32_t *id)
 {
-	if (!map->own_views)
+	if (map->nr_free_slots) {
+		*id = map->free_slots[--map->nr_free_slots];
 		return 0;
-	int private_fd = map->gmem->content_fd;
-	if (gmem_remap(map->guest_view + gpa, private ? private_fd : -1, gpa, size, RW) < 0)
+	}
+	if (map->next_slot >= map->max_slots)
+		return -ENOSPC; /* KVM_CAP_NR_MEMSLOTS: too many separate ranges */
+	*id = map->next_slot++;
+	return 0;
+}
+
+static int release_slot_id(struct memmap *map, uint32_t id)
+{
+	if (map->nr_free_slots == map->free_capacity) {
+		size_t capacity = map->free_capacity ? map->free_capacity * 2 : 64;
+		uint32_t *grown = realloc(map->free_slots, capacity * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		map->free_slots = grown;
+		map->free_capacity = capacity;
+	}
+	map->free_slots[map->nr_free_slots++] = id;
+	return 0;
+}
+
+/* Bind [offset, offset + size) of RAM into view at its GPA: one memslot. */
+static int bind_slot(struct memmap *map, const struct memmap_view *view, uint64_t offset,
+		     uint64_t size, bool guest_memfd, struct memmap_slot *slot)
+{
+	uint32_t id;
+	int status = allocate_slot_id(map, &id);
+	if (status < 0)
+		return status;
+	bool fixed = offset < view->extent_start;
+	*slot = (struct memmap_slot){
+		.slot = id,
+		.gpa = view->base + offset,
+		.size = size,
+		.offset = offset,
+		.guest_memfd = guest_memfd,
+		.fixed = fixed,
+		.userspace_addr = fixed		       ? (uint64_t)(uintptr_t)map->launch + offset
+				  : view->userspace_addr ? view->userspace_addr + offset
+							 : 0,
+	};
+	if (kvm_set_memory_region2(map->vm_fd, id, guest_memfd ? KVM_MEM_GUEST_MEMFD : 0,
+				   slot->gpa, size, slot->userspace_addr,
+				   guest_memfd ? map->gmem->fd : -1, offset) < 0) {
+		status = -errno;
+		release_slot_id(map, id);
+		return status;
+	}
+	return 0;
+}
+
+static int unbind_slot(struct memmap *map, const struct memmap_slot *slot)
+{
+	if (kvm_set_memory_region2(map->vm_fd, slot->slot, 0, slot->gpa, 0, 0, -1, 0) < 0)
+		return -errno;
+	return release_slot_id(map, slot->slot);
+}
+
+static int reserve_slots(struct memmap_view *view, size_t count)
+{
+	if (count <= view->capacity)
+		return 0;
+	size_t capacity = view->capacity ? view->capacity : 8;
+	while (capacity < count)
+		capacity *= 2;
+	struct memmap_slot *grown = realloc(view->slots, capacity * sizeof(*grown));
+	if (!grown)
 		return -ENOMEM;
-	if (map->own_host_view &&
-	    gmem_remap(map->host_view + gpa, private ? map->sigbus_fd : map->shared_fd, gpa, size,
-		       RW) < 0)
+	view->slots = grown;
+	view->capacity = capacity;
+	return 0;
+}
+
+/* The desired state of a page while a conversion of [from, to) is applied. */
+struct state_override {
+	uint64_t from, to;
+	enum shareability state;
+};
+
+/* One memslot a view should have: RAM offsets [start, end). */
+struct run {
+	uint64_t start, end;
+	bool guest_memfd;
+};
+
+struct run_collector {
+	const struct memmap_view *view;
+	const struct state_override *override;
+	struct run *runs;
+	size_t count, capacity;
+	int status;
+};
+
+static void add_run(struct run_collector *collector, uint64_t start, uint64_t end,
+		    bool guest_memfd)
+{
+	if (collector->status || start >= end)
+		return;
+	struct run *last = collector->count ? &collector->runs[collector->count - 1] : NULL;
+	if (last && last->end == start && last->guest_memfd == guest_memfd) {
+		last->end = end; /* merge */
+		return;
+	}
+	if (collector->count == collector->capacity) {
+		size_t capacity = collector->capacity ? collector->capacity * 2 : 8;
+		struct run *grown = realloc(collector->runs, capacity * sizeof(*grown));
+		if (!grown) {
+			collector->status = -ENOMEM;
+			return;
+		}
+		collector->runs = grown;
+		collector->capacity = capacity;
+	}
+	collector->runs[collector->count++] = (struct run){ start, end, guest_memfd };
+}
+
+/* A page in state reaches the view through a memslot bound as its role says;
+ * a page it must not reach gets a plain memslot (fill_plain) or none. */
+static void add_state_run(struct run_collector *collector, uint64_t start, uint64_t end,
+			  enum shareability state)
+{
+	const struct memmap_view *view = collector->view;
+	if ((state == SHAREABILITY_GUEST) == view->maps_private)
+		add_run(collector, start, end, view->guest_memfd);
+	else if (view->fill_plain)
+		add_run(collector, start, end, false);
+}
+
+/* The runs of [start, end) in state, with the override applied on top of
+ * the recorded state. */
+static void collect_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
+{
+	struct run_collector *collector = opaque;
+	const struct state_override *override = collector->override;
+	if (!override || override->from >= end || override->to <= start) {
+		add_state_run(collector, start, end, state);
+		return;
+	}
+	uint64_t cut_from = override->from > start ? override->from : start;
+	uint64_t cut_to = override->to < end ? override->to : end;
+	add_state_run(collector, start, cut_from, state);
+	add_state_run(collector, cut_from, cut_to, override->state);
+	add_state_run(collector, cut_to, end, state);
+}
+
+/*
+ * Make the view's memslots over [from, to) (RAM offsets, page-aligned) the
+ * maximal runs of pages it reaches, in the state with override applied.
+ * Memslots that touch the range are replaced whole, so runs stay maximal.
+ */
+static int sync_view(struct memmap *map, struct memmap_view *view, uint64_t from, uint64_t to,
+		     const struct state_override *override)
+{
+	if (!view->per_extent)
+		return 0;
+	if (from < view->extent_start)
+		from = view->extent_start;
+	if (to <= from)
+		return 0;
+	size_t first = 0;
+	while (first < view->count &&
+	       (view->slots[first].fixed ||
+		view->slots[first].offset + view->slots[first].size < from))
+		first++;
+	size_t last = first;
+	while (last < view->count && view->slots[last].offset <= to)
+		last++;
+	if (last > first) {
+		if (view->slots[first].offset < from)
+			from = view->slots[first].offset;
+		const struct memmap_slot *end_slot = &view->slots[last - 1];
+		if (end_slot->offset + end_slot->size > to)
+			to = end_slot->offset + end_slot->size;
+	}
+	struct run_collector collector = { .view = view, .override = override };
+	shareability_for_each_in(state_of(map), from, to - from, collect_extent, &collector);
+	int status = collector.status;
+	/* Nothing to do when the runs are the memslots already there. */
+	bool same = status == 0 && collector.count == last - first;
+	for (size_t i = 0; same && i < collector.count; i++) {
+		const struct memmap_slot *slot = &view->slots[first + i];
+		const struct run *run = &collector.runs[i];
+		same = slot->offset == run->start && slot->offset + slot->size == run->end &&
+		       slot->guest_memfd == run->guest_memfd;
+	}
+	if (same || status < 0) {
+		free(collector.runs);
+		return status;
+	}
+	status = reserve_slots(view, view->count - (last - first) + collector.count);
+	for (size_t i = first; status == 0 && i < last; i++)
+		status = unbind_slot(map, &view->slots[i]);
+	if (status == 0) {
+		memmove(&view->slots[first + collector.count], &view->slots[last],
+			(view->count - last) * sizeof(*view->slots));
+		view->count = view->count - (last - first) + collector.count;
+	}
+	size_t made = 0;
+	for (; status == 0 && made < collector.count; made++)
+		status = bind_slot(map, view, collector.runs[made].start,
+				   collector.runs[made].end - collector.runs[made].start,
+				   collector.runs[made].guest_memfd, &view->slots[first + made]);
+	if (status < 0 && made < collector.count && view->count >= collector.count) {
+		/* Drop the entries that were never bound; a resync rebuilds them. */
+		size_t bound = made ? made - 1 : 0;
+		memmove(&view->slots[first + bound], &view->slots[first + collector.count],
+			(view->count - first - collector.count) * sizeof(*view->slots));
+		view->count -= collector.count - bound;
+	}
+	free(collector.runs);
+	return status;
+}
+
+/* Every view over [from, to) as the state (with override) says. */
+static int sync_views(struct memmap *map, uint64_t from, uint64_t to,
+		      const struct state_override *override)
+{
+	for (int i = 0; i < map->nr_views; i++) {
+		int status = sync_view(map, &map->views[i], from, to, override);
+		if (status < 0)
+			return status;
+	}
+	return 0;
+}
+
+/* ---- Memory attributes (use case (a) on a private-memory VM type) ------ */
+
+/* The shared alias of a private page is marked private too, so that KVM
+ * refuses a shared-view access to it with KVM_EXIT_MEMORY_FAULT (a private
+ * access to a memslot without guest_memfd); the private view is private
+ * throughout (set once at set-up), as every access through it is. */
+static int set_shared_alias_attributes(struct memmap *map, uint64_t offset, uint64_t size,
+				       bool private)
+{
+	if (!map->native_attributes)
+		return 0;
+	uint64_t bit = 1ULL << map->shared_bit;
+	if (kvm_set_memory_attributes(map->vm_fd, bit + offset, size,
+				      private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- The host's view ---------------------------------------------------- */
+
+/* coco-legacy's own host view: the shared backing where shared, and a file
+ * whose pages fault SIGBUS where private. */
+static int update_host_view(struct memmap *map, uint64_t offset, uint64_t size, bool private)
+{
+	if (!map->own_host_view)
+		return 0;
+	/* An empty memfd faults SIGBUS at every offset: all are past its end. */
+	if (gmem_remap(map->host_view + offset, private ? map->sigbus_fd : map->shared_fd, offset,
+		       size, RW) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -87,52 +345,56 @@ static void build_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 {
 	struct view_builder *builder = opaque;
 	if (builder->status == 0)
-		builder->status =
-			update_views(builder->map, start, end - start, state == SHAREABILITY_GUEST);
+		builder->status = update_host_view(builder->map, start, end - start,
+						   state == SHAREABILITY_GUEST);
 }
 
-static int build_views(struct memmap *map)
+static int build_host_view(struct memmap *map, uint64_t offset, uint64_t size)
 {
 	struct view_builder builder = { map, 0 };
-	const struct shareability_map *state =
-		map->mode == MODE_COCO_LEGACY ? &map->attributes : &map->gmem->shareability;
-	shareability_for_each(state, build_extent, &builder);
+	shareability_for_each_in(state_of(map), offset, size, build_extent, &builder);
 	return builder.status;
 }
 
-static int add_slot(struct memmap *map, int vm_fd, uint64_t gpa, bool guest_memfd,
-		    uint64_t userspace_addr, bool check_userspace_addr, const char *role, char *err,
-		    size_t err_size)
+/* ---- Set-up per mode ---------------------------------------------------- */
+
+static struct memmap_view *add_view(struct memmap *map, const char *role, uint64_t base,
+				    bool guest_memfd, const void *userspace)
 {
-	struct memmap_slot *slot = &map->slots[map->nr_slots];
-	*slot = (struct memmap_slot){ .slot = (uint32_t)map->nr_slots,
-				      .gpa = gpa,
-				      .size = map->ram_size,
+	struct memmap_view *view = &map->views[map->nr_views++];
+	*view = (struct memmap_view){ .role = role,
+				      .base = base,
 				      .guest_memfd = guest_memfd,
-				      .userspace_addr = userspace_addr,
-				      .role = role };
-	map->nr_slots++;
-	if (guest_memfd)
-		return gmem_bind(map->gmem, vm_fd, slot->slot, gpa, 0, map->ram_size,
-				 userspace_addr, check_userspace_addr, err, err_size);
-	if (kvm_set_memory_region2(vm_fd, slot->slot, 0, gpa, map->ram_size, userspace_addr, -1,
-				   0) < 0) {
+				      .userspace_addr = (uint64_t)(uintptr_t)userspace };
+	return view;
+}
+
+static int bind_whole_view(struct memmap *map, struct memmap_view *view, uint64_t from,
+			   bool fixed, char *err, size_t err_size)
+{
+	int status = reserve_slots(view, view->count + 1);
+	if (status == 0)
+		status = bind_slot(map, view, from, map->ram_size - from, view->guest_memfd && !fixed,
+				   &view->slots[view->count]);
+	if (status < 0) {
 		snprintf(err, err_size,
-			 "KVM_SET_USER_MEMORY_REGION2(slot %u, gpa %#" PRIx64 ", %s) failed: %s",
-			 slot->slot, gpa, role, strerror(errno));
+			 "KVM_SET_USER_MEMORY_REGION2(%s at gpa %#" PRIx64 ", size %#" PRIx64
+			 "%s) failed: %s",
+			 view->role, view->base + from, map->ram_size - from,
+			 view->guest_memfd && !fixed ? ", guest_memfd" : "", strerror(-status));
 		return -1;
 	}
+	view->count++;
 	return 0;
 }
 
-static int setup_shared(struct memmap *map, const struct scenario *scenario, int vm_fd, char *err,
+static int setup_shared(struct memmap *map, const struct scenario *scenario, char *err,
 			size_t err_size)
 {
 	if (gmem_map(map->gmem, err, err_size) < 0)
 		return -1;
 	map->host_view = map->gmem->host_view;
-	uint64_t userspace_addr =
-		scenario->userspace_addr_null ? 0 : (uint64_t)(uintptr_t)map->host_view;
+	const void *userspace = scenario->userspace_addr_null ? NULL : map->host_view;
 	if (scenario->userspace_addr_anonymous) {
 		map->anonymous = mmap(NULL, map->ram_size, RW,
 				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -142,83 +404,153 @@ static int setup_shared(struct memmap *map, const struct scenario *scenario, int
 			return -1;
 		}
 		map->anonymous_size = map->ram_size;
-		userspace_addr = (uint64_t)(uintptr_t)map->anonymous;
+		userspace = map->anonymous;
 	}
-	return add_slot(map, vm_fd, 0, true, userspace_addr, true, "ram", err, err_size);
+	/* The notes' stage-1 binding rule: userspace_addr must map the same folio. */
+	if (userspace && gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace,
+						   map->ram_size, "/proc/self/maps", err,
+						   err_size) < 0)
+		return GMEM_REFUSED;
+	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), 0, false, err,
+			       err_size);
 }
 
 /* pKVM: one view; the guest reaches private and shared pages alike, the host
  * only the shared ones (its view SIGBUSes on the rest). */
-static int setup_pkvm(struct memmap *map, int vm_fd, char *err, size_t err_size)
+static int setup_pkvm(struct memmap *map, char *err, size_t err_size)
 {
 	if (gmem_map(map->gmem, err, err_size) < 0)
 		return -1;
 	map->host_view = map->gmem->host_view;
-	map->guest_view = map->gmem->content_view ? map->gmem->content_view : map->host_view;
-	return add_slot(map, vm_fd, 0, true, (uint64_t)(uintptr_t)map->guest_view, true,
-			"ram (guest's view)", err, err_size);
+	const uint8_t *guest = map->gmem->content_view ? map->gmem->content_view : map->host_view;
+	map->shared_contents = map->private_contents = map->gmem->content_view;
+	return bind_whole_view(map, add_view(map, "ram (guest's view)", 0, true, guest), 0, false,
+			       err, err_size);
 }
 
-static int setup_coco(struct memmap *map, int vm_fd, char *err, size_t err_size)
+/* coco-legacy's separate shared backing and the host's own view of RAM. */
+static int setup_legacy_backing(struct memmap *map, char *err, size_t err_size)
 {
 	struct gmem *gmem = map->gmem;
-	map->own_views = true;
-	map->guest_view = reserve_view(map->ram_size);
-	if (!map->guest_view)
+	map->own_host_view = true;
+	if (!gmem->support_shared) {
+		/* Show the notes' point: the VMM cannot map this file. */
+		void *attempt = mmap(NULL, map->ram_size, RW, MAP_SHARED, gmem->fd, 0);
+		map->private_mmap_errno = attempt == MAP_FAILED ? errno : 0;
+		if (attempt != MAP_FAILED)
+			munmap(attempt, map->ram_size);
+	}
+	if (shareability_init(&map->attributes, map->ram_size, GMEM_PAGE_SIZE,
+			      SHAREABILITY_ALL) < 0)
 		goto fail;
+	map->shared_fd = memfd_create("gmemvm-shared-backing", MFD_CLOEXEC);
+	if (map->shared_fd < 0 || ftruncate(map->shared_fd, (off_t)map->ram_size) < 0)
+		goto fail;
+	/* The host's SIGBUS on a private page: a guest_memfd that is never
+	 * shared where the kernel can map one, else an empty memfd (a read past
+	 * a file's end is SIGBUS too). */
+	map->sigbus_fd = kvm_create_guest_memfd(map->vm_fd, map->ram_size, GUEST_MEMFD_FLAG_MMAP);
+	if (map->sigbus_fd < 0) {
+		map->sigbus_fd = memfd_create("gmemvm-private-page", MFD_CLOEXEC);
+		map->sigbus_past_end = true;
+		if (map->sigbus_fd < 0)
+			goto fail;
+	}
+	map->host_view = reserve_view(map->ram_size);
+	map->shared_contents = map_file(map->shared_fd, map->ram_size, RW);
+	if (!map->host_view || !map->shared_contents)
+		goto fail;
+	if (!map->native_attributes && (gmem->content_fd != gmem->fd || gmem->support_shared)) {
+		map->private_contents = map_file(gmem->content_fd, map->ram_size, RW);
+		if (!map->private_contents)
+			goto fail;
+	}
+	if (build_host_view(map, 0, map->ram_size) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, err_size, "setting up the coco-legacy memory views failed: %s",
+		 strerror(errno));
+	return -1;
+}
+
+static int setup_coco(struct memmap *map, char *err, size_t err_size)
+{
+	struct gmem *gmem = map->gmem;
+	uint64_t bit = 1ULL << map->shared_bit;
 	if (map->mode == MODE_COCO_INPLACE) {
 		if (gmem_map(gmem, err, err_size) < 0)
 			return -1;
 		map->host_view = gmem->host_view;
 		map->private_contents = map->shared_contents = gmem->content_view;
-	} else {
-		/* coco-legacy: shared pages in their own memfd, private ones in the
-		 * guest_memfd's contents; the attributes start shared, as KVM's do. */
-		map->own_host_view = true;
-		if (!gmem->support_shared) {
-			/* Show the notes' point: the VMM cannot map this file. */
-			void *attempt = mmap(NULL, map->ram_size, RW, MAP_SHARED, gmem->fd, 0);
-			map->private_mmap_errno = attempt == MAP_FAILED ? errno : 0;
-			if (attempt != MAP_FAILED)
-				munmap(attempt, map->ram_size);
-		}
-		if (shareability_init(&map->attributes, map->ram_size, GMEM_PAGE_SIZE,
-				      SHAREABILITY_ALL) < 0)
-			goto fail;
-		map->shared_fd = memfd_create("gmemvm-shared-backing", MFD_CLOEXEC);
-		map->sigbus_fd =
-			kvm_create_guest_memfd(vm_fd, map->ram_size, GUEST_MEMFD_FLAG_MMAP);
-		if (map->shared_fd < 0 || ftruncate(map->shared_fd, (off_t)map->ram_size) < 0 ||
-		    map->sigbus_fd < 0)
-			goto fail;
-		map->host_view = reserve_view(map->ram_size);
-		map->shared_contents = map_file(map->shared_fd, map->ram_size, RW);
-		map->private_contents = map_file(gmem->content_fd, map->ram_size, RW);
-		if (!map->host_view || !map->shared_contents || !map->private_contents)
-			goto fail;
-	}
-	if (build_views(map) < 0)
-		goto fail;
-	/* The private view stands in for kvm_gmem_get_pfn(), so the notes'
-	 * userspace_addr rule (about the shared path) does not apply to it. */
-	if (add_slot(map, vm_fd, 0, true, (uint64_t)(uintptr_t)map->guest_view, false,
-		     "private view", err, err_size) < 0)
+	} else if (setup_legacy_backing(map, err, err_size) < 0) {
 		return -1;
-	return add_slot(map, vm_fd, 1ULL << map->shared_bit, false,
-			(uint64_t)(uintptr_t)map->host_view, false, "shared view", err, err_size);
-fail:
-	snprintf(err, err_size, "setting up the %s memory views failed: %s",
-		 config_mode_name(map->mode), strerror(errno));
-	return -1;
+	}
+	/* The private view's memslots are bound to the guest_memfd; their
+	 * userspace_addr is where a kernel that reads memslots through it (or
+	 * emulates an instruction) finds the same contents. */
+	const uint8_t *private_userspace =
+		map->private_contents ? map->private_contents : map->shared_contents;
+	struct memmap_view *private_view =
+		add_view(map, "private view", 0, true, private_userspace);
+	struct memmap_view *shared_view =
+		add_view(map, "shared view", bit, false, map->shared_contents);
+	private_view->per_extent = true;
+	private_view->maps_private = true;
+	private_view->fill_plain = map->native_attributes;
+	shared_view->per_extent = !map->native_attributes;
+	if (map->native_attributes) {
+		/* A software-protected VM's host cannot write into guest_memfd, so
+		 * the launch image stays in ordinary memory (docs/design.md,
+		 * "Use case (a) on a software-protected VM"). */
+		private_view->extent_start = LAUNCH_END;
+		void *launch = mmap(NULL, LAUNCH_END, RW, MAP_SHARED | MAP_ANONYMOUS,
+				    -1, 0);
+		map->launch = launch == MAP_FAILED ? NULL : launch;
+		int status = map->launch ? reserve_slots(private_view, 1) : -errno;
+		if (status == 0)
+			status = bind_slot(map, private_view, 0, LAUNCH_END, false,
+					   &private_view->slots[0]);
+		if (status == 0)
+			private_view->count = 1;
+		if (status < 0) {
+			snprintf(err, err_size,
+				 "setting up the private view of a software-protected VM failed: "
+				 "%s",
+				 strerror(-status));
+			return -1;
+		}
+		if (bind_whole_view(map, shared_view, 0, false, err, err_size) < 0)
+			return -1;
+	}
+	if (sync_views(map, 0, map->ram_size, NULL) < 0) {
+		snprintf(err, err_size, "binding the %s memslots failed: %s",
+			 config_mode_name(map->mode), strerror(errno));
+		return -1;
+	}
+	/* Every access through the private view is a private access, as TDX
+	 * takes it from the GPA: its pages are private in KVM's attributes. */
+	if (map->native_attributes &&
+	    kvm_set_memory_attributes(map->vm_fd, LAUNCH_END, map->ram_size - LAUNCH_END,
+				      KVM_MEMORY_ATTRIBUTE_PRIVATE) < 0) {
+		snprintf(err, err_size, "KVM_SET_MEMORY_ATTRIBUTES(private view, PRIVATE) failed: %s",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
-		 unsigned int shared_bit, char *err, size_t err_size)
+		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots, char *err,
+		 size_t err_size)
 {
 	map->mode = scenario->mode;
 	map->ram_size = scenario->memory_size;
 	map->gmem = gmem;
+	map->vm_fd = vm_fd;
+	map->max_slots = max_slots ? max_slots : 32;
 	map->shared_bit = is_coco(scenario->mode) ? shared_bit : 0;
+	map->native_attributes = native_attributes && scenario->mode == MODE_COCO_LEGACY;
 	/* Adaptive: held for one conversion's few kernel calls, so a vCPU that
 	 * spins a moment usually gets it without sleeping; with more vCPUs than
 	 * cores that took 4-vCPU explicit conversions from ~57k/s to ~77k/s. */
@@ -232,23 +564,29 @@ int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gme
 
 	switch (scenario->mode) {
 	case MODE_SHARED:
-		return setup_shared(map, scenario, vm_fd, err, err_size);
+		return setup_shared(map, scenario, err, err_size);
 	case MODE_PKVM:
-		return setup_pkvm(map, vm_fd, err, err_size);
+		return setup_pkvm(map, err, err_size);
 	case MODE_COCO_LEGACY:
 	case MODE_COCO_INPLACE:
-		return setup_coco(map, vm_fd, err, err_size);
+		return setup_coco(map, err, err_size);
 	}
 	snprintf(err, err_size, "unknown mode");
 	return -1;
+}
+
+size_t memmap_slot_count(const struct memmap *map)
+{
+	size_t count = 0;
+	for (int i = 0; i < map->nr_views; i++)
+		count += map->views[i].count;
+	return count;
 }
 
 void memmap_destroy(struct memmap *map)
 {
 	if (map->anonymous)
 		munmap(map->anonymous, map->anonymous_size);
-	if (map->own_views && map->guest_view)
-		munmap(map->guest_view, map->ram_size);
 	if (map->own_host_view) {
 		if (map->host_view)
 			munmap(map->host_view, map->ram_size);
@@ -257,6 +595,11 @@ void memmap_destroy(struct memmap *map)
 		if (map->private_contents)
 			munmap(map->private_contents, map->ram_size);
 	}
+	if (map->launch)
+		munmap(map->launch, LAUNCH_END);
+	for (int i = 0; i < map->nr_views; i++)
+		free(map->views[i].slots);
+	free(map->free_slots);
 	if (map->shared_fd >= 0)
 		close(map->shared_fd);
 	if (map->sigbus_fd >= 0)
@@ -304,6 +647,8 @@ static void complete_access(struct memmap *map, const struct memmap_completion *
 	uint8_t *contents = completion->shared_view ? map->shared_contents : map->private_contents;
 	if (!contents)
 		contents = map->gmem->content_view;
+	if (!contents)
+		return; /* native private memory: KVM retries the access itself */
 	uint8_t *where = contents + completion->gpa;
 	if (completion->is_write)
 		memcpy(where, completion->data, completion->length);
@@ -318,18 +663,33 @@ const char *memmap_failed_step(void)
 	return failed_step;
 }
 
-static void resync_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
+static void resync_host_extent(void *opaque, uint64_t start, uint64_t end,
+			       enum shareability state)
 {
-	update_views(opaque, start, end - start, state == SHAREABILITY_GUEST);
+	update_host_view(opaque, start, end - start, state == SHAREABILITY_GUEST);
 }
 
-/* Map the views of [gpa, gpa + size) again from the state: the undo of a
- * conversion that failed half-way, so state and views still agree. */
-static void resync_views(struct memmap *map, uint64_t gpa, uint64_t size)
+/* Put the memslots, attributes and host view of [gpa, gpa + size) back as
+ * the (unchanged) state says: the undo of a conversion that failed half-way,
+ * so state, memslots and views still agree. */
+static void resync(struct memmap *map, uint64_t gpa, uint64_t size)
 {
-	shareability_for_each_in(map->mode == MODE_COCO_LEGACY ? &map->attributes
-							       : &map->gmem->shareability,
-				 gpa, size, resync_extent, map);
+	sync_views(map, gpa, gpa + size, NULL);
+	shareability_for_each_in(state_of(map), gpa, size, resync_host_extent, map);
+	if (map->native_attributes) {
+		/* Only whole runs: the state may differ page by page. */
+		struct memmap_view private_pages = { .maps_private = true, .guest_memfd = true };
+		struct run_collector collector = { .view = &private_pages };
+		shareability_for_each_in(state_of(map), gpa, size, collect_extent, &collector);
+		set_shared_alias_attributes(map, gpa, size, false);
+		for (size_t i = 0; i < collector.count; i++)
+			set_shared_alias_attributes(map, collector.runs[i].start,
+						    collector.runs[i].end - collector.runs[i].start,
+						    true);
+		free(collector.runs);
+	}
+	if (map->mode != MODE_COCO_LEGACY)
+		gmem_resync_host_view(map->gmem, gpa, size);
 }
 
 static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)
@@ -337,26 +697,50 @@ static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)
 	return in_ram(map, gpa, size) && gpa % GMEM_PAGE_SIZE == 0 && size % GMEM_PAGE_SIZE == 0;
 }
 
+/* coco-legacy discards the backing it no longer uses, as QEMU does. */
+static int discard_old_backing(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private)
+{
+	int status;
+	if (to_private)
+		status = fault_inject(FAULT_PUNCH)
+				 ? -1
+				 : fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					     (off_t)gpa, (off_t)size);
+	else
+		status = gmem_punch_hole(map->gmem, gpa, size);
+	if (status < 0) {
+		failed_step = to_private ? "fallocate(PUNCH_HOLE) of the shared backing"
+					 : "fallocate(PUNCH_HOLE) of the private contents";
+		return -errno;
+	}
+	return 0;
+}
+
 /*
- * All or nothing (a failure leaves the state and every view as they were):
- * the views first, then the state, each undone from the unchanged state if a
- * later step fails. coco-legacy discards the old backing last, once the
- * conversion stands: a legacy CoCo VMM does not keep contents across it.
+ * All or nothing (a failure leaves the state, the memslots and every view as
+ * they were): memslots and attributes first, then the host view and the
+ * state, each undone from the unchanged state if a later step fails.
+ * coco-legacy discards the old backing last, once the conversion stands: a
+ * legacy CoCo VMM does not keep contents across it.
  */
 static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private)
 {
-	if (map->mode == MODE_SHARED || map->mode == MODE_PKVM || map->mode == MODE_COCO_INPLACE) {
-		if (!map->gmem->support_shared)
-			return -ENOTTY;
-		if (!page_range(map, gpa, size))
-			return -EINVAL;
-	} else if (!page_range(map, gpa, size)) {
+	if (map->mode != MODE_COCO_LEGACY && !map->gmem->support_shared)
+		return -ENOTTY;
+	if (!page_range(map, gpa, size))
 		return -EINVAL;
-	}
-	int status = update_views(map, gpa, size, to_private);
+	enum shareability target = to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
+	struct state_override override = { gpa, gpa + size, target };
+	int status = sync_views(map, gpa, gpa + size, &override);
 	if (status < 0) {
-		failed_step = "mmap of the private view";
-		resync_views(map, gpa, size);
+		failed_step = "KVM_SET_USER_MEMORY_REGION2 of a view's memslots";
+		resync(map, gpa, size);
+		return status;
+	}
+	status = set_shared_alias_attributes(map, gpa, size, to_private);
+	if (status < 0) {
+		failed_step = "KVM_SET_MEMORY_ATTRIBUTES";
+		resync(map, gpa, size);
 		return status;
 	}
 	if (map->mode != MODE_COCO_LEGACY) {
@@ -364,35 +748,24 @@ static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool 
 				    : gmem_convert_shared(map->gmem, gpa, size);
 		if (status < 0) {
 			failed_step = gmem_failed_step();
-			resync_views(map, gpa, size);
+			resync(map, gpa, size);
 		}
 		return status;
 	}
-	/* KVM_SET_MEMORY_ATTRIBUTES, modelled: KVM_CAP_MEMORY_ATTRIBUTES is absent. */
-	status = fault_inject(FAULT_STATE)
-			 ? -ENOMEM
-			 : shareability_set(&map->attributes, gpa, size,
-					    to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL);
+	status = update_host_view(map, gpa, size, to_private);
 	if (status < 0) {
-		failed_step = "growing the memory attributes";
-		resync_views(map, gpa, size);
+		failed_step = "mmap of the host view";
+		resync(map, gpa, size);
 		return status;
 	}
-	if (to_private)
-		status = fault_inject(FAULT_PUNCH)
-				 ? -1
-				 : fallocate(map->shared_fd,
-					     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
-					     (off_t)size);
-	else
-		status = gmem_punch_hole(map->gmem, gpa, size);
+	status = fault_inject(FAULT_STATE) ? -ENOMEM
+					   : shareability_set(&map->attributes, gpa, size, target);
 	if (status < 0) {
-		/* The conversion stands and is consistent; only the discard failed. */
-		failed_step = to_private ? "fallocate(PUNCH_HOLE) of the shared backing"
-					 : "fallocate(PUNCH_HOLE) of the private contents";
-		return -errno;
+		failed_step = "growing the memory attributes";
+		resync(map, gpa, size);
+		return status;
 	}
-	return 0;
+	return discard_old_backing(map, gpa, size, to_private);
 }
 
 int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
@@ -458,7 +831,12 @@ int memmap_write(struct memmap *map, uint64_t gpa, const void *in, uint64_t size
 
 void memmap_populate(struct memmap *map, uint64_t gpa, const void *in, uint64_t size)
 {
-	uint8_t *target = map->private_contents	    ? map->private_contents
+	/* With native private memory the launch region is ordinary memory of
+	 * its own (setup_coco), and the host cannot write into guest_memfd. */
+	if (map->native_attributes && (gpa >= LAUNCH_END || size > LAUNCH_END - gpa))
+		return;
+	uint8_t *target = map->native_attributes     ? map->launch
+			  : map->private_contents    ? map->private_contents
 			  : map->gmem->content_view ? map->gmem->content_view
 						    : map->host_view;
 	memcpy(target + gpa, in, size);
@@ -477,9 +855,7 @@ void *memmap_lookup(struct memmap *map, uint64_t gpa, uint64_t size)
 void memmap_render(struct memmap *map, uint64_t gpa, uint64_t size, char *out, size_t columns)
 {
 	pthread_mutex_lock(&map->lock);
-	const struct shareability_map *state =
-		map->mode == MODE_COCO_LEGACY ? &map->attributes : &map->gmem->shareability;
-	shareability_render(state, gpa, size, out, columns);
+	shareability_render(state_of(map), gpa, size, out, columns);
 	pthread_mutex_unlock(&map->lock);
 }
 
@@ -641,24 +1017,57 @@ static void check_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 	if (map->host_view && (gmem->model || map->own_host_view)) {
 		int shared_fd = map->own_host_view ? map->shared_fd : gmem->content_fd;
 		int sigbus_fd = map->own_host_view ? map->sigbus_fd : gmem->sigbus_fd;
-		struct expected_mapping want = { private ? sigbus_fd : shared_fd, start,
-						 private ? "a never-shared guest_memfd (SIGBUS)"
-							 : "the shared contents" };
+		struct expected_mapping want = {
+			private ? sigbus_fd : shared_fd,
+			start,
+			private ? "a file that faults SIGBUS" : "the shared contents",
+		};
 		walk->status = expect_range(walk->table, map->host_view, start, size, &want,
 					    "the host view", walk->err, walk->err_size);
 	}
-	if (!walk->status && map->own_views) {
-		struct expected_mapping want = { private ? gmem->content_fd : -1, start,
-						 private ? "the private contents" : "nothing" };
-		walk->status = expect_range(walk->table, map->guest_view, start, size, &want,
-					    "the private view", walk->err, walk->err_size);
+}
+
+/* A view's memslots must be exactly the maximal runs of pages it reaches,
+ * each bound where its role says. */
+static int check_view_slots(struct memmap *map, const struct memmap_view *view, char *err,
+			    size_t err_size)
+{
+	struct run_collector collector = { .view = view };
+	if (view->per_extent)
+		shareability_for_each_in(state_of(map), view->extent_start,
+					 map->ram_size - view->extent_start, collect_extent,
+					 &collector);
+	else
+		add_run(&collector, view->extent_start, map->ram_size, view->guest_memfd);
+	size_t fixed = view->count && view->slots[0].fixed ? 1 : 0;
+	int status = collector.status;
+	if (status == 0 && view->count - fixed != collector.count) {
+		snprintf(err, err_size, "the %s has %zu memslots where its state has %zu runs",
+			 view->role, view->count - fixed, collector.count);
+		status = -1;
 	}
+	for (size_t i = 0; status == 0 && i < collector.count; i++) {
+		const struct memmap_slot *slot = &view->slots[fixed + i];
+		uint64_t start = collector.runs[i].start, end = collector.runs[i].end;
+		uint64_t want_userspace = view->userspace_addr ? view->userspace_addr + start : 0;
+		if (slot->offset != start || slot->offset + slot->size != end ||
+		    slot->gpa != view->base + start || slot->userspace_addr != want_userspace ||
+		    slot->guest_memfd != collector.runs[i].guest_memfd) {
+			snprintf(err, err_size,
+				 "memslot %u of the %s covers %#" PRIx64 "+%#" PRIx64
+				 ", its state says %#" PRIx64 "+%#" PRIx64,
+				 slot->slot, view->role, slot->offset, slot->size, start,
+				 end - start);
+			status = -1;
+		}
+	}
+	free(collector.runs);
+	return status;
 }
 
 int memmap_check(struct memmap *map, char *err, size_t err_size)
 {
-	const struct shareability_map *state =
-		map->mode == MODE_COCO_LEGACY ? &map->attributes : &map->gmem->shareability;
+	const struct shareability_map *state = state_of(map);
 	pthread_mutex_lock(&map->lock);
 	struct maps_table table = { 0 };
 	int status = 0;
@@ -673,19 +1082,8 @@ int memmap_check(struct memmap *map, char *err, size_t err_size)
 		shareability_for_each(state, check_extent, &walk);
 		status = walk.status;
 	}
-	/* Each memslot must still point at the view its role names. */
-	for (int i = 0; status == 0 && i < map->nr_slots; i++) {
-		const struct memmap_slot *slot = &map->slots[i];
-		uint64_t want =
-			strcmp(slot->role, "shared view") == 0 ? (uint64_t)(uintptr_t)map->host_view
-			: strcmp(slot->role, "ram") == 0       ? slot->userspace_addr
-							 : (uint64_t)(uintptr_t)map->guest_view;
-		if (slot->userspace_addr != want || slot->size != map->ram_size) {
-			snprintf(err, err_size, "memslot %u (%s) no longer matches its view",
-				 slot->slot, slot->role);
-			status = -1;
-		}
-	}
+	for (int i = 0; status == 0 && i < map->nr_views; i++)
+		status = check_view_slots(map, &map->views[i], err, err_size);
 	free(table.lines);
 	pthread_mutex_unlock(&map->lock);
 	return status;

@@ -2,16 +2,20 @@
 /*
  * The guest memory map per mode: which memslots exist, what their
  * userspace_addr maps, where shared and private contents live, and how a
- * conversion changes all of that (DESIGN.md's table of the four modes).
+ * conversion changes all of that (docs/design.md, "The four modes").
  *
  * CoCo modes (coco-legacy, coco-inplace) give the guest two views of every
  * RAM page, as TDX does: the private view at the GPA and the shared view at
- * GPA | 1 << shared_bit. This KVM has no private memory attributes and reads
- * guest memory through userspace_addr (probe), so the private view's memslot
- * maps only private pages and the shared view's only shared pages: an access
- * through the wrong view finds no page, KVM reports it as an MMIO exit at
- * that GPA, and memmap_classify() turns it into the memory fault a kernel
- * with private memory would deliver (gpa, size, private flag).
+ * GPA | 1 << shared_bit. A view has memslots only over the pages it may
+ * reach (docs/design.md, "Wrong-view faults"), so an access through the
+ * wrong view finds no memslot and every kernel reports it:
+ * - with private memory attributes (use case (a) on a software-protected
+ *   VM), the whole private view is private and the shared alias of a
+ *   private page is too, so KVM itself exits with KVM_EXIT_MEMORY_FAULT
+ *   and retries the access after the conversion;
+ * - without them, KVM exits with KVM_EXIT_MMIO at that GPA, which
+ *   memmap_classify() turns into the memory fault (gpa, size, private
+ *   flag) and the model completes the access after the conversion.
  *
  * Every host access to guest RAM goes through memmap_read/memmap_write/
  * memmap_lookup, which refuse anything outside RAM or not shared with the
@@ -29,14 +33,27 @@
 #include "gmem.h"
 #include "shareability.h"
 
-#define MEMMAP_MAX_SLOTS 4
-
 struct memmap_slot {
 	uint32_t slot;
 	uint64_t gpa, size;
+	uint64_t offset;	 /* RAM offset (= guest_memfd offset) of its first page */
 	bool guest_memfd;	 /* bound with KVM_MEM_GUEST_MEMFD */
+	bool fixed;		 /* the launch region: never changed by conversions */
 	uint64_t userspace_addr; /* as bound; 0 = NULL */
+};
+
+/* One guest-physical alias of RAM and the memslots that back it. */
+struct memmap_view {
 	const char *role;	 /* "ram", "private view", "shared view" */
+	uint64_t base;		 /* GPA of RAM offset 0 */
+	bool per_extent;	 /* memslots only over the pages in state maps_private */
+	bool maps_private;	 /* which pages a per-extent view reaches */
+	bool fill_plain;	 /* the other pages get plain memslots, not holes */
+	bool guest_memfd;	 /* its memslots are bound to the guest_memfd */
+	uint64_t userspace_addr; /* of RAM offset 0; 0 = NULL */
+	uint64_t extent_start;	 /* per-extent memslots start here (after a fixed slot) */
+	struct memmap_slot *slots; /* sorted by gpa */
+	size_t count, capacity;
 };
 
 enum memmap_alias {
@@ -53,22 +70,27 @@ struct memmap {
 	pthread_mutex_t lock;
 	bool lock_ready;
 
-	uint8_t *host_view;  /* the VMM's view: shared pages readable, private SIGBUS */
-	uint8_t *guest_view; /* model: the memslot view KVM reads private pages through */
-	bool own_views;	     /* coco-legacy and coco-inplace keep their own guest_view */
-	bool own_host_view;  /* coco-legacy keeps its own host_view too */
+	uint8_t *host_view; /* the VMM's view: shared pages readable, private SIGBUS */
+	bool own_host_view; /* coco-legacy keeps its own host_view */
 
-	/* coco-legacy: KVM memory attributes (GUEST = private), modelled here
-	 * because KVM_CAP_MEMORY_ATTRIBUTES is absent, and the separate shared
-	 * backing (a memfd) whose pages are discarded on conversion. */
+	/* coco-legacy: the memory attributes (GUEST = private), kept here as the
+	 * state and, with native_attributes, also set in KVM; and the separate
+	 * shared backing (a memfd) whose pages are discarded on conversion. */
 	struct shareability_map attributes;
+	bool native_attributes; /* KVM_SET_MEMORY_ATTRIBUTES on a private-memory VM type */
+	int vm_fd;
 	int shared_fd;
-	int sigbus_fd;
-	uint8_t *shared_contents;  /* coco-legacy: view of the shared backing */
-	uint8_t *private_contents; /* every private page's contents, whatever its state */
+	int sigbus_fd;		   /* behind the host view's private pages: faults SIGBUS */
+	bool sigbus_past_end;	   /* sigbus_fd is an empty memfd (no mappable guest_memfd) */
+	uint8_t *shared_contents;  /* view of the shared backing (coco-legacy) or of RAM */
+	uint8_t *private_contents; /* every private page's contents, if the host can map them */
+	uint8_t *launch;	   /* native_attributes: the launch region's ordinary memory */
 
-	struct memmap_slot slots[MEMMAP_MAX_SLOTS];
-	int nr_slots;
+	struct memmap_view views[2];
+	int nr_views;
+	uint32_t next_slot, max_slots;
+	uint32_t *free_slots;
+	size_t nr_free_slots, free_capacity;
 	/* coco-legacy without SUPPORT_SHARED: what the kernel said when the VMM
 	 * tried to mmap the guest_memfd (ENODEV: it is never mapped). */
 	int private_mmap_errno;
@@ -90,11 +112,17 @@ struct memmap_completion {
 void memmap_init(struct memmap *map);
 
 /*
- * Lay out and bind guest RAM for the scenario's mode. Returns 0, GMEM_REFUSED
- * when a rule of the design notes refused the layout (err quotes it), or -1.
+ * Lay out and bind guest RAM for the scenario's mode. native_attributes: the
+ * VM has private memory attributes (use case (a) then sets them for real);
+ * max_slots: KVM_CAP_NR_MEMSLOTS. Returns 0, GMEM_REFUSED when a rule of the
+ * design notes refused the layout (err quotes it), or -1.
  */
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
-		 unsigned int shared_bit, char *err, size_t err_size);
+		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots, char *err,
+		 size_t err_size);
+
+/* How many memslots are bound now (all views). */
+size_t memmap_slot_count(const struct memmap *map);
 void memmap_destroy(struct memmap *map);
 
 /* Which view of RAM gpa is in; *canonical gets the GPA with the shared bit clear. */

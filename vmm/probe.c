@@ -162,6 +162,26 @@ static void probe_gmem_conversion(int kvm_fd, struct host_probe *probe)
 		close(vm_fd);
 }
 
+/* Private memory for use case (a): a throwaway VM of the software-protected
+ * type says which memory attributes and guest_memfd flags it supports. */
+static void probe_private_vm_type(int kvm_fd, struct host_probe *probe)
+{
+	unsigned long type = GMEMVM_KVM_X86_SW_PROTECTED_VM;
+	if (!(probe->caps.vm_types & (1ULL << type)))
+		return;
+	int vm_fd = kvm_create_vm(kvm_fd, type);
+	if (vm_fd < 0)
+		return;
+	uint64_t attributes = (uint64_t)kvm_check_extension(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES);
+	if (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) {
+		probe->private_vm_type = type;
+		probe->private_vm_attributes = attributes;
+		probe->private_vm_gmem_flags =
+			(uint64_t)kvm_check_extension(vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
+	}
+	close(vm_fd);
+}
+
 static void probe_guest_phys_bits(int kvm_fd, struct host_probe *probe)
 {
 	struct kvm_cpuid2 *cpuid = kvm_supported_cpuid(kvm_fd);
@@ -180,6 +200,7 @@ void probe_host(int kvm_fd, struct host_probe *probe)
 	kvm_read_caps(kvm_fd, &probe->caps);
 	probe_gmem_serving(kvm_fd, probe);
 	probe_gmem_conversion(kvm_fd, probe);
+	probe_private_vm_type(kvm_fd, probe);
 	probe_guest_phys_bits(kvm_fd, probe);
 }
 
@@ -255,14 +276,15 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	add_line(lines, &n, "guest_memfd conversion ioctls", probe->gmem_conversion,
 		 "notes: CONVERT_SHARED/CONVERT_PRIVATE, per-page shareability (%s)%s",
 		 probe->conversion_detail, probe->gmem_conversion ? "" : "; gmemvm models it");
-	add_line(lines, &n, "private memory (CoCo VM type)",
-		 (caps->vm_types & ~1ULL) &&
-			 (caps->memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE),
-		 "%s",
-		 (caps->vm_types & ~1ULL) && caps->memory_attributes
-			 ? "a VM type with private memory attributes"
-			 : "no CoCo VM type with private attributes; gmemvm models private and "
-			   "shared views with a shared GPA bit");
+	if (probe->private_vm_type)
+		add_line(lines, &n, "private memory (VM type)", true,
+			 "KVM_X86_SW_PROTECTED_VM (%lu): attributes %#" PRIx64
+			 ", guest_memfd flags %#" PRIx64 "; use case (a) runs natively on it",
+			 probe->private_vm_type, probe->private_vm_attributes,
+			 probe->private_vm_gmem_flags);
+	else
+		add_line(lines, &n, "private memory (VM type)", false,
+			 "no VM type with private memory attributes; gmemvm models them");
 	add_line(lines, &n, "guest physical address bits", probe->guest_phys_bits > 0,
 		 "%u; shared-view bit for CoCo modes: %u", probe->guest_phys_bits,
 		 probe->shared_bit);

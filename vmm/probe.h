@@ -27,6 +27,12 @@ struct host_probe {
 	 * KVM_GMEM_CONVERT_* ioctls (later upstream proposals). */
 	bool gmem_conversion;
 	char conversion_detail[128];
+	/* A VM type with private memory attributes (KVM_X86_SW_PROTECTED_VM on
+	 * standard x86 kernels), asked of a throwaway VM of that type: use case
+	 * (a) runs natively on it. 0 attributes = none. */
+	unsigned long private_vm_type;
+	uint64_t private_vm_attributes;
+	uint64_t private_vm_gmem_flags;
 	unsigned int guest_phys_bits; /* KVM_GET_SUPPORTED_CPUID 0x80000008 */
 	/* The CoCo modes' shared-view bit: TDX takes the top GPA bit, but a guest
 	 * access with bit 47 set shuts the vCPU down on this KVM (measured), so

@@ -57,6 +57,10 @@ static const struct allowed_call common_calls[] = {
 static const struct allowed_call vcpu_calls[] = {
 	WHEN(ioctl, 1, SCMP_CMP_EQ, UINT64_MAX, KVM_RUN, "the run loop"),
 	ANY(fallocate, "discarding backing on conversion and DISCARD"),
+	WHEN(ioctl, 1, SCMP_CMP_EQ, UINT64_MAX, KVM_SET_USER_MEMORY_REGION2,
+	     "a conversion rebinds the memslots of each view"),
+	WHEN(ioctl, 1, SCMP_CMP_EQ, UINT64_MAX, KVM_SET_MEMORY_ATTRIBUTES,
+	     "use case (a): the private attribute, on a VM type that has it"),
 };
 
 static const struct allowed_call vcpu_native_calls[] = {

@@ -233,9 +233,17 @@ static void *vcpu_thread(void *argument)
 				 "vCPU %d stopped by the VMM", vcpu->index);
 			break;
 		}
+		/* A memory fault is the one exit KVM_RUN reports with -1 (EFAULT);
+		 * clearing the reason first tells it from a stale one. */
+		vcpu->run->exit_reason = KVM_EXIT_UNKNOWN;
 		if (fault_inject(FAULT_KVM_RUN) || kvm_run(vcpu->fd) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			if (errno == EFAULT && vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+				if (exit_dispatch(context, vcpu->run) == EXIT_ACTION_STOP)
+					break;
+				continue;
+			}
 			context->outcome = OUTCOME_VMM_ERROR;
 			snprintf(context->message, sizeof(context->message),
 				 "KVM_RUN failed on vCPU %d: %s", vcpu->index, strerror(errno));

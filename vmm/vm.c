@@ -142,23 +142,28 @@ static int check_host(const struct vm *vm, char *err)
 static void record_features(const struct vm *vm, struct run_report *report)
 {
 	const struct scenario *scenario = vm->scenario;
-	bool coco = scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE;
+	bool legacy = scenario->mode == MODE_COCO_LEGACY;
+	bool native_attributes = vm->memory.native_attributes;
 	bool native_conversion = !vm->gmem.model;
 	report_add_feature(report, "guest_memfd", true);
 	report_add_feature(report, "KVM_SET_USER_MEMORY_REGION2", true);
 	if (vm->gmem.support_shared)
-		report_add_feature(report, "SUPPORT_SHARED (GUEST_MEMFD_FLAG_MMAP)", true);
+		report_add_feature(report, "mmap (GUEST_MEMFD_FLAG_MMAP; notes: SUPPORT_SHARED)",
+				   true);
 	if (vm->gmem.support_shared && !vm->gmem.init_private)
 		report_add_feature(report, "shared by default (GUEST_MEMFD_FLAG_INIT_SHARED)",
 				   true);
 	if (vm->gmem.init_private)
-		report_add_feature(report, "INIT_PRIVATE", native_conversion);
+		report_add_feature(report,
+				   "private by default (no INIT_SHARED; notes: INIT_PRIVATE)",
+				   native_conversion);
 	/* Mode shared converts only when the guest asks; say so only then. */
 	bool converted = report->conversions.by_hypercall || report->conversions.by_fault;
-	if (scenario->mode != MODE_SHARED || converted) {
+	if (!legacy && (scenario->mode != MODE_SHARED || converted)) {
 		if (vm->gmem.support_shared)
 			report_add_feature(report,
-					   "per-page shareability and CONVERT_SHARED/PRIVATE",
+					   "per-page shareability and conversion (notes: "
+					   "CONVERT_SHARED/CONVERT_PRIVATE)",
 					   native_conversion);
 		if (vm->gmem.support_shared && vm->gmem.model)
 			report_add_feature(
@@ -167,14 +172,26 @@ static void record_features(const struct vm *vm, struct run_report *report)
 				"guest_memfd)",
 				true);
 	}
-	if (coco) {
-		report_add_feature(report, "private/shared views (shared GPA bit)", false);
-		report_add_feature(report, "KVM_EXIT_MEMORY_FAULT on a view mismatch", false);
-	}
-	if (scenario->mode == MODE_COCO_LEGACY)
+	if (legacy)
+		report_add_feature(report,
+				   native_attributes
+					   ? "private memory (KVM_X86_SW_PROTECTED_VM)"
+					   : "private memory (no VM type has it; modelled)",
+				   native_attributes);
+	if (legacy)
 		report_add_feature(report, "KVM_SET_MEMORY_ATTRIBUTES (private attribute)",
-				   vm->host.caps.memory_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-	if (scenario->mode == MODE_COCO_LEGACY && !vm->gmem.support_shared)
+				   native_attributes);
+	if (scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE) {
+		report_add_feature(report,
+				   "private/shared views (shared GPA bit, memslots per view)",
+				   true);
+		report_add_feature(report,
+				   native_attributes
+					   ? "KVM_EXIT_MEMORY_FAULT on a view mismatch"
+					   : "memory fault on a view mismatch (from KVM_EXIT_MMIO)",
+				   native_attributes);
+	}
+	if (legacy && !native_attributes && !vm->gmem.support_shared)
 		report_add_feature(report,
 				   "private contents of an unmappable guest_memfd (memfd "
 				   "stand-in)",
@@ -244,9 +261,14 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	    0)
 		return GMEMVM_STATUS_BAD_INPUT;
 
-	vm->vm_fd = kvm_create_vm(vm->kvm_fd, 0);
+	/* Use case (a) runs on a VM type with private memory where the kernel
+	 * has one (docs/design.md, "Native or modelled"). */
+	bool native_private = scenario->mode == MODE_COCO_LEGACY && vm->host.private_vm_type;
+	unsigned long type = native_private ? vm->host.private_vm_type : 0;
+	vm->vm_fd = kvm_create_vm(vm->kvm_fd, type);
 	if (vm->vm_fd < 0) {
-		snprintf(err, ERROR_SIZE, "KVM_CREATE_VM failed: %s", strerror(errno));
+		snprintf(err, ERROR_SIZE, "KVM_CREATE_VM(type %lu) failed: %s", type,
+			 strerror(errno));
 		return GMEMVM_STATUS_HOST;
 	}
 	if (conversion_check_stage(scenario, vm->refusal, sizeof(vm->refusal)) < 0) {
@@ -254,11 +276,16 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 		vm->refused = true;
 		return GMEMVM_STATUS_MATCHED;
 	}
+	/* Use case (a) keeps its state in memory attributes, not in the
+	 * guest_memfd: natively its file is exactly what the kernel makes. */
+	bool model = native_private ? false : !vm->host.gmem_conversion;
+	uint64_t supported = native_private ? vm->host.private_vm_gmem_flags
+					    : vm->host.caps.guest_memfd_flags;
 	if (gmem_create(&vm->gmem, vm->vm_fd, scenario->memory_size, scenario->support_shared,
-			scenario->init_private, vm->host.caps.guest_memfd_flags,
-			!vm->host.gmem_conversion, err, ERROR_SIZE) < 0)
+			scenario->init_private, supported, model, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_HOST;
-	int layout = memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit, err,
+	int layout = memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit,
+				  native_private, (uint32_t)vm->host.caps.nr_memslots, err,
 				  ERROR_SIZE);
 	if (layout == GMEM_REFUSED) {
 		/* Not an error of gmemvm's: the outcome the scenario may expect. */
@@ -494,7 +521,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 	int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	vm->vcpus.sandbox = options->sandbox;
-	vm->vcpus.native_conversion = !vm->gmem.model && vm->gmem.support_shared;
+	vm->vcpus.native_conversion = !vm->gmem.model && vm->gmem.support_shared &&
+				      scenario->mode != MODE_COCO_LEGACY;
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);

@@ -1,0 +1,56 @@
+#!/bin/busybox sh
+# /init of the lab's initramfs: runs gmemvm's probe, every scenario and the
+# real-KVM test programs on this kernel, printing each result between
+# "@@LAB" markers on the serial console for lab/run.py, then powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmp /tmp
+. /lab/env
+cd /tmp
+
+
+
+
+echo "@@LAB kernel $(uname -r)"
+echo "@@LAB cmdline $(cat /proc/cmdline)"
+if [ -e /sys/module/kvm/parameters/gmem_in_place_conversion ]; then
+	echo "@@LAB param gmem_in_place_conversion $(cat /sys/module/kvm/parameters/gmem_in_place_conversion)"
+fi
+started=$(cut -d' ' -f1 /proc/uptime)
+echo "@@LAB begin probe"
+"$GMEMVM" probe
+echo "@@LAB end rc $?"
+echo "@@LAB begin probe-json"
+"$GMEMVM" probe --json
+echo
+echo "@@LAB end rc $?"
+for file in $LAB_SCENARIOS/*.ini; do
+	name=$(basename "$file" .ini)
+	rm -f /tmp/report.json
+	# shellcheck disable=SC2086
+	"$GMEMVM" run "$file" --quiet --report /tmp/report.json $LAB_RUN_OPTIONS >/tmp/out 2>&1
+	rc=$?
+	echo "@@LAB begin scenario $name"
+	cat /tmp/out
+	echo "@@LAB report"
+	[ -f /tmp/report.json ] && cat /tmp/report.json
+	echo "@@LAB end rc $rc"
+done
+for test in $LAB_TESTS; do
+	echo "@@LAB begin test $(basename "$test")"
+	"$test" 2>&1
+	echo "@@LAB end rc $?"
+done
+echo "@@LAB begin dmesg"
+dmesg | tail -n 40
+echo "@@LAB end rc 0"
+echo "@@LAB begin dmesg"
+dmesg | tail -n 40
+echo "@@LAB end rc 0"
+echo "@@LAB seconds $started $(cut -d' ' -f1 /proc/uptime)"
+echo "@@LAB done"
+sync
+reboot -f

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Boot each lab kernel under QEMU with gmemvm in an initramfs, collect the
+probe, every scenario's report and the real-KVM tests, and compare them
+across the kernels (and this host, where it has /dev/kvm). docs/lab.md says
+what this proves. Called by scripts/lab, which builds the kernels."""
+
+import argparse
+import glob
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+# The real-KVM test programs (tests/meson.build, suite 'kvm') that the lab
+# runs inside each kernel: the behaviour that differs between kernels.
+KVM_TESTS = ["test_gmem", "test_memmap", "test_differential", "test_native"]
+USE_CASES = [
+    ("coco-legacy", "(a) CoCo, private-only gmem"),
+    ("shared", "(b) non-CoCo, all RAM in gmem"),
+    ("pkvm", "(c) pKVM-style protected VM"),
+    ("coco-inplace", "(d) CoCo, shared+private in gmem"),
+]
+
+
+def shared_libraries(binary):
+    """The files a dynamically linked binary needs, from ldd."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    paths = []
+    for line in out.splitlines():
+        match = re.search(r"(/\S+) \(0x", line)
+        if match:
+            paths.append(match.group(1))
+    return paths
+
+
+def copy_into(root, path, target=None):
+    destination = root + (target or path)
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    shutil.copy2(os.path.realpath(path), destination)
+
+
+def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
+    """An initramfs holding busybox, gmemvm, its guest, the scenarios and the
+    real-KVM tests, each at the same absolute path as in the build tree, so
+    the paths compiled into the tests still hold."""
+    root = os.path.join(work, "root")
+    os.makedirs(root)
+    for directory in ("bin", "proc", "sys", "dev", "tmp", "lab"):
+        os.makedirs(os.path.join(root, directory), exist_ok=True)
+    copy_into(root, "/bin/busybox")
+    copy_into(root, os.path.join(repo, "lab", "init.sh"), "/init")
+    os.chmod(root + "/init", 0o755)
+    gmemvm = os.path.join(build, "vmm", "gmemvm")
+    guest = os.path.join(build, "guest", "gmemvm-guest.elf")
+    tests = [os.path.join(build, "tests", name) for name in KVM_TESTS if tests_wanted]
+    tests = [t for t in tests if os.path.exists(t)]
+    for binary in [gmemvm] + tests:
+        copy_into(root, binary)
+        for library in shared_libraries(binary):
+            copy_into(root, library)
+    copy_into(root, guest)
+    lab_scenarios = "/lab/configs"
+    for ini in sorted(glob.glob(os.path.join(scenarios, "*.ini"))):
+        copy_into(root, ini, lab_scenarios + "/" + os.path.basename(ini))
+    # The unit tests read fixtures from the source tree.
+    for path in glob.glob(os.path.join(repo, "tests", "**"), recursive=True):
+        if os.path.isfile(path):
+            copy_into(root, path)
+    for path in glob.glob(os.path.join(repo, "configs", "*.ini")):
+        copy_into(root, path)
+    with open(root + "/lab/env", "w") as env:
+        env.write(f"GMEMVM={gmemvm}\nGMEMVM_GUEST={guest}\nexport GMEMVM_GUEST\n")
+        env.write(f"LAB_SCENARIOS={lab_scenarios}\nLAB_TESTS='{' '.join(tests)}'\n")
+        env.write(f"LAB_RUN_OPTIONS='{run_options}'\n")
+    listing = subprocess.run(["find", "."], cwd=root, capture_output=True, check=True).stdout
+    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing,
+                             capture_output=True, check=True).stdout
+    path = os.path.join(work, "initramfs.gz")
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(archive)
+    return path
+
+
+def boot(kernel_dir, initramfs, accel, timeout, log_path):
+    """Boot one kernel; return the console text and the wall time."""
+    extra = ""
+    parameters = os.path.join(kernel_dir, "cmdline")
+    if os.path.exists(parameters):
+        extra = open(parameters).read().strip()
+    cpu = "max,phys-bits=48" if accel == "tcg" else "host,phys-bits=48"
+    command = ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", "2G", "-smp", "2",
+               "-nographic", "-no-reboot", "-kernel", os.path.join(kernel_dir, "bzImage"),
+               "-initrd", initramfs, "-append",
+               f"console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off {extra}".strip()]
+    started = time.monotonic()
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL)
+        text = result.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as expired:
+        text = (expired.stdout or b"").decode("utf-8", "replace")
+        text += f"\n@@LAB timeout after {timeout} s\n"
+    with open(log_path, "w") as log:
+        log.write(text)
+    return text.replace("\r", ""), time.monotonic() - started
+
+
+def parse_console(text):
+    """The @@LAB blocks of one boot."""
+    result = {"kernel": None, "scenarios": {}, "tests": {}, "probe": "", "probe_json": None,
+              "done": "@@LAB done" in text, "param": {}}
+    match = re.search(r"^@@LAB kernel (\S+)", text, re.M)
+    result["kernel"] = match.group(1) if match else None
+    for name, value in re.findall(r"^@@LAB param (\S+) (\S+)", text, re.M):
+        result["param"][name] = value
+    match = re.search(r"^@@LAB seconds (\S+) (\S+)", text, re.M)
+    if match:
+        result["guest_seconds"] = float(match.group(2)) - float(match.group(1))
+    blocks = re.finditer(r"^@@LAB begin (\S+)(?: (\S+))?\n(.*?)^@@LAB end rc (\d+)", text,
+                         re.M | re.S)
+    for block in blocks:
+        kind, name, body, rc = block.group(1), block.group(2), block.group(3), int(block.group(4))
+        if kind == "probe":
+            result["probe"] = body
+        elif kind == "probe-json":
+            try:
+                result["probe_json"] = json.loads(body)
+            except ValueError:
+                pass
+        elif kind == "scenario":
+            output, _, report = body.partition("@@LAB report\n")
+            entry = {"rc": rc, "output": output.strip(), "report": None}
+            try:
+                entry["report"] = json.loads(report) if report.strip() else None
+            except ValueError:
+                entry["report_error"] = report[:2000]
+            result["scenarios"][name] = entry
+        elif kind == "test":
+            summary = re.findall(r"^\[  (PASSED|FAILED|SKIPPED)  \] (\d+) test", body, re.M)
+            result["tests"][name] = {"rc": rc, "summary": summary, "output": body}
+    return result
+
+
+def run_on_host(build, scenarios):
+    """The same scenarios on this machine's own KVM, when it has one."""
+    if not os.path.exists("/dev/kvm"):
+        return {"kernel": os.uname().release + " (this host)", "absent": "no /dev/kvm here",
+                "scenarios": {}, "tests": {}}
+    gmemvm = os.path.join(build, "vmm", "gmemvm")
+    result = {"kernel": os.uname().release + " (this host)", "scenarios": {}, "tests": {},
+              "probe": subprocess.run([gmemvm, "probe"], capture_output=True,
+                                      text=True).stdout}
+    with tempfile.TemporaryDirectory() as work:
+        for ini in sorted(glob.glob(os.path.join(scenarios, "*.ini"))):
+            name = os.path.basename(ini)[:-4]
+            report_path = os.path.join(work, "report.json")
+            run = subprocess.run([gmemvm, "run", ini, "--quiet", "--report", report_path],
+                                 capture_output=True, text=True)
+            entry = {"rc": run.returncode, "output": (run.stdout + run.stderr).strip(),
+                     "report": None}
+            if os.path.exists(report_path):
+                with open(report_path) as report:
+                    entry["report"] = json.load(report)
+                os.unlink(report_path)
+            result["scenarios"][name] = entry
+    return result
+
+
+def verdict(entry):
+    """ok, cannot (the kernel lacks a feature, said clearly) or FAIL."""
+    if entry is None:
+        return "FAIL", "did not run (the boot ended early)"
+    if entry["rc"] == 0:
+        return "ok", ""
+    if entry["rc"] == 3 and "lacks" in entry["output"]:
+        return "cannot", entry["output"].splitlines()[-1]
+    last = entry["output"].splitlines()[-1] if entry["output"] else ""
+    return "FAIL", f"exit {entry['rc']}: {last}"
+
+
+def signature(entry):
+    """What must agree between kernels: outcome and every data check."""
+    report = entry.get("report") or {}
+    return (report.get("outcome"), tuple(c.get("passed") for c in report.get("checks", [])))
+
+
+def cell(entry):
+    report = entry.get("report") or {}
+    modelled = (report.get("features") or {}).get("modelled", [])
+    return "modelled" if modelled else "native"
+
+
+def print_kernel(name, result, out):
+    print(f"\n=== {name}: {result.get('kernel')} ===", file=out)
+    if result.get("absent"):
+        print(f"  not run: {result['absent']}", file=out)
+        return
+    print(result.get("probe", "").rstrip(), file=out)
+    print("", file=out)
+    for scenario, entry in sorted(result["scenarios"].items()):
+        state, why = verdict(entry)
+        line = entry["output"].splitlines()[-1] if entry["output"] else ""
+        print(f"  {state:6} {line if state == 'ok' else scenario + ': ' + why}", file=out)
+    for test, entry in sorted(result["tests"].items()):
+        print(f"  {'ok' if entry['rc'] == 0 else 'FAIL':6} test {test} (exit {entry['rc']})",
+              file=out)
+    print("\n  use case (mode)                      stage 1          stage 2", file=out)
+    for mode, title in USE_CASES:
+        cells = []
+        for stage in (1, 2):
+            found = [(s, e) for s, e in result["scenarios"].items()
+                     if (e.get("report") or {}).get("mode") == mode
+                     and (e.get("report") or {}).get("stage") == stage]
+            words = sorted({f"{(e['report'] or {}).get('outcome')}/{cell(e)}"
+                            for _, e in found if verdict(e)[0] == "ok"})
+            cells.append(", ".join(words) if words else "-")
+        print(f"  {title:36} {cells[0]:16} {cells[1]}", file=out)
+
+
+def compare(results, out):
+    """Every scenario must agree everywhere it ran; returns the failures."""
+    names = sorted({s for r in results.values() for s in r["scenarios"]})
+    columns = [k for k in results if not results[k].get("absent")]
+    failures = []
+    print("\n=== comparison: outcome per kernel (native/modelled) ===", file=out)
+    print(f"  {'scenario':38}" + "".join(f"{k:28}" for k in columns) + "agree", file=out)
+    for name in names:
+        row, signatures = [], set()
+        for kernel in columns:
+            entry = results[kernel]["scenarios"].get(name)
+            state, why = verdict(entry)
+            if state == "ok":
+                signatures.add(signature(entry))
+                row.append(f"{entry['report']['outcome']} ({cell(entry)})")
+            elif state == "cannot":
+                row.append("cannot run here")
+            else:
+                row.append("FAIL")
+                failures.append(f"{kernel}: {name}: {why}")
+        agree = len(signatures) <= 1
+        if not agree:
+            failures.append(f"{name}: outcomes or data checks differ between kernels: "
+                            f"{sorted(signatures, key=str)}")
+        print(f"  {name:38}" + "".join(f"{c:28}" for c in row) + ("yes" if agree else "NO"),
+              file=out)
+    for kernel in columns:
+        for name, entry in results[kernel]["scenarios"].items():
+            state, why = verdict(entry)
+            if state == "cannot":
+                print(f"  {kernel}: {name} cannot run: {why}", file=out)
+        for test, entry in results[kernel]["tests"].items():
+            if entry["rc"] != 0:
+                failures.append(f"{kernel}: test {test} failed (exit {entry['rc']})")
+        if not results[kernel].get("done", True):
+            failures.append(f"{kernel}: the boot did not finish (see its console log)")
+    return failures
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--scenarios", required=True)
+    parser.add_argument("--accel", default=None)
+    parser.add_argument("--timeout", type=int, default=1500)
+    parser.add_argument("--run-options", default="",
+                        help="more options for every gmemvm run, e.g. --trace")
+    parser.add_argument("--no-tests", action="store_true",
+                        help="only the probe and the scenarios")
+    parser.add_argument("kernels", nargs="+")
+    args = parser.parse_args()
+    build = os.path.join(args.repo, "build")
+    accel = args.accel or ("kvm" if os.path.exists("/dev/kvm") else "tcg")
+    logs = os.path.join(build, "lab")
+    os.makedirs(logs, exist_ok=True)
+    results, timings = {}, {}
+    with tempfile.TemporaryDirectory() as work:
+        initramfs = make_initramfs(args.repo, build, args.scenarios, work, args.run_options,
+                                   not args.no_tests)
+        for kernel_dir in args.kernels:
+            release = open(os.path.join(kernel_dir, "release")).read().strip()
+            log = os.path.join(logs, f"console-{release}.log")
+            print(f"lab: booting {release} ({accel}); console log {log}", flush=True)
+            text, seconds = boot(kernel_dir, initramfs, accel, args.timeout, log)
+            results[release] = parse_console(text)
+            results[release]["kernel_dir"] = kernel_dir
+            timings[release] = seconds
+    results["host"] = run_on_host(build, args.scenarios)
+    out = sys.stdout
+    for name, result in results.items():
+        print_kernel(name, result, out)
+    failures = compare(results, out)
+    print("\n=== time ===", file=out)
+    for release, seconds in timings.items():
+        print(f"  {release}: boot and run {seconds:.1f} s (accel {accel})", file=out)
+    summary = {"accel": accel, "timings_s": timings, "failures": failures, "kernels": {}}
+    for name, result in results.items():
+        summary["kernels"][name] = {
+            "kernel": result.get("kernel"), "absent": result.get("absent"),
+            "probe": result.get("probe_json"), "params": result.get("param"),
+            "scenarios": {s: {"rc": e["rc"], "verdict": verdict(e)[0],
+                              "outcome": (e.get("report") or {}).get("outcome"),
+                              "features": (e.get("report") or {}).get("features"),
+                              "summary": e["output"].splitlines()[-1] if e["output"] else ""}
+                          for s, e in result["scenarios"].items()},
+            "tests": {t: {"rc": e["rc"], "summary": e["summary"]}
+                      for t, e in result["tests"].items()},
+        }
+    with open(os.path.join(build, "lab.json"), "w") as out_json:
+        json.dump(summary, out_json, indent=1)
+    scenarios = sum(len(r["scenarios"]) for r in results.values())
+    if failures:
+        print("\nlab: FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print(f"\nlab: every scenario agrees on every kernel ({scenarios} runs); build/lab.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
