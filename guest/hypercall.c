@@ -152,3 +152,9 @@ void hypercall_done(uint64_t status, uint64_t failed_step)
 	hypercall(GMEMVM_HC_DONE, status, failed_step, 0, 0);
 	halt_forever();
 }
+
+void hypercall_done_exception(uint64_t step, uint64_t error_code, uint64_t rip)
+{
+	hypercall(GMEMVM_HC_DONE, GMEMVM_DONE_EXCEPTION, step, error_code, rip);
+	halt_forever();
+}

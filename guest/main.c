@@ -55,6 +55,7 @@ enum prop {
 	PROP_MODE,
 	PROP_STAGE,
 	PROP_SHARED_BIT,
+	PROP_EXIT_FENCE,
 	PROP_VCPUS,
 	PROP_REG,
 	NR_PROPS
@@ -72,6 +73,7 @@ static const char *const prop_names[NR_PROPS] = {
 	[PROP_MODE] = "mode",
 	[PROP_STAGE] = "stage",
 	[PROP_SHARED_BIT] = GMEMVM_FDT_PROP_SHARED_BIT,
+	[PROP_EXIT_FENCE] = GMEMVM_FDT_PROP_EXIT_FENCE,
 	[PROP_VCPUS] = "gmemvm,vcpus",
 	[PROP_REG] = "reg",
 };
@@ -509,7 +511,7 @@ struct boot_info {
 	const char *error; /* NULL, or what is wrong with the device tree */
 	const char *mode;
 	uint32_t stage, vcpus;
-	int has_shared_bit;
+	int has_shared_bit, exit_fence;
 	uint32_t shared_bit;
 	uint64_t ram_size; /* /memory@0 reg: RAM is [0, ram_size) */
 	int steps;	   /* offset of /gmemvm/steps */
@@ -564,6 +566,7 @@ static const char *parse_boot_info(struct boot_info *info)
 	if (info->steps < 0 || read_props(fdt, top.gmemvm, &props))
 		return "missing /gmemvm/steps or unreadable /gmemvm";
 	info->has_shared_bit = props.value[PROP_SHARED_BIT] != NULL;
+	info->exit_fence = props.value[PROP_EXIT_FENCE] != NULL;
 	if (info->has_shared_bit && get_u32(&props, PROP_SHARED_BIT, &info->shared_bit))
 		return "bad shared-bit (u32)";
 	info->mode = get_string(&props, PROP_MODE);
@@ -665,6 +668,7 @@ void guest_main(const void *fdt, unsigned long cpu)
 	if (cpu >= info.vcpus)
 		fail(cpu, 0, "vCPU index >= gmemvm,vcpus");
 	guest_vcpus = info.vcpus;
+	unprivileged_exit_fence = info.exit_fence;
 	guest_ram_size = info.ram_size;
 
 	if (cpu == 0 && guest_shared_mask)
@@ -678,6 +682,7 @@ void guest_main(const void *fdt, unsigned long cpu)
 	/* Steps run in device-tree order; k is the 1-based position. Stop at the first failure. */
 	cursor.steps = info.steps;
 	for (k = 1;; k++) {
+		guest_current_step[cpu] = k;
 		unprivileged_call(next_step, &cursor);
 		if (cursor.error)
 			fail(cpu, k, cursor.error);

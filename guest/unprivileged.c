@@ -5,6 +5,7 @@
 
 #include "gmemvm_abi.h"
 #include "hypercall.h"
+#include "io.h"
 #include "serial.h"
 
 #define VECTOR_GP      13
@@ -50,8 +51,11 @@ long unprivileged_call(long (*fn)(void *), void *arg)
 
 	GUEST_ASSERT(cpu < GMEMVM_MAX_VCPUS);
 	/* RSP0 is at offset 4 of the 64-bit TSS. */
-	return unprivileged_enter(
+	long result = unprivileged_enter(
 		fn, arg, (uint64_t *)(uintptr_t)(GMEMVM_TSS_GPA + cpu * GMEMVM_TSS_SIZE + 4));
+	if (unprivileged_exit_fence)
+		outb(GMEMVM_PORT_ENTRY, 0); /* GMEMVM_FDT_PROP_EXIT_FENCE says why */
+	return result;
 }
 
 void unprivileged_unexpected_gp(uint64_t rip, uint64_t error, uint64_t cs)
@@ -59,5 +63,8 @@ void unprivileged_unexpected_gp(uint64_t rip, uint64_t error, uint64_t cs)
 	serial_printf("vcpu %u: unexpected #GP at rip 0x%llx (cs 0x%llx, error code 0x%llx)\n",
 		      guest_vcpu_index(), (unsigned long long)rip, (unsigned long long)cs,
 		      (unsigned long long)error);
-	hypercall_done(1, 0);
+	hypercall_done_exception(guest_current_step[guest_vcpu_index()], error, rip);
 }
+
+volatile unsigned int guest_current_step[GMEMVM_MAX_VCPUS];
+int unprivileged_exit_fence;

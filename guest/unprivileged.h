@@ -16,5 +16,7 @@ void unprivileged_init(void);
 
 /* Runs fn(arg) in user mode on this vCPU's stack and returns its result. */
 long unprivileged_call(long (*fn)(void *), void *arg);
+/* Set from the device tree (GMEMVM_FDT_PROP_EXIT_FENCE): exit after each call. */
+extern int unprivileged_exit_fence;
 
 #endif

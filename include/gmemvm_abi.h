@@ -95,11 +95,20 @@ struct gmemvm_hypercall {
 };
 
 enum gmemvm_hypercall_op {
-	GMEMVM_HC_DONE = 1,    /* arg0 = status (0 = all steps passed), arg1 = failing step */
+	GMEMVM_HC_DONE = 1,    /* arg0 = GMEMVM_DONE_*, arg1 = failing step (1-based) */
 	GMEMVM_HC_ASSERT = 2,  /* arg0 = GPA of file name, arg1 = line, arg2 = GPA of expression */
 	GMEMVM_HC_SHARE = 3,   /* arg0 = GPA, arg1 = size: convert [GPA, GPA + size) to shared */
 	GMEMVM_HC_UNSHARE = 4, /* arg0 = GPA, arg1 = size: convert it to private */
 	GMEMVM_HC_DISCARD = 5 /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
+};
+
+/* GMEMVM_HC_DONE's status. With EXCEPTION, arg2 is the #GP's error code (an
+ * exception the guest has no gate for arrives as #GP naming its vector) and
+ * arg3 the rip it was raised at. */
+enum gmemvm_done_status {
+	GMEMVM_DONE_PASSED = 0,
+	GMEMVM_DONE_STEP_FAILED = 1,
+	GMEMVM_DONE_EXCEPTION = 2
 };
 #endif
 
@@ -130,6 +139,11 @@ enum gmemvm_hypercall_op {
  * 0).
  */
 #define GMEMVM_FDT_PROP_SHARED_BIT "shared-bit"
+/* Present when the guest must make an exit of its own (a write to the entry
+ * port) after each return from user mode: QEMU's emulated SVM reports the #GP
+ * that return raised as still being delivered on the next exit, and KVM then
+ * refuses to emulate that exit (docs/lab.md, "QEMU's emulator"). */
+#define GMEMVM_FDT_PROP_EXIT_FENCE "exit-after-user-mode"
 #define GMEMVM_FDT_VCPU_ALL	   0xffffffffU
 
 /*

@@ -92,7 +92,9 @@ def boot(kernel_dir, initramfs, accel, timeout, log_path):
     parameters = os.path.join(kernel_dir, "cmdline")
     if os.path.exists(parameters):
         extra = open(parameters).read().strip()
-    cpu = "max,phys-bits=48" if accel == "tcg" else "host,phys-bits=48"
+    # svme-addr-chk: KVM then does not intercept #GP (its workaround for an SVM
+    # erratum), which QEMU's emulator reports stale after re-injection (docs/lab.md).
+    cpu = "max,phys-bits=48,+svme-addr-chk" if accel == "tcg" else "host,phys-bits=48"
     command = ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", "2G", "-smp", "2",
                "-nographic", "-no-reboot", "-kernel", os.path.join(kernel_dir, "bzImage"),
                "-initrd", initramfs, "-append",

@@ -110,6 +110,12 @@ static int check_scenario(const struct scenario *scenario, unsigned int shared_b
 int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 		  unsigned int shared_bit, char *err, size_t err_size)
 {
+	return devtree_build_fenced(buffer, size, scenario, shared_bit, false, err, err_size);
+}
+
+int devtree_build_fenced(void *buffer, size_t size, const struct scenario *scenario,
+			 unsigned int shared_bit, bool exit_fence, char *err, size_t err_size)
+{
 	if (check_scenario(scenario, shared_bit, err, err_size) < 0)
 		return -1;
 	void *fdt = buffer;
@@ -141,6 +147,8 @@ int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 	TRY(fdt_property_u64(fdt, "data-start", GMEMVM_DATA_GPA));
 	if (shared_bit)
 		TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_SHARED_BIT, shared_bit));
+	if (exit_fence)
+		TRY(fdt_property(fdt, GMEMVM_FDT_PROP_EXIT_FENCE, NULL, 0));
 	if (add_steps(fdt, scenario, err, err_size) < 0)
 		return -1;
 	TRY(fdt_end_node(fdt)); /* gmemvm */

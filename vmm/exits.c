@@ -208,9 +208,17 @@ enum exit_action exit_handle_internal_error(struct exit_context *context, struct
 			    "userspace_addr to emulate an instruction, and the configuration "
 			    "forbids it (gmem.userspace_addr = null; design notes, stage 1)");
 	}
+	/* KVM's details: for a failed event delivery the vector info, the exit
+	 * reason and the GPA it could not reach. */
+	char details[96] = "";
+	for (uint32_t i = 0, used = 0; i < run->internal.ndata && i < 4 && used < sizeof(details);
+	     i++)
+		used += (uint32_t)snprintf(details + used, sizeof(details) - used, "%s%#llx",
+					   i ? " " : "; data ",
+					   (unsigned long long)run->internal.data[i]);
 	return stop(context, OUTCOME_INTERNAL_ERROR,
-		    "KVM internal error on vCPU %d: suberror %u (%s)%s", context->vcpu, suberror,
-		    internal_error_name(suberror),
+		    "KVM internal error on vCPU %d: suberror %u (%s%s)%s", context->vcpu, suberror,
+		    internal_error_name(suberror), details,
 		    suberror == KVM_INTERNAL_ERROR_EMULATION
 			    ? "; on this host an SSE instruction in the guest ends here too"
 			    : "");
@@ -241,12 +249,24 @@ enum exit_action exit_handle_memory_fault(struct exit_context *context, struct k
 {
 	const struct kvm_memory_fault_info *fault = kvm_run_memory_fault(run);
 	bool is_private = fault->flags & KVM_MEMORY_EXIT_FLAG_PRIVATE;
+	uint64_t gpa = fault->gpa;
+	/* In the CoCo modes the alias says what the guest asked for, as the
+	 * shared bit does on TDX: a software-protected VM's KVM takes an access's
+	 * privateness from the page's attribute, so it flags both kinds private
+	 * (docs/design.md, "Wrong-view faults"). */
+	if (context->memory && context->memory->shared_bit) {
+		enum memmap_alias alias = memmap_classify(context->memory, fault->gpa, &gpa);
+		if (alias != MEMMAP_NOT_RAM)
+			is_private = alias == MEMMAP_PRIVATE_VIEW;
+	}
 	if (context->trace)
 		fprintf(context->trace,
-			"[vcpu %d] memory fault gpa %#" PRIx64 " size %#" PRIx64 " %s\n",
-			context->vcpu, fault->gpa, fault->size, is_private ? "private" : "shared");
+			"[vcpu %d] memory fault gpa %#" PRIx64 " size %#" PRIx64
+			" %s (KVM_EXIT_MEMORY_FAULT at %#" PRIx64 ", flags %#" PRIx64 ")\n",
+			context->vcpu, gpa, fault->size, is_private ? "private" : "shared",
+			(uint64_t)fault->gpa, (uint64_t)fault->flags);
 	/* The kernel retries the access itself once the page is converted. */
-	return handle_fault(context, fault->gpa, fault->size, is_private, false, NULL);
+	return handle_fault(context, gpa, fault->size, is_private, false, NULL);
 }
 
 enum exit_action exit_handle_model_fault(struct exit_context *context, struct kvm_run *run,

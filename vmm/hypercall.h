@@ -31,6 +31,7 @@ struct hypercall_stats {
 struct hypercall_device {
 	struct memmap *memory;
 	struct conversion_policy *conversions; /* share/unshare go here; NULL: ENOSYS */
+	const struct scenario *scenario;       /* names the step of a guest's report; or NULL */
 	pthread_mutex_t lock;
 	struct hypercall_stats stats;
 };

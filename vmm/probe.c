@@ -194,6 +194,18 @@ static void probe_guest_phys_bits(int kvm_fd, struct host_probe *probe)
 	probe->shared_bit = bit > 46 ? 46 : bit < 39 ? 0 : bit;
 }
 
+static bool running_under_qemu_emulator(void)
+{
+	unsigned int eax, ebx, ecx, edx;
+	__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0x40000000), "c"(0));
+	char signature[13];
+	memcpy(signature, &ebx, 4);
+	memcpy(signature + 4, &ecx, 4);
+	memcpy(signature + 8, &edx, 4);
+	signature[12] = '\0';
+	return strcmp(signature, "TCGTCGTCGTCG") == 0;
+}
+
 void probe_host(int kvm_fd, struct host_probe *probe)
 {
 	memset(probe, 0, sizeof(*probe));
@@ -201,6 +213,7 @@ void probe_host(int kvm_fd, struct host_probe *probe)
 	probe_gmem_serving(kvm_fd, probe);
 	probe_gmem_conversion(kvm_fd, probe);
 	probe_private_vm_type(kvm_fd, probe);
+	probe->under_emulator = running_under_qemu_emulator();
 	probe_guest_phys_bits(kvm_fd, probe);
 }
 
@@ -285,6 +298,9 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	else
 		add_line(lines, &n, "private memory (VM type)", false,
 			 "no VM type with private memory attributes; gmemvm models them");
+	if (probe->under_emulator)
+		add_line(lines, &n, "host CPU", true,
+			 "QEMU's emulator (TCG): the guest exits after each return from user mode");
 	add_line(lines, &n, "guest physical address bits", probe->guest_phys_bits > 0,
 		 "%u; shared-view bit for CoCo modes: %u", probe->guest_phys_bits,
 		 probe->shared_bit);

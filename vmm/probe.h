@@ -33,6 +33,10 @@ struct host_probe {
 	unsigned long private_vm_type;
 	uint64_t private_vm_attributes;
 	uint64_t private_vm_gmem_flags;
+	/* This machine is QEMU's emulator (CPUID 0x40000000 says "TCGTCGTCGTCG"),
+	 * as in the lab: the guest then fences its returns from user mode
+	 * (GMEMVM_FDT_PROP_EXIT_FENCE). */
+	bool under_emulator;
 	unsigned int guest_phys_bits; /* KVM_GET_SUPPORTED_CPUID 0x80000008 */
 	/* The CoCo modes' shared-view bit: TDX takes the top GPA bit, but a guest
 	 * access with bit 47 set shuts the vCPU down on this KVM (measured), so

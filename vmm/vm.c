@@ -257,8 +257,8 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 			 vm->host.guest_phys_bits);
 		return GMEMVM_STATUS_HOST;
 	}
-	if (devtree_build(vm->devtree, sizeof(vm->devtree), scenario, shared_bit, err, ERROR_SIZE) <
-	    0)
+	if (devtree_build_fenced(vm->devtree, sizeof(vm->devtree), scenario, shared_bit,
+				 vm->host.under_emulator, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
 
 	/* Use case (a) runs on a VM type with private memory where the kernel
@@ -495,6 +495,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	console_init(&vm->console, options->quiet ? NULL : stdout);
 	testdev_init(&vm->testdev);
 	hypercall_init(&vm->hypercalls, &vm->memory, &vm->conversions);
+	vm->hypercalls.scenario = scenario;
 
 	enum gmemvm_status status = prepare_guest(vm, err);
 	if (status == GMEMVM_STATUS_MATCHED)
