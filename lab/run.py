@@ -16,9 +16,14 @@ import sys
 import tempfile
 import time
 
-# The real-KVM test programs (tests/meson.build, suite 'kvm') that the lab
-# runs inside each kernel: the behaviour that differs between kernels.
+# The real-KVM tests (tests/meson.build, suite 'kvm') that the lab runs inside
+# each kernel: the behaviour that differs between kernels. valgrind and the
+# benchmark smoke test stay on hosts with KVM of their own.
 KVM_TESTS = ["test_gmem", "test_memmap", "test_differential", "test_native"]
+KVM_SCRIPTS = {  # name: (script, the program it drives)
+    "scenarios.sh": ("scenarios.sh", "vmm/gmemvm"),
+    "faults.sh": ("faults.sh", "vmm/gmemvm-fault-injection"),
+}
 USE_CASES = [
     ("coco-legacy", "(a) CoCo, private-only gmem"),
     ("shared", "(b) non-CoCo, all RAM in gmem"),
@@ -59,10 +64,22 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
     guest = os.path.join(build, "guest", "gmemvm-guest.elf")
     tests = [os.path.join(build, "tests", name) for name in KVM_TESTS if tests_wanted]
     tests = [t for t in tests if os.path.exists(t)]
-    for binary in [gmemvm] + tests:
+    programs = [os.path.join(build, program) for _, program in KVM_SCRIPTS.values()]
+    for binary in [gmemvm, "/bin/bash"] + tests + programs:
         copy_into(root, binary)
         for library in shared_libraries(binary):
             copy_into(root, library)
+    # One small script per test, so the init runs each the same way.
+    os.makedirs(root + "/lab/tests")
+    commands = {os.path.basename(t): t for t in tests}
+    if tests_wanted:
+        for name, (script, program) in KVM_SCRIPTS.items():
+            commands[name] = (f"/bin/bash {os.path.join(repo, 'tests', script)} "
+                              f"{os.path.join(build, program)} {repo}")
+    for name, command in commands.items():
+        with open(f"{root}/lab/tests/{name}", "w") as wrapper:
+            wrapper.write(f"#!/bin/sh\nexec {command}\n")
+        os.chmod(f"{root}/lab/tests/{name}", 0o755)
     copy_into(root, guest)
     lab_scenarios = "/lab/configs"
     for ini in sorted(glob.glob(os.path.join(scenarios, "*.ini"))):
@@ -75,7 +92,7 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
         copy_into(root, path)
     with open(root + "/lab/env", "w") as env:
         env.write(f"GMEMVM={gmemvm}\nGMEMVM_GUEST={guest}\nexport GMEMVM_GUEST\n")
-        env.write(f"LAB_SCENARIOS={lab_scenarios}\nLAB_TESTS='{' '.join(tests)}'\n")
+        env.write(f"LAB_SCENARIOS={lab_scenarios}\n")
         env.write(f"LAB_RUN_OPTIONS='{run_options}'\n")
     listing = subprocess.run(["find", "."], cwd=root, capture_output=True, check=True).stdout
     archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing,

@@ -59,11 +59,16 @@ else
 	fail "probe: $(cat "$work/probe")"
 fi
 
+skipped=0
 for file in "$repo"/configs/*.ini; do
 	name=$(basename "$file" .ini)
 	"$gmemvm" run "$file" --report "$work/$name.json" "$@" >"$work/out" 2>&1
 	status=$?
-	if [ "$status" -eq 0 ] && grep -q '"matched": true' "$work/$name.json" &&
+	if [ "$status" -eq 3 ] && grep -q "this kernel.* lacks" "$work/out"; then
+		# A kernel without a feature the scenario needs: a clear refusal.
+		skipped=$((skipped + 1))
+		echo "skip scenario $name on this kernel: $(cat "$work/out")"
+	elif [ "$status" -eq 0 ] && grep -q '"matched": true' "$work/$name.json" &&
 		grep -q '"native": \[' "$work/$name.json" && grep -q "^features: native:" "$work/out"; then
 		pass "scenario $(tail -n 1 "$work/out")"
 	else
@@ -72,6 +77,16 @@ for file in "$repo"/configs/*.ini; do
 	fi
 done
 
+grep -q '"private_gmem_mmap": "No such device"' "$work/coco-legacy-stage1.json" &&
+	pass "coco-legacy: the kernel refuses to mmap the private guest_memfd (ENODEV)" ||
+	fail "coco-legacy mmap: $(grep private_gmem_mmap "$work/coco-legacy-stage1.json")"
+inconsistent=$(grep -L '"consistent": true' "$work"/*.json || true)
+[ -z "$inconsistent" ] && pass "the checker found state, memslots and views consistent after every run" ||
+	fail "inconsistent runs: $inconsistent"
+
+# The checks below drive modes shared, pkvm and coco-inplace, which need a
+# guest_memfd the host can mmap (GUEST_MEMFD_FLAG_MMAP, Linux 6.18 and later).
+if grep -q "MMAP (notes: SUPPORT_SHARED) yes" "$work/probe"; then
 # A run that does not match its expectation must exit 1, not 0.
 "$gmemvm" run -q "$repo/configs/shared-basic.ini" --set expect.exit=shutdown >"$work/out" 2>&1
 [ $? -eq 1 ] && grep -q "MISMATCH: outcome done, expected shutdown" "$work/out" &&
@@ -84,8 +99,8 @@ done
 	>"$work/out" 2>&1
 [ $? -eq 1 ] && grep -q "guest-failed" "$work/out" && pass "guest verify failure is reported" ||
 	fail "guest failure: $(cat "$work/out")"
-"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set vm.timeout=200ms \
-	--set steps.step5="write 0x200000 8M 0x1" --set vm.memory=16M >"$work/out" 2>&1
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set vm.timeout=100ms \
+	--set steps.step5="pio 10000000" >"$work/out" 2>&1
 [ $? -eq 1 ] && grep -q "timeout" "$work/out" && pass "a guest that runs too long times out" ||
 	fail "timeout: $(cat "$work/out")"
 "$gmemvm" run --trace "$repo/configs/shared-basic.ini" >"$work/out" 2>&1
@@ -123,12 +138,6 @@ done
 	grep -q "modelled: .*per-page shareability" "$work/out" &&
 	pass "--trace shows each memory fault, its conversion and the region's map" ||
 	fail "conversion trace: $(grep -m3 "memory fault" "$work/out")"
-grep -q '"private_gmem_mmap": "No such device"' "$work/coco-legacy-stage1.json" &&
-	pass "coco-legacy: the kernel refuses to mmap the private guest_memfd (ENODEV)" ||
-	fail "coco-legacy mmap: $(grep private_gmem_mmap "$work/coco-legacy-stage1.json")"
-inconsistent=$(grep -L '"consistent": true' "$work"/*.json || true)
-[ -z "$inconsistent" ] && pass "the checker found state, memslots and views consistent after every run" ||
-	fail "inconsistent runs: $inconsistent"
 # A wrong expectation of a conversion count must be reported, not passed.
 "$gmemvm" run -q "$repo/configs/coco-inplace-stage2.ini" --set expect.memory-faults=19 >"$work/out" 2>&1
 [ $? -eq 1 ] && grep -q "MISMATCH: memory-faults = 20, expected 19" "$work/out" &&
@@ -136,6 +145,10 @@ inconsistent=$(grep -L '"consistent": true' "$work"/*.json || true)
 "$gmemvm" run -q "$repo/configs/pkvm-stage2.ini" --set expect.check2="0x200000 8K sigbus" >"$work/out" 2>&1
 [ $? -eq 1 ] && grep -q "MISMATCH: check2: host read at 0x201000 succeeded" "$work/out" &&
 	pass "a shared page that should SIGBUS is caught" || fail "sigbus check: $(cat "$work/out")"
+
+else
+	echo "skip: this kernel's guest_memfd cannot be mmap-ed; the checks of modes shared, pkvm and coco-inplace do not apply"
+fi
 
 # Issue 5: the report's timings are consistent, and say "never" honestly.
 times=$(python3 - "$work"/*.json <<'PY'
@@ -158,5 +171,5 @@ PY
 [ -z "$times" ] && pass "reports: entry <= status <= total, peak memory, conversion timing; -1 where the guest never ran" ||
 	fail "report timings: $times"
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -88,7 +88,8 @@ static void machine_create(struct machine *m, enum data_slot data_slot, bool pri
 		assert_int_equal(kvm_set_memory_region2(
 					 m->vm_fd, 1,
 					 data_slot == DATA_GUEST_MEMFD ? KVM_MEM_GUEST_MEMFD : 0,
-					 DATA_GPA, PAGE, (uint64_t)(uintptr_t)m->data, m->gmem_fd, 0),
+					 DATA_GPA, PAGE, (uint64_t)(uintptr_t)m->data, m->gmem_fd,
+					 0),
 				 0);
 	if (private)
 		assert_int_equal(kvm_set_memory_attributes(m->vm_fd, DATA_GPA, PAGE,
@@ -97,8 +98,7 @@ static void machine_create(struct machine *m, enum data_slot data_slot, bool pri
 	m->vcpu_fd = kvm_create_vcpu(m->vm_fd, 0);
 	m->run_size = kvm_vcpu_mmap_size(m->kvm_fd);
 	assert_true(m->vcpu_fd >= 0 && m->run_size > 0);
-	m->run = mmap(NULL, (size_t)m->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->vcpu_fd,
-		      0);
+	m->run = mmap(NULL, (size_t)m->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->vcpu_fd, 0);
 	assert_true(m->run != MAP_FAILED);
 	struct kvm_sregs sregs;
 	assert_int_equal(ioctl(m->vcpu_fd, KVM_GET_SREGS, &sregs), 0);

@@ -8,8 +8,8 @@
 #include <string.h>
 
 static const char *const site_names[FAULT_SITE_COUNT] = {
-	[FAULT_REMAP] = "remap",     [FAULT_PUNCH] = "punch",	  [FAULT_STATE] = "state",
-	[FAULT_CONVERT] = "convert", [FAULT_KVM_RUN] = "kvm_run", [FAULT_MEMSLOT] = "memslot",
+	[FAULT_REMAP] = "remap",	   [FAULT_PUNCH] = "punch",	[FAULT_STATE] = "state",
+	[FAULT_CONVERT] = "convert",	   [FAULT_KVM_RUN] = "kvm_run", [FAULT_MEMSLOT] = "memslot",
 	[FAULT_ATTRIBUTES] = "attributes",
 };
 

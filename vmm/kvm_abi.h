@@ -29,7 +29,7 @@
 
 /* x86 VM types (KVM_CAP_VM_TYPES bit n = type n). The software-protected VM
  * has private memory attributes without SEV-SNP or TDX hardware. */
-#define GMEMVM_KVM_X86_DEFAULT_VM	 0
+#define GMEMVM_KVM_X86_DEFAULT_VM      0
 #define GMEMVM_KVM_X86_SW_PROTECTED_VM 1
 
 /* Upstream names; the notes call MMAP "SUPPORT_SHARED" (DESIGN.md, "Names"). */

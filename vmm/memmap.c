@@ -115,13 +115,13 @@ static int bind_slot(struct memmap *map, const struct memmap_view *view, uint64_
 		.offset = offset,
 		.guest_memfd = guest_memfd,
 		.fixed = fixed,
-		.userspace_addr = fixed		       ? (uint64_t)(uintptr_t)map->launch + offset
+		.userspace_addr = fixed			 ? (uint64_t)(uintptr_t)map->launch + offset
 				  : view->userspace_addr ? view->userspace_addr + offset
 							 : 0,
 	};
-	if (kvm_set_memory_region2(map->vm_fd, id, guest_memfd ? KVM_MEM_GUEST_MEMFD : 0,
-				   slot->gpa, size, slot->userspace_addr,
-				   guest_memfd ? map->gmem->fd : -1, offset) < 0) {
+	if (kvm_set_memory_region2(map->vm_fd, id, guest_memfd ? KVM_MEM_GUEST_MEMFD : 0, slot->gpa,
+				   size, slot->userspace_addr, guest_memfd ? map->gmem->fd : -1,
+				   offset) < 0) {
 		status = -errno;
 		release_slot_id(map, id);
 		return status;
@@ -171,8 +171,7 @@ struct run_collector {
 	int status;
 };
 
-static void add_run(struct run_collector *collector, uint64_t start, uint64_t end,
-		    bool guest_memfd)
+static void add_run(struct run_collector *collector, uint64_t start, uint64_t end, bool guest_memfd)
 {
 	if (collector->status || start >= end)
 		return;
@@ -238,9 +237,8 @@ static int sync_view(struct memmap *map, struct memmap_view *view, uint64_t from
 	if (to <= from)
 		return 0;
 	size_t first = 0;
-	while (first < view->count &&
-	       (view->slots[first].fixed ||
-		view->slots[first].offset + view->slots[first].size < from))
+	while (first < view->count && (view->slots[first].fixed ||
+				       view->slots[first].offset + view->slots[first].size < from))
 		first++;
 	size_t last = first;
 	while (last < view->count && view->slots[last].offset <= to)
@@ -369,13 +367,13 @@ static struct memmap_view *add_view(struct memmap *map, const char *role, uint64
 	return view;
 }
 
-static int bind_whole_view(struct memmap *map, struct memmap_view *view, uint64_t from,
-			   bool fixed, char *err, size_t err_size)
+static int bind_whole_view(struct memmap *map, struct memmap_view *view, uint64_t from, bool fixed,
+			   char *err, size_t err_size)
 {
 	int status = reserve_slots(view, view->count + 1);
 	if (status == 0)
-		status = bind_slot(map, view, from, map->ram_size - from, view->guest_memfd && !fixed,
-				   &view->slots[view->count]);
+		status = bind_slot(map, view, from, map->ram_size - from,
+				   view->guest_memfd && !fixed, &view->slots[view->count]);
 	if (status < 0) {
 		snprintf(err, err_size,
 			 "KVM_SET_USER_MEMORY_REGION2(%s at gpa %#" PRIx64 ", size %#" PRIx64
@@ -407,9 +405,9 @@ static int setup_shared(struct memmap *map, const struct scenario *scenario, cha
 		userspace = map->anonymous;
 	}
 	/* The notes' stage-1 binding rule: userspace_addr must map the same folio. */
-	if (userspace && gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace,
-						   map->ram_size, "/proc/self/maps", err,
-						   err_size) < 0)
+	if (userspace &&
+	    gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace, map->ram_size,
+				      "/proc/self/maps", err, err_size) < 0)
 		return GMEM_REFUSED;
 	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), 0, false, err,
 			       err_size);
@@ -440,8 +438,8 @@ static int setup_legacy_backing(struct memmap *map, char *err, size_t err_size)
 		if (attempt != MAP_FAILED)
 			munmap(attempt, map->ram_size);
 	}
-	if (shareability_init(&map->attributes, map->ram_size, GMEM_PAGE_SIZE,
-			      SHAREABILITY_ALL) < 0)
+	if (shareability_init(&map->attributes, map->ram_size, GMEM_PAGE_SIZE, SHAREABILITY_ALL) <
+	    0)
 		goto fail;
 	map->shared_fd = memfd_create("gmemvm-shared-backing", MFD_CLOEXEC);
 	if (map->shared_fd < 0 || ftruncate(map->shared_fd, (off_t)map->ram_size) < 0)
@@ -452,7 +450,6 @@ static int setup_legacy_backing(struct memmap *map, char *err, size_t err_size)
 	map->sigbus_fd = kvm_create_guest_memfd(map->vm_fd, map->ram_size, GUEST_MEMFD_FLAG_MMAP);
 	if (map->sigbus_fd < 0) {
 		map->sigbus_fd = memfd_create("gmemvm-private-page", MFD_CLOEXEC);
-		map->sigbus_past_end = true;
 		if (map->sigbus_fd < 0)
 			goto fail;
 	}
@@ -504,8 +501,7 @@ static int setup_coco(struct memmap *map, char *err, size_t err_size)
 		 * the launch image stays in ordinary memory (docs/design.md,
 		 * "Use case (a) on a software-protected VM"). */
 		private_view->extent_start = LAUNCH_END;
-		void *launch = mmap(NULL, LAUNCH_END, RW, MAP_SHARED | MAP_ANONYMOUS,
-				    -1, 0);
+		void *launch = mmap(NULL, LAUNCH_END, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		map->launch = launch == MAP_FAILED ? NULL : launch;
 		int status = map->launch ? reserve_slots(private_view, 1) : -errno;
 		if (status == 0)
@@ -533,7 +529,8 @@ static int setup_coco(struct memmap *map, char *err, size_t err_size)
 	if (map->native_attributes &&
 	    kvm_set_memory_attributes(map->vm_fd, LAUNCH_END, map->ram_size - LAUNCH_END,
 				      KVM_MEMORY_ATTRIBUTE_PRIVATE) < 0) {
-		snprintf(err, err_size, "KVM_SET_MEMORY_ATTRIBUTES(private view, PRIVATE) failed: %s",
+		snprintf(err, err_size,
+			 "KVM_SET_MEMORY_ATTRIBUTES(private view, PRIVATE) failed: %s",
 			 strerror(errno));
 		return -1;
 	}
@@ -663,8 +660,7 @@ const char *memmap_failed_step(void)
 	return failed_step;
 }
 
-static void resync_host_extent(void *opaque, uint64_t start, uint64_t end,
-			       enum shareability state)
+static void resync_host_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
 {
 	update_host_view(opaque, start, end - start, state == SHAREABILITY_GUEST);
 }
@@ -704,8 +700,9 @@ static int discard_old_backing(struct memmap *map, uint64_t gpa, uint64_t size, 
 	if (to_private)
 		status = fault_inject(FAULT_PUNCH)
 				 ? -1
-				 : fallocate(map->shared_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					     (off_t)gpa, (off_t)size);
+				 : fallocate(map->shared_fd,
+					     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
+					     (off_t)size);
 	else
 		status = gmem_punch_hole(map->gmem, gpa, size);
 	if (status < 0) {
@@ -835,8 +832,8 @@ void memmap_populate(struct memmap *map, uint64_t gpa, const void *in, uint64_t 
 	 * its own (setup_coco), and the host cannot write into guest_memfd. */
 	if (map->native_attributes && (gpa >= LAUNCH_END || size > LAUNCH_END - gpa))
 		return;
-	uint8_t *target = map->native_attributes     ? map->launch
-			  : map->private_contents    ? map->private_contents
+	uint8_t *target = map->native_attributes    ? map->launch
+			  : map->private_contents   ? map->private_contents
 			  : map->gmem->content_view ? map->gmem->content_view
 						    : map->host_view;
 	memcpy(target + gpa, in, size);

@@ -44,14 +44,14 @@ struct memmap_slot {
 
 /* One guest-physical alias of RAM and the memslots that back it. */
 struct memmap_view {
-	const char *role;	 /* "ram", "private view", "shared view" */
-	uint64_t base;		 /* GPA of RAM offset 0 */
-	bool per_extent;	 /* memslots only over the pages in state maps_private */
-	bool maps_private;	 /* which pages a per-extent view reaches */
-	bool fill_plain;	 /* the other pages get plain memslots, not holes */
-	bool guest_memfd;	 /* its memslots are bound to the guest_memfd */
-	uint64_t userspace_addr; /* of RAM offset 0; 0 = NULL */
-	uint64_t extent_start;	 /* per-extent memslots start here (after a fixed slot) */
+	const char *role;	   /* "ram", "private view", "shared view" */
+	uint64_t base;		   /* GPA of RAM offset 0 */
+	bool per_extent;	   /* memslots only over the pages in state maps_private */
+	bool maps_private;	   /* which pages a per-extent view reaches */
+	bool fill_plain;	   /* the other pages get plain memslots, not holes */
+	bool guest_memfd;	   /* its memslots are bound to the guest_memfd */
+	uint64_t userspace_addr;   /* of RAM offset 0; 0 = NULL */
+	uint64_t extent_start;	   /* per-extent memslots start here (after a fixed slot) */
 	struct memmap_slot *slots; /* sorted by gpa */
 	size_t count, capacity;
 };
@@ -63,40 +63,39 @@ enum memmap_alias {
 };
 
 struct memmap {
-	enum vm_mode mode;
 	uint64_t ram_size;
-	unsigned int shared_bit; /* CoCo modes: GPA bit of the shared view; 0 = none */
 	struct gmem *gmem;
 	pthread_mutex_t lock;
-	bool lock_ready;
-
 	uint8_t *host_view; /* the VMM's view: shared pages readable, private SIGBUS */
-	bool own_host_view; /* coco-legacy keeps its own host_view */
 
 	/* coco-legacy: the memory attributes (GUEST = private), kept here as the
 	 * state and, with native_attributes, also set in KVM; and the separate
 	 * shared backing (a memfd) whose pages are discarded on conversion. */
 	struct shareability_map attributes;
-	bool native_attributes; /* KVM_SET_MEMORY_ATTRIBUTES on a private-memory VM type */
-	int vm_fd;
-	int shared_fd;
-	int sigbus_fd;		   /* behind the host view's private pages: faults SIGBUS */
-	bool sigbus_past_end;	   /* sigbus_fd is an empty memfd (no mappable guest_memfd) */
 	uint8_t *shared_contents;  /* view of the shared backing (coco-legacy) or of RAM */
 	uint8_t *private_contents; /* every private page's contents, if the host can map them */
 	uint8_t *launch;	   /* native_attributes: the launch region's ordinary memory */
 
 	struct memmap_view views[2];
+	uint32_t *free_slots; /* memslot ids given back, for reuse */
+	size_t nr_free_slots, free_capacity;
+	void *anonymous; /* userspace_addr = anonymous: the unrelated mapping */
+	uint64_t anonymous_size;
+
+	enum vm_mode mode;
+	unsigned int shared_bit; /* CoCo modes: GPA bit of the shared view; 0 = none */
+	int vm_fd;
+	int shared_fd;
+	int sigbus_fd; /* behind the host view's private pages: faults SIGBUS */
 	int nr_views;
 	uint32_t next_slot, max_slots;
-	uint32_t *free_slots;
-	size_t nr_free_slots, free_capacity;
 	/* coco-legacy without SUPPORT_SHARED: what the kernel said when the VMM
 	 * tried to mmap the guest_memfd (ENODEV: it is never mapped). */
 	int private_mmap_errno;
-	int maps_fd;	 /* /proc/self/maps, opened at set-up: the sandbox forbids open later */
-	void *anonymous; /* userspace_addr = anonymous: the unrelated mapping */
-	uint64_t anonymous_size;
+	int maps_fd; /* /proc/self/maps, opened at set-up: the sandbox forbids open later */
+	bool lock_ready;
+	bool own_host_view;	/* coco-legacy keeps its own host_view */
+	bool native_attributes; /* KVM_SET_MEMORY_ATTRIBUTES on a private-memory VM type */
 };
 
 /* One access the model must finish after a conversion (an MMIO exit that

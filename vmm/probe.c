@@ -197,7 +197,9 @@ static void probe_guest_phys_bits(int kvm_fd, struct host_probe *probe)
 static bool running_under_qemu_emulator(void)
 {
 	unsigned int eax, ebx, ecx, edx;
-	__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0x40000000), "c"(0));
+	__asm__ volatile("cpuid"
+			 : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
+			 : "a"(0x40000000), "c"(0));
 	char signature[13];
 	memcpy(signature, &ebx, 4);
 	memcpy(signature + 4, &ecx, 4);

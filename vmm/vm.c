@@ -172,19 +172,18 @@ static void record_features(const struct vm *vm, struct run_report *report)
 				"guest_memfd)",
 				true);
 	}
-	if (legacy)
+	if (legacy) {
 		report_add_feature(report,
 				   native_attributes
 					   ? "private memory (KVM_X86_SW_PROTECTED_VM)"
 					   : "private memory (no VM type has it; modelled)",
 				   native_attributes);
-	if (legacy)
 		report_add_feature(report, "KVM_SET_MEMORY_ATTRIBUTES (private attribute)",
 				   native_attributes);
+	}
 	if (scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE) {
-		report_add_feature(report,
-				   "private/shared views (shared GPA bit, memslots per view)",
-				   true);
+		report_add_feature(
+			report, "private/shared views (shared GPA bit, memslots per view)", true);
 		report_add_feature(report,
 				   native_attributes
 					   ? "KVM_EXIT_MEMORY_FAULT on a view mismatch"
@@ -279,14 +278,14 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	/* Use case (a) keeps its state in memory attributes, not in the
 	 * guest_memfd: natively its file is exactly what the kernel makes. */
 	bool model = native_private ? false : !vm->host.gmem_conversion;
-	uint64_t supported = native_private ? vm->host.private_vm_gmem_flags
-					    : vm->host.caps.guest_memfd_flags;
+	uint64_t supported =
+		native_private ? vm->host.private_vm_gmem_flags : vm->host.caps.guest_memfd_flags;
 	if (gmem_create(&vm->gmem, vm->vm_fd, scenario->memory_size, scenario->support_shared,
 			scenario->init_private, supported, model, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_HOST;
-	int layout = memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit,
-				  native_private, (uint32_t)vm->host.caps.nr_memslots, err,
-				  ERROR_SIZE);
+	int layout =
+		memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit,
+			     native_private, (uint32_t)vm->host.caps.nr_memslots, err, ERROR_SIZE);
 	if (layout == GMEM_REFUSED) {
 		/* Not an error of gmemvm's: the outcome the scenario may expect. */
 		vm->refused = true;
@@ -522,8 +521,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 	int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	vm->vcpus.sandbox = options->sandbox;
-	vm->vcpus.native_conversion = !vm->gmem.model && vm->gmem.support_shared &&
-				      scenario->mode != MODE_COCO_LEGACY;
+	vm->vcpus.native_conversion =
+		!vm->gmem.model && vm->gmem.support_shared && scenario->mode != MODE_COCO_LEGACY;
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
