@@ -85,18 +85,18 @@ static int allocate_slot_id(struct memmap *map, uint32_t *id)
 	return 0;
 }
 
-static int release_slot_id(struct memmap *map, uint32_t id)
+/* Out of memory, the id is simply not used again. */
+static void release_slot_id(struct memmap *map, uint32_t id)
 {
 	if (map->nr_free_slots == map->free_capacity) {
 		size_t capacity = map->free_capacity ? map->free_capacity * 2 : 64;
 		uint32_t *grown = realloc(map->free_slots, capacity * sizeof(*grown));
 		if (!grown)
-			return -ENOMEM;
+			return;
 		map->free_slots = grown;
 		map->free_capacity = capacity;
 	}
 	map->free_slots[map->nr_free_slots++] = id;
-	return 0;
 }
 
 /* Bind [offset, offset + size) of RAM into view at its GPA: one memslot. */
@@ -133,7 +133,8 @@ static int unbind_slot(struct memmap *map, const struct memmap_slot *slot)
 {
 	if (kvm_set_memory_region2(map->vm_fd, slot->slot, 0, slot->gpa, 0, 0, -1, 0) < 0)
 		return -errno;
-	return release_slot_id(map, slot->slot);
+	release_slot_id(map, slot->slot);
+	return 0;
 }
 
 static int reserve_slots(struct memmap_view *view, size_t count)
@@ -223,6 +224,45 @@ static void collect_extent(void *opaque, uint64_t start, uint64_t end, enum shar
 }
 
 /*
+ * Replace the count memslots at view->slots[first] with one per run, all or
+ * nothing: if a kernel call fails, what was already changed is put back, so
+ * the view keeps the memslots it had (the checker relies on it).
+ */
+static int replace_slots(struct memmap *map, struct memmap_view *view, size_t first, size_t count,
+			 const struct run *runs, size_t nr_runs)
+{
+	struct memmap_slot *made = calloc(nr_runs ? nr_runs : 1, sizeof(*made));
+	int status = made ? reserve_slots(view, view->count - count + nr_runs) : -ENOMEM;
+	size_t unbound = 0, bound = 0;
+	while (status == 0 && unbound < count) {
+		status = unbind_slot(map, &view->slots[first + unbound]);
+		unbound += status == 0;
+	}
+	while (status == 0 && bound < nr_runs) {
+		status =
+			bind_slot(map, view, runs[bound].start, runs[bound].end - runs[bound].start,
+				  runs[bound].guest_memfd, &made[bound]);
+		bound += status == 0;
+	}
+	if (status < 0) {
+		for (size_t i = 0; i < bound; i++)
+			unbind_slot(map, &made[i]);
+		for (size_t i = 0; i < unbound; i++) {
+			struct memmap_slot *old = &view->slots[first + i];
+			bind_slot(map, view, old->offset, old->size, old->guest_memfd, old);
+		}
+		free(made);
+		return status;
+	}
+	memmove(&view->slots[first + nr_runs], &view->slots[first + count],
+		(view->count - first - count) * sizeof(*view->slots));
+	memcpy(&view->slots[first], made, nr_runs * sizeof(*made));
+	view->count = view->count - count + nr_runs;
+	free(made);
+	return 0;
+}
+
+/*
  * Make the view's memslots over [from, to) (RAM offsets, page-aligned) the
  * maximal runs of pages it reaches, in the state with override applied.
  * Memslots that touch the range are replaced whole, so runs stay maximal.
@@ -265,26 +305,7 @@ static int sync_view(struct memmap *map, struct memmap_view *view, uint64_t from
 		free(collector.runs);
 		return status;
 	}
-	status = reserve_slots(view, view->count - (last - first) + collector.count);
-	for (size_t i = first; status == 0 && i < last; i++)
-		status = unbind_slot(map, &view->slots[i]);
-	if (status == 0) {
-		memmove(&view->slots[first + collector.count], &view->slots[last],
-			(view->count - last) * sizeof(*view->slots));
-		view->count = view->count - (last - first) + collector.count;
-	}
-	size_t made = 0;
-	for (; status == 0 && made < collector.count; made++)
-		status = bind_slot(map, view, collector.runs[made].start,
-				   collector.runs[made].end - collector.runs[made].start,
-				   collector.runs[made].guest_memfd, &view->slots[first + made]);
-	if (status < 0 && made < collector.count && view->count >= collector.count) {
-		/* Drop the entries that were never bound; a resync rebuilds them. */
-		size_t bound = made ? made - 1 : 0;
-		memmove(&view->slots[first + bound], &view->slots[first + collector.count],
-			(view->count - first - collector.count) * sizeof(*view->slots));
-		view->count -= collector.count - bound;
-	}
+	status = replace_slots(map, view, first, last - first, collector.runs, collector.count);
 	free(collector.runs);
 	return status;
 }

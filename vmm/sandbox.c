@@ -43,6 +43,8 @@ static const struct allowed_call common_calls[] = {
 	ANY(brk, "malloc"),
 	ANY(mremap, "realloc of large buffers"),
 	WHEN(write, 0, SCMP_CMP_LE, 0, 2, "console, trace and messages: stdout and stderr only"),
+	WHEN(writev, 0, SCMP_CMP_LE, 0, 2,
+	     "stdio writes a message in pieces: stdout and stderr only"),
 	ANY(rt_sigreturn, "returning from the vCPU kick signal"),
 	ANY(rt_sigprocmask, "threads"),
 	ANY(sched_yield, "spinning locks"),
