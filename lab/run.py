@@ -112,10 +112,14 @@ def boot(kernel_dir, initramfs, accel, timeout, log_path):
     # svme-addr-chk: KVM then does not intercept #GP (its workaround for an SVM
     # erratum), which QEMU's emulator reports stale after re-injection (docs/lab.md).
     cpu = "max,phys-bits=48,+svme-addr-chk" if accel == "tcg" else "host,phys-bits=48"
+    # mitigations=off: with them, a vCPU thread under a seccomp filter never
+    # came back from KVM_RUN under QEMU's emulator. tsc=reliable: once the
+    # emulated TSC was marked unstable, no software-protected VM ran on 6.12
+    # (both measured in the lab, docs/lab.md).
     command = ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", "2G", "-smp", "2",
                "-nographic", "-no-reboot", "-kernel", os.path.join(kernel_dir, "bzImage"),
                "-initrd", initramfs, "-append",
-               f"console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off {extra}".strip()]
+               f"console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off tsc=reliable {extra}".strip()]
     started = time.monotonic()
     try:
         result = subprocess.run(command, capture_output=True, timeout=timeout,

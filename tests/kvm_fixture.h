@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "probe.h"
 
 /* True, after saying so, when this host has no KVM: main() returns 77. */
 static inline bool kvm_fixture_missing(void)
@@ -39,6 +40,20 @@ static inline int kvm_fixture_open(int *kvm_fd, int *vm_fd, struct kvm_caps *cap
 		perror("KVM_CREATE_VM");
 		return -1;
 	}
+	return 0;
+}
+
+/* The host as vm.c sees it (gmemvm probe); -1, with the reason on stderr, if not. */
+static inline int kvm_fixture_probe(struct host_probe *host)
+{
+	char err[512];
+	int kvm_fd = kvm_open(err, sizeof(err));
+	if (kvm_fd < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	probe_host(kvm_fd, host);
+	close(kvm_fd);
 	return 0;
 }
 

@@ -1093,14 +1093,8 @@ int main(void)
 
 	if (kvm_fixture_missing())
 		return 77;
-	char err[ERR_SIZE];
-	int kvm_fd = kvm_open(err, sizeof(err));
-	if (kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (kvm_fixture_probe(&host) < 0)
 		return 1;
-	}
-	probe_host(kvm_fd, &host);
-	close(kvm_fd);
 	/* Cases this kernel cannot run are skipped, each said once. */
 	struct CMUnitTest runnable[sizeof(tests) / sizeof(tests[0])];
 	size_t count = 0, skipped = 0;

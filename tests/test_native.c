@@ -235,14 +235,8 @@ int main(void)
 	};
 	if (kvm_fixture_missing())
 		return 77;
-	char err[256];
-	int kvm_fd = kvm_open(err, sizeof(err));
-	if (kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (kvm_fixture_probe(&host) < 0)
 		return 1;
-	}
-	probe_host(kvm_fd, &host);
-	close(kvm_fd);
 	if (!host.private_vm_type) {
 		printf("skipped: this kernel has no VM type with private memory attributes "
 		       "(KVM_X86_SW_PROTECTED_VM with KVM_CAP_MEMORY_ATTRIBUTES); use case (a) "

@@ -22,9 +22,8 @@
  * With native private memory (use case (a) on a software-protected VM) the
  * boot area below the first data page is launch memory: ordinary memory in
  * both views, because the host cannot write an image into guest_memfd on
- * this VM type. It ends on a 2 MiB boundary: the lab measured that a 6.12
- * guest never completes its first instruction when a private, 2 MiB-aligned
- * range lies in a memslot that starts off a 2 MiB boundary (docs/lab.md).
+ * this VM type. It ends on a 2 MiB boundary, so that no memslot of private
+ * memory starts off one (docs/lab.md, "6.12 and software-protected VMs").
  */
 #define LAUNCH_END GMEMVM_DATA_GPA
 
