@@ -7,7 +7,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
-mount -t tmpfs tmp /tmp
+# /tmp stays the initramfs's own directory (already writable memory): the
+# build tree may itself live under /tmp, and a mount there would hide it.
 . /lab/env
 cd /tmp
 

@@ -213,9 +213,12 @@ def signature(entry):
 
 
 def cell(entry):
+    """native, modelled, or not run (a rule refused the set-up)."""
     report = entry.get("report") or {}
-    modelled = (report.get("features") or {}).get("modelled", [])
-    return "modelled" if modelled else "native"
+    features = report.get("features") or {}
+    if not features.get("native") and not features.get("modelled"):
+        return "not run"
+    return "modelled" if features.get("modelled") else "native"
 
 
 def print_kernel(name, result, out):
@@ -232,7 +235,7 @@ def print_kernel(name, result, out):
     for test, entry in sorted(result["tests"].items()):
         print(f"  {'ok' if entry['rc'] == 0 else 'FAIL':6} test {test} (exit {entry['rc']})",
               file=out)
-    print("\n  use case (mode)                      stage 1          stage 2", file=out)
+    print(f"\n  {'use case (mode)':36} {'stage 1':32} stage 2", file=out)
     for mode, title in USE_CASES:
         cells = []
         for stage in (1, 2):
@@ -242,7 +245,7 @@ def print_kernel(name, result, out):
             words = sorted({f"{(e['report'] or {}).get('outcome')}/{cell(e)}"
                             for _, e in found if verdict(e)[0] == "ok"})
             cells.append(", ".join(words) if words else "-")
-        print(f"  {title:36} {cells[0]:16} {cells[1]}", file=out)
+        print(f"  {title:36} {cells[0]:32} {cells[1]}", file=out)
 
 
 def compare(results, out):
@@ -310,6 +313,7 @@ def main():
             print(f"lab: booting {release} ({accel}); console log {log}", flush=True)
             text, seconds = boot(kernel_dir, initramfs, accel, args.timeout, log)
             results[release] = parse_console(text)
+            results[release]["kernel"] = results[release]["kernel"] or release
             results[release]["kernel_dir"] = kernel_dir
             timings[release] = seconds
     results["host"] = run_on_host(build, args.scenarios)
