@@ -20,7 +20,7 @@
 #define CONFIG_ERROR_SIZE    512
 #define CONFIG_MAX_PIO_COUNT 10000000U
 
-/* The four use cases of SEED.md (DESIGN.md's table). */
+/* The four use cases (docs/design.md, "The four modes"). */
 enum vm_mode {
 	MODE_COCO_LEGACY,
 	MODE_SHARED,
@@ -145,7 +145,7 @@ struct scenario {
 	char name[64];
 	char description[256];
 	enum vm_mode mode;
-	int stage; /* 1 or 2 (SEED.md "stage 1" / "stage 2") */
+	int stage; /* 1 or 2 (the design notes' stages, docs/design.md) */
 	uint64_t memory_size;
 	int vcpus;
 	char guest_path[256]; /* empty: the guest built with gmemvm */

@@ -21,7 +21,7 @@ stop(struct exit_context *context, enum outcome outcome, const char *format, ...
 
 /* The first exit of a vCPU that never executed anything, with userspace_addr
  * NULL on a host that serves memslots from userspace_addr (the probe): this is
- * where such a run ends (HOST-FACTS.md: "the guest cannot run at all here").
+ * where such a run ends (docs/design.md, "Host facts that shape the design").
  * On a host served from guest_memfd the guest runs, so the exit means what it
  * says. */
 static bool cannot_run(const struct exit_context *context)
@@ -132,7 +132,7 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 	const struct iotrap_range *range =
 		iotrap_lookup(context->traps, IOTRAP_MMIO, access.addr, access.size);
 	if (!range && access.addr < context->ram_size) {
-		/* HOST-FACTS.md: a RAM access KVM cannot resolve through
+		/* docs/design.md, "Wrong-view faults": a RAM access KVM cannot resolve through
 		 * userspace_addr comes back as an MMIO exit at that address. */
 		if (cannot_run(context))
 			return stop_cannot_run(context, "MMIO exit at RAM address");

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest_memfd object as the design notes define it (SEED.md, stages 1
+ * The guest_memfd object as the design notes define it (docs/design.md; stages 1
  * and 2): flags SUPPORT_SHARED and INIT_PRIVATE, per-page shareability (ALL
  * = shared with the host, GUEST = private), CONVERT_SHARED/CONVERT_PRIVATE,
  * host mmap that faults with SIGBUS on GUEST pages, and hole punching that
  * zeroes the pages for every view.
  *
- * One interface, two implementations (DESIGN.md): where the kernel has
+ * One interface, two implementations (docs/design.md, "Native or modelled"): where the kernel has
  * per-page conversion (KVM_GMEM_CONVERT_*), gmem_convert() calls it; where
  * it does not, this file models it on the kernel's own pieces: the content
  * stays in a real guest_memfd, and the host view of a GUEST page is a

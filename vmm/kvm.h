@@ -16,7 +16,7 @@
 #define KVM_DEVICE_PATH		 "/dev/kvm"
 #define KVM_EXPECTED_API_VERSION 12
 
-/* What the host's KVM offers, read with KVM_CHECK_EXTENSION (HOST-FACTS.md table). */
+/* What the host's KVM offers, read with KVM_CHECK_EXTENSION (gmemvm probe prints them). */
 struct kvm_caps {
 	int api_version;
 	bool user_memory2;

@@ -2,7 +2,7 @@
 /*
  * The guest_memfd part of the KVM ABI. Debian's linux-libc-dev (6.1) predates
  * guest_memfd, so the numbers and layouts are restated here from the kernel's
- * Documentation/virt/kvm/api.rst (HOST-FACTS.md, "Capabilities").
+ * Documentation/virt/kvm/api.rst.
  */
 #ifndef GMEMVM_KVM_ABI_H
 #define GMEMVM_KVM_ABI_H
@@ -32,7 +32,7 @@
 #define GMEMVM_KVM_X86_DEFAULT_VM      0
 #define GMEMVM_KVM_X86_SW_PROTECTED_VM 1
 
-/* Upstream names; the notes call MMAP "SUPPORT_SHARED" (DESIGN.md, "Names"). */
+/* Upstream names; the notes call MMAP "SUPPORT_SHARED" (docs/design.md, "Names"). */
 #define GUEST_MEMFD_FLAG_MMAP	     (1ULL << 0)
 #define GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
 

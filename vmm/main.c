@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * gmemvm: a small KVM VMM that shows how guest_memfd serves four kinds of
- * VM (shared/DESIGN.md). This file is only the command line.
+ * VM (docs/design.md). This file is only the command line.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 /*
  * What this host offers: the KVM capabilities, and one behavioural probe
  * that runs a throwaway VM to learn whether guest accesses to a gmem-bound
- * memslot are served from guest_memfd or from userspace_addr (HOST-FACTS.md
+ * memslot are served from guest_memfd or from userspace_addr (docs/design.md
  * explains why that decides what userspace_addr = NULL can do). Nothing
  * host-specific is assumed; every decision reads this.
  */

@@ -122,7 +122,8 @@ void report_print_summary(FILE *out, const struct run_report *report)
 	int modelled = 0;
 	for (int i = 0; i < report->nr_features; i++)
 		modelled += !report->features[i].native;
-	/* Even the one-line form says whether any feature was modelled (DESIGN.md). */
+	/* Even the one-line form says whether any feature was modelled (docs/design.md, "Native or
+	 * modelled"). */
 	fprintf(out,
 		"%-36s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64 ", hlt %" PRIu64
 		")  %8.2f ms  %-11s %s%s\n",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-page shareability of one guest_memfd, as the notes' stage 2 describes
- * it (SEED.md, "guest_memfd gains conversion support"): every page is either
+ * it (the design notes' stage 2, docs/design.md): every page is either
  * ALL (shared with the host) or GUEST (private). A file starts ALL, or GUEST
  * with the notes' INIT_PRIVATE, and CONVERT_SHARED / CONVERT_PRIVATE change
  * ranges. gmemvm keeps this model where the kernel lacks it.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vCPU set-up and the run loop. Each vCPU starts directly in 64-bit long
- * mode (HOST-FACTS.md: this KVM refuses 32-bit paging) on its own thread;
+ * mode (docs/design.md: some KVMs refuse 32-bit paging) on its own thread;
  * the loop calls KVM_RUN and hands every exit to exit_dispatch().
  */
 #ifndef GMEMVM_VCPU_H
