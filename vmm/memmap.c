@@ -387,19 +387,19 @@ static struct memmap_view *add_view(struct memmap *map, const char *role, uint64
 	return view;
 }
 
-static int bind_whole_view(struct memmap *map, struct memmap_view *view, uint64_t from, bool fixed,
-			   char *err, size_t err_size)
+/* One memslot over all of RAM in the view. */
+static int bind_whole_view(struct memmap *map, struct memmap_view *view, char *err, size_t err_size)
 {
 	int status = reserve_slots(view, view->count + 1);
 	if (status == 0)
-		status = bind_slot(map, view, from, map->ram_size - from,
-				   view->guest_memfd && !fixed, &view->slots[view->count]);
+		status = bind_slot(map, view, 0, map->ram_size, view->guest_memfd,
+				   &view->slots[view->count]);
 	if (status < 0) {
 		snprintf(err, err_size,
 			 "KVM_SET_USER_MEMORY_REGION2(%s at gpa %#" PRIx64 ", size %#" PRIx64
 			 "%s) failed: %s",
-			 view->role, view->base + from, map->ram_size - from,
-			 view->guest_memfd && !fixed ? ", guest_memfd" : "", strerror(-status));
+			 view->role, view->base, map->ram_size,
+			 view->guest_memfd ? ", guest_memfd" : "", strerror(-status));
 		return -1;
 	}
 	view->count++;
@@ -429,8 +429,7 @@ static int setup_shared(struct memmap *map, const struct scenario *scenario, cha
 	    gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace, map->ram_size,
 				      "/proc/self/maps", err, err_size) < 0)
 		return GMEM_REFUSED;
-	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), 0, false, err,
-			       err_size);
+	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), err, err_size);
 }
 
 /* pKVM: one view; the guest reaches private and shared pages alike, the host
@@ -442,8 +441,8 @@ static int setup_pkvm(struct memmap *map, char *err, size_t err_size)
 	map->host_view = map->gmem->host_view;
 	const uint8_t *guest = map->gmem->content_view ? map->gmem->content_view : map->host_view;
 	map->shared_contents = map->private_contents = map->gmem->content_view;
-	return bind_whole_view(map, add_view(map, "ram (guest's view)", 0, true, guest), 0, false,
-			       err, err_size);
+	return bind_whole_view(map, add_view(map, "ram (guest's view)", 0, true, guest), err,
+			       err_size);
 }
 
 /* coco-legacy's separate shared backing and the host's own view of RAM. */
@@ -536,7 +535,7 @@ static int setup_coco(struct memmap *map, char *err, size_t err_size)
 				 strerror(-status));
 			return -1;
 		}
-		if (bind_whole_view(map, shared_view, 0, false, err, err_size) < 0)
+		if (bind_whole_view(map, shared_view, err, err_size) < 0)
 			return -1;
 	}
 	if (sync_views(map, 0, map->ram_size, NULL) < 0) {
