@@ -61,8 +61,6 @@ __attribute__((noreturn)) void hypercall_done(uint64_t status, uint64_t failed_s
 /* Reports an exception the guest cannot handle, raised during step (1-based). */
 __attribute__((noreturn)) void hypercall_done_exception(uint64_t step, uint64_t error_code,
 							uint64_t rip);
-/* The step each vCPU is running, for the report of an unexpected exception. */
-extern volatile unsigned int guest_current_step[];
 
 #define GUEST_ASSERT(cond)                                                \
 	do {                                                              \

@@ -18,5 +18,7 @@ void unprivileged_init(void);
 long unprivileged_call(long (*fn)(void *), void *arg);
 /* Set from the device tree (GMEMVM_FDT_PROP_EXIT_FENCE): exit after each call. */
 extern int unprivileged_exit_fence;
+/* The step each vCPU is running, for the report of an unexpected exception. */
+extern volatile unsigned int guest_current_step[];
 
 #endif

@@ -361,10 +361,12 @@ struct view_builder {
 
 static void build_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
 {
+	/* Every extent, even after a failure: an undo maps all it can. */
 	struct view_builder *builder = opaque;
+	int status =
+		update_host_view(builder->map, start, end - start, state == SHAREABILITY_GUEST);
 	if (builder->status == 0)
-		builder->status = update_host_view(builder->map, start, end - start,
-						   state == SHAREABILITY_GUEST);
+		builder->status = status;
 }
 
 static int build_host_view(struct memmap *map, uint64_t offset, uint64_t size)
@@ -679,18 +681,13 @@ const char *memmap_failed_step(void)
 	return failed_step;
 }
 
-static void resync_host_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
-{
-	update_host_view(opaque, start, end - start, state == SHAREABILITY_GUEST);
-}
-
 /* Put the memslots, attributes and host view of [gpa, gpa + size) back as
  * the (unchanged) state says: the undo of a conversion that failed half-way,
  * so state, memslots and views still agree. */
 static void resync(struct memmap *map, uint64_t gpa, uint64_t size)
 {
 	sync_views(map, gpa, gpa + size, NULL);
-	shareability_for_each_in(state_of(map), gpa, size, resync_host_extent, map);
+	build_host_view(map, gpa, size);
 	if (map->native_attributes) {
 		/* Only whole runs: the state may differ page by page. */
 		struct memmap_view private_pages = { .maps_private = true, .guest_memfd = true };
