@@ -31,6 +31,10 @@ USE_CASES = [
     ("pkvm", "(c) pKVM-style protected VM"),
     ("coco-inplace", "(d) CoCo, shared+private in gmem"),
 ]
+# Upstream's in-place conversion series for guest_memfd: a kernel whose source
+# has it (scripts/lab looks) boots with this, so KVM keeps shared and private
+# in the guest_memfd (docs/lab.md).
+IN_PLACE_PARAMETER = "kvm.gmem_in_place_conversion=1"
 
 
 def shared_libraries(binary):
@@ -105,12 +109,35 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
     return path
 
 
-def boot(kernel_dir, initramfs, accel, timeout, log_path):
-    """Boot one kernel; return the console text and the wall time."""
+def in_place_conversion(kernel_dir):
+    """Whether the kernel's source has the in-place conversion series, as
+    scripts/lab wrote it ("yes" or "no") beside the kernel."""
+    path = os.path.join(kernel_dir, "in-place-conversion")
+    return os.path.exists(path) and open(path).read().strip() == "yes"
+
+
+def in_place_words(in_source):
+    if in_source:
+        return f"in source, enabled with {IN_PLACE_PARAMETER}"
+    return "not in this source"
+
+
+def in_place_summary(result):
+    """For build/lab.json; None for this host, whose source the lab does not see."""
+    if "in_place_conversion" not in result:
+        return None
+    return {"in_source": result["in_place_conversion"],
+            "summary": in_place_words(result["in_place_conversion"])}
+
+
+def qemu_command(kernel_dir, initramfs, accel):
+    """The QEMU command line that boots one kernel with the initramfs."""
     extra = ""
     parameters = os.path.join(kernel_dir, "cmdline")
     if os.path.exists(parameters):
         extra = open(parameters).read().strip()
+    if in_place_conversion(kernel_dir):
+        extra = f"{IN_PLACE_PARAMETER} {extra}"
     # svme-addr-chk: KVM then does not intercept #GP (its workaround for an SVM
     # erratum), which QEMU's emulator reports stale after re-injection (docs/lab.md).
     cpu = "max,phys-bits=48,+svme-addr-chk" if accel == "tcg" else "host,phys-bits=48"
@@ -118,10 +145,15 @@ def boot(kernel_dir, initramfs, accel, timeout, log_path):
     # came back from KVM_RUN under QEMU's emulator. tsc=reliable: once the
     # emulated TSC was marked unstable, no software-protected VM ran on 6.12
     # (both measured in the lab, docs/lab.md).
-    command = ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", "2G", "-smp", "2",
-               "-nographic", "-no-reboot", "-kernel", os.path.join(kernel_dir, "bzImage"),
-               "-initrd", initramfs, "-append",
-               f"console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off tsc=reliable {extra}".strip()]
+    return ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", "2G", "-smp", "2",
+            "-nographic", "-no-reboot", "-kernel", os.path.join(kernel_dir, "bzImage"),
+            "-initrd", initramfs, "-append",
+            f"console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off tsc=reliable {extra}".strip()]
+
+
+def boot(kernel_dir, initramfs, accel, timeout, log_path):
+    """Boot one kernel; return the console text and the wall time."""
+    command = qemu_command(kernel_dir, initramfs, accel)
     started = time.monotonic()
     try:
         result = subprocess.run(command, capture_output=True, timeout=timeout,
@@ -141,6 +173,8 @@ def parse_console(text):
               "done": "@@LAB done" in text, "param": {}}
     match = re.search(r"^@@LAB kernel (\S+)", text, re.M)
     result["kernel"] = match.group(1) if match else None
+    match = re.search(r"^@@LAB cmdline (.*)$", text, re.M)
+    result["cmdline"] = match.group(1) if match else None
     for name, value in re.findall(r"^@@LAB param (\S+) (\S+)", text, re.M):
         result["param"][name] = value
     match = re.search(r"^@@LAB seconds (\S+) (\S+)", text, re.M)
@@ -228,6 +262,9 @@ def print_kernel(name, result, out):
     if result.get("absent"):
         print(f"  not run: {result['absent']}", file=out)
         return
+    if "in_place_conversion" in result:
+        print("  in-place conversion (KVM_SET_MEMORY_ATTRIBUTES2): "
+              + in_place_words(result["in_place_conversion"]), file=out)
     print(result.get("probe", "").rstrip(), file=out)
     print("", file=out)
     for scenario, entry in sorted(result["scenarios"].items()):
@@ -257,6 +294,9 @@ def compare(results, out):
     failures = []
     print("\n=== comparison: outcome per kernel (native/modelled) ===", file=out)
     print(f"  {'scenario':38}" + "".join(f"{k:28}" for k in columns) + "agree", file=out)
+    words = {True: "in source, enabled", False: "not in source", None: "-"}
+    row = [words[results[kernel].get("in_place_conversion")] for kernel in columns]
+    print(f"  {'(in-place conversion series)':38}" + "".join(f"{c:28}" for c in row), file=out)
     for name in names:
         row, signatures = [], set()
         for kernel in columns:
@@ -288,6 +328,11 @@ def compare(results, out):
             failures.append(f"{kernel}: {results[kernel]['stuck']}")
         if not results[kernel].get("done", True):
             failures.append(f"{kernel}: the boot did not finish (see its console log)")
+        # Booted with the parameter, the kernel must show it on (lab/init.sh).
+        seen = results[kernel].get("param", {}).get("gmem_in_place_conversion", "absent")
+        if results[kernel].get("in_place_conversion") and results[kernel]["done"] and seen != "Y":
+            failures.append(f"{kernel}: its source has in-place conversion, but booted with "
+                            f"{IN_PLACE_PARAMETER} its parameter is {seen}")
     return failures
 
 
@@ -332,6 +377,7 @@ def main():
                 results[release]["stuck"] = f"nested guests never ran in {boots} boots"
             results[release]["kernel"] = results[release]["kernel"] or release
             results[release]["kernel_dir"] = kernel_dir
+            results[release]["in_place_conversion"] = in_place_conversion(kernel_dir)
             timings[release] = seconds
     results["host"] = run_on_host(build, args.scenarios)
     out = sys.stdout
@@ -346,6 +392,8 @@ def main():
         summary["kernels"][name] = {
             "kernel": result.get("kernel"), "absent": result.get("absent"),
             "boots": result.get("boots"),
+            "in_place_conversion": in_place_summary(result),
+            "cmdline": result.get("cmdline"),
             "probe": result.get("probe_json"), "params": result.get("param"),
             "scenarios": {s: {"rc": e["rc"], "verdict": verdict(e)[0],
                               "outcome": (e.get("report") or {}).get("outcome"),
