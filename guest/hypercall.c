@@ -4,6 +4,7 @@
 #include "gmemvm_abi.h"
 #include "hypercall.h"
 #include "io.h"
+#include "libc.h"
 
 /*
  * Request blocks live in the shared area (gmemvm_abi.h), which stays shared
@@ -98,13 +99,115 @@ int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a
 	return ret;
 }
 
+/* How guest_convert reaches the VMM. Every vCPU stores the same value at start. */
+enum conversion_call {
+	CONVERT_BY_PORT,    /* GMEMVM_HC_SHARE/UNSHARE request blocks */
+	CONVERT_BY_VMCALL,  /* KVM_HC_MAP_GPA_RANGE with Intel's instruction */
+	CONVERT_BY_VMMCALL, /* KVM_HC_MAP_GPA_RANGE with AMD's and Hygon's */
+};
+
+static enum conversion_call conversion_call = CONVERT_BY_PORT;
+
+/* The size MAP_GPA_RANGE counts in, GMEMVM_MAP_GPA_RANGE_PAGE_SZ_4K. */
+#define MAP_GPA_RANGE_PAGE_SIZE 4096ULL
+
+/*
+ * KVM accepts either instruction but handles the other vendor's one only by
+ * emulating it, which nested or emulated setups may not do; so pick the
+ * CPU's own. Unknown vendors get vmcall.
+ */
+static bool cpu_uses_vmmcall(void)
+{
+	uint32_t eax = 0, ebx, ecx = 0, edx; /* leaf 0, subleaf 0 */
+	uint32_t vendor[3];
+
+	__asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+	/* The vendor string is ebx, edx, ecx in that order. */
+	vendor[0] = ebx;
+	vendor[1] = edx;
+	vendor[2] = ecx;
+	return !memcmp(vendor, "AuthenticAMD", sizeof(vendor)) ||
+	       !memcmp(vendor, "HygonGenuine", sizeof(vendor));
+}
+
+void guest_set_conversion_call(bool map_gpa_range)
+{
+	enum conversion_call call = CONVERT_BY_PORT;
+
+	if (map_gpa_range)
+		call = cpu_uses_vmmcall() ? CONVERT_BY_VMMCALL : CONVERT_BY_VMCALL;
+	/* All vCPUs store the same value: atomic only to keep the store whole. */
+	__atomic_store_n(&conversion_call, call, __ATOMIC_RELAXED);
+}
+
+const char *guest_conversion_call_name(void)
+{
+	switch (__atomic_load_n(&conversion_call, __ATOMIC_RELAXED)) {
+	case CONVERT_BY_VMCALL:
+		return GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE " (vmcall)";
+	case CONVERT_BY_VMMCALL:
+		return GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE " (vmmcall)";
+	default:
+		return GMEMVM_CONVERSION_CALL_PORT;
+	}
+}
+
+/* Returns KVM's or the VMM's answer in rax: 0 or -errno, as a 64-bit value. */
+static int64_t map_gpa_range(enum conversion_call call, uint64_t gpa, uint64_t npages,
+			     uint64_t attrs)
+{
+	int64_t ret = GMEMVM_KVM_HC_MAP_GPA_RANGE; /* rax: the number in, the result out */
+
+	/* KVM writes only rax. "memory": no access to the range may move across its conversion. */
+	if (call == CONVERT_BY_VMMCALL)
+		__asm__ volatile("vmmcall"
+				 : "+a"(ret)
+				 : "b"(gpa), "c"(npages), "d"(attrs)
+				 : "memory");
+	else
+		__asm__ volatile("vmcall"
+				 : "+a"(ret)
+				 : "b"(gpa), "c"(npages), "d"(attrs)
+				 : "memory");
+	return ret;
+}
+
+int32_t guest_convert(uint64_t gpa, uint64_t size, bool to_private)
+{
+	enum conversion_call call = __atomic_load_n(&conversion_call, __ATOMIC_RELAXED);
+	uint64_t attrs =
+		to_private ? GMEMVM_MAP_GPA_RANGE_ENCRYPTED : GMEMVM_MAP_GPA_RANGE_DECRYPTED;
+
+	/*
+	 * MAP_GPA_RANGE counts whole 4 KiB pages: a size it cannot express goes
+	 * to the port, so that the VMM still checks and refuses it. A size of 0
+	 * is 0 pages, which KVM itself refuses with -22.
+	 */
+	if (call == CONVERT_BY_PORT || size % MAP_GPA_RANGE_PAGE_SIZE)
+		return hypercall(to_private ? GMEMVM_HC_UNSHARE : GMEMVM_HC_SHARE, gpa, size, 0, 0);
+	/* Every code the steps expect fits an int32, as in the request block. */
+	return (int32_t)map_gpa_range(call, gpa, size / MAP_GPA_RANGE_PAGE_SIZE,
+				      attrs | GMEMVM_MAP_GPA_RANGE_PAGE_SZ_4K);
+}
+
 int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *failed)
 {
-	unsigned int cpu = guest_vcpu_index();
 	volatile struct gmemvm_hypercall *hc;
 	uint32_t op = GMEMVM_HC_UNSHARE, gpa, i;
 	int32_t got = GMEMVM_HC_OK;
+	unsigned int cpu;
 
+	/* MAP_GPA_RANGE has no block to reuse: each request is a call of its own. */
+	if (__atomic_load_n(&conversion_call, __ATOMIC_RELAXED) != CONVERT_BY_PORT) {
+		for (i = 0; i < 2 * rounds; i++) {
+			got = guest_convert(addr, size, !(i & 1)); /* unshare first, as below */
+			if (got != GMEMVM_HC_OK)
+				break;
+		}
+		*failed = i / 2;
+		return got;
+	}
+	cpu = guest_vcpu_index();
 	if (cpu >= GMEMVM_MAX_VCPUS)
 		return GMEMVM_HC_EINVAL; /* only vCPUs with their own slot benchmark */
 	gpa = (uint32_t)slot_gpa(cpu);

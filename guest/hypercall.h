@@ -2,11 +2,13 @@
 /*
  * Guest side of the gmemvm hypercall: fill a request block in this vCPU's slot
  * of the shared area, write its GPA to GMEMVM_PORT_HYPERCALL, read the result
- * the VMM wrote back.
+ * the VMM wrote back. Conversions may instead go through KVM's
+ * KVM_HC_MAP_GPA_RANGE when the device tree says so (guest_convert).
  */
 #ifndef GUEST_HYPERCALL_H
 #define GUEST_HYPERCALL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gmemvm_abi.h"
@@ -42,14 +44,33 @@ static inline void *guest_shared_view(uint64_t gpa)
 	return (void *)(uintptr_t)(gpa | __atomic_load_n(&guest_shared_mask, __ATOMIC_RELAXED));
 }
 
+/*
+ * Selects how guest_convert asks for conversions (GMEMVM_FDT_PROP_CONVERSION_CALL):
+ * the port, or KVM_HC_MAP_GPA_RANGE with the hypercall instruction of this CPU's
+ * vendor. Every vCPU calls it once at start, in supervisor mode, before its
+ * first conversion; all store the same choice.
+ */
+void guest_set_conversion_call(bool map_gpa_range);
+
+/* The selected call for the console: "port" or "map-gpa-range (vmcall)" / "(vmmcall)". */
+const char *guest_conversion_call_name(void);
+
+/*
+ * Converts [gpa, gpa + size) (canonical GPA) to private or to shared with the
+ * selected call, which must run in supervisor mode: KVM refuses
+ * KVM_HC_MAP_GPA_RANGE at CPL 3. Returns 0 or a negative code: GMEMVM_HC_E*,
+ * or with MAP_GPA_RANGE also KVM's own answers (gmemvm_abi.h).
+ */
+int32_t guest_convert(uint64_t gpa, uint64_t size, bool to_private);
+
 /* Returns the block's result field: GMEMVM_HC_OK or a negative GMEMVM_HC_E* code. */
 int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 
 /*
- * rounds x (UNSHARE, SHARE) of [addr, addr + size) from this vCPU's slot, with
- * as few guest instructions per request as the block allows. Stops at the
- * first result other than GMEMVM_HC_OK and returns it, with the round in
- * *failed.
+ * rounds x (UNSHARE, SHARE) of [addr, addr + size) with the selected call: on
+ * the port from this vCPU's slot, with as few guest instructions per request
+ * as the block allows. Stops at the first result other than GMEMVM_HC_OK and
+ * returns it, with the round in *failed.
  */
 int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *failed);
 

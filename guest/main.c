@@ -5,6 +5,7 @@
  * Every vCPU runs this code on its own stack; they share nothing but the
  * serial lock and do not synchronise with each other between steps.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <libfdt.h>
 
@@ -56,6 +57,7 @@ enum prop {
 	PROP_STAGE,
 	PROP_SHARED_BIT,
 	PROP_EXIT_FENCE,
+	PROP_CONVERSION_CALL,
 	PROP_VCPUS,
 	PROP_REG,
 	NR_PROPS
@@ -74,6 +76,7 @@ static const char *const prop_names[NR_PROPS] = {
 	[PROP_STAGE] = "stage",
 	[PROP_SHARED_BIT] = GMEMVM_FDT_PROP_SHARED_BIT,
 	[PROP_EXIT_FENCE] = GMEMVM_FDT_PROP_EXIT_FENCE,
+	[PROP_CONVERSION_CALL] = GMEMVM_FDT_PROP_CONVERSION_CALL,
 	[PROP_VCPUS] = "gmemvm,vcpus",
 	[PROP_REG] = "reg",
 };
@@ -180,7 +183,8 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 				return "bad view (private or shared)";
 			st->shared_view = !strcmp(view, "shared");
 		}
-	} else if (!strcmp(st->op, "share") || !strcmp(st->op, "unshare")) {
+	} else if (!strcmp(st->op, "share") || !strcmp(st->op, "unshare") ||
+		   !strcmp(st->op, "hold") || !strcmp(st->op, "release")) {
 		uint32_t result;
 
 		if (get_u64(&props, PROP_ADDR, &st->addr) || get_u64(&props, PROP_SIZE, &st->size))
@@ -337,15 +341,23 @@ static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
 }
 
 /*
- * Explicit conversion: GMEMVM_HC_SHARE or GMEMVM_HC_UNSHARE of this vCPU's
- * slice, which must get the step's expected result. The range is passed as
- * written, unchecked: error-path scenarios send bad ranges on purpose.
+ * Explicit conversion: share or unshare this vCPU's slice with the selected
+ * call (guest_convert), which must get the step's expected result. The range
+ * is passed as written, unchecked: error-path scenarios send bad ranges on
+ * purpose.
  */
 static int do_convert(const struct step *st, unsigned long cpu, unsigned int k)
 {
 	uint64_t addr = slice_start(st, cpu);
-	uint32_t op = st->op[0] == 's' ? GMEMVM_HC_SHARE : GMEMVM_HC_UNSHARE;
-	int32_t got = hypercall(op, addr, st->size, 0, 0);
+	int32_t got;
+
+	/* hold and release: the VMM takes or drops a page reference, as a
+	 * device doing DMA would; a later unshare then meets EAGAIN in the VMM. */
+	if (st->op[0] == 'h' || st->op[0] == 'r')
+		got = hypercall(st->op[0] == 'h' ? GMEMVM_HC_HOLD : GMEMVM_HC_RELEASE, addr,
+				st->size, 0, 0);
+	else
+		got = guest_convert(addr, st->size, st->op[0] == 'u');
 
 	if (got != st->expect_result) {
 		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx got %d, expected %d\n", cpu, k,
@@ -378,7 +390,7 @@ static int do_scatter(const struct step *st, unsigned long cpu, unsigned int k)
 	uint64_t addr = slice_start(st, cpu);
 
 	for (uint32_t i = 0; i < st->count; i++) {
-		int32_t got = hypercall(GMEMVM_HC_SHARE, addr + 2 * 4096 * (uint64_t)i, 4096, 0, 0);
+		int32_t got = guest_convert(addr + (uint64_t)i * 2 * 4096, 4096, false);
 
 		if (got != 0) {
 			serial_printf("vcpu %lu: step %u scatter region %u got %d\n", cpu, k, i,
@@ -462,7 +474,8 @@ static int run_step(const struct step *parsed, unsigned long cpu, unsigned int k
 			      st.shared_view ? " (shared view)" : "");
 		return 0;
 	}
-	if (!strcmp(st.op, "share") || !strcmp(st.op, "unshare"))
+	if (!strcmp(st.op, "share") || !strcmp(st.op, "unshare") || !strcmp(st.op, "hold") ||
+	    !strcmp(st.op, "release"))
 		return do_convert(&st, cpu, k);
 	if (!strcmp(st.op, "mmio")) {
 		if (do_mmio(cpu, k, all))
@@ -512,6 +525,7 @@ struct boot_info {
 	const char *mode;
 	uint32_t stage, vcpus;
 	int has_shared_bit, exit_fence;
+	bool map_gpa_range; /* conversion-call = "map-gpa-range" */
 	uint32_t shared_bit;
 	uint64_t ram_size; /* /memory@0 reg: RAM is [0, ram_size) */
 	int steps;	   /* offset of /gmemvm/steps */
@@ -547,6 +561,24 @@ static const char *find_top_nodes(const void *fdt, struct top_nodes *top)
 	return "missing /chosen, /memory@0 or /gmemvm";
 }
 
+/* Absent means the port, as before the property existed. */
+static const char *parse_conversion_call(const struct node_props *props, bool *map_gpa_range)
+{
+	const char *call;
+
+	*map_gpa_range = false;
+	if (!props->value[PROP_CONVERSION_CALL])
+		return NULL;
+	call = get_string(props, PROP_CONVERSION_CALL);
+	if (call && !strcmp(call, GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE)) {
+		*map_gpa_range = true;
+		return NULL;
+	}
+	if (call && !strcmp(call, GMEMVM_CONVERSION_CALL_PORT))
+		return NULL;
+	return "bad conversion-call (port or map-gpa-range)";
+}
+
 static const char *parse_boot_info(struct boot_info *info)
 {
 	const void *fdt = info->fdt;
@@ -569,6 +601,9 @@ static const char *parse_boot_info(struct boot_info *info)
 	info->exit_fence = props.value[PROP_EXIT_FENCE] != NULL;
 	if (info->has_shared_bit && get_u32(&props, PROP_SHARED_BIT, &info->shared_bit))
 		return "bad shared-bit (u32)";
+	error = parse_conversion_call(&props, &info->map_gpa_range);
+	if (error)
+		return error;
 	info->mode = get_string(&props, PROP_MODE);
 	if (!info->mode || get_u32(&props, PROP_STAGE, &info->stage) ||
 	    read_props(fdt, top.chosen, &props) || get_u32(&props, PROP_VCPUS, &info->vcpus))
@@ -670,14 +705,19 @@ void guest_main(const void *fdt, unsigned long cpu)
 	guest_vcpus = info.vcpus;
 	unprivileged_exit_fence = info.exit_fence;
 	guest_ram_size = info.ram_size;
+	/* Supervisor mode: in map-gpa-range mode it runs CPUID to pick vmcall or vmmcall. */
+	guest_set_conversion_call(info.map_gpa_range);
 
 	if (cpu == 0 && guest_shared_mask)
-		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u shared-bit=%d\n",
+		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u shared-bit=%d "
+			      "conversion-call=%s\n",
 			      info.mode, info.stage, info.vcpus, info.nsteps,
-			      __builtin_ctzll(guest_shared_mask));
+			      __builtin_ctzll(guest_shared_mask), guest_conversion_call_name());
 	else if (cpu == 0)
-		serial_printf("gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u\n", info.mode,
-			      info.stage, info.vcpus, info.nsteps);
+		serial_printf(
+			"gmemvm guest: mode=%s stage=%u vcpus=%u steps=%u conversion-call=%s\n",
+			info.mode, info.stage, info.vcpus, info.nsteps,
+			guest_conversion_call_name());
 
 	/* Steps run in device-tree order; k is the 1-based position. Stop at the first failure. */
 	cursor.steps = info.steps;

@@ -99,7 +99,10 @@ enum gmemvm_hypercall_op {
 	GMEMVM_HC_ASSERT = 2,  /* arg0 = GPA of file name, arg1 = line, arg2 = GPA of expression */
 	GMEMVM_HC_SHARE = 3,   /* arg0 = GPA, arg1 = size: convert [GPA, GPA + size) to shared */
 	GMEMVM_HC_UNSHARE = 4, /* arg0 = GPA, arg1 = size: convert it to private */
-	GMEMVM_HC_DISCARD = 5 /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
+	GMEMVM_HC_DISCARD =
+		5,	      /* arg0 = GPA, arg1 = size: the VMM punches the range out (balloon) */
+	GMEMVM_HC_HOLD = 6,   /* arg0 = GPA, arg1 = size: the VMM takes a page reference (DMA) */
+	GMEMVM_HC_RELEASE = 7 /* arg0 = GPA, arg1 = size: the VMM drops its references there */
 };
 
 /* GMEMVM_HC_DONE's status. With EXCEPTION, arg2 is the #GP's error code (an
@@ -121,8 +124,25 @@ enum gmemvm_done_status {
 #define GMEMVM_HC_OK	 0
 #define GMEMVM_HC_EINVAL (-22) /* malformed range: empty, unaligned, overflowing, outside RAM */
 #define GMEMVM_HC_ENOSYS (-38) /* unknown op, or share/unshare in stage 1 (no conversions) */
-#define GMEMVM_HC_EPERM	 (-1)  /* share/unshare on a guest_memfd without SUPPORT_SHARED */
-#define GMEMVM_HC_ENOMEM (-12) /* the VMM itself failed; the run stops with vmm-error */
+#define GMEMVM_HC_EPERM	 (-1)  /* share/unshare without SUPPORT_SHARED; hold of a private page */
+/* The VMM itself failed; share/unshare then stop the run with vmm-error, a
+ * hold only fails (no room for another, or the kernel refused the reference). */
+#define GMEMVM_HC_ENOMEM (-12)
+
+/*
+ * KVM's hypercall KVM_HC_MAP_GPA_RANGE (Linux's kvm_para.h), which KVM hands
+ * to the VMM as KVM_EXIT_HYPERCALL once the VMM enabled KVM_CAP_EXIT_HYPERCALL
+ * for it. The guest executes vmcall (Intel) or vmmcall (AMD, Hygon) at CPL 0
+ * with rax = the number, rbx = GPA (canonical, shared bit clear), rcx = number
+ * of pages, rdx = attributes. rax comes back as a signed 64-bit 0 or -errno:
+ * the VMM answers with the GMEMVM_HC_E* codes; KVM answers without an exit
+ * -22 for a misaligned GPA, zero pages or a wrapping range, -1 at CPL 3, and
+ * -1000 (KVM_ENOSYS) when the VMM did not enable the exit.
+ */
+#define GMEMVM_KVM_HC_MAP_GPA_RANGE	12
+#define GMEMVM_MAP_GPA_RANGE_PAGE_SZ_4K 0	    /* bits 0-1: the page size, 4 KiB */
+#define GMEMVM_MAP_GPA_RANGE_ENCRYPTED	(1ULL << 4) /* convert to private */
+#define GMEMVM_MAP_GPA_RANGE_DECRYPTED	0	    /* convert to shared */
 
 /* Device-tree names (the guest reads them with libfdt). */
 #define GMEMVM_FDT_NODE	      "/gmemvm"
@@ -132,13 +152,21 @@ enum gmemvm_done_status {
  * Node /gmemvm: mode (string), stage (u32), data-start (u64), and in CoCo
  * modes shared-bit (u32): the guest-physical address bit that selects the
  * shared view of a page, as TDX does (absent: one view, no alias).
+ * Optionally conversion-call (string): how share, unshare, flip and scatter
+ * ask for conversions, one of GMEMVM_CONVERSION_CALL_* (absent: the port);
+ * any other value is a device-tree error.
  * Each step node "step@N" has: op (string: write, verify, touch, mmio, pio,
- * share, unshare, flip, barrier, discard, hostile, scatter), addr (u64), size (u64; for pio the
- * repeat count), pattern (u32), vcpu (u32), view (string: "private" or "shared"; absent = private),
- * and result (u32, a two's-complement int32: the hypercall result share/unshare must get; absent =
- * 0).
+ * share, unshare, flip, barrier, discard, hostile, scatter, hold, release), addr (u64), size (u64;
+ * for pio the repeat count), pattern (u32), vcpu (u32), view (string: "private" or "shared"; absent
+ * = private), and result (u32, a two's-complement int32: the hypercall result share/unshare must
+ * get; absent = 0).
  */
 #define GMEMVM_FDT_PROP_SHARED_BIT "shared-bit"
+/* Absent or "port": GMEMVM_HC_SHARE/UNSHARE request blocks on GMEMVM_PORT_HYPERCALL.
+ * "map-gpa-range": GMEMVM_KVM_HC_MAP_GPA_RANGE, as x86 confidential guests convert. */
+#define GMEMVM_FDT_PROP_CONVERSION_CALL	     "conversion-call"
+#define GMEMVM_CONVERSION_CALL_PORT	     "port"
+#define GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE "map-gpa-range"
 /* Present when the guest must make an exit of its own (a write to the entry
  * port) after each return from user mode: QEMU's emulated SVM reports the #GP
  * that return raised as still being delivered on the next exit, and KVM then

@@ -285,6 +285,16 @@ static void test_flags_forms(void **state)
 	assert_true(sc.init_private);
 	LOADS(VM "[gmem]\nflags = init_private,support_shared\n" EXPECT);
 	assert_true(sc.support_shared && sc.init_private);
+	/* Upstream's names, with upstream's default: private unless init_shared. */
+	LOADS(VM "[gmem]\nflags = mmap\n" EXPECT);
+	assert_true(sc.support_shared && sc.init_private);
+	LOADS(VM "[gmem]\nflags = mmap, init_shared\n" EXPECT);
+	assert_true(sc.support_shared);
+	assert_false(sc.init_private);
+	LOADS(VM "[gmem]\nflags = mmap, init_shared, no_direct_map\n" EXPECT);
+	assert_true(sc.no_direct_map);
+	LOADS(VM "[gmem]\nflags = support_shared, no_direct_map\n" EXPECT);
+	assert_true(sc.no_direct_map && sc.support_shared && !sc.init_private);
 }
 
 static void test_steps_gaps_and_order(void **state)
@@ -533,7 +543,16 @@ static void test_guest_path_too_long(void **state)
 static void test_flags_refused(void **state)
 {
 	(void)state;
-	REFUSED(VM "[gmem]\nflags = mmap\n" EXPECT, "[gmem] flags", "unknown flag 'mmap'");
+	REFUSED(VM "[gmem]\nflags = shared\n" EXPECT, "[gmem] flags", "unknown flag 'shared'");
+	REFUSED(VM "[gmem]\nflags = mmap, init_private\n" EXPECT, "[gmem] flags", "mixes");
+	REFUSED(VM "[gmem]\nflags = support_shared, init_shared\n" EXPECT, "[gmem] flags", "mixes");
+	REFUSED(VM "[gmem]\nflags = init_shared\n" EXPECT, "[gmem] flags",
+		"init_shared needs mmap");
+	REFUSED(VM "[gmem]\nflags = mmap, mmap\n" EXPECT, "[gmem] flags", "duplicate");
+	REFUSED(VM "[gmem]\nflags = no_direct_map\n" EXPECT, "[gmem] flags",
+		"no_direct_map is for mode shared with mmap");
+	REFUSED("[vm]\nmode = pkvm\n[gmem]\nflags = mmap, init_shared, no_direct_map\n" EXPECT,
+		"[gmem] flags", "no_direct_map is for mode shared");
 	REFUSED(VM "[gmem]\nflags = none, init_private\n" EXPECT, "[gmem] flags", "'none'");
 	REFUSED(VM "[gmem]\nflags = init_private,init_private\n" EXPECT, "[gmem] flags",
 		"duplicate");
@@ -842,7 +861,7 @@ static void test_step_result(void **state)
 	assert_int_equal(sc.steps[0].expect_result, 0);
 	/* result= belongs to share and unshare only */
 	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 result=0\n" EXPECT, "[steps] step1",
-		"result= is only for share and unshare, not write");
+		"result= is only for share, unshare, hold and release, not write");
 	REFUSED(VM "[steps]\nstep1 = verify 2M 8 1 result=-22\n" EXPECT, "[steps] step1",
 		"not verify");
 	REFUSED(VM "[steps]\nstep1 = pio result=0\n" EXPECT, "[steps] step1", "not pio");

@@ -64,6 +64,7 @@ static const char *const exit_kind_names[EXIT_KIND_COUNT] = {
 	[EXIT_KIND_INTERNAL_ERROR] = "internal-error",
 	[EXIT_KIND_MEMORY_FAULT] = "memory-fault",
 	[EXIT_KIND_HYPERCALL] = "hypercall",
+	[EXIT_KIND_MAP_GPA_RANGE] = "map-gpa-range",
 	[EXIT_KIND_UNKNOWN] = "unknown",
 };
 
@@ -72,6 +73,7 @@ static const char *const step_op_names[] = {
 	[STEP_PIO] = "pio",	    [STEP_SHARE] = "share",	[STEP_UNSHARE] = "unshare",
 	[STEP_TOUCH] = "touch",	    [STEP_FLIP] = "flip",	[STEP_BARRIER] = "barrier",
 	[STEP_DISCARD] = "discard", [STEP_HOSTILE] = "hostile", [STEP_SCATTER] = "scatter",
+	[STEP_HOLD] = "hold",	    [STEP_RELEASE] = "release",
 };
 
 static const char *const event_names[EVENT_COUNT] = {
@@ -81,6 +83,8 @@ static const char *const event_names[EVENT_COUNT] = {
 	[EVENT_BY_FAULT] = "conversions.by-fault",
 	[EVENT_BY_HYPERCALL] = "conversions.by-hypercall",
 	[EVENT_HYPERCALLS_REFUSED] = "hypercalls.refused",
+	[EVENT_EAGAIN] = "conversions.eagain",
+	[EVENT_RETRIES] = "conversions.retried",
 };
 
 static const char *const check_kind_names[] = {
@@ -756,11 +760,16 @@ static int parse_vm(struct loader *ld)
 
 /* ---- [gmem] ----------------------------------------------------------- */
 
+/*
+ * Upstream's flag names (mmap, init_shared: private unless INIT_SHARED) or
+ * the design notes' (support_shared, init_private: shared unless
+ * INIT_PRIVATE), one family per file, since the defaults are opposite.
+ */
 static int parse_flags(struct loader *ld, const char *text)
 {
 	struct scenario *out = ld->out;
 	char list[256], *save = NULL, *item;
-	bool none = false;
+	bool none = false, mmap = false, init_shared = false;
 	int count = 0;
 
 	if (strlen(text) >= sizeof(list))
@@ -785,16 +794,37 @@ static int parse_flags(struct loader *ld, const char *text)
 			flag = &out->support_shared;
 		else if (strcmp(item, "init_private") == 0)
 			flag = &out->init_private;
+		else if (strcmp(item, "mmap") == 0)
+			flag = &mmap;
+		else if (strcmp(item, "init_shared") == 0)
+			flag = &init_shared;
+		else if (strcmp(item, "no_direct_map") == 0)
+			flag = &out->no_direct_map;
 		else
-			return fail(ld, "gmem", "flags",
-				    "unknown flag '%s' (support_shared, init_private, or none)",
-				    item);
+			return fail(
+				ld, "gmem", "flags",
+				"unknown flag '%s' (upstream's mmap, init_shared, no_direct_map; "
+				"the notes' support_shared, init_private; or none)",
+				item);
 		if (*flag)
 			return fail(ld, "gmem", "flags", "duplicate flag '%s'", item);
 		*flag = true;
 	}
 	if (none && count > 1)
 		return fail(ld, "gmem", "flags", "'none' cannot be combined with other flags");
+	if ((mmap || init_shared) && (out->support_shared || out->init_private))
+		return fail(ld, "gmem", "flags",
+			    "'%s' mixes upstream's names (mmap, init_shared) with the notes' "
+			    "(support_shared, init_private), whose defaults are opposite: use one",
+			    text);
+	if (init_shared && !mmap)
+		return fail(ld, "gmem", "flags",
+			    "init_shared needs mmap (upstream: GUEST_MEMFD_FLAG_INIT_SHARED is "
+			    "only valid with GUEST_MEMFD_FLAG_MMAP)");
+	if (mmap) {
+		out->support_shared = true;
+		out->init_private = !init_shared;
+	}
 	return 0;
 }
 
@@ -804,6 +834,12 @@ static int parse_gmem(struct loader *ld)
 
 	if (text && parse_flags(ld, text))
 		return -1;
+	/* Secret-free VMs keep all memory shared and unmapped from the kernel:
+	 * the ordinary VM of mode shared, on a file the host maps. */
+	if (ld->out->no_direct_map && (ld->out->mode != MODE_SHARED || !ld->out->support_shared))
+		return fail(ld, "gmem", "flags",
+			    "no_direct_map is for mode shared with mmap (support_shared), as "
+			    "secret-free VMs use it");
 	text = get_value(ld, "gmem", "userspace_addr");
 	if (text) {
 		if (strcmp(text, "null") == 0)
@@ -941,7 +977,8 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 	const char *op = step_op_names[step->op];
 	bool data = step->op == STEP_WRITE || step->op == STEP_VERIFY || step->op == STEP_TOUCH ||
 		    step->op == STEP_DISCARD;
-	bool convert = step->op == STEP_SHARE || step->op == STEP_UNSHARE;
+	bool convert = step->op == STEP_SHARE || step->op == STEP_UNSHARE ||
+		       step->op == STEP_HOLD || step->op == STEP_RELEASE;
 
 	step->vcpu = 0;
 	step->view = VIEW_PRIVATE;
@@ -977,7 +1014,8 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 	if (opts->result) {
 		if (!convert)
 			return fail(ld, "steps", key,
-				    "result= is only for share and unshare, not %s", op);
+				    "result= is only for share, unshare, hold and release, not %s",
+				    op);
 		if (parse_result(ld, key, opts->result, &step->expect_result))
 			return -1;
 	}
@@ -1088,6 +1126,8 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 		return 0;
 	case STEP_SHARE:
 	case STEP_UNSHARE:
+	case STEP_HOLD:
+	case STEP_RELEASE:
 		/*
 		 * Deliberately not checked against RAM, alignment or the data
 		 * area: scenarios send bad ranges to test the VMM's refusals.

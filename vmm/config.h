@@ -41,8 +41,10 @@ enum step_op {
 	STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes through a view */
 	STEP_HOSTILE, /* SEED COUNT: seeded attacks on the VMM's interfaces (pattern = seed) */
 	STEP_SCATTER, /* ADDR COUNT: share every other page, COUNT separate shared regions */
+	STEP_HOLD,    /* ADDR SIZE: the VMM takes a page reference, as a device doing DMA */
+	STEP_RELEASE, /* ADDR SIZE: the VMM drops its references to the range */
 };
-#define STEP_OP_COUNT		 (STEP_SCATTER + 1)
+#define STEP_OP_COUNT		 (STEP_RELEASE + 1)
 #define CONFIG_MAX_SCATTER_COUNT 65536U
 #define CONFIG_MAX_FLIP_COUNT	 1000000U
 #define CONFIG_MAX_HOSTILE_COUNT 1000000U
@@ -96,7 +98,8 @@ enum exit_kind {
 	EXIT_KIND_FAIL_ENTRY,
 	EXIT_KIND_INTERNAL_ERROR,
 	EXIT_KIND_MEMORY_FAULT,
-	EXIT_KIND_HYPERCALL, /* a subset of io: writes to the hypercall port */
+	EXIT_KIND_HYPERCALL,	 /* a subset of io: writes to the hypercall port */
+	EXIT_KIND_MAP_GPA_RANGE, /* KVM_EXIT_HYPERCALL: the guest's KVM_HC_MAP_GPA_RANGE */
 	EXIT_KIND_UNKNOWN,
 	EXIT_KIND_COUNT
 };
@@ -121,6 +124,8 @@ enum event_kind {
 	EVENT_BY_FAULT,		  /* "conversions.by-fault": conversions after a memory fault */
 	EVENT_BY_HYPERCALL,	  /* "conversions.by-hypercall": explicit share/unshare */
 	EVENT_HYPERCALLS_REFUSED, /* "hypercalls.refused" */
+	EVENT_EAGAIN,		  /* "conversions.eagain": EAGAIN answers to a conversion */
+	EVENT_RETRIES,		  /* "conversions.retried": retries after dropping holds */
 	EVENT_COUNT
 };
 
@@ -154,6 +159,8 @@ struct scenario {
 	bool support_shared; /* GUEST_MEMFD_FLAG_SUPPORT_SHARED, upstream GUEST_MEMFD_FLAG_MMAP */
 	bool init_private;   /* GUEST_MEMFD_FLAG_INIT_PRIVATE, upstream: no
 				GUEST_MEMFD_FLAG_INIT_SHARED */
+	/* GUEST_MEMFD_FLAG_NO_DIRECT_MAP (proposed upstream): mode shared only. */
+	bool no_direct_map;
 	bool userspace_addr_null;
 	/* userspace_addr = anonymous: bind an unrelated anonymous mapping, which
 	 * the notes' stage-1 binding rule must refuse (a demonstration). */

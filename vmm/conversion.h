@@ -27,7 +27,10 @@ struct conversion_stats {
 	uint64_t hypervisor_side; /* pkvm: of by_hypercall, made without the VMM's fault policy */
 	uint64_t already_done;	  /* faults another vCPU had already converted for */
 	uint64_t refused;	  /* share/unshare requests answered with an error */
-	uint64_t host_ns;	  /* time in memmap_convert for the counted conversions (issue 5) */
+	/* KVM_SET_MEMORY_ATTRIBUTES2's EAGAIN answers, and the retries after the
+	 * VMM dropped its holds (gmem_stats, copied at the end of the run). */
+	uint64_t eagain, retries;
+	uint64_t host_ns; /* time in memmap_convert for the counted conversions (issue 5) */
 	/* CLOCK_MONOTONIC when the first counted conversion began and the last
 	 * ended: the window a conversion rate is measured over (issue 5). */
 	uint64_t first_started_ns, last_finished_ns;

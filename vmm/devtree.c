@@ -45,7 +45,8 @@ static int add_steps(void *fdt, const struct scenario *scenario, char *err, size
 								 : (uint32_t)step->vcpu));
 		if (step->view == VIEW_SHARED)
 			TRY(fdt_property_string(fdt, "view", "shared"));
-		if (step->op == STEP_SHARE || step->op == STEP_UNSHARE)
+		if (step->op == STEP_SHARE || step->op == STEP_UNSHARE || step->op == STEP_HOLD ||
+		    step->op == STEP_RELEASE)
 			TRY(fdt_property_u32(fdt, "result", (uint32_t)step->expect_result));
 		if (step->op == STEP_FLIP || step->op == STEP_HOSTILE || step->op == STEP_SCATTER)
 			TRY(fdt_property_u32(fdt, "count", step->count));
@@ -110,12 +111,14 @@ static int check_scenario(const struct scenario *scenario, unsigned int shared_b
 int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 		  unsigned int shared_bit, char *err, size_t err_size)
 {
-	return devtree_build_fenced(buffer, size, scenario, shared_bit, false, err, err_size);
+	struct devtree_host host = { .shared_bit = shared_bit };
+	return devtree_build_for_host(buffer, size, scenario, &host, err, err_size);
 }
 
-int devtree_build_fenced(void *buffer, size_t size, const struct scenario *scenario,
-			 unsigned int shared_bit, bool exit_fence, char *err, size_t err_size)
+int devtree_build_for_host(void *buffer, size_t size, const struct scenario *scenario,
+			   const struct devtree_host *host, char *err, size_t err_size)
 {
+	unsigned int shared_bit = host->shared_bit;
 	if (check_scenario(scenario, shared_bit, err, err_size) < 0)
 		return -1;
 	void *fdt = buffer;
@@ -147,8 +150,11 @@ int devtree_build_fenced(void *buffer, size_t size, const struct scenario *scena
 	TRY(fdt_property_u64(fdt, "data-start", GMEMVM_DATA_GPA));
 	if (shared_bit)
 		TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_SHARED_BIT, shared_bit));
-	if (exit_fence)
+	if (host->exit_fence)
 		TRY(fdt_property(fdt, GMEMVM_FDT_PROP_EXIT_FENCE, NULL, 0));
+	if (host->map_gpa_range)
+		TRY(fdt_property_string(fdt, GMEMVM_FDT_PROP_CONVERSION_CALL,
+					GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE));
 	if (add_steps(fdt, scenario, err, err_size) < 0)
 		return -1;
 	TRY(fdt_end_node(fdt)); /* gmemvm */

@@ -16,9 +16,16 @@
  * CoCo modes' shared-view bit (0: no shared view). 0, or -1 with err. */
 int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 		  unsigned int shared_bit, char *err, size_t err_size);
-/* The same, with GMEMVM_FDT_PROP_EXIT_FENCE when exit_fence is set (the
- * probe found QEMU's emulator underneath). */
-int devtree_build_fenced(void *buffer, size_t size, const struct scenario *scenario,
-			 unsigned int shared_bit, bool exit_fence, char *err, size_t err_size);
+
+/* What the probe found that changes how the guest must behave. */
+struct devtree_host {
+	unsigned int shared_bit;
+	bool exit_fence;    /* QEMU's emulator: GMEMVM_FDT_PROP_EXIT_FENCE */
+	bool map_gpa_range; /* convert with KVM_HC_MAP_GPA_RANGE: GMEMVM_FDT_PROP_CONVERSION_CALL */
+};
+
+/* The same, with what the host needs of the guest. */
+int devtree_build_for_host(void *buffer, size_t size, const struct scenario *scenario,
+			   const struct devtree_host *host, char *err, size_t err_size);
 
 #endif

@@ -297,6 +297,33 @@ enum exit_action exit_handle_model_fault(struct exit_context *context, struct kv
 	return handle_fault(context, page, GMEM_PAGE_SIZE, private_access, true, &completion);
 }
 
+enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run)
+{
+	uint64_t gpa = run->hypercall.args[0], pages = run->hypercall.args[1];
+	uint64_t attributes = run->hypercall.args[2];
+	bool to_private = attributes & GMEMVM_MAP_GPA_RANGE_ENCRYPTED;
+	int32_t result;
+	/* KVM exits only for this call; the rest is the guest's to get right. */
+	if (run->hypercall.nr != GMEMVM_KVM_HC_MAP_GPA_RANGE || !context->conversions)
+		result = GMEMVM_HC_ENOSYS;
+	else if ((attributes & ~GMEMVM_MAP_GPA_RANGE_ENCRYPTED) ||
+		 pages > context->ram_size / GMEM_PAGE_SIZE)
+		result = GMEMVM_HC_EINVAL; /* another page size, or more pages than RAM */
+	else
+		result = conversion_on_request(context->conversions, context->vcpu, gpa,
+					       pages * GMEM_PAGE_SIZE, to_private);
+	if (context->trace)
+		fprintf(context->trace,
+			"[vcpu %d] KVM_HC_MAP_GPA_RANGE gpa %#" PRIx64 " pages %" PRIu64
+			" attributes %#" PRIx64 " (%s) -> %d\n",
+			context->vcpu, gpa, pages, attributes, to_private ? "private" : "shared",
+			result);
+	run->hypercall.ret = (uint64_t)(int64_t)result;
+	if (result == GMEMVM_HC_ENOMEM)
+		return stop(context, OUTCOME_VMM_ERROR, "%s", conversion_failure());
+	return EXIT_ACTION_CONTINUE;
+}
+
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run)
 {
 	return stop(context, OUTCOME_UNKNOWN_EXIT,
@@ -322,6 +349,8 @@ static enum exit_kind exit_kind_of(uint32_t reason)
 		return EXIT_KIND_INTERNAL_ERROR;
 	case KVM_EXIT_MEMORY_FAULT:
 		return EXIT_KIND_MEMORY_FAULT;
+	case KVM_EXIT_HYPERCALL:
+		return EXIT_KIND_MAP_GPA_RANGE;
 	default:
 		return EXIT_KIND_UNKNOWN;
 	}
@@ -365,6 +394,8 @@ enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run
 		return exit_handle_internal_error(context, run);
 	case KVM_EXIT_MEMORY_FAULT:
 		return exit_handle_memory_fault(context, run);
+	case KVM_EXIT_HYPERCALL:
+		return exit_handle_hypercall(context, run);
 	default:
 		return exit_handle_unknown(context, run);
 	}

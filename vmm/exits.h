@@ -61,6 +61,9 @@ enum exit_action exit_handle_memory_fault(struct exit_context *context, struct k
  * match the page (memmap.h). Goes to the same policy as the kernel's. */
 enum exit_action exit_handle_model_fault(struct exit_context *context, struct kvm_run *run,
 					 uint64_t canonical, bool private_access);
+/* KVM_EXIT_HYPERCALL: the guest's KVM_HC_MAP_GPA_RANGE share/unshare request,
+ * checked like the port's and answered in kvm_run.hypercall.ret. */
+enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run);
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run);
 
 #endif

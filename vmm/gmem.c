@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -46,10 +47,20 @@ void gmem_init(struct gmem *gmem)
 {
 	memset(gmem, 0, sizeof(*gmem));
 	gmem->fd = gmem->content_fd = gmem->sigbus_fd = -1;
+	for (size_t i = 0; i < GMEM_MAX_HOLDS; i++)
+		gmem->holds[i].pipe[0] = gmem->holds[i].pipe[1] = -1;
 }
 
 int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared, bool init_private,
 		uint64_t supported_flags, bool model, char *err, size_t err_size)
+{
+	return gmem_create_with_flags(gmem, vm_fd, size, support_shared, init_private, 0,
+				      supported_flags, model, err, err_size);
+}
+
+int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
+			   bool init_private, uint64_t extra_flags, uint64_t supported_flags,
+			   bool model, char *err, size_t err_size)
 {
 	gmem_init(gmem);
 	gmem->size = size;
@@ -64,18 +75,27 @@ int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared
 		return -1;
 	}
 	/* The model keeps INIT_PRIVATE itself and needs mappable contents. */
-	gmem->kernel_flags = gmem_kernel_flags(support_shared, init_private && !model);
+	gmem->kernel_flags =
+		gmem_kernel_flags(support_shared, init_private && !model) | extra_flags;
 
 	uint64_t missing = gmem->kernel_flags & ~supported_flags;
 	if (missing) {
 		snprintf(err, err_size,
-			 "this kernel's guest_memfd lacks flag%s %s%s (KVM_CAP_GUEST_MEMFD_FLAGS = "
-			 "%#" PRIx64 "): run on Linux 6.18 or later",
+			 "this kernel's guest_memfd lacks flag%s %s%s%s (KVM_CAP_GUEST_MEMFD_FLAGS "
+			 "= "
+			 "%#" PRIx64 "): %s",
 			 (missing & (missing - 1)) ? "s" : "",
 			 (missing & GUEST_MEMFD_FLAG_MMAP) ? "GUEST_MEMFD_FLAG_MMAP " : "",
-			 (missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? "GUEST_MEMFD_FLAG_INIT_SHARED"
+			 (missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? "GUEST_MEMFD_FLAG_INIT_SHARED "
 								  : "",
-			 supported_flags);
+			 (missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
+				 ? "GUEST_MEMFD_FLAG_NO_DIRECT_MAP"
+				 : "",
+			 supported_flags,
+			 missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP
+				 ? "NO_DIRECT_MAP is proposed upstream and in no released kernel; "
+				   "drop no_direct_map from [gmem] flags or run on a kernel with it"
+				 : "run on Linux 6.18 or later");
 		return -1;
 	}
 	gmem->fd = kvm_create_guest_memfd(vm_fd, size, gmem->kernel_flags);
@@ -195,31 +215,64 @@ int gmem_resync_host_view(struct gmem *gmem, uint64_t offset, uint64_t size)
 	return 0;
 }
 
-static bool valid_range(const struct gmem *gmem, uint64_t offset, uint64_t size)
+/* Where the model keeps its answers: the host view's pages are zapped as the
+ * kernel's unmap_mapping_range() would (the next touch faults them back in). */
+static void zap_host_view(struct gmem *gmem, uint64_t offset, uint64_t size)
 {
-	return size && offset % GMEM_PAGE_SIZE == 0 && size % GMEM_PAGE_SIZE == 0 &&
-	       offset < gmem->size && size <= gmem->size - offset;
+	if (gmem->host_view)
+		madvise(gmem->host_view + offset, size, MADV_DONTNEED);
+}
+
+/* The first page of [offset, offset + size) a hold references, or -1. */
+static int64_t first_held(const struct gmem *gmem, uint64_t offset, uint64_t size)
+{
+	int64_t first = -1;
+	for (size_t i = 0; i < GMEM_MAX_HOLDS; i++) {
+		const struct gmem_hold *hold = &gmem->holds[i];
+		if (hold->pipe[0] < 0 || hold->offset >= offset + size ||
+		    hold->offset + hold->size <= offset)
+			continue;
+		uint64_t busy = hold->offset > offset ? hold->offset : offset;
+		if (first < 0 || busy < (uint64_t)first)
+			first = (int64_t)busy;
+	}
+	return first;
 }
 
 /*
- * All or nothing: the kernel's ioctl (native), then the host view, then the
- * state. A failure at any step puts the view back from the unchanged state,
- * so the state and the views never disagree (the checker relies on it).
+ * The model of KVM_SET_MEMORY_ATTRIBUTES2 (docs/upstream.md, "The
+ * conversion call"): the kernel's checks in the kernel's order, each EINVAL;
+ * a range already so is left alone; to private first tears the host
+ * mappings down, then fails with EAGAIN at the first page a reference holds,
+ * leaving the attributes as they were. Contents stay in both directions.
  */
-static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum shareability state)
+static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request)
 {
-	if (!gmem->support_shared)
-		return -ENOTTY;
-	if (!valid_range(gmem, offset, size))
+	uint64_t offset = request->offset, size = request->size;
+	if (request->flags)
 		return -EINVAL;
-	if (!gmem->model) {
-		struct kvm_gmem_convert request = { .offset = offset, .size = size };
-		unsigned long op = state == SHAREABILITY_ALL ? KVM_GMEM_CONVERT_SHARED
-							     : KVM_GMEM_CONVERT_PRIVATE;
-		if (fault_inject(FAULT_CONVERT) || ioctl(gmem->fd, op, &request) < 0) {
-			failed_step = state == SHAREABILITY_ALL ? "KVM_GMEM_CONVERT_SHARED"
-								: "KVM_GMEM_CONVERT_PRIVATE";
-			return -errno;
+	for (size_t i = 0; i < sizeof(request->reserved) / sizeof(request->reserved[0]); i++)
+		if (request->reserved[i])
+			return -EINVAL;
+	if (!gmem->vm_has_private_memory)
+		return -EINVAL;
+	if (request->attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE)
+		return -EINVAL;
+	if (size == 0 || offset > UINT64_MAX - size)
+		return -EINVAL;
+	if (offset % GMEM_PAGE_SIZE || size % GMEM_PAGE_SIZE)
+		return -EINVAL;
+	if (offset + size > gmem->size)
+		return -EINVAL;
+	enum shareability state = request->attributes ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
+	if (shareability_range_is(&gmem->shareability, offset, size, state))
+		return 0;
+	if (state == SHAREABILITY_GUEST) {
+		zap_host_view(gmem, offset, size);
+		int64_t busy = first_held(gmem, offset, size);
+		if (busy >= 0) {
+			request->error_offset = (uint64_t)busy;
+			return -EAGAIN;
 		}
 	}
 	int status = update_host_view(gmem, offset, size, state);
@@ -238,6 +291,73 @@ static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum share
 	return status;
 }
 
+int gmem_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request)
+{
+	failed_step = "KVM_SET_MEMORY_ATTRIBUTES2";
+	if (gmem->model)
+		return model_set_attributes(gmem, request);
+	if (fault_inject(FAULT_CONVERT) || ioctl(gmem->fd, KVM_SET_MEMORY_ATTRIBUTES2, request) < 0)
+		return -errno;
+	/* The kernel keeps the attributes; the VMM mirrors them for its lookups. */
+	enum shareability state = request->attributes ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
+	int status = shareability_set(&gmem->shareability, request->offset, request->size, state);
+	if (status < 0)
+		failed_step = "growing the VMM's copy of the attributes";
+	return status;
+}
+
+/* One call with the VMM's answer to EAGAIN: drop the holds from the busy
+ * page on (a device stopping its DMA), then go on from there. */
+static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t size,
+				   uint64_t attributes)
+{
+	uint64_t end = offset + size;
+	for (unsigned int attempt = 0;; attempt++) {
+		struct kvm_memory_attributes2 request = { .offset = offset,
+							  .size = end - offset,
+							  .attributes = attributes };
+		int status = gmem_set_attributes(gmem, &request);
+		if (status != -EAGAIN)
+			return status;
+		gmem->stats.eagain++;
+		if (attempt == GMEM_EAGAIN_RETRIES || request.error_offset < offset ||
+		    request.error_offset >= end) {
+			gmem->last_busy_offset = request.error_offset;
+			failed_step = "KVM_SET_MEMORY_ATTRIBUTES2 (a page stayed referenced: "
+				      "something outside gmemvm pins it)";
+			return -EAGAIN;
+		}
+		gmem->stats.holds_released += (uint64_t)gmem_release(gmem, request.error_offset,
+								     end - request.error_offset);
+		gmem->stats.retries++;
+		offset = request.error_offset;
+	}
+}
+
+/*
+ * The VMM's conversion through KVM_SET_MEMORY_ATTRIBUTES2. After an EAGAIN
+ * the call is repeated from error_offset; the pages before it are then set
+ * with one more call, which returns at once where the kernel had already
+ * converted them and converts them where it had left every attribute as it
+ * was. A failed to-private call leaves the host's mappings of the range torn
+ * down: the next host access faults them back in from the unchanged state.
+ */
+static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum shareability state)
+{
+	if (!gmem->support_shared)
+		return -ENOTTY;
+	uint64_t attributes = state == SHAREABILITY_GUEST ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+	uint64_t retries_before = gmem->stats.retries;
+	int status = set_attributes_retrying(gmem, offset, size, attributes);
+	if (status == 0 && gmem->stats.retries != retries_before) {
+		struct kvm_memory_attributes2 prefix = { .offset = offset,
+							 .size = size,
+							 .attributes = attributes };
+		status = gmem_set_attributes(gmem, &prefix);
+	}
+	return status;
+}
+
 int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size)
 {
 	return convert(gmem, offset, size, SHAREABILITY_ALL);
@@ -246,6 +366,59 @@ int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size)
 int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size)
 {
 	return convert(gmem, offset, size, SHAREABILITY_GUEST);
+}
+
+/*
+ * A real page reference, as a device doing DMA holds one: the pages are
+ * spliced into a pipe (vmsplice takes a reference on each), and stay
+ * referenced until the pipe is closed.
+ */
+int gmem_hold(struct gmem *gmem, uint64_t offset, uint64_t size)
+{
+	if (!size || offset % GMEM_PAGE_SIZE || size % GMEM_PAGE_SIZE || offset > gmem->size ||
+	    size > gmem->size - offset || size > GMEM_MAX_HOLD_SIZE)
+		return -EINVAL;
+	if (!gmem->host_view ||
+	    !shareability_range_is(&gmem->shareability, offset, size, SHAREABILITY_ALL))
+		return -EPERM; /* the host can reference only what it can map */
+	struct gmem_hold *hold = NULL;
+	for (size_t i = 0; i < GMEM_MAX_HOLDS && !hold; i++)
+		if (gmem->holds[i].pipe[0] < 0)
+			hold = &gmem->holds[i];
+	if (!hold)
+		return -ENOSPC;
+	if (pipe2(hold->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	struct iovec pages = { .iov_base = gmem->host_view + offset, .iov_len = size };
+	ssize_t spliced = -1;
+	if (fcntl(hold->pipe[1], F_SETPIPE_SZ, (int)size) >= 0)
+		spliced = vmsplice(hold->pipe[1], &pages, 1, SPLICE_F_NONBLOCK);
+	if (spliced != (ssize_t)size) {
+		int error = spliced < 0 ? errno : ENOMEM;
+		close(hold->pipe[0]);
+		close(hold->pipe[1]);
+		hold->pipe[0] = hold->pipe[1] = -1;
+		return -error;
+	}
+	hold->offset = offset;
+	hold->size = size;
+	return 0;
+}
+
+int gmem_release(struct gmem *gmem, uint64_t offset, uint64_t size)
+{
+	int released = 0;
+	for (size_t i = 0; i < GMEM_MAX_HOLDS; i++) {
+		struct gmem_hold *hold = &gmem->holds[i];
+		if (hold->pipe[0] < 0 || hold->offset >= offset + size ||
+		    hold->offset + hold->size <= offset)
+			continue;
+		close(hold->pipe[0]);
+		close(hold->pipe[1]);
+		hold->pipe[0] = hold->pipe[1] = -1;
+		released++;
+	}
+	return released;
 }
 
 enum shareability gmem_shareability(const struct gmem *gmem, uint64_t offset)
@@ -386,6 +559,7 @@ int gmem_host_read_signal(const volatile uint8_t *address)
 
 void gmem_destroy(struct gmem *gmem)
 {
+	gmem_release(gmem, 0, UINT64_MAX);
 	if (gmem->host_view)
 		munmap(gmem->host_view, gmem->size);
 	if (gmem->content_view)

@@ -6,12 +6,14 @@
  * host mmap that faults with SIGBUS on GUEST pages, and hole punching that
  * zeroes the pages for every view.
  *
- * One interface, two implementations (docs/design.md, "Native or modelled"): where the kernel has
- * per-page conversion (KVM_GMEM_CONVERT_*), gmem_convert() calls it; where
- * it does not, this file models it on the kernel's own pieces: the content
- * stays in a real guest_memfd, and the host view of a GUEST page is a
- * never-shared guest_memfd mapped over it, so the SIGBUS comes from the
- * kernel. Callers above do not know which one served them.
+ * One interface, two implementations (docs/design.md, "Native or modelled"):
+ * where the kernel has upstream's in-place conversion (KVM_SET_MEMORY_ATTRIBUTES2
+ * on the guest_memfd fd), gmem_set_attributes() calls it; where it does not,
+ * this file models the same call, with the same struct, checks, errors and
+ * semantics (docs/upstream.md), on the kernel's own pieces: the content stays
+ * in a real guest_memfd, and the host view of a GUEST page is a never-shared
+ * guest_memfd mapped over it, so the SIGBUS comes from the kernel. Callers
+ * above do not know which one served them.
  *
  * Names: SUPPORT_SHARED is upstream GUEST_MEMFD_FLAG_MMAP; INIT_PRIVATE is
  * upstream's default, its absence GUEST_MEMFD_FLAG_INIT_SHARED.
@@ -25,9 +27,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvm_abi.h"
 #include "shareability.h"
 
 #define GMEM_PAGE_SIZE 4096ULL
+#define GMEM_MAX_HOLDS 16
+/* A hold is a pipe full of page references; 1 MiB is the pipe size any user may set. */
+#define GMEM_MAX_HOLD_SIZE (1ULL << 20)
+/* EAGAIN answers after which the VMM gives up: its own holds are gone after the first. */
+#define GMEM_EAGAIN_RETRIES 3
+
+/* A reference the VMM holds on shared pages, as a device doing DMA would. */
+struct gmem_hold {
+	int pipe[2]; /* the spliced pages; -1 = unused */
+	uint64_t offset, size;
+};
+
+/* What the conversion call met: EAGAIN answers, retries, holds dropped for them. */
+struct gmem_stats {
+	uint64_t eagain, retries, holds_released;
+};
 
 struct gmem {
 	int fd; /* the kernel's guest_memfd, bound to memslots */
@@ -41,6 +60,12 @@ struct gmem {
 	int sigbus_fd;	       /* model: never-shared guest_memfd behind GUEST pages */
 	uint8_t *host_view;    /* MAP_SHARED view that honours shareability, or NULL */
 	uint8_t *content_view; /* model only: every page, for KVM's stand-in views */
+	/* The model's third check: upstream converts only on VM types with
+	 * private memory. The notes convert in modes shared and pkvm too. */
+	bool vm_has_private_memory;
+	struct gmem_hold holds[GMEM_MAX_HOLDS];
+	struct gmem_stats stats;
+	uint64_t last_busy_offset; /* error_offset of the EAGAIN the VMM gave up on */
 };
 
 /* An object that owns nothing yet (gmem_destroy on it is a no-op). */
@@ -60,6 +85,11 @@ uint64_t gmem_kernel_flags(bool support_shared, bool init_private);
  */
 int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared, bool init_private,
 		uint64_t supported_flags, bool model, char *err, size_t err_size);
+/* The same with upstream flags the notes do not have (GUEST_MEMFD_FLAG_NO_DIRECT_MAP),
+ * which the model cannot stand in for: refused where the kernel lacks them. */
+int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
+			   bool init_private, uint64_t extra_flags, uint64_t supported_flags,
+			   bool model, char *err, size_t err_size);
 
 /* The errno a host mmap with these flags gets: ENODEV without SUPPORT_SHARED,
  * EINVAL for anything but MAP_SHARED; 0 when it would succeed. */
@@ -89,13 +119,36 @@ int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, u
 	      size_t err_size);
 
 /*
- * CONVERT_SHARED / CONVERT_PRIVATE of [offset, offset + size). Returns 0 or
- * the negative errno the kernel gives: -ENOTTY without SUPPORT_SHARED (the
- * ioctls exist only then), -EINVAL for an empty, unaligned, overflowing or
- * out-of-file range, -ENOMEM when a view could not be updated.
+ * KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (notes: CONVERT_SHARED with
+ * attributes 0, CONVERT_PRIVATE with KVM_MEMORY_ATTRIBUTE_PRIVATE): the
+ * kernel's call, or the model's with the same checks in the same order.
+ * Returns 0 or a negative errno: -EINVAL (flags, reserved, VM type, unknown
+ * attributes, empty/overflowing/unaligned/past-the-end range, in that order),
+ * -EAGAIN with request->error_offset at the first referenced page (to private
+ * only; the host mappings are torn down even then), -ENOTTY on a kernel
+ * without the call. A range already so returns 0 at once.
+ */
+int gmem_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request);
+
+/*
+ * The VMM's conversion of [offset, offset + size) through that call: on
+ * EAGAIN it drops its own holds from error_offset on and retries, at most
+ * GMEM_EAGAIN_RETRIES times. Returns 0 or the call's negative errno; -ENOTTY
+ * without SUPPORT_SHARED (nothing of the file is ever shared).
  */
 int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size);
 int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size);
+
+/*
+ * Hold a real reference on the shared pages [offset, offset + size) through
+ * the host view (vmsplice into a pipe), as a device doing DMA would, until
+ * gmem_release(). 0, -EINVAL for a bad range or one over GMEM_MAX_HOLD_SIZE,
+ * -EPERM when a page is private or the host has no view, -ENOSPC when
+ * GMEM_MAX_HOLDS are taken, or the errno of pipe2/vmsplice.
+ */
+int gmem_hold(struct gmem *gmem, uint64_t offset, uint64_t size);
+/* Drop every hold that overlaps [offset, offset + size); returns how many. */
+int gmem_release(struct gmem *gmem, uint64_t offset, uint64_t size);
 
 /* Which step of the calling thread's last failed conversion or punch failed
  * (e.g. "mmap of the host view"), for the VMM's message. */

@@ -156,6 +156,21 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 		}
 		break;
 	}
+	case GMEMVM_HC_HOLD:
+	case GMEMVM_HC_RELEASE: {
+		bool hold = request.op == GMEMVM_HC_HOLD;
+		count(device, hold ? &device->stats.holds : &device->stats.releases);
+		int status = hold ? memmap_hold(device->memory, request.arg[0], request.arg[1])
+				  : memmap_release(device->memory, request.arg[0], request.arg[1]);
+		result = status >= 0	     ? GMEMVM_HC_OK
+			 : status == -ENOSYS ? GMEMVM_HC_ENOSYS
+			 : status == -EPERM  ? GMEMVM_HC_EPERM
+			 : status == -EINVAL ? GMEMVM_HC_EINVAL
+					     : GMEMVM_HC_ENOMEM; /* no room, or pipe2/vmsplice */
+		if (status < 0)
+			count(device, &device->stats.refused_holds);
+		break;
+	}
 	case GMEMVM_HC_DISCARD: {
 		count(device, &device->stats.discards);
 		int status = memmap_discard(device->memory, request.arg[0], request.arg[1]);

@@ -26,6 +26,7 @@ struct hypercall_stats {
 	uint64_t shares, unshares;	/* requests, whatever their result */
 	uint64_t refused_conversions;	/* share/unshare answered with an error */
 	uint64_t discards, refused_discards;
+	uint64_t holds, releases, refused_holds;
 };
 
 struct hypercall_device {

@@ -23,14 +23,26 @@ struct host_probe {
 	struct kvm_caps caps;
 	enum gmem_serving serving;
 	char serving_detail[192];
-	/* The notes' CONVERT_SHARED/CONVERT_PRIVATE as the kernel's
-	 * KVM_GMEM_CONVERT_* ioctls (later upstream proposals). */
-	bool gmem_conversion;
-	char conversion_detail[128];
+	/* Upstream's in-place conversion (notes: CONVERT_SHARED/CONVERT_PRIVATE):
+	 * KVM_SET_MEMORY_ATTRIBUTES2 answers on a guest_memfd, and the attribute
+	 * mask it accepts there (what KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES
+	 * reports). in_place_parameter: kvm.gmem_in_place_conversion, -1 = none. */
+	bool set_attributes2;
+	uint64_t gmem_attributes;
+	int in_place_parameter;
+	char attributes2_detail[128];
+	/* The guest's KVM_HC_MAP_GPA_RANGE reaches the VMM as KVM_EXIT_HYPERCALL;
+	 * the instruction is vmmcall on AMD, vmcall elsewhere. */
+	bool map_gpa_range_exits;
+	bool hypercall_vmmcall;
+	char map_gpa_range_detail[128];
 	/* A VM type with private memory attributes (KVM_X86_SW_PROTECTED_VM on
 	 * standard x86 kernels), asked of a throwaway VM of that type: use case
 	 * (a) runs natively on it. 0 attributes = none. */
 	unsigned long private_vm_type;
+	/* The software-protected VM type whether or not its VM-wide attributes
+	 * answer (with in-place conversion on they report 0); 0 = none. */
+	unsigned long protected_vm_type;
 	uint64_t private_vm_attributes;
 	uint64_t private_vm_gmem_flags;
 	/* This machine is QEMU's emulator (CPUID 0x40000000 says "TCGTCGTCGTCG"),

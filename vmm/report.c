@@ -29,8 +29,14 @@ uint64_t report_event(const struct run_report *report, enum event_kind kind)
 	case EVENT_BY_HYPERCALL:
 		return c->by_hypercall;
 	case EVENT_HYPERCALLS_REFUSED:
+		/* share/unshare refusals as the policy counts them, from the port
+		 * and from KVM_HC_MAP_GPA_RANGE alike */
 		return h->refused_bad_block + h->refused_unknown_op + h->refused_not_supported +
-		       h->refused_conversions + h->refused_discards;
+		       c->refused + h->refused_discards + h->refused_holds;
+	case EVENT_EAGAIN:
+		return c->eagain;
+	case EVENT_RETRIES:
+		return c->retries;
 	default:
 		return 0;
 	}
@@ -112,7 +118,7 @@ static uint64_t total_exits(const struct run_report *report)
 {
 	uint64_t total = 0;
 	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++)
-		if (kind != EXIT_KIND_HYPERCALL) /* already counted as io */
+		if (kind != EXIT_KIND_HYPERCALL) /* port requests: already counted as io */
 			total += report->exits[kind];
 	return total;
 }

@@ -18,7 +18,7 @@
 #include "probe.h"
 
 #define REPORT_MESSAGE_SIZE 512
-#define REPORT_MAX_FEATURES 12
+#define REPORT_MAX_FEATURES 16
 
 struct check_result {
 	bool passed;

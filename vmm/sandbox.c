@@ -2,6 +2,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -63,11 +64,15 @@ static const struct allowed_call vcpu_calls[] = {
 	     "a conversion rebinds the memslots of each view"),
 	WHEN(ioctl, 1, SCMP_CMP_EQ, UINT64_MAX, KVM_SET_MEMORY_ATTRIBUTES,
 	     "use case (a): the private attribute, on a VM type that has it"),
+	ANY(pipe2, "a hold: the pipe its page references live in"),
+	ANY(vmsplice, "a hold: referencing the pages"),
+	WHEN(fcntl, 1, SCMP_CMP_EQ, UINT64_MAX, F_SETPIPE_SZ, "a hold: room for its pages"),
+	ANY(close, "dropping a hold"),
 };
 
 static const struct allowed_call vcpu_native_calls[] = {
-	WHEN(ioctl, 1, SCMP_CMP_EQ, UINT64_MAX, KVM_GMEM_CONVERT_SHARED, "native conversion"),
-	WHEN(ioctl, 1, SCMP_CMP_EQ, UINT64_MAX, KVM_GMEM_CONVERT_PRIVATE, "native conversion"),
+	WHEN(ioctl, 1, SCMP_CMP_EQ, UINT64_MAX, KVM_SET_MEMORY_ATTRIBUTES2,
+	     "in-place conversion on the guest_memfd"),
 };
 
 static const struct allowed_call main_calls[] = {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -162,8 +163,8 @@ static void record_features(const struct vm *vm, struct run_report *report)
 	if (!legacy && (scenario->mode != MODE_SHARED || converted)) {
 		if (vm->gmem.support_shared)
 			report_add_feature(report,
-					   "per-page shareability and conversion (notes: "
-					   "CONVERT_SHARED/CONVERT_PRIVATE)",
+					   "in-place conversion: KVM_SET_MEMORY_ATTRIBUTES2 on the "
+					   "guest_memfd (notes: CONVERT_SHARED/CONVERT_PRIVATE)",
 					   native_conversion);
 		if (vm->gmem.support_shared && vm->gmem.model)
 			report_add_feature(
@@ -178,9 +179,28 @@ static void record_features(const struct vm *vm, struct run_report *report)
 					   ? "private memory (KVM_X86_SW_PROTECTED_VM)"
 					   : "private memory (no VM type has it; modelled)",
 				   native_attributes);
-		report_add_feature(report, "KVM_SET_MEMORY_ATTRIBUTES (private attribute)",
-				   native_attributes);
+		/* Which attribute call, and why: with in-place conversion on, the
+		 * VM-wide one reports 0 and the attributes live on the guest_memfd. */
+		report_add_feature(
+			report,
+			vm->host.in_place_parameter == 1
+				? "VM-wide KVM_SET_MEMORY_ATTRIBUTES (modelled: "
+				  "kvm.gmem_in_place_conversion=1 moved the attributes "
+				  "to the guest_memfd)"
+				: "VM-wide KVM_SET_MEMORY_ATTRIBUTES (use case (a) keeps "
+				  "shared memory outside the guest_memfd)",
+			native_attributes);
 	}
+	if (scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE)
+		report_add_feature(
+			report,
+			vm->host.map_gpa_range_exits
+				? "guest requests: KVM_HC_MAP_GPA_RANGE (KVM_EXIT_HYPERCALL)"
+				: "guest requests: the port (KVM_HC_MAP_GPA_RANGE does not "
+				  "reach the VMM on this kernel)",
+			vm->host.map_gpa_range_exits);
+	if (scenario->no_direct_map)
+		report_add_feature(report, "GUEST_MEMFD_FLAG_NO_DIRECT_MAP", true);
 	if (scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE) {
 		report_add_feature(
 			report, "private/shared views (shared GPA bit, memslots per view)", true);
@@ -256,17 +276,39 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 			 vm->host.guest_phys_bits);
 		return GMEMVM_STATUS_HOST;
 	}
-	if (devtree_build_fenced(vm->devtree, sizeof(vm->devtree), scenario, shared_bit,
-				 vm->host.under_emulator, err, ERROR_SIZE) < 0)
+	/* CoCo guests ask for conversions the way x86 CoCo guests do, where the
+	 * hypercall reaches the VMM; elsewhere through the port. */
+	struct devtree_host guest_needs = {
+		.shared_bit = shared_bit,
+		.exit_fence = vm->host.under_emulator,
+		.map_gpa_range = coco && vm->host.map_gpa_range_exits,
+	};
+	if (devtree_build_for_host(vm->devtree, sizeof(vm->devtree), scenario, &guest_needs, err,
+				   ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
 
-	/* Use case (a) runs on a VM type with private memory where the kernel
-	 * has one (docs/design.md, "Native or modelled"). */
+	/* Use case (a) runs on a VM type with VM-wide private memory attributes
+	 * where the kernel has one; the in-place modes on one whose guest_memfd
+	 * takes KVM_SET_MEMORY_ATTRIBUTES2 (docs/design.md, "Native or modelled"). */
 	bool native_private = scenario->mode == MODE_COCO_LEGACY && vm->host.private_vm_type;
-	unsigned long type = native_private ? vm->host.private_vm_type : 0;
+	bool native_in_place =
+		(scenario->mode == MODE_COCO_INPLACE || scenario->mode == MODE_PKVM) &&
+		(vm->host.gmem_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	unsigned long type = native_private    ? vm->host.private_vm_type
+			     : native_in_place ? vm->host.protected_vm_type
+					       : 0;
 	vm->vm_fd = kvm_create_vm(vm->kvm_fd, type);
 	if (vm->vm_fd < 0) {
 		snprintf(err, ERROR_SIZE, "KVM_CREATE_VM(type %lu) failed: %s", type,
+			 strerror(errno));
+		return GMEMVM_STATUS_HOST;
+	}
+	struct kvm_enable_cap map_gpa_range_exit = {
+		.cap = KVM_CAP_EXIT_HYPERCALL, .args = { 1ULL << GMEMVM_KVM_HC_MAP_GPA_RANGE }
+	};
+	if (guest_needs.map_gpa_range &&
+	    ioctl(vm->vm_fd, KVM_ENABLE_CAP, &map_gpa_range_exit) < 0) {
+		snprintf(err, ERROR_SIZE, "KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL) failed: %s",
 			 strerror(errno));
 		return GMEMVM_STATUS_HOST;
 	}
@@ -277,12 +319,17 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	}
 	/* Use case (a) keeps its state in memory attributes, not in the
 	 * guest_memfd: natively its file is exactly what the kernel makes. */
-	bool model = native_private ? false : !vm->host.gmem_conversion;
+	bool model = !native_private && !native_in_place;
 	uint64_t supported =
 		native_private ? vm->host.private_vm_gmem_flags : vm->host.caps.guest_memfd_flags;
-	if (gmem_create(&vm->gmem, vm->vm_fd, scenario->memory_size, scenario->support_shared,
-			scenario->init_private, supported, model, err, ERROR_SIZE) < 0)
+	uint64_t extra_flags = scenario->no_direct_map ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0;
+	if (gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size,
+				   scenario->support_shared, scenario->init_private, extra_flags,
+				   supported, model, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_HOST;
+	/* The notes convert in every mode with SUPPORT_SHARED; upstream only on
+	 * VM types with private memory, which the model then stands in for. */
+	vm->gmem.vm_has_private_memory = scenario->mode != MODE_COCO_LEGACY;
 	int layout =
 		memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit,
 			     native_private, (uint32_t)vm->host.caps.nr_memslots, err, ERROR_SIZE);
@@ -563,6 +610,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 			report.inconsistent = true;
 	}
 	report.conversions = conversion_read_stats(&vm->conversions);
+	report.conversions.eagain = vm->gmem.stats.eagain;
+	report.conversions.retries = vm->gmem.stats.retries;
 	report.private_mmap_tried =
 		scenario->mode == MODE_COCO_LEGACY && !scenario->support_shared && !vm->refused;
 	report.private_mmap_errno = vm->memory.private_mmap_errno;
