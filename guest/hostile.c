@@ -257,18 +257,19 @@ static void malformed_range(struct hostile *h, uint64_t *gpa, uint64_t *size)
 
 static uint32_t unknown_op(struct hostile *h)
 {
-	static const uint32_t fixed[] = { 0, 6, 0x7fffffffU, 0x80000000U, 0xffffffffU, 0x100U + 3 };
+	static const uint32_t fixed[] = { 0,	       GMEMVM_HC_RELEASE + 1, 0x7fffffffU,
+					  0x80000000U, 0xffffffffU,	      0x100U + 3 };
 	uint32_t op;
 
 	switch (pick(h, 3)) {
 	case 0:
 		return fixed[pick(h, sizeof(fixed) / sizeof(fixed[0]))];
 	case 1:
-		return (uint32_t)(6 + pick(h, 995));
+		return (uint32_t)(GMEMVM_HC_RELEASE + 1 + pick(h, 994));
 	default:
 		do
 			op = (uint32_t)next(h);
-		while (op >= GMEMVM_HC_DONE && op <= GMEMVM_HC_DISCARD);
+		while (op >= GMEMVM_HC_DONE && op <= GMEMVM_HC_RELEASE);
 		return op;
 	}
 }

@@ -135,7 +135,7 @@ done
 # Issue 3: the model's memory faults and conversions are visible, and real.
 "$gmemvm" run --trace "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>&1
 [ $? -eq 0 ] && grep -q "memory fault (modelled) gpa 0x200000 size 0x1000 -> convert private: done; map 0x200000+0x40000 \[PSSS" "$work/out" &&
-	grep -q "modelled: .*per-page shareability" "$work/out" &&
+	grep -Eq "(modelled|native): .*in-place conversion: KVM_SET_MEMORY_ATTRIBUTES2" "$work/out" &&
 	pass "--trace shows each memory fault, its conversion and the region's map" ||
 	fail "conversion trace: $(grep -m3 "memory fault" "$work/out")"
 # A wrong expectation of a conversion count must be reported, not passed.
@@ -151,6 +151,10 @@ else
 fi
 
 # Issue 5: the report's timings are consistent, and say "never" honestly.
+if ! command -v python3 >/dev/null; then
+	echo "skip: report timings: python3 is not installed (the lab's initramfs has none)"
+	skipped=$((skipped + 1))
+else
 times=$(python3 - "$work"/*.json <<'PY'
 import json, sys
 bad = []
@@ -170,6 +174,7 @@ PY
 )
 [ -z "$times" ] && pass "reports: entry <= status <= total, peak memory, conversion timing; -1 where the guest never ran" ||
 	fail "report timings: $times"
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -67,6 +67,9 @@ int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool sup
 	gmem->support_shared = support_shared;
 	gmem->init_private = init_private;
 	gmem->model = model;
+	/* The model stands in for a VM type with private memory (upstream
+	 * converts only there); tests clear it to see the refusal. */
+	gmem->vm_has_private_memory = true;
 	if (init_private && !support_shared) {
 		snprintf(err, err_size,
 			 "GUEST_MEMFD_FLAG_INIT_PRIVATE needs GUEST_MEMFD_FLAG_SUPPORT_SHARED "
@@ -81,15 +84,14 @@ int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool sup
 	uint64_t missing = gmem->kernel_flags & ~supported_flags;
 	if (missing) {
 		snprintf(err, err_size,
-			 "this kernel's guest_memfd lacks flag%s %s%s%s (KVM_CAP_GUEST_MEMFD_FLAGS "
-			 "= "
-			 "%#" PRIx64 "): %s",
+			 "this kernel's guest_memfd lacks flag%s%s%s%s "
+			 "(KVM_CAP_GUEST_MEMFD_FLAGS = %#" PRIx64 "): %s",
 			 (missing & (missing - 1)) ? "s" : "",
-			 (missing & GUEST_MEMFD_FLAG_MMAP) ? "GUEST_MEMFD_FLAG_MMAP " : "",
-			 (missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? "GUEST_MEMFD_FLAG_INIT_SHARED "
+			 (missing & GUEST_MEMFD_FLAG_MMAP) ? " GUEST_MEMFD_FLAG_MMAP" : "",
+			 (missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? " GUEST_MEMFD_FLAG_INIT_SHARED"
 								  : "",
 			 (missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
-				 ? "GUEST_MEMFD_FLAG_NO_DIRECT_MAP"
+				 ? " GUEST_MEMFD_FLAG_NO_DIRECT_MAP"
 				 : "",
 			 supported_flags,
 			 missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP

@@ -61,7 +61,8 @@ struct gmem {
 	uint8_t *host_view;    /* MAP_SHARED view that honours shareability, or NULL */
 	uint8_t *content_view; /* model only: every page, for KVM's stand-in views */
 	/* The model's third check: upstream converts only on VM types with
-	 * private memory. The notes convert in modes shared and pkvm too. */
+	 * private memory. The notes convert in modes shared and pkvm too, so
+	 * gmem_create sets it for the model; the kernel decides natively. */
 	bool vm_has_private_memory;
 	struct gmem_hold holds[GMEM_MAX_HOLDS];
 	struct gmem_stats stats;

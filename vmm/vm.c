@@ -327,9 +327,6 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 				   scenario->support_shared, scenario->init_private, extra_flags,
 				   supported, model, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_HOST;
-	/* The notes convert in every mode with SUPPORT_SHARED; upstream only on
-	 * VM types with private memory, which the model then stands in for. */
-	vm->gmem.vm_has_private_memory = scenario->mode != MODE_COCO_LEGACY;
 	int layout =
 		memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit,
 			     native_private, (uint32_t)vm->host.caps.nr_memslots, err, ERROR_SIZE);
