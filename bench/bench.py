@@ -332,7 +332,8 @@ def main():
     if not os.path.exists("/dev/kvm"):
         # 77: meson's skip, for the smoke test on a host without KVM.
         print("gmemvm-bench: skipped: /dev/kvm is missing, so nothing can be measured here "
-              "(load kvm or use a KVM host)")
+              "(load kvm or use a KVM host; scripts/bench --lab measures conversions inside "
+              "the lab's kernel)")
         sys.exit(77 if args.smoke else 3)
     args.pio_rounds, args.fault_pages = 100000, 4096
     args.flip_rounds, args.flip_rounds_2m = 5000, 2000
