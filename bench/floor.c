@@ -19,7 +19,7 @@
  * does (vmm/memmap.c): mmap(MAP_FIXED) of the range in the guest's view and in
  * the host's view, and for legacy a fallocate(PUNCH_HOLE) of the backing the
  * range no longer uses. A store to a page whose view maps a never-shared
- * guest_memfd comes back as an MMIO exit here (HOST-FACTS.md): the fault.
+ * guest_memfd comes back as an MMIO exit on PVM hosts: the fault.
  */
 #include <errno.h>
 #include <fcntl.h>

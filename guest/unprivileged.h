@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Running pure computation in user mode. On hosts that emulate the guest's
- * supervisor code one instruction at a time (PVM, HOST-FACTS.md) user-mode
+ * supervisor code one instruction at a time (PVM, docs/design.md) user-mode
  * code runs natively, about 1000 times faster, so the guest reads its device
  * tree in user mode (issue 5's start-up time). The VMM maps every page user-
  * accessible and gives each vCPU a TSS (gmemvm_abi.h). User-mode code may

@@ -3,7 +3,7 @@
  * The contract between the gmemvm VMM and its guest: guest-physical layout,
  * the ports and MMIO addresses the VMM handles, the hypercall request block,
  * and the device-tree property names. Both sides include this file and nothing
- * else of each other (DESIGN.md, "Guest").
+ * else of each other (docs/design.md).
  */
 #ifndef GMEMVM_ABI_H
 #define GMEMVM_ABI_H
@@ -52,7 +52,7 @@
  * Every page is user-accessible and the GDT has user segments and a TSS per
  * vCPU (TR loaded), so the guest can run pure computation in user mode: on
  * hosts that emulate supervisor code instruction by instruction (PVM,
- * HOST-FACTS.md) user mode runs natively, about 1000x faster. DS, ES, FS
+ * docs/design.md) user mode runs natively, about 1000x faster. DS, ES, FS
  * and GS hold the user data selector so that an iretq to user mode keeps them.
  */
 #define GMEMVM_SELECTOR_KERNEL_CODE 0x08

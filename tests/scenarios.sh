@@ -84,6 +84,15 @@ inconsistent=$(grep -L '"consistent": true' "$work"/*.json || true)
 [ -z "$inconsistent" ] && pass "the checker found state, memslots and views consistent after every run" ||
 	fail "inconsistent runs: $inconsistent"
 
+# NO_DIRECT_MAP is never modelled: where the kernel lacks it, the run is
+# refused with exit status 3 and the flag's name.
+if grep -q "NO_DIRECT_MAP no" "$work/probe"; then
+	"$gmemvm" run -q "$repo/configs/shared-no-direct-map.ini" >"$work/out" 2>&1
+	[ $? -eq 3 ] && grep -q "lacks flag.*GUEST_MEMFD_FLAG_NO_DIRECT_MAP" "$work/out" &&
+		pass "no_direct_map on a kernel without it: exit 3, the flag named" ||
+		fail "no_direct_map refusal: $(cat "$work/out")"
+fi
+
 # The checks below drive modes shared, pkvm and coco-inplace, which need a
 # guest_memfd the host can mmap (GUEST_MEMFD_FLAG_MMAP, Linux 6.18 and later).
 if grep -q "MMAP (notes: SUPPORT_SHARED) yes" "$work/probe"; then
@@ -134,7 +143,7 @@ done
 
 # Issue 3: the model's memory faults and conversions are visible, and real.
 "$gmemvm" run --trace "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>&1
-[ $? -eq 0 ] && grep -q "memory fault (modelled) gpa 0x200000 size 0x1000 -> convert private: done; map 0x200000+0x40000 \[PSSS" "$work/out" &&
+[ $? -eq 0 ] && grep -q "memory fault (modelled) gpa 0x200000 size 0x1000 -> convert private with KVM_SET_MEMORY_ATTRIBUTES2: done; map 0x200000+0x40000 \[PSSS" "$work/out" &&
 	grep -Eq "(modelled|native): .*in-place conversion: KVM_SET_MEMORY_ATTRIBUTES2" "$work/out" &&
 	pass "--trace shows each memory fault, its conversion and the region's map" ||
 	fail "conversion trace: $(grep -m3 "memory fault" "$work/out")"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The differential test of DESIGN.md ("Real first, model only where the
+ * The differential test of docs/design.md ("Real first, model only where the
  * kernel is missing a feature"): where the kernel and the model both offer
  * a behaviour, they must agree. For each of the notes' flag combinations
  * (support_shared, init_private) in {(0,0), (1,0), (1,1)} the same sequence

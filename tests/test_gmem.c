@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * guest_memfd on the real kernel: first the behaviour table of
- * HOST-FACTS.md ("guest_memfd behaviour here") with raw
+ * the kernel's own guest_memfd behaviour with raw
  * KVM_CREATE_GUEST_MEMFD calls, then the vmm/gmem.c layer on top of it.
  * Flag combinations the kernel does not report in KVM_CAP_GUEST_MEMFD_FLAGS
  * are checked to fail with EINVAL instead. Needs /dev/kvm; exits 77 (skip)
@@ -115,7 +115,7 @@ static bool all_zero(const uint8_t *bytes, size_t size)
 	return true;
 }
 
-/* ---- The kernel's guest_memfd (HOST-FACTS.md table) -------------------- */
+/* ---- The kernel's guest_memfd (as the kernel has it) -------------------- */
 
 static void test_flags_none_cannot_mmap(void **state)
 {
@@ -208,7 +208,7 @@ static bool is_refusal(int error)
 
 /*
  * Measured on the 6.18 host: pread/pwrite fail with ESPIPE and ftruncate
- * with EINVAL for every flag combination. HOST-FACTS.md says EINVAL/ENODEV
+ * with EINVAL for every flag combination; kernels have answered EINVAL/ENODEV
  * and ESPIPE respectively, so only "fails" is asserted, not the errno.
  */
 static void test_file_operations(void **state)

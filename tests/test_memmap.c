@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The guest memory map (vmm/memmap.c) and the conversion policy
- * (vmm/conversion.c) on the real kernel, for each mode of DESIGN.md's table:
+ * (vmm/conversion.c) on the real kernel, for each mode of docs/design.md's table:
  * the memslots each mode binds, the two views of CoCo modes, conversions and
  * what they do to contents (use case (d) keeps them, (a) discards them), the
  * completion of a modelled access, the boot-time populate, the consistency
@@ -44,7 +44,7 @@
 #define TEST_SIZE    (TEST_PAGES * PAGE)
 #define ERR_SIZE     512
 
-/* One row of DESIGN.md's table, with the guest_memfd flags a run would use. */
+/* One row of docs/design.md's table, with the guest_memfd flags a run would use. */
 struct mode_case {
 	enum vm_mode mode;
 	bool support_shared, init_private;
@@ -587,14 +587,14 @@ static void test_stage_rules(void **state)
 		{ MODE_COCO_INPLACE, 1, true, true, "stage 1 refuses" },
 		{ MODE_COCO_LEGACY, 1, true, false, "stage 1 refuses" },
 		{ MODE_COCO_LEGACY, 1, true, true, "stage 1 refuses" },
-		{ MODE_SHARED, 1, true, true, "INIT_PRIVATE does not exist in stage 1" },
-		{ MODE_COCO_LEGACY, 1, false, true, "INIT_PRIVATE does not exist in stage 1" },
+		{ MODE_SHARED, 1, true, true, "INIT_PRIVATE) does not exist in stage 1" },
+		{ MODE_COCO_LEGACY, 1, false, true, "INIT_PRIVATE) does not exist in stage 1" },
 		{ MODE_PKVM, 2, false, false, "mode pkvm keeps shared memory in the guest_memfd" },
 		{ MODE_COCO_INPLACE, 2, false, false, "mode coco-inplace keeps shared memory" },
 		{ MODE_SHARED, 2, false, false, "mode shared keeps shared memory" },
 		{ MODE_SHARED, 1, false, false, "SUPPORT_SHARED" },
-		{ MODE_COCO_INPLACE, 2, false, true, "needs GUEST_MEMFD_FLAG_SUPPORT_SHARED" },
-		{ MODE_COCO_LEGACY, 2, true, false, "only together with INIT_PRIVATE" },
+		{ MODE_COCO_INPLACE, 2, false, true, "needs GUEST_MEMFD_FLAG_MMAP" },
+		{ MODE_COCO_LEGACY, 2, true, false, "only on a file private by default" },
 		/* Accepted cells. */
 		{ MODE_COCO_LEGACY, 1, false, false, NULL },
 		{ MODE_COCO_LEGACY, 2, false, false, NULL },
@@ -1026,12 +1026,20 @@ static void test_trace(void **state)
 	size_t lines = 0;
 	for (const char *c = text; *c; c++)
 		lines += *c == '\n';
-	if (lines != 3 ||
-	    !strstr(text, "[vcpu 2] hypercall gpa 0x200000 size 0x1000 -> convert private: done; "
-			  "map 0x200000+0x40000 [PSSS") ||
-	    !strstr(text, "-> convert private: already so") ||
-	    !strstr(text, "[vcpu 1] memory fault (modelled) gpa 0xfff000 size 0x1000 -> convert "
-			  "private: done; map 0xfc0000+0x40000 [SSS") ||
+	/* Each line names the call that converted: VM-wide in coco-legacy. */
+	const char *call = f->scenario.mode == MODE_COCO_LEGACY ? "KVM_SET_MEMORY_ATTRIBUTES"
+								: "KVM_SET_MEMORY_ATTRIBUTES2";
+	char first[160], second[80], third[160];
+	snprintf(first, sizeof(first),
+		 "[vcpu 2] hypercall gpa 0x200000 size 0x1000 -> convert private with %s: done; "
+		 "map 0x200000+0x40000 [PSSS",
+		 call);
+	snprintf(second, sizeof(second), "-> convert private with %s: already so", call);
+	snprintf(third, sizeof(third),
+		 "[vcpu 1] memory fault (modelled) gpa 0xfff000 size 0x1000 -> convert private "
+		 "with %s: done; map 0xfc0000+0x40000 [SSS",
+		 call);
+	if (lines != 3 || !strstr(text, first) || !strstr(text, second) || !strstr(text, third) ||
 	    !strstr(text, "SSSP]"))
 		fail_msg("unexpected trace:\n%s", text);
 	free(text);

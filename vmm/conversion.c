@@ -46,15 +46,17 @@ int conversion_check_stage(const struct scenario *scenario, char *why, size_t wh
 	}
 	if (scenario->stage == 1 && coco && scenario->support_shared) {
 		snprintf(why, why_size,
-			 "stage 1 refuses to bind a SUPPORT_SHARED guest_memfd to a CoCo VM "
+			 "stage 1 refuses to bind a mappable guest_memfd (GUEST_MEMFD_FLAG_MMAP; "
+			 "notes: SUPPORT_SHARED) to a CoCo VM "
 			 "(design notes, stage 1: \"validate that the VM type is not some Coco VM "
 			 "if GUEST_MEMFD_FLAG_SUPPORT_SHARED is set\")");
 		return -1;
 	}
 	if (scenario->stage == 1 && scenario->init_private) {
 		snprintf(why, why_size,
-			 "GUEST_MEMFD_FLAG_INIT_PRIVATE does not exist in stage 1 (design notes: "
-			 "a stage-2 flag)");
+			 "a mappable file private by default (no GUEST_MEMFD_FLAG_INIT_SHARED; "
+			 "notes: INIT_PRIVATE) does not exist in stage 1 (design notes: a stage-2 "
+			 "flag)");
 		return -1;
 	}
 	if ((scenario->mode == MODE_PKVM || scenario->mode == MODE_COCO_INPLACE ||
@@ -62,7 +64,7 @@ int conversion_check_stage(const struct scenario *scenario, char *why, size_t wh
 	    !scenario->support_shared) {
 		snprintf(why, why_size,
 			 "mode %s keeps shared memory in the guest_memfd, so it needs "
-			 "GUEST_MEMFD_FLAG_SUPPORT_SHARED (upstream GUEST_MEMFD_FLAG_MMAP)",
+			 "GUEST_MEMFD_FLAG_MMAP (notes: GUEST_MEMFD_FLAG_SUPPORT_SHARED)",
 			 config_mode_name(scenario->mode));
 		return -1;
 	}
@@ -70,7 +72,8 @@ int conversion_check_stage(const struct scenario *scenario, char *why, size_t wh
 	    !scenario->init_private) {
 		snprintf(why, why_size,
 			 "a CoCo VM that uses guest_memfd only for private memory sets "
-			 "SUPPORT_SHARED only together with INIT_PRIVATE (design notes, stage 2 "
+			 "GUEST_MEMFD_FLAG_MMAP (notes: SUPPORT_SHARED) only on a file private by "
+			 "default (no INIT_SHARED; notes: INIT_PRIVATE) (design notes, stage 2 "
 			 "usage), or the host could fault in its private pages");
 		return -1;
 	}
@@ -89,14 +92,22 @@ static void trace_conversion(struct conversion_policy *policy, int vcpu, const c
 	char picture[TRACE_COLUMNS + 1] = "";
 	if (gpa < ram)
 		memmap_render(policy->memory, window, length, picture, TRACE_COLUMNS);
+	unsigned int eagain = policy->mode == MODE_COCO_LEGACY ? 0 : gmem_last_eagain();
+	char retried[96] = "";
+	if (eagain)
+		snprintf(retried, sizeof(retried),
+			 " (after %u EAGAIN: a held page; the VMM dropped its holds and retried)",
+			 eagain);
 	fprintf(policy->trace,
-		"[vcpu %d] %s gpa %#" PRIx64 " size %#" PRIx64 " -> %s: %s; map %#" PRIx64
-		"+%#" PRIx64 " [%s]\n",
-		vcpu, cause, gpa, size, to_private ? "convert private" : "convert shared",
+		"[vcpu %d] %s gpa %#" PRIx64 " size %#" PRIx64 " -> convert %s with %s: %s%s; "
+		"map %#" PRIx64 "+%#" PRIx64 " [%s]\n",
+		vcpu, cause, gpa, size, to_private ? "private" : "shared",
+		policy->mode == MODE_COCO_LEGACY ? "KVM_SET_MEMORY_ATTRIBUTES"
+						 : "KVM_SET_MEMORY_ATTRIBUTES2",
 		status < 0  ? strerror(-status)
 		: converted ? "done"
 			    : "already so",
-		window, length, picture);
+		retried, window, length, picture);
 }
 
 static uint64_t monotonic_ns(void)

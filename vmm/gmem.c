@@ -73,8 +73,8 @@ int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool sup
 	if (init_private && !support_shared) {
 		snprintf(err, err_size,
 			 "GUEST_MEMFD_FLAG_INIT_PRIVATE needs GUEST_MEMFD_FLAG_SUPPORT_SHARED "
-			 "(EINVAL): "
-			 "a file the host cannot map is private anyway");
+			 "(notes' names; upstream: MMAP) (EINVAL): a file the host cannot map is "
+			 "private anyway");
 		return -1;
 	}
 	/* The model keeps INIT_PRIVATE itself and needs mappable contents. */
@@ -184,8 +184,10 @@ int gmem_map(struct gmem *gmem, char *err, size_t err_size)
 	if (error) {
 		snprintf(err, err_size, "mmap of guest_memfd (flags %#" PRIx64 ") failed: %s%s",
 			 gmem->kernel_flags, strerror(error),
-			 gmem->support_shared ? ""
-					      : " (only SUPPORT_SHARED guest_memfd can be mapped)");
+			 gmem->support_shared
+				 ? ""
+				 : " (only a guest_memfd with GUEST_MEMFD_FLAG_MMAP, notes: "
+				   "SUPPORT_SHARED, can be mapped)");
 		return -1;
 	}
 	gmem->host_view = view;
@@ -308,6 +310,13 @@ int gmem_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *reques
 	return status;
 }
 
+static __thread unsigned int last_eagain;
+
+unsigned int gmem_last_eagain(void)
+{
+	return last_eagain;
+}
+
 /* One call with the VMM's answer to EAGAIN: drop the holds from the busy
  * page on (a device stopping its DMA), then go on from there. */
 static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t size,
@@ -322,6 +331,7 @@ static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t 
 		if (status != -EAGAIN)
 			return status;
 		gmem->stats.eagain++;
+		last_eagain++;
 		if (attempt == GMEM_EAGAIN_RETRIES || request.error_offset < offset ||
 		    request.error_offset >= end) {
 			gmem->last_busy_offset = request.error_offset;
@@ -349,6 +359,7 @@ static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum share
 	if (!gmem->support_shared)
 		return -ENOTTY;
 	uint64_t attributes = state == SHAREABILITY_GUEST ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+	last_eagain = 0;
 	uint64_t retries_before = gmem->stats.retries;
 	int status = set_attributes_retrying(gmem, offset, size, attributes);
 	if (status == 0 && gmem->stats.retries != retries_before) {

@@ -151,6 +151,9 @@ int gmem_hold(struct gmem *gmem, uint64_t offset, uint64_t size);
 /* Drop every hold that overlaps [offset, offset + size); returns how many. */
 int gmem_release(struct gmem *gmem, uint64_t offset, uint64_t size);
 
+/* How many EAGAIN answers the calling thread's last conversion met (for --trace). */
+unsigned int gmem_last_eagain(void);
+
 /* Which step of the calling thread's last failed conversion or punch failed
  * (e.g. "mmap of the host view"), for the VMM's message. */
 const char *gmem_failed_step(void);

@@ -96,7 +96,8 @@ void report_evaluate(struct run_report *report)
 	}
 	if (report->private_mmap_tried && report->private_mmap_errno == 0) {
 		snprintf(report->mismatch, sizeof(report->mismatch),
-			 "the kernel let the host mmap a guest_memfd without SUPPORT_SHARED");
+			 "the kernel let the host mmap a guest_memfd without GUEST_MEMFD_FLAG_MMAP "
+			 "(notes: SUPPORT_SHARED)");
 		return;
 	}
 	if (report->inconsistent) {

@@ -199,6 +199,13 @@ static void record_features(const struct vm *vm, struct run_report *report)
 				: "guest requests: the port (KVM_HC_MAP_GPA_RANGE does not "
 				  "reach the VMM on this kernel)",
 			vm->host.map_gpa_range_exits);
+	/* Upstream's protected VMs (arm64) share and unshare anonymous memory
+	 * inside the hypervisor; mode pkvm shows the notes' design instead. */
+	if (scenario->mode == MODE_PKVM)
+		report_add_feature(report,
+				   "pKVM on guest_memfd (the design notes' design; upstream pKVM "
+				   "uses anonymous memory)",
+				   false);
 	if (scenario->no_direct_map)
 		report_add_feature(report, "GUEST_MEMFD_FLAG_NO_DIRECT_MAP", true);
 	if (scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE) {
@@ -622,9 +629,9 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	if (!options->quiet) {
 		printf("%s: %s\n", config_outcome_name(report.outcome), report.message);
 		if (report.private_mmap_tried)
-			printf("host mmap of the private guest_memfd: %s (no SUPPORT_SHARED: the "
-			       "VMM "
-			       "never maps it)\n",
+			printf("host mmap of the private guest_memfd: %s (no "
+			       "GUEST_MEMFD_FLAG_MMAP, "
+			       "notes: SUPPORT_SHARED: the VMM never maps it)\n",
 			       report.private_mmap_errno ? strerror(report.private_mmap_errno)
 							 : "succeeded, unexpectedly");
 		report_print_refusals(stdout, &report);
