@@ -64,8 +64,11 @@ static void fixture_open(struct fixture *f, enum backend backend, bool private_b
 	f->backend = backend;
 	f->vm_fd = kvm_create_vm(kvm_fd, model ? 0 : host.protected_vm_type);
 	assert_true(f->vm_fd >= 0);
-	if (gmem_create(&f->gmem, f->vm_fd, GMEM_SIZE, true, private_by_default,
-			host.caps.guest_memfd_flags, model, err, sizeof(err)) < 0 ||
+	/* A VM type may offer fewer flags than KVM as a whole: ask this VM. */
+	uint64_t supported =
+		(uint64_t)kvm_check_extension(f->vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (gmem_create(&f->gmem, f->vm_fd, GMEM_SIZE, true, private_by_default, supported, model,
+			err, sizeof(err)) < 0 ||
 	    gmem_map(&f->gmem, err, sizeof(err)) < 0)
 		fail_msg("%s backend: %s", backend_names[backend], err);
 }

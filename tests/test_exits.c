@@ -523,6 +523,63 @@ static void test_memory_fault(void **state)
 	assert_message_has(&f->context, "shared");
 }
 
+/* The guest's KVM_HC_MAP_GPA_RANGE, as KVM hands it over. */
+static void make_map_gpa_range(struct kvm_run *run, uint64_t nr, uint64_t gpa, uint64_t pages,
+			       uint64_t attributes)
+{
+	make_exit(run, KVM_EXIT_HYPERCALL);
+	run->hypercall.nr = nr;
+	run->hypercall.args[0] = gpa;
+	run->hypercall.args[1] = pages;
+	run->hypercall.args[2] = attributes;
+	run->hypercall.ret = 0x5a5a; /* must be overwritten */
+}
+
+/* A hostile guest's KVM_HC_MAP_GPA_RANGE: every malformed request gets an
+ * error in rax, nothing is converted, and the vCPU goes on. */
+static void test_map_gpa_range_hostile(void **state)
+{
+	struct fixture *f = *state;
+	struct scenario scenario = { .mode = MODE_COCO_INPLACE, .stage = 2 };
+	struct conversion_policy policy;
+	conversion_init(&policy, &scenario, &f->memory, NULL);
+	static const struct {
+		uint64_t nr, gpa, pages, attributes;
+		int32_t result;
+	} requests[] = {
+		{ 99, 0x200000, 1, 0, GMEMVM_HC_ENOSYS }, /* not MAP_GPA_RANGE */
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, 0x200000, 1, 1, GMEMVM_HC_EINVAL }, /* 2 MiB pages */
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, 0x200000, 1, 1ULL << 5, GMEMVM_HC_EINVAL },
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, 0x200000, UINT64_MAX, 0, GMEMVM_HC_EINVAL },
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, 0x200000, (1ULL << 52) + 1, 0, GMEMVM_HC_EINVAL },
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, RAM_SIZE, 1, 0, GMEMVM_HC_EINVAL },
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, RAM_SIZE - 4096, 2, 0, GMEMVM_HC_EINVAL },
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, 0x200800, 1, 0, GMEMVM_HC_EINVAL },
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, 1ULL << 46, 1, 0,
+		  GMEMVM_HC_EINVAL }, /* shared alias */
+		/* Well formed, but this guest_memfd cannot convert (no MMAP). */
+		{ GMEMVM_KVM_HC_MAP_GPA_RANGE, 0x200000, 1, GMEMVM_MAP_GPA_RANGE_ENCRYPTED,
+		  GMEMVM_HC_EPERM },
+	};
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		f->context.conversions = &policy;
+		make_map_gpa_range(f->run, requests[i].nr, requests[i].gpa, requests[i].pages,
+				   requests[i].attributes);
+		assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+		assert_int_equal((int64_t)f->run->hypercall.ret, requests[i].result);
+	}
+	/* Without a conversion policy (no mode converts) the call is unknown. */
+	f->context.conversions = NULL;
+	make_map_gpa_range(f->run, GMEMVM_KVM_HC_MAP_GPA_RANGE, 0x200000, 1, 0);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	assert_int_equal((int64_t)f->run->hypercall.ret, GMEMVM_HC_ENOSYS);
+	assert_int_equal(f->context.exits[EXIT_KIND_MAP_GPA_RANGE],
+			 sizeof(requests) / sizeof(requests[0]) + 1);
+	struct conversion_stats stats = conversion_read_stats(&policy);
+	assert_int_equal(stats.pages_to_private + stats.pages_to_shared, 0);
+	conversion_destroy(&policy);
+}
+
 static void test_unknown_exit(void **state)
 {
 	struct fixture *f = *state;
@@ -829,6 +886,7 @@ int main(void)
 		TEST(test_internal_error_emulation),
 		TEST(test_internal_error_other_suberrors),
 		TEST(test_memory_fault),
+		TEST(test_map_gpa_range_hostile),
 		TEST(test_unknown_exit),
 		TEST(test_exit_counts),
 		TEST(test_iotrap_overlap_and_adjacent),

@@ -16,7 +16,7 @@ enum fault_site {
 	FAULT_REMAP,	  /* mmap(MAP_FIXED) of a view page: "remap" */
 	FAULT_PUNCH,	  /* fallocate(PUNCH_HOLE): "punch" */
 	FAULT_STATE,	  /* growing the shareability state: "state" */
-	FAULT_CONVERT,	  /* KVM_GMEM_CONVERT_* on a kernel that has it: "convert" */
+	FAULT_CONVERT,	  /* KVM_SET_MEMORY_ATTRIBUTES2 on a kernel that has it: "convert" */
 	FAULT_KVM_RUN,	  /* KVM_RUN: "kvm_run" */
 	FAULT_MEMSLOT,	  /* KVM_SET_USER_MEMORY_REGION2: "memslot" */
 	FAULT_ATTRIBUTES, /* KVM_SET_MEMORY_ATTRIBUTES: "attributes" */

@@ -205,10 +205,10 @@ static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
 	probe->in_place_parameter = read_in_place_parameter();
 	unsigned long type = probe->protected_vm_type;
 	int vm_fd = kvm_create_vm(kvm_fd, type);
-	uint64_t flags = probe->caps.guest_memfd_flags &
-			 (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
+	/* A plain guest_memfd: every VM type takes it (a software-protected
+	 * VM refuses INIT_SHARED on 7.3), and the call needs nothing more. */
 	int gmem_fd = vm_fd >= 0 && probe->caps.guest_memfd
-			      ? kvm_create_guest_memfd(vm_fd, PROBE_PAGE, flags)
+			      ? kvm_create_guest_memfd(vm_fd, PROBE_PAGE, 0)
 			      : -1;
 	if (gmem_fd < 0) {
 		snprintf(probe->attributes2_detail, sizeof(probe->attributes2_detail),

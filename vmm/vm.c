@@ -327,8 +327,12 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	/* Use case (a) keeps its state in memory attributes, not in the
 	 * guest_memfd: natively its file is exactly what the kernel makes. */
 	bool model = !native_private && !native_in_place;
+	/* A VM type may offer fewer flags than KVM as a whole: ask this VM. */
 	uint64_t supported =
-		native_private ? vm->host.private_vm_gmem_flags : vm->host.caps.guest_memfd_flags;
+		native_private ? vm->host.private_vm_gmem_flags
+		: native_in_place
+			? (uint64_t)kvm_check_extension(vm->vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS)
+			: vm->host.caps.guest_memfd_flags;
 	uint64_t extra_flags = scenario->no_direct_map ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0;
 	if (gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size,
 				   scenario->support_shared, scenario->init_private, extra_flags,
