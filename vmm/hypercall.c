@@ -160,8 +160,7 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 	case GMEMVM_HC_RELEASE: {
 		bool hold = request.op == GMEMVM_HC_HOLD;
 		count(device, hold ? &device->stats.holds : &device->stats.releases);
-		int status = hold ? memmap_hold(device->memory, request.arg[0], request.arg[1])
-				  : memmap_release(device->memory, request.arg[0], request.arg[1]);
+		int status = memmap_hold(device->memory, request.arg[0], request.arg[1], hold);
 		result = status >= 0	     ? GMEMVM_HC_OK
 			 : status == -ENOSYS ? GMEMVM_HC_ENOSYS
 			 : status == -EPERM  ? GMEMVM_HC_EPERM

@@ -818,28 +818,16 @@ int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size)
 	return status < 0 ? -(error ? error : EIO) : 0;
 }
 
-int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size)
+int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take)
 {
 	if (map->mode == MODE_COCO_LEGACY)
 		return -ENOSYS;
 	if (!page_range(map, gpa, size))
 		return -EINVAL;
 	pthread_mutex_lock(&map->lock);
-	int status = gmem_hold(map->gmem, gpa, size);
+	int status = take ? gmem_hold(map->gmem, gpa, size) : gmem_release(map->gmem, gpa, size);
 	pthread_mutex_unlock(&map->lock);
 	return status;
-}
-
-int memmap_release(struct memmap *map, uint64_t gpa, uint64_t size)
-{
-	if (map->mode == MODE_COCO_LEGACY)
-		return -ENOSYS;
-	if (!page_range(map, gpa, size))
-		return -EINVAL;
-	pthread_mutex_lock(&map->lock);
-	int released = gmem_release(map->gmem, gpa, size);
-	pthread_mutex_unlock(&map->lock);
-	return released;
 }
 
 static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t size, bool is_write)

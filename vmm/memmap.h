@@ -153,15 +153,14 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size);
 
 /*
- * A page reference the VMM holds on shared RAM [gpa, gpa + size), as a
- * device doing DMA would: a conversion to private then meets EAGAIN until
- * the VMM drops it (gmem_hold). -ENOSYS in coco-legacy, whose shared memory
- * is not in the guest_memfd; -EINVAL for a range that is not whole pages of
- * RAM; else what gmem_hold returns. memmap_release returns how many holds it
- * dropped, or the same errors.
+ * take: a page reference the VMM holds on shared RAM [gpa, gpa + size), as
+ * a device doing DMA would, so that a conversion to private meets EAGAIN
+ * until the VMM drops it (gmem_hold); else drop every hold overlapping the
+ * range and return how many (gmem_release). -ENOSYS in coco-legacy, whose
+ * shared memory is not in the guest_memfd; -EINVAL for a range that is not
+ * whole pages of RAM; else what gmem_hold returns.
  */
-int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size);
-int memmap_release(struct memmap *map, uint64_t gpa, uint64_t size);
+int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take);
 
 /* Which step of the calling thread's last failed conversion or discard
  * failed, for the VMM's message ("mmap of the private view", ...). */
