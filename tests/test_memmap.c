@@ -183,9 +183,9 @@ static void assert_consistent(struct fixture *f)
 static void convert(struct fixture *f, uint64_t gpa, uint64_t size, bool to_private,
 		    struct memmap_completion *completion, bool expect_converted)
 {
-	bool converted = !expect_converted;
-	assert_int_equal(memmap_convert(&f->map, gpa, size, to_private, completion, &converted), 0);
-	assert_int_equal(converted, expect_converted);
+	uint64_t pages = expect_converted ? 0 : 1;
+	assert_int_equal(memmap_convert(&f->map, gpa, size, to_private, completion, &pages), 0);
+	assert_int_equal(pages != 0, expect_converted);
 	assert_int_equal(memmap_is_private(&f->map, gpa, size), to_private);
 	assert_consistent(f);
 }
@@ -352,14 +352,14 @@ static void test_convert_round_trip(void **state)
 static void test_convert_bad_range(void **state)
 {
 	struct fixture *f = *state;
-	bool converted = true;
+	uint64_t pages = 1;
 	/* Outside RAM, straddling its end, unaligned, empty: -EINVAL, nothing changes. */
-	assert_int_equal(memmap_convert(&f->map, RAM_SIZE, PAGE, true, NULL, &converted), -EINVAL);
-	assert_false(converted);
-	converted = true;
-	assert_int_equal(memmap_convert(&f->map, RAM_SIZE - PAGE, 2 * PAGE, true, NULL, &converted),
+	assert_int_equal(memmap_convert(&f->map, RAM_SIZE, PAGE, true, NULL, &pages), -EINVAL);
+	assert_int_equal(pages, 0);
+	pages = 1;
+	assert_int_equal(memmap_convert(&f->map, RAM_SIZE - PAGE, 2 * PAGE, true, NULL, &pages),
 			 -EINVAL);
-	assert_false(converted);
+	assert_int_equal(pages, 0);
 	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, NULL, NULL), -EINVAL);
 	assert_int_equal(memmap_convert(&f->map, TEST_GPA, PAGE + 1, true, NULL, NULL), -EINVAL);
 	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 0, true, NULL, NULL), -EINVAL);
@@ -1002,6 +1002,34 @@ static void test_fault_race(void **state)
 	assert_consistent(f);
 }
 
+/* Only pages that change state count: unshare 4K then 8K is 2 pages, not 3,
+ * and a request that changes nothing counts as already done. */
+static void test_counts_changed_pages_only(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t pages = 0;
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, PAGE, true, NULL, &pages), 0);
+	assert_int_equal(pages, 1);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 2 * PAGE, true, NULL, &pages), 0);
+	assert_int_equal(pages, 1);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 2 * PAGE, true, NULL, &pages), 0);
+	assert_int_equal(pages, 0);
+	assert_consistent(f);
+	/* The same through the policy, as the report counts it. */
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 4 * PAGE, false),
+			 GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, true), GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 2 * PAGE, true),
+			 GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 2 * PAGE, true),
+			 GMEMVM_HC_OK);
+	struct conversion_stats stats = conversion_read_stats(&f->policy);
+	assert_int_equal(stats.pages_to_shared, 2); /* two of the four were private */
+	assert_int_equal(stats.pages_to_private, 2);
+	assert_int_equal(stats.by_hypercall, 3);
+	assert_int_equal(stats.already_done, 1);
+}
+
 /* --trace: each conversion with its cause, result and a map of the region. */
 static void test_trace(void **state)
 {
@@ -1093,6 +1121,9 @@ int main(void)
 		MODE_TEST(test_legacy_attributes_start_shared, case_legacy),
 		MODE_TEST(test_legacy_attributes_start_shared, case_legacy_flags),
 		EVERY_MODE(test_render),
+		MODE_TEST(test_counts_changed_pages_only, case_inplace),
+		MODE_TEST(test_counts_changed_pages_only, case_legacy),
+		MODE_TEST(test_counts_changed_pages_only, case_shared),
 		MODE_TEST(test_trace, case_inplace),
 		MODE_TEST(test_trace, case_legacy),
 		cmocka_unit_test(test_setup_refuses_anonymous),

@@ -286,6 +286,28 @@ static void range_is_across_boundary(void **state)
 	shareability_destroy(&map);
 }
 
+/* What a conversion would change: the bytes of a range in one state. */
+static void bytes_in_counts_only_that_state(void **state)
+{
+	struct shareability_map map;
+
+	(void)state;
+	assert_int_equal(shareability_init(&map, 16 * PAGE, PAGE, SHAREABILITY_ALL), 0);
+	assert_int_equal(shareability_set(&map, 4 * PAGE, 4 * PAGE, SHAREABILITY_GUEST), 0);
+	assert_int_equal(shareability_bytes_in(&map, 0, 16 * PAGE, SHAREABILITY_GUEST), 4 * PAGE);
+	assert_int_equal(shareability_bytes_in(&map, 0, 16 * PAGE, SHAREABILITY_ALL), 12 * PAGE);
+	/* unshare 4 pages from 3, of which 3 already private: one changes. */
+	assert_int_equal(shareability_bytes_in(&map, 3 * PAGE, 4 * PAGE, SHAREABILITY_ALL), PAGE);
+	assert_int_equal(shareability_bytes_in(&map, 5 * PAGE, 2 * PAGE, SHAREABILITY_ALL), 0);
+	assert_int_equal(shareability_bytes_in(&map, 7 * PAGE, 2 * PAGE, SHAREABILITY_GUEST), PAGE);
+	assert_int_equal(shareability_bytes_in(&map, 5 * PAGE + 7, 100, SHAREABILITY_GUEST), 100);
+	/* Empty, beyond size, overflowing: nothing. */
+	assert_int_equal(shareability_bytes_in(&map, 0, 0, SHAREABILITY_ALL), 0);
+	assert_int_equal(shareability_bytes_in(&map, 8 * PAGE, 9 * PAGE, SHAREABILITY_ALL), 0);
+	assert_int_equal(shareability_bytes_in(&map, UINT64_MAX, 2, SHAREABILITY_ALL), 0);
+	shareability_destroy(&map);
+}
+
 static void render_pattern(void **state)
 {
 	struct shareability_map map;
@@ -470,6 +492,14 @@ static void randomized_against_reference(void **state)
 			}
 			/* Fully merged: as many extents as runs in the reference. */
 			assert_int_equal(shareability_extent_count(&map), runs);
+			/* And a random range counts what the reference counts. */
+			uint64_t from = xorshift64(&seed) % RANDOM_PAGES, guest = 0;
+			uint64_t count = 1 + xorshift64(&seed) % (RANDOM_PAGES - from);
+			for (p = from; p < from + count; p++)
+				guest += ref[p] == SHAREABILITY_GUEST ? PAGE : 0;
+			assert_int_equal(shareability_bytes_in(&map, from * PAGE, count * PAGE,
+							       SHAREABILITY_GUEST),
+					 guest);
 		}
 	}
 	print_message("randomized: %d conversions, up to %zu extents\n", RANDOM_OPS, max_extents);
@@ -580,6 +610,7 @@ int main(void)
 		cmocka_unit_test(exactly_up_to_size_accepted),
 		cmocka_unit_test(huge_granule_refuses_small_ranges),
 		cmocka_unit_test(range_is_across_boundary),
+		cmocka_unit_test(bytes_in_counts_only_that_state),
 		cmocka_unit_test(render_pattern),
 		cmocka_unit_test(for_each_in_order),
 		cmocka_unit_test(check_detects_corruption),

@@ -85,6 +85,7 @@ static const char *const event_names[EVENT_COUNT] = {
 	[EVENT_HYPERCALLS_REFUSED] = "hypercalls.refused",
 	[EVENT_EAGAIN] = "conversions.eagain",
 	[EVENT_RETRIES] = "conversions.retried",
+	[EVENT_ALREADY_DONE] = "conversions.already-done",
 };
 
 static const char *const check_kind_names[] = {

@@ -126,6 +126,7 @@ enum event_kind {
 	EVENT_HYPERCALLS_REFUSED, /* "hypercalls.refused" */
 	EVENT_EAGAIN,		  /* "conversions.eagain": EAGAIN answers to a conversion */
 	EVENT_RETRIES,		  /* "conversions.retried": retries after dropping holds */
+	EVENT_ALREADY_DONE,	  /* "conversions.already-done": faults/requests that changed nothing */
 	EVENT_COUNT
 };
 

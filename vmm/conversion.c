@@ -82,7 +82,7 @@ int conversion_check_stage(const struct scenario *scenario, char *why, size_t wh
 
 static void trace_conversion(struct conversion_policy *policy, int vcpu, const char *cause,
 			     uint64_t gpa, uint64_t size, bool to_private, int status,
-			     bool converted)
+			     uint64_t pages)
 {
 	if (!policy->trace)
 		return;
@@ -104,9 +104,9 @@ static void trace_conversion(struct conversion_policy *policy, int vcpu, const c
 		vcpu, cause, gpa, size, to_private ? "private" : "shared",
 		policy->mode == MODE_COCO_LEGACY ? "KVM_SET_MEMORY_ATTRIBUTES"
 						 : "KVM_SET_MEMORY_ATTRIBUTES2",
-		status < 0  ? strerror(-status)
-		: converted ? "done"
-			    : "already so",
+		status < 0 ? strerror(-status)
+		: pages	   ? "done"
+			   : "already so",
 		retried, window, length, picture);
 }
 
@@ -117,20 +117,26 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 }
 
-static void count(struct conversion_policy *policy, uint64_t size, bool to_private, uint64_t *by,
+/* pages: how many changed state (memmap_convert); 0 counts as already done. */
+static void count(struct conversion_policy *policy, uint64_t pages, bool to_private, uint64_t *by,
 		  uint64_t started_ns)
 {
 	uint64_t finished_ns = monotonic_ns();
 	pthread_mutex_lock(&policy->lock);
+	if (pages == 0) {
+		policy->stats.already_done++;
+		pthread_mutex_unlock(&policy->lock);
+		return;
+	}
 	policy->stats.host_ns += finished_ns - started_ns;
 	if (policy->stats.first_started_ns == 0 || started_ns < policy->stats.first_started_ns)
 		policy->stats.first_started_ns = started_ns;
 	if (finished_ns > policy->stats.last_finished_ns)
 		policy->stats.last_finished_ns = finished_ns;
 	if (to_private)
-		policy->stats.pages_to_private += size / GMEM_PAGE_SIZE;
+		policy->stats.pages_to_private += pages;
 	else
-		policy->stats.pages_to_shared += size / GMEM_PAGE_SIZE;
+		policy->stats.pages_to_shared += pages;
 	(*by)++;
 	pthread_mutex_unlock(&policy->lock);
 }
@@ -163,12 +169,11 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 			 gpa, size);
 		return -1;
 	}
-	bool converted = false;
+	uint64_t pages = 0;
 	uint64_t started_ns = monotonic_ns();
-	int status =
-		memmap_convert(policy->memory, gpa, size, private_access, completion, &converted);
+	int status = memmap_convert(policy->memory, gpa, size, private_access, completion, &pages);
 	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
-			 size, private_access, status, converted);
+			 size, private_access, status, pages);
 	if (status < 0) {
 		snprintf(why, why_size,
 			 "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed in %s: %s",
@@ -176,13 +181,7 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 			 strerror(-status));
 		return CONVERSION_VMM_FAILED;
 	}
-	if (converted) {
-		count(policy, size, private_access, &policy->stats.by_fault, started_ns);
-	} else {
-		pthread_mutex_lock(&policy->lock);
-		policy->stats.already_done++;
-		pthread_mutex_unlock(&policy->lock);
-	}
+	count(policy, pages, private_access, &policy->stats.by_fault, started_ns);
 	return 0;
 }
 
@@ -213,12 +212,12 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 	if (policy->mode == MODE_SHARED && policy->stage == 1)
 		return refuse(policy, GMEMVM_HC_ENOSYS); /* stage 1 has no conversion ioctls */
 
-	bool converted = false;
+	uint64_t pages = 0;
 	uint64_t started_ns = monotonic_ns();
-	int status = memmap_convert(policy->memory, gpa, size, to_private, NULL, &converted);
+	int status = memmap_convert(policy->memory, gpa, size, to_private, NULL, &pages);
 	trace_conversion(policy, vcpu,
 			 policy->mode == MODE_PKVM ? "hypercall (hypervisor side)" : "hypercall",
-			 gpa, size, to_private, status, converted);
+			 gpa, size, to_private, status, pages);
 	if (status == -EINVAL)
 		return refuse(policy, GMEMVM_HC_EINVAL);
 	if (status == -ENOTTY)
@@ -230,8 +229,8 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 			 strerror(-status));
 		return refuse(policy, GMEMVM_HC_ENOMEM);
 	}
-	if (converted) {
-		count(policy, size, to_private, &policy->stats.by_hypercall, started_ns);
+	count(policy, pages, to_private, &policy->stats.by_hypercall, started_ns);
+	if (pages) {
 		if (policy->mode == MODE_PKVM) {
 			pthread_mutex_lock(&policy->lock);
 			policy->stats.hypervisor_side++;

@@ -25,7 +25,9 @@ struct conversion_stats {
 	uint64_t by_fault;	  /* conversions the VMM made after a memory fault */
 	uint64_t by_hypercall;	  /* conversions the guest asked for */
 	uint64_t hypervisor_side; /* pkvm: of by_hypercall, made without the VMM's fault policy */
-	uint64_t already_done;	  /* faults another vCPU had already converted for */
+	/* faults and requests that found every page already in the wanted state
+	 * (another vCPU converted first, or the guest asked twice) */
+	uint64_t already_done;
 	uint64_t refused;	  /* share/unshare requests answered with an error */
 	/* KVM_SET_MEMORY_ATTRIBUTES2's EAGAIN answers, and the retries after the
 	 * VMM dropped its holds (gmem_stats, copied at the end of the run). */

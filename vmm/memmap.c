@@ -782,14 +782,19 @@ static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool 
 }
 
 int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
-		   struct memmap_completion *completion, bool *converted)
+		   struct memmap_completion *completion, uint64_t *pages_converted)
 {
 	pthread_mutex_lock(&map->lock);
-	bool already = in_ram(map, gpa, size) &&
-		       (to_private ? range_private(map, gpa, size) : range_shared(map, gpa, size));
+	/* Only the pages not yet in the wanted state change, and count. */
+	uint64_t changing =
+		in_ram(map, gpa, size)
+			? shareability_bytes_in(state_of(map), gpa, size,
+						to_private ? SHAREABILITY_ALL : SHAREABILITY_GUEST)
+			: size;
+	bool already = in_ram(map, gpa, size) && changing == 0;
 	int status = already ? 0 : convert_locked(map, gpa, size, to_private);
-	if (converted)
-		*converted = !already && status == 0;
+	if (pages_converted)
+		*pages_converted = status == 0 ? changing / GMEM_PAGE_SIZE : 0;
 	if (status == 0 && completion)
 		complete_access(map, completion);
 	pthread_mutex_unlock(&map->lock);

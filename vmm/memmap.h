@@ -136,13 +136,14 @@ bool memmap_is_private(struct memmap *map, uint64_t gpa, uint64_t size);
  * guest_memfd (contents stay in place); coco-legacy flips the memory
  * attribute and discards the backing no longer used (contents are lost, as
  * QEMU does). completion, if not NULL, is finished under the same lock.
- * A range already in the wanted state is left alone (*converted = false):
- * another vCPU converted it first, and the access only needs completing.
+ * *pages_converted gets how many pages changed state: pages already in the
+ * wanted state are not counted, and a range already wholly so is left alone
+ * (0: another vCPU converted it first, and the access only needs completing).
  * Returns 0 or a negative errno (-EINVAL for a bad range, -ENOTTY when the
  * file has no conversion ioctls).
  */
 int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
-		   struct memmap_completion *completion, bool *converted);
+		   struct memmap_completion *completion, uint64_t *pages_converted);
 
 /*
  * Punch [gpa, gpa + size) out of every backing (fallocate PUNCH_HOLE), as a

@@ -37,6 +37,8 @@ uint64_t report_event(const struct run_report *report, enum event_kind kind)
 		return c->eagain;
 	case EVENT_RETRIES:
 		return c->retries;
+	case EVENT_ALREADY_DONE:
+		return c->already_done;
 	default:
 		return 0;
 	}

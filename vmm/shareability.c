@@ -207,6 +207,26 @@ size_t shareability_extent_count(const struct shareability_map *map)
 	return map->nr;
 }
 
+uint64_t shareability_bytes_in(const struct shareability_map *map, uint64_t offset, uint64_t length,
+			       enum shareability state)
+{
+	uint64_t bytes = 0, end;
+
+	if (map->nr == 0 || length == 0 || offset > UINT64_MAX - length ||
+	    offset + length > map->size)
+		return 0;
+	end = offset + length;
+	for (size_t i = find(map, offset); i < map->nr && at(map, i)->start < end; i++) {
+		const struct shareability_extent *e = at(map, i);
+		uint64_t from = e->start > offset ? e->start : offset;
+		uint64_t to = e->end < end ? e->end : end;
+
+		if (e->state == state)
+			bytes += to - from;
+	}
+	return bytes;
+}
+
 void shareability_for_each(const struct shareability_map *map,
 			   void (*fn)(void *opaque, uint64_t start, uint64_t end,
 				      enum shareability state),
