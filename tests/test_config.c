@@ -31,6 +31,8 @@
 /* The smallest scenario that loads: the two required keys. */
 #define VM     "[vm]\nmode = shared\n"
 #define EXPECT "[expect]\nexit = done\n"
+/* A mode with a shared alias of RAM, where view=shared means something. */
+#define COCO "[vm]\nmode = coco-inplace\n"
 
 static char tmp_path[256];
 static char err[CONFIG_ERROR_SIZE];
@@ -690,7 +692,7 @@ static void test_step_scatter(void **state)
 static void test_step_touch_and_flip(void **state)
 {
 	(void)state;
-	LOADS(VM
+	LOADS(COCO
 	      "[steps]\nstep1 = touch 2M 8K 0x7 view=shared\nstep2 = flip 0x300000 4K 25\n" EXPECT);
 	assert_int_equal(sc.steps[0].op, STEP_TOUCH);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
@@ -706,7 +708,7 @@ static void test_step_touch_and_flip(void **state)
 	REFUSED(VM "[steps]\nstep1 = flip 0x300000 4K 3 view=shared\n" EXPECT, "[steps] step1",
 		"view= is only for");
 	/* discard is page-granular and may name a view. */
-	LOADS(VM "[steps]\nstep1 = discard 2M 8K view=shared\n" EXPECT);
+	LOADS(COCO "[steps]\nstep1 = discard 2M 8K view=shared\n" EXPECT);
 	assert_int_equal(sc.steps[0].op, STEP_DISCARD);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
 	REFUSED(VM "[steps]\nstep1 = discard 2M 100\n" EXPECT, "[steps] step1", "page granularity");
@@ -871,13 +873,19 @@ static void test_step_result(void **state)
 static void test_step_view(void **state)
 {
 	(void)state;
-	LOADS(VM "[steps]\nstep1 = write 2M 8 1 view=shared\nstep2 = verify 2M 8 1 view=private\n"
+	LOADS(COCO "[steps]\nstep1 = write 2M 8 1 view=shared\nstep2 = verify 2M 8 1 view=private\n"
 		 "step3 = verify 2M 8 1\n" EXPECT);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
 	assert_int_equal(sc.steps[1].view, VIEW_PRIVATE);
 	assert_int_equal(sc.steps[2].view, VIEW_PRIVATE);
 	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=public\n" EXPECT, "[steps] step1",
 		"unknown view 'public' (private or shared)");
+	/* Modes shared and pkvm have one view: naming the other is refused. */
+	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=shared\n" EXPECT, "[steps] step1",
+		"view=shared needs a mode with a shared alias");
+	REFUSED("[vm]\nmode = pkvm\n[steps]\nstep1 = touch 2M 4K 1 view=shared\n" EXPECT,
+		"[steps] step1", "mode pkvm has one view");
+	LOADS(VM "[steps]\nstep1 = write 2M 8 1 view=private\n" EXPECT);
 	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=Shared\n" EXPECT, "[steps] step1",
 		"unknown view 'Shared'");
 	REFUSED(VM "[steps]\nstep1 = write 2M 8 1 view=\n" EXPECT, "[steps] step1",
@@ -890,7 +898,7 @@ static void test_step_view(void **state)
 	REFUSED(VM "[steps]\nstep1 = mmio view=shared\n" EXPECT, "[steps] step1", "not mmio");
 	REFUSED(VM "[steps]\nstep1 = pio 3 view=shared\n" EXPECT, "[steps] step1", "not pio");
 	/* the range rules of write/verify hold in either view */
-	REFUSED(VM "[steps]\nstep1 = write 0x1000 8 1 view=shared\n" EXPECT, "[steps] step1",
+	REFUSED(COCO "[steps]\nstep1 = write 0x1000 8 1 view=shared\n" EXPECT, "[steps] step1",
 		"below the data area");
 }
 
@@ -898,7 +906,7 @@ static void test_step_option_order(void **state)
 {
 	(void)state;
 	/* any order after the arguments */
-	LOADS("[vm]\nmode = shared\nvcpus = 2\n[steps]\n"
+	LOADS("[vm]\nmode = coco-inplace\nvcpus = 2\n[steps]\n"
 	      "step1 = write 2M 8 1 vcpu=1 view=shared\n"
 	      "step2 = write 2M 8 1 view=shared vcpu=1\n"
 	      "step3 = share 2M 4K result=-1 vcpu=all\n"

@@ -1011,6 +1011,14 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 			return fail(ld, "steps", key, "unknown view '%s' (private or shared)",
 				    opts->view);
 		step->view = (enum step_view)view;
+		/* One view of RAM outside the CoCo modes: no alias to name. */
+		if (step->view == VIEW_SHARED && out->mode != MODE_COCO_LEGACY &&
+		    out->mode != MODE_COCO_INPLACE)
+			return fail(ld, "steps", key,
+				    "view=shared needs a mode with a shared alias of RAM "
+				    "(coco-legacy, coco-inplace); mode %s has one view, the plain "
+				    "address: leave view= out",
+				    config_mode_name(out->mode));
 	}
 	if (opts->result) {
 		if (!convert)
