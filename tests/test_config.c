@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "conversion.h"
 #include "gmemvm_abi.h"
 
 #ifndef CONFIGS_DIR
@@ -538,6 +539,21 @@ static void test_guest_path_too_long(void **state)
 	(void)state;
 	snprintf(text, sizeof(text), VM "guest = /%0300d\n" EXPECT, 0);
 	REFUSED(text, "[vm] guest", "too long");
+}
+
+/* A forbidden flag combination is refused as the scenario's outcome (exit 0
+ * with "refused"), never a host failure: the stage rules catch it first. */
+static void test_init_private_alone_is_a_refusal(void **state)
+{
+	(void)state;
+	char why[256];
+	LOADS("[vm]\nmode = coco-legacy\n[gmem]\nflags = init_private\n" EXPECT);
+	assert_int_equal(conversion_check_stage(&sc, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "private anyway"));
+	LOADS("[vm]\nmode = coco-legacy\n[gmem]\nflags = support_shared, init_private\n" EXPECT);
+	assert_int_equal(conversion_check_stage(&sc, why, sizeof(why)), 0);
+	LOADS("[vm]\nmode = coco-legacy\n" EXPECT);
+	assert_int_equal(conversion_check_stage(&sc, why, sizeof(why)), 0);
 }
 
 /* ---- [gmem] refusals -------------------------------------------------- */
@@ -1368,6 +1384,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_refused),
 		cmocka_unit_test(test_guest_path_too_long),
 		cmocka_unit_test(test_flags_refused),
+		cmocka_unit_test(test_init_private_alone_is_a_refusal),
 		cmocka_unit_test(test_userspace_addr_refused),
 		cmocka_unit_test(test_step_keys),
 		cmocka_unit_test(test_step_op_and_args),

@@ -595,6 +595,7 @@ static void test_stage_rules(void **state)
 		{ MODE_SHARED, 1, false, false, "SUPPORT_SHARED" },
 		{ MODE_COCO_INPLACE, 2, false, true, "needs GUEST_MEMFD_FLAG_MMAP" },
 		{ MODE_COCO_LEGACY, 2, true, false, "only on a file private by default" },
+		{ MODE_COCO_LEGACY, 2, false, true, "private anyway" },
 		/* Accepted cells. */
 		{ MODE_COCO_LEGACY, 1, false, false, NULL },
 		{ MODE_COCO_LEGACY, 2, false, false, NULL },

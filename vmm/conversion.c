@@ -68,6 +68,15 @@ int conversion_check_stage(const struct scenario *scenario, char *why, size_t wh
 			 config_mode_name(scenario->mode));
 		return -1;
 	}
+	/* The kernel would answer EINVAL at creation: a forbidden combination
+	 * is the scenario's refusal, not a failure of the host. */
+	if (scenario->init_private && !scenario->support_shared) {
+		snprintf(why, why_size,
+			 "private by default (notes: GUEST_MEMFD_FLAG_INIT_PRIVATE) is for files "
+			 "the host may map (GUEST_MEMFD_FLAG_MMAP, notes: SUPPORT_SHARED): one it "
+			 "cannot map is private anyway (the notes: EINVAL)");
+		return -1;
+	}
 	if (scenario->mode == MODE_COCO_LEGACY && scenario->support_shared &&
 	    !scenario->init_private) {
 		snprintf(why, why_size,
