@@ -170,7 +170,7 @@ def boot(kernel_dir, initramfs, accel, timeout, log_path):
 def parse_console(text):
     """The @@LAB blocks of one boot."""
     result = {"kernel": None, "scenarios": {}, "tests": {}, "probe": "", "probe_json": None,
-              "done": "@@LAB done" in text, "param": {}}
+              "done": "@@LAB done" in text, "param": {}, "timelines": {}}
     match = re.search(r"^@@LAB kernel (\S+)", text, re.M)
     result["kernel"] = match.group(1) if match else None
     match = re.search(r"^@@LAB cmdline (.*)$", text, re.M)
@@ -202,7 +202,28 @@ def parse_console(text):
         elif kind == "test":
             summary = re.findall(r"^\[  (PASSED|FAILED|SKIPPED)  \] (\d+) test", body, re.M)
             result["tests"][name] = {"rc": rc, "summary": summary, "output": body}
+        elif kind == "timeline":
+            # gmemvm run --timeline's SVG, as lab/init.sh printed it; None
+            # when the run wrote none (its output follows the block).
+            svg = body if body.lstrip().startswith("<?xml") and "</svg>" in body else None
+            result["timelines"][name] = {"rc": rc, "svg": svg}
     return result
+
+
+def save_timelines(result, directory, release):
+    """Write each picture of one boot as build/lab/timeline-RELEASE-NAME.svg
+    (README.md shows the newest kernel's); return the paths written."""
+    paths = []
+    for name, entry in sorted(result.get("timelines", {}).items()):
+        entry["path"] = None
+        if entry["svg"] is None:
+            continue
+        path = os.path.join(directory, f"timeline-{release}-{name}.svg")
+        with open(path, "w") as out:
+            out.write(entry["svg"])
+        entry["path"] = path
+        paths.append(path)
+    return paths
 
 
 def run_on_host(build, scenarios):
@@ -274,6 +295,10 @@ def print_kernel(name, result, out):
     for test, entry in sorted(result["tests"].items()):
         print(f"  {'ok' if entry['rc'] == 0 else 'FAIL':6} test {test} (exit {entry['rc']})",
               file=out)
+    for name, entry in sorted(result.get("timelines", {}).items()):
+        where = entry.get("path") or "no picture written"
+        print(f"  {'ok' if entry['rc'] == 0 and entry.get('path') else 'FAIL':6} timeline "
+              f"{name} (exit {entry['rc']}): {where}", file=out)
     print(f"\n  {'use case (mode)':36} {'stage 1':32} stage 2", file=out)
     for mode, title in USE_CASES:
         cells = []
@@ -330,6 +355,14 @@ def compare(results, out):
                       f"{reasons[-1] if reasons else '(no reason given)'}", file=out)
             elif entry["rc"] != 0:
                 failures.append(f"{kernel}: test {test} failed (exit {entry['rc']})")
+        # The picture must come out wherever its scenario ran (lab/init.sh).
+        for name, entry in results[kernel].get("timelines", {}).items():
+            scenario = results[kernel]["scenarios"].get(name)
+            if (entry["rc"] != 0 or not entry.get("path")) and scenario and \
+                    verdict(scenario)[0] == "ok":
+                failures.append(f"{kernel}: timeline {name}: exit {entry['rc']}, "
+                                f"{'no picture' if not entry.get('path') else 'picture written'}"
+                                f" (see its console log)")
         if results[kernel].get("stuck"):
             failures.append(f"{kernel}: {results[kernel]['stuck']}")
         if not results[kernel].get("done", True):
@@ -378,6 +411,8 @@ def main():
                       f"ran its first instruction (QEMU's emulator, docs/lab.md); booting again",
                       flush=True)
             results[release] = parse_console(text)
+            for path in save_timelines(results[release], logs, release):
+                print(f"lab: {release}: picture {path}", flush=True)
             results[release]["boots"] = boots
             if stuck:
                 results[release]["stuck"] = f"nested guests never ran in {boots} boots"
@@ -408,6 +443,8 @@ def main():
                           for s, e in result["scenarios"].items()},
             "tests": {t: {"rc": e["rc"], "summary": e["summary"]}
                       for t, e in result["tests"].items()},
+            "timelines": {t: {"rc": e["rc"], "path": e.get("path")}
+                          for t, e in result.get("timelines", {}).items()},
         }
     with open(os.path.join(build, "lab.json"), "w") as out_json:
         json.dump(summary, out_json, indent=1)

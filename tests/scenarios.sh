@@ -104,6 +104,14 @@ if grep -q "MMAP (notes: SUPPORT_SHARED) yes" "$work/probe"; then
 	>"$work/out" 2>&1
 [ $? -eq 1 ] && grep -q "MISMATCH: check1" "$work/out" && pass "wrong data check exits 1" ||
 	fail "data check: $(cat "$work/out")"
+# Every difference is named, in the summary and in the JSON, and a pattern
+# check says which pattern the host found.
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set expect.exits.hlt=5 \
+	--set expect.check1="0x200000 64K 0x5b" --report "$work/differences.json" >"$work/out" 2>&1
+[ $? -eq 1 ] && grep -q "MISMATCH: exits.hlt = 1, expected 5; check1: at 0x200000 the host reads pattern 0x5a, expected pattern 0x5b" "$work/out" &&
+	grep -q '"mismatches": \["exits.hlt = 1, expected 5", "check1: ' "$work/differences.json" &&
+	pass "a mismatch names every difference, patterns by name" ||
+	fail "differences: $(cat "$work/out")"
 "$gmemvm" run -q "$repo/configs/shared-basic.ini" --set steps.step2="verify 0x200000 64K 0x77" \
 	>"$work/out" 2>&1
 [ $? -eq 1 ] && grep -q "guest-failed" "$work/out" && pass "guest verify failure is reported" ||
@@ -117,14 +125,101 @@ if grep -q "MMAP (notes: SUPPORT_SHARED) yes" "$work/probe"; then
 	grep -q "^\[vcpu 0\] hlt" "$work/out" && pass "--trace prints every exit" ||
 	fail "trace: $(head -5 "$work/out")"
 
+# A stop signal ends the run as a timeout does: the guest is stopped, the
+# summary printed, the report written (outcome interrupted), exit 128 + N.
+for signal in INT TERM HUP QUIT; do
+	echo "earlier report" >"$work/signal.json"
+	"$gmemvm" run "$repo/configs/shared-basic.ini" --set vm.timeout=300s \
+		--set steps.step5="pio 10000000" --report "$work/signal.json" >"$work/out" 2>&1 &
+	pid=$!
+	sleep 2
+	kill -s "$signal" "$pid"
+	wait "$pid"
+	status=$?
+	[ "$status" -eq $((128 + $(kill -l "$signal"))) ] &&
+		grep -q "interrupted by SIG$signal" "$work/out" &&
+		grep -q '"outcome": "interrupted"' "$work/signal.json" &&
+		pass "SIG$signal: the guest is stopped, the summary printed, the report written" ||
+		fail "SIG$signal: status $status: $(cat "$work/out") $(head -c 300 "$work/signal.json")"
+done
+
+# Output that cannot be written is a failure (exit 4); an earlier report
+# survives anything that does not complete a new one.
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --report /dev/full >"$work/out" 2>&1
+[ $? -eq 4 ] && grep -q "cannot write report /dev/full" "$work/out" &&
+	pass "a report that cannot be written exits 4" || fail "report to /dev/full: $(cat "$work/out")"
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" >/dev/full 2>"$work/err"
+[ $? -eq 4 ] && grep -q "cannot write to standard output" "$work/err" &&
+	pass "a summary that cannot be written exits 4" || fail "stdout to /dev/full: $(cat "$work/err")"
+for bad in /proc/version "$work/no-such-directory/r.json"; do
+	"$gmemvm" run -q "$repo/configs/shared-basic.ini" --report "$bad" >"$work/out" 2>&1
+	[ $? -eq 2 ] && grep -q "cannot write report" "$work/out" &&
+		pass "--report $bad is refused before the run (exit 2)" || fail "report $bad: $(cat "$work/out")"
+done
+cp "$repo/configs/shared-basic.ini" "$work/self.ini"
+"$gmemvm" run -q "$work/self.ini" --report "$work/self.ini" >"$work/out" 2>&1
+[ $? -eq 2 ] && cmp -s "$work/self.ini" "$repo/configs/shared-basic.ini" &&
+	pass "--report naming the scenario file is refused, the file untouched" ||
+	fail "report over scenario: $(cat "$work/out")"
+echo "earlier report" >"$work/kept.json"
+"$gmemvm" run -q "$repo/configs/shared-basic.ini" --set vm.guest=/nonexistent \
+	--report "$work/kept.json" >/dev/null 2>&1
+grep -qx "earlier report" "$work/kept.json" && [ -z "$(ls "$work" | grep 'kept.json.')" ] &&
+	pass "a failed run leaves an earlier report and no temporary file" ||
+	fail "kept report: $(cat "$work/kept.json")"
+for i in 1 2 3; do
+	"$gmemvm" run -q "$repo/configs/shared-basic.ini" --report "$work/shared.json" >/dev/null 2>&1 &
+done
+wait
+[ "$(grep -c '"scenario"' "$work/shared.json")" -eq 1 ] && tail -n 1 "$work/shared.json" | grep -qx "}" &&
+	pass "concurrent runs with one report file leave one whole report" ||
+	fail "concurrent reports: $(head -c 300 "$work/shared.json")"
+
+# --trace=LIST prints only what it names.
+"$gmemvm" run --trace=conversions,hypercalls "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>&1
+[ $? -eq 0 ] && grep -q -- "-> convert private with KVM_SET_MEMORY_ATTRIBUTES2: done" "$work/out" &&
+	! grep -q "^\[vcpu [0-9]*\] io write 0x3f8" "$work/out" &&
+	! grep -q "^\[vcpu [0-9]*\] memory fault gpa" "$work/out" &&
+	pass "--trace=conversions,hypercalls leaves out console bytes and faults" ||
+	fail "trace filter: $(head -5 "$work/out")"
+"$gmemvm" run --trace=bogus "$repo/configs/shared-basic.ini" >"$work/out" 2>&1
+[ $? -eq 2 ] && grep -q "unknown 'bogus'" "$work/out" && pass "--trace=bogus is refused, named" ||
+	fail "trace=bogus: $(cat "$work/out")"
+
 # Resource limits: --trace volume is bounded, and a bad limit is refused.
 "$gmemvm" run --trace --trace-limit 5 "$repo/configs/shared-basic.ini" >"$work/out" 2>&1
 [ $? -eq 0 ] && [ "$(grep -c '^\[vcpu' "$work/out")" -eq 5 ] &&
 	grep -q "^trace: limit of 5 lines reached" "$work/out" &&
 	pass "--trace-limit bounds the trace" || fail "trace limit: $(grep -c '^\[vcpu' "$work/out") lines"
 "$gmemvm" run --trace-limit 0 "$repo/configs/shared-basic.ini" >"$work/out" 2>"$work/err"
-[ $? -eq 2 ] && grep -q "trace-limit 0" "$work/err" && pass "a bad --trace-limit is refused" ||
+[ $? -eq 2 ] && grep -q "trace-limit '0'" "$work/err" && pass "a bad --trace-limit is refused" ||
 	fail "bad trace limit: $(cat "$work/err")"
+
+# --timeline: the picture is written after the run, under the sandbox, to a
+# file opened before it; it counts what the scenario expects and has no '@'
+# (lab/init.sh carries it over the serial console between markers).
+picture=$work/timeline.svg
+"$gmemvm" run -q --timeline "$picture" "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>&1
+status=$?
+if [ "$status" -eq 0 ] && head -n 1 "$picture" | grep -q '^<?xml' &&
+	[ "$(tail -n 1 "$picture")" = "</svg>" ] && ! grep -q '@' "$picture" &&
+	grep -qF "memory faults 20, conversions 21 (pages to private 20, to shared 2)" "$picture" &&
+	{ ! command -v rsvg-convert >/dev/null || rsvg-convert -o "$work/timeline.png" "$picture"; }; then
+	pass "--timeline draws the run ($(wc -c <"$picture") bytes)"
+else
+	fail "--timeline: status $status: $(cat "$work/out") $(head -c 300 "$picture" 2>&1)"
+fi
+"$gmemvm" run -q --timeline /dev/full "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>"$work/err"
+status=$?
+[ "$status" -eq 4 ] && grep -q "cannot write timeline /dev/full: No space left on device" "$work/err" &&
+	pass "a --timeline that cannot be written fails the run: $(cat "$work/err")" ||
+	fail "--timeline /dev/full: status $status: $(cat "$work/err")"
+"$gmemvm" run -q --timeline "$work/no-such-dir/t.svg" "$repo/configs/shared-basic.ini" \
+	>"$work/out" 2>"$work/err"
+status=$?
+[ "$status" -eq 2 ] && grep -q "cannot write timeline .*no-such-dir/t.svg" "$work/err" &&
+	pass "a --timeline that cannot be opened is refused before the run" ||
+	fail "--timeline into a missing directory: status $status: $(cat "$work/err")"
 
 # The sandbox: a forbidden call on either thread kills the run with SIGSYS,
 # and the message names the call and the thread; --no-sandbox says so.

@@ -235,7 +235,7 @@ static void test_defaults(void **state)
 	assert_int_equal(sc.memory_size, 16ULL << 20);
 	assert_int_equal(sc.vcpus, 1);
 	assert_string_equal(sc.guest_path, "");
-	assert_int_equal(sc.timeout_ms, 10000);
+	assert_int_equal(sc.timeout_ms, 60000);
 	assert_false(sc.support_shared || sc.init_private || sc.userspace_addr_null);
 	assert_int_equal(sc.nr_steps, 0); /* no steps is valid */
 	assert_int_equal(sc.nr_checks, 0);
@@ -379,7 +379,64 @@ static void test_directory(void **state)
 {
 	(void)state;
 	assert_int_equal(config_load("/tmp", NULL, 0, &sc, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "/tmp: cannot read: Is a directory"));
+	assert_non_null(strstr(err, "/tmp: is a directory, not a scenario file"));
+}
+
+/* Special files are refused at once: a FIFO used to hang open() and
+ * /dev/zero to spin forever. */
+static void test_special_files(void **state)
+{
+	(void)state;
+	char fifo[] = "/tmp/gmemvm-cfg-fifo-XXXXXX";
+	assert_non_null(mkdtemp(fifo));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/f.ini", fifo);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(config_load(path, NULL, 0, &sc, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is a FIFO, not a scenario file"));
+	unlink(path);
+	rmdir(fifo);
+	assert_int_equal(config_load("/dev/zero", NULL, 0, &sc, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/dev/zero: is a character device"));
+}
+
+/* What iniparser would answer with its own words, or echo raw, is refused
+ * with the line and the reason. */
+static void test_not_text(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		size_t length;
+		const char *message;
+	} cases[] = {
+		{ "\xef\xbb\xbf[vm]\nmode = shared\n", 0,
+		  "line 1 starts with a UTF-8 byte-order mark" },
+		{ "[vm]\nmode = sha\0red\n", 20, "line 2 contains a NUL byte" },
+		{ "[vm]\n\xff\xfe[\x00v\x00m\x00]\n", 14, "line 2 is not UTF-8 text" },
+		{ "[vm]\nmode = \xc3(\n", 0, "line 2 is not UTF-8 text" },
+		{ "[vm]\n; \xe2\x82\n", 0, "line 2 is not UTF-8 text" },
+		{ "[vm]\nmode = \x1b[31mshared\n", 0, "line 2 contains a control character" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[] = "/tmp/gmemvm-cfg-text-XXXXXX";
+		int fd = mkstemp(path);
+		size_t length = cases[i].length ? cases[i].length : strlen(cases[i].text);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, cases[i].text, length), (ssize_t)length);
+		close(fd);
+		assert_int_equal(config_load(path, NULL, 0, &sc, err, sizeof(err)), -1);
+		unlink(path);
+		if (!strstr(err, cases[i].message))
+			fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].message);
+	}
+	/* UTF-8 in a description is fine; a line of 1024 characters is not. */
+	LOADS("[scenario]\ndescription = caf\xc3\xa9 \xe2\x86\x92 ok\n" VM EXPECT);
+	char text[1200];
+	snprintf(text, sizeof(text), VM "; %01030d\n" EXPECT, 0);
+	REFUSED(text, "line 3", "is longer than 1023 characters");
+	REFUSED(VM "[steps]\nstep4294967297 = pio\n" EXPECT, "[steps] step4294967297",
+		"'step4294967297' is out of range");
 }
 
 static void test_syntax_error_is_quiet(void **state)
@@ -890,7 +947,7 @@ static void test_step_view(void **state)
 {
 	(void)state;
 	LOADS(COCO "[steps]\nstep1 = write 2M 8 1 view=shared\nstep2 = verify 2M 8 1 view=private\n"
-		 "step3 = verify 2M 8 1\n" EXPECT);
+		   "step3 = verify 2M 8 1\n" EXPECT);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
 	assert_int_equal(sc.steps[1].view, VIEW_PRIVATE);
 	assert_int_equal(sc.steps[2].view, VIEW_PRIVATE);
@@ -1349,6 +1406,12 @@ static void test_shipped_configs(void **state)
 			closedir(dir);
 			fail_msg("%s", err);
 		}
+		/* Robust on a loaded 2-core machine: 10 s was once a flake. */
+		if (sc.timeout_ms < 60000) {
+			closedir(dir);
+			fail_msg("%s: timeout %u ms, below the 60 s a loaded machine needs", path,
+				 sc.timeout_ms);
+		}
 		count++;
 	}
 	closedir(dir);
@@ -1384,6 +1447,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_refused),
 		cmocka_unit_test(test_guest_path_too_long),
 		cmocka_unit_test(test_flags_refused),
+		cmocka_unit_test(test_special_files),
+		cmocka_unit_test(test_not_text),
 		cmocka_unit_test(test_init_private_alone_is_a_refusal),
 		cmocka_unit_test(test_userspace_addr_refused),
 		cmocka_unit_test(test_step_keys),

@@ -615,7 +615,7 @@ static void test_read_file_at_limit(void **state)
 	free(data);
 }
 
-/* A directory opens but cannot be read. */
+/* A directory is refused by name, not as "read error". */
 static void test_read_directory(void **state)
 {
 	(void)state;
@@ -626,6 +626,28 @@ static void test_read_directory(void **state)
 	assert_int_equal(elf_read_file(TESTS_DIR, &data, &size, err, sizeof(err)), -1);
 	assert_null(data);
 	assert_non_null(strstr(err, TESTS_DIR));
+	assert_non_null(strstr(err, "is a directory, not an ELF file"));
+}
+
+/* Special files are refused at once: a FIFO used to hang in open() and a
+ * device to be read until the size limit. */
+static void test_read_special_files(void **state)
+{
+	(void)state;
+	uint8_t *data = NULL;
+	size_t size = 0;
+	char err[512] = "", directory[] = "/tmp/gmemvm-elf-fifo-XXXXXX", fifo[64];
+
+	assert_non_null(mkdtemp(directory));
+	snprintf(fifo, sizeof(fifo), "%s/guest.elf", directory);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(elf_read_file(fifo, &data, &size, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is a FIFO, not an ELF file"));
+	unlink(fifo);
+	rmdir(directory);
+	assert_int_equal(elf_read_file("/dev/zero", &data, &size, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is a character device"));
+	assert_null(data);
 }
 
 /* ---- The corpus in tests/bad-elf. ---- */
@@ -735,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_read_file_over_limit),
 		cmocka_unit_test(test_read_file_at_limit),
 		cmocka_unit_test(test_read_directory),
+		cmocka_unit_test(test_read_special_files),
 		cmocka_unit_test(test_write_corpus),
 		cmocka_unit_test(test_corpus_all_refused),
 		cmocka_unit_test(test_corpus_matches_generator),

@@ -22,9 +22,11 @@
 #include "gmemvm_abi.h"
 #include "hypercall.h"
 #include "iotrap.h"
+#include "json.h"
 #include "kvm_abi.h"
 #include "memmap.h"
 #include "shareability.h"
+#include "timeline.h"
 
 /* A run page as big as KVM's; port data lives past the struct, as in KVM. */
 #define RUN_SIZE       8192
@@ -580,6 +582,21 @@ static void test_map_gpa_range_hostile(void **state)
 	conversion_destroy(&policy);
 }
 
+/* The JSON report stays valid UTF-8 whatever bytes a path holds. */
+static void test_json_string_is_utf8(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	assert_non_null(out);
+	json_print_string(out, "caf\xc3\xa9 \"q\" \\ \x01 \xff \xc3( \xed\xa0\x80 \xe2\x82");
+	fclose(out);
+	assert_string_equal(text, "\"caf\xc3\xa9 \\\"q\\\" \\\\ \\u0001 \\ufffd \\ufffd( "
+				  "\\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\"");
+	free(text);
+}
+
 static void test_unknown_exit(void **state)
 {
 	struct fixture *f = *state;
@@ -806,6 +823,32 @@ static void test_hypercall_share_not_supported(void **state)
 	assert_int_equal(f->hypercall.stats.refused_unknown_op, 0);
 }
 
+/* --timeline: the device records each discard, refused ones with their
+ * answer; nothing without a timeline. */
+static void test_hypercall_discard_recorded(void **state)
+{
+	struct fixture *f = *state;
+	struct gmemvm_hypercall *block = put_block(f, BLOCK_GPA, GMEMVM_HC_DISCARD);
+
+	block->arg[0] = 0x200001; /* misaligned: refused before any backing is touched */
+	block->arg[1] = 0x1000;
+	assert_int_equal(hypercall(f, BLOCK_GPA, 4), EXIT_ACTION_CONTINUE);
+	assert_int_equal(block->result, GMEMVM_HC_EINVAL);
+
+	struct timeline *timeline = timeline_create(4, RAM_SIZE);
+	assert_non_null(timeline);
+	f->hypercall.timeline = timeline;
+	block = put_block(f, BLOCK_GPA, GMEMVM_HC_DISCARD);
+	block->arg[0] = 0x200001;
+	block->arg[1] = 0x1000;
+	assert_int_equal(hypercall(f, BLOCK_GPA, 4), EXIT_ACTION_CONTINUE);
+	assert_int_equal(block->result, GMEMVM_HC_EINVAL);
+	assert_int_equal(f->hypercall.stats.refused_discards, 2);
+	assert_int_equal(timeline_count(timeline), 1);
+	f->hypercall.timeline = NULL;
+	timeline_destroy(timeline);
+}
+
 static void test_hypercall_bad_blocks(void **state)
 {
 	struct fixture *f = *state;
@@ -887,6 +930,7 @@ int main(void)
 		TEST(test_internal_error_other_suberrors),
 		TEST(test_memory_fault),
 		TEST(test_map_gpa_range_hostile),
+		cmocka_unit_test(test_json_string_is_utf8),
 		TEST(test_unknown_exit),
 		TEST(test_exit_counts),
 		TEST(test_iotrap_overlap_and_adjacent),
@@ -897,6 +941,7 @@ int main(void)
 		TEST(test_hypercall_assert),
 		TEST(test_hypercall_unknown_op),
 		TEST(test_hypercall_share_not_supported),
+		TEST(test_hypercall_discard_recorded),
 		TEST(test_hypercall_bad_blocks),
 		TEST(test_hypercall_read_string),
 	};

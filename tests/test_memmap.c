@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -266,16 +267,36 @@ static void test_setup_slots(void **state)
 		assert_int_equal(slot->gpa, 0);
 		assert_int_equal(slot->size, RAM_SIZE);
 		assert_true(slot->guest_memfd);
-		if (map->mode == MODE_SHARED) {
-			assert_string_equal(map->views[0].role, "ram");
-			assert_int_equal(slot->userspace_addr, (uint64_t)(uintptr_t)map->host_view);
-		} else {
-			assert_string_equal(map->views[0].role, "ram (guest's view)");
-			assert_int_equal(slot->userspace_addr,
-					 (uint64_t)(uintptr_t)map->gmem->content_view);
-		}
+		assert_string_equal(map->views[0].role,
+				    map->mode == MODE_SHARED ? "ram" : "ram (guest's view)");
+		/* Every page, private ones too: they stay the guest's. */
+		assert_int_equal(slot->userspace_addr,
+				 (uint64_t)(uintptr_t)(map->gmem->content_view
+							       ? map->gmem->content_view
+							       : map->host_view));
 	}
 	assert_consistent(f);
+}
+
+/* In the modes with one view the guest keeps its private pages: what its
+ * memslot maps still reads a page after the page went private, while the
+ * host's own view gets SIGBUS. */
+static void test_guest_keeps_private_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct memmap *map = &f->map;
+	uint8_t *host = map->host_view + TEST_GPA;
+	memset(host, 0x3c, PAGE);
+	convert(f, TEST_GPA, PAGE, true, NULL, true);
+	if (!map->gmem->content_view) {
+		/* Native conversion: KVM serves the guest from the guest_memfd. */
+		assert_int_equal(gmem_host_read_signal(host), SIGBUS);
+		return;
+	}
+	const uint8_t *guest = (const uint8_t *)(uintptr_t)map->views[0].slots[0].userspace_addr;
+	assert_int_equal(gmem_host_read_signal(guest + TEST_GPA), 0);
+	assert_int_equal(guest[TEST_GPA], 0x3c);
+	assert_int_equal(gmem_host_read_signal(host), SIGBUS);
 }
 
 static void test_classify(void **state)
@@ -1122,6 +1143,8 @@ int main(void)
 		MODE_TEST(test_legacy_attributes_start_shared, case_legacy),
 		MODE_TEST(test_legacy_attributes_start_shared, case_legacy_flags),
 		EVERY_MODE(test_render),
+		MODE_TEST(test_guest_keeps_private_pages, case_shared),
+		MODE_TEST(test_guest_keeps_private_pages, case_pkvm),
 		MODE_TEST(test_counts_changed_pages_only, case_inplace),
 		MODE_TEST(test_counts_changed_pages_only, case_legacy),
 		MODE_TEST(test_counts_changed_pages_only, case_shared),

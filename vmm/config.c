@@ -29,7 +29,7 @@
 #define SIZE_2M		   (2ULL << 20)
 #define TIMEOUT_MIN_MS	   100U
 #define TIMEOUT_MAX_MS	   600000U
-#define TIMEOUT_DEFAULT_MS 10000U
+#define TIMEOUT_DEFAULT_MS 60000U /* a loaded 2-core machine, or an emulator, needs the room */
 #define MEMORY_DEFAULT	   (16ULL << 20)
 
 static const char *const mode_names[] = {
@@ -53,6 +53,7 @@ static const char *const outcome_names[OUTCOME_COUNT] = {
 	[OUTCOME_TIMEOUT] = "timeout",
 	[OUTCOME_VMM_ERROR] = "vmm-error",
 	[OUTCOME_REFUSED] = "refused",
+	[OUTCOME_INTERRUPTED] = "interrupted",
 };
 
 static const char *const exit_kind_names[EXIT_KIND_COUNT] = {
@@ -432,8 +433,7 @@ static bool check_key(const struct section_info *sec, const char *key, char *why
 		if (n >= 1 && n <= CONFIG_MAX_STEPS)
 			return true;
 		if (n > CONFIG_MAX_STEPS) {
-			snprintf(why, why_size,
-				 "step number %ld out of range, keys are step1..step%d", n,
+			snprintf(why, why_size, "'%s' is out of range, keys are step1..step%d", key,
 				 CONFIG_MAX_STEPS);
 			return false;
 		}
@@ -448,7 +448,7 @@ static bool check_key(const struct section_info *sec, const char *key, char *why
 				return true;
 			snprintf(why, why_size,
 				 "unknown exit kind '%s' (io, mmio, hlt, shutdown, fail-entry, "
-				 "internal-error, memory-fault, hypercall, unknown)",
+				 "internal-error, memory-fault, hypercall, map-gpa-range, unknown)",
 				 key + 6);
 			return false;
 		}
@@ -1430,21 +1430,87 @@ static int fail_ini_message(struct loader *ld)
 	return fail(ld, NULL, NULL, "%s", ini_message[0] ? ini_message : "cannot parse");
 }
 
-/* Readable regular file? iniparser would take a directory for an empty file. */
+/* What a path that is not a regular file is, for the message. */
+static const char *file_kind(mode_t mode)
+{
+	return S_ISDIR(mode)	? "a directory"
+	       : S_ISFIFO(mode) ? "a FIFO"
+	       : S_ISCHR(mode)	? "a character device"
+	       : S_ISBLK(mode)	? "a block device"
+	       : S_ISSOCK(mode) ? "a socket"
+				: "not a regular file";
+}
+
+/* The first thing wrong with the file as text iniparser can read, or NULL:
+ * iniparser would print its own message for these, or show junk raw. */
+static const char *text_problem(const unsigned char *text, size_t length, int *line)
+{
+	size_t column = 0;
+	*line = 1;
+	if (length >= 3 && text[0] == 0xef && text[1] == 0xbb && text[2] == 0xbf)
+		return "starts with a UTF-8 byte-order mark: save it without one";
+	for (size_t i = 0; i < length; i++) {
+		unsigned char c = text[i];
+		if (c == '\n') {
+			(*line)++;
+			column = 0;
+			continue;
+		}
+		if (++column > CONFIG_MAX_LINE)
+			return "is longer than " CONFIG_MAX_LINE_TEXT " characters";
+		if (c == 0)
+			return "contains a NUL byte (a binary or UTF-16 file?)";
+		if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+			return "contains a control character: not a text file";
+		if (c < 0x80)
+			continue;
+		/* UTF-8: a lead byte, then its continuation bytes. */
+		size_t more = c >= 0xc2 && c <= 0xdf   ? 1
+			      : c >= 0xe0 && c <= 0xef ? 2
+			      : c >= 0xf0 && c <= 0xf4 ? 3
+						       : 0;
+		if (more == 0 || more >= length - i)
+			return "is not UTF-8 text";
+		for (size_t k = 1; k <= more; k++)
+			if ((text[i + k] & 0xc0) != 0x80)
+				return "is not UTF-8 text";
+		i += more;
+	}
+	return NULL;
+}
+
+/* A readable regular text file, checked without blocking: a FIFO would hang
+ * open() and /dev/zero would never end; iniparser takes a directory for an
+ * empty file. */
 static int check_readable(struct loader *ld)
 {
 	struct stat st;
-	int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
-	int error = 0;
-
-	if (fd < 0 || fstat(fd, &st) != 0)
-		error = errno;
-	else if (S_ISDIR(st.st_mode))
-		error = EISDIR;
-	if (fd >= 0)
-		close(fd);
-	if (error)
+	int fd = open(ld->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int error = errno;
+		if (fd >= 0)
+			close(fd);
 		return fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(ld, NULL, NULL, "is %s, not a scenario file", file_kind(st.st_mode));
+	}
+	if (st.st_size > CONFIG_MAX_FILE_SIZE) {
+		close(fd);
+		return fail(ld, NULL, NULL, "is larger than %d KiB: not a scenario file",
+			    CONFIG_MAX_FILE_SIZE / 1024);
+	}
+	static unsigned char text[CONFIG_MAX_FILE_SIZE];
+	ssize_t length = read(fd, text, sizeof(text));
+	int error = errno;
+	close(fd);
+	if (length < 0)
+		return fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
+	int line;
+	const char *problem = text_problem(text, (size_t)length, &line);
+	if (problem)
+		return fail(ld, NULL, NULL, "line %d %s", line, problem);
 	return 0;
 }
 

@@ -17,8 +17,12 @@
 #define CONFIG_MAX_OVERRIDES 32
 #define CONFIG_MIN_MEMORY    (4ULL << 20)
 #define CONFIG_MAX_MEMORY    (3ULL << 30) /* RAM ends below the MMIO hole at 3.25 GiB */
-#define CONFIG_ERROR_SIZE    512
+#define CONFIG_ERROR_SIZE    1024
 #define CONFIG_MAX_PIO_COUNT 10000000U
+/* iniparser reads lines of at most 1024 bytes, newline included. */
+#define CONFIG_MAX_LINE	     1023
+#define CONFIG_MAX_LINE_TEXT "1023"
+#define CONFIG_MAX_FILE_SIZE 262144 /* 256 KiB */
 
 /* The four use cases (docs/design.md, "The four modes"). */
 enum vm_mode {
@@ -84,8 +88,9 @@ enum outcome {
 	OUTCOME_BAD_MMIO, /* MMIO exit inside RAM: the host view is inaccessible */
 	OUTCOME_UNKNOWN_EXIT,
 	OUTCOME_TIMEOUT,
-	OUTCOME_VMM_ERROR, /* a kernel call failed during the run */
-	OUTCOME_REFUSED,   /* set-up refused by a rule of the design notes; no vCPU ran */
+	OUTCOME_VMM_ERROR,   /* a kernel call failed during the run */
+	OUTCOME_REFUSED,     /* set-up refused by a rule of the design notes; no vCPU ran */
+	OUTCOME_INTERRUPTED, /* a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run */
 	OUTCOME_COUNT
 };
 
@@ -126,7 +131,7 @@ enum event_kind {
 	EVENT_HYPERCALLS_REFUSED, /* "hypercalls.refused" */
 	EVENT_EAGAIN,		  /* "conversions.eagain": EAGAIN answers to a conversion */
 	EVENT_RETRIES,		  /* "conversions.retried": retries after dropping holds */
-	EVENT_ALREADY_DONE,	  /* "conversions.already-done": faults/requests that changed nothing */
+	EVENT_ALREADY_DONE, /* "conversions.already-done": faults/requests that changed nothing */
 	EVENT_COUNT
 };
 

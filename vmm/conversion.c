@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "gmemvm_abi.h"
+#include "timeline.h"
 
 #define TRACE_WINDOW  (256ULL << 10) /* the map in --trace shows 64 pages */
 #define TRACE_COLUMNS 64
@@ -119,6 +120,20 @@ static void trace_conversion(struct conversion_policy *policy, int vcpu, const c
 		retried, window, length, picture);
 }
 
+/* --timeline: what a conversion did, or a fault's conversion that failed
+ * (a refused request is recorded by refuse()). */
+static void record_conversion(struct conversion_policy *policy, int vcpu, uint64_t gpa,
+			      uint64_t size, bool to_private, int status, uint64_t pages)
+{
+	if (!policy->timeline)
+		return;
+	enum timeline_kind kind =
+		status < 0 ? (to_private ? TIMELINE_REFUSED_PRIVATE : TIMELINE_REFUSED_SHARED)
+		: pages	   ? (to_private ? TIMELINE_TO_PRIVATE : TIMELINE_TO_SHARED)
+			   : (to_private ? TIMELINE_ALREADY_PRIVATE : TIMELINE_ALREADY_SHARED);
+	timeline_record(policy->timeline, vcpu, kind, gpa, size, pages, status < 0 ? status : 0);
+}
+
 static uint64_t monotonic_ns(void)
 {
 	struct timespec now;
@@ -160,6 +175,10 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 	else
 		policy->stats.memory_faults_kernel++;
 	pthread_mutex_unlock(&policy->lock);
+	if (policy->timeline)
+		timeline_record(policy->timeline, vcpu,
+				private_access ? TIMELINE_FAULT_PRIVATE : TIMELINE_FAULT_SHARED,
+				gpa, size, 0, 0);
 
 	if (policy->mode != MODE_COCO_LEGACY && policy->mode != MODE_COCO_INPLACE) {
 		snprintf(why, why_size,
@@ -183,6 +202,7 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 	int status = memmap_convert(policy->memory, gpa, size, private_access, completion, &pages);
 	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
 			 size, private_access, status, pages);
+	record_conversion(policy, vcpu, gpa, size, private_access, status, pages);
 	if (status < 0) {
 		snprintf(why, why_size,
 			 "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed in %s: %s",
@@ -201,11 +221,16 @@ const char *conversion_failure(void)
 	return failure;
 }
 
-static int refuse(struct conversion_policy *policy, int code)
+static int refuse(struct conversion_policy *policy, int vcpu, uint64_t gpa, uint64_t size,
+		  bool to_private, int code)
 {
 	pthread_mutex_lock(&policy->lock);
 	policy->stats.refused++;
 	pthread_mutex_unlock(&policy->lock);
+	if (policy->timeline)
+		timeline_record(policy->timeline, vcpu,
+				to_private ? TIMELINE_REFUSED_PRIVATE : TIMELINE_REFUSED_SHARED,
+				gpa, size, 0, code);
 	return code;
 }
 
@@ -217,9 +242,10 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 	 * never a conversion outside its RAM. */
 	if (size == 0 || gpa % GMEM_PAGE_SIZE || size % GMEM_PAGE_SIZE || gpa >= ram ||
 	    size > ram - gpa)
-		return refuse(policy, GMEMVM_HC_EINVAL);
+		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_EINVAL);
 	if (policy->mode == MODE_SHARED && policy->stage == 1)
-		return refuse(policy, GMEMVM_HC_ENOSYS); /* stage 1 has no conversion ioctls */
+		/* stage 1 has no conversion ioctls */
+		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_ENOSYS);
 
 	uint64_t pages = 0;
 	uint64_t started_ns = monotonic_ns();
@@ -228,16 +254,17 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 			 policy->mode == MODE_PKVM ? "hypercall (hypervisor side)" : "hypercall",
 			 gpa, size, to_private, status, pages);
 	if (status == -EINVAL)
-		return refuse(policy, GMEMVM_HC_EINVAL);
+		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_EINVAL);
 	if (status == -ENOTTY)
-		return refuse(policy, GMEMVM_HC_EPERM);
+		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_EPERM);
 	if (status < 0) {
 		snprintf(failure, sizeof(failure),
 			 "%s of gpa %#" PRIx64 " size %#" PRIx64 " failed in %s: %s",
 			 to_private ? "unshare" : "share", gpa, size, memmap_failed_step(),
 			 strerror(-status));
-		return refuse(policy, GMEMVM_HC_ENOMEM);
+		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_ENOMEM);
 	}
+	record_conversion(policy, vcpu, gpa, size, to_private, status, pages);
 	count(policy, pages, to_private, &policy->stats.by_hypercall, started_ns);
 	if (pages) {
 		if (policy->mode == MODE_PKVM) {

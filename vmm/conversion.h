@@ -18,6 +18,8 @@
 #include "config.h"
 #include "memmap.h"
 
+struct timeline;
+
 struct conversion_stats {
 	uint64_t memory_faults_kernel;	 /* KVM_EXIT_MEMORY_FAULT from the kernel */
 	uint64_t memory_faults_modelled; /* the model's, from an MMIO exit on RAM */
@@ -28,7 +30,7 @@ struct conversion_stats {
 	/* faults and requests that found every page already in the wanted state
 	 * (another vCPU converted first, or the guest asked twice) */
 	uint64_t already_done;
-	uint64_t refused;	  /* share/unshare requests answered with an error */
+	uint64_t refused; /* share/unshare requests answered with an error */
 	/* KVM_SET_MEMORY_ATTRIBUTES2's EAGAIN answers, and the retries after the
 	 * VMM dropped its holds (gmem_stats, copied at the end of the run). */
 	uint64_t eagain, retries;
@@ -43,6 +45,9 @@ struct conversion_policy {
 	int stage;
 	struct memmap *memory;
 	FILE *trace; /* each fault and conversion, with a map of the region; or NULL */
+	/* --timeline: each fault, conversion and refusal is recorded (timeline.h);
+	 * NULL when not asked for. Set after conversion_init. */
+	struct timeline *timeline;
 	pthread_mutex_t lock;
 	struct conversion_stats stats;
 };

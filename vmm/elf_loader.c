@@ -3,18 +3,41 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int elf_read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t err_size)
 {
-	FILE *file = fopen(path, "rbe");
+	/* Without blocking, and only a regular file: a FIFO would hang open()
+	 * and a device could be read forever. */
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, err_size, "guest %s: cannot read: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, err_size, "guest %s: is %s, not an ELF file", path,
+			 S_ISDIR(st.st_mode)	? "a directory"
+			 : S_ISFIFO(st.st_mode) ? "a FIFO"
+			 : S_ISCHR(st.st_mode)	? "a character device"
+						: "not a regular file");
+		close(fd);
+		return -1;
+	}
+	FILE *file = fdopen(fd, "rb");
 	if (!file) {
 		snprintf(err, err_size, "guest %s: cannot read: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	uint8_t *buffer = malloc(ELF_MAX_FILE_SIZE + 1);

@@ -41,9 +41,12 @@ static enum exit_action stop_cannot_run(struct exit_context *context, const char
 static void trace_access(const struct exit_context *context, const char *kind,
 			 const struct iotrap_access *access, const struct iotrap_range *range)
 {
-	if (!context->trace)
+	/* A write to the hypercall port is a request: --trace=hypercalls. */
+	bool request = access->addr == GMEMVM_PORT_HYPERCALL && !strcmp(kind, "io");
+	FILE *trace = request ? context->trace_hypercalls : context->trace;
+	if (!trace)
 		return;
-	fprintf(context->trace, "[vcpu %d] %s %s %#" PRIx64 " size %u data %#" PRIx64 " (%s)\n",
+	fprintf(trace, "[vcpu %d] %s %s %#" PRIx64 " size %u data %#" PRIx64 " (%s)\n",
 		context->vcpu, kind, access->is_write ? "write" : "read", access->addr,
 		access->size, iotrap_value(access), range ? range->name : "no device");
 }
@@ -259,8 +262,8 @@ enum exit_action exit_handle_memory_fault(struct exit_context *context, struct k
 		if (alias != MEMMAP_NOT_RAM)
 			is_private = alias == MEMMAP_PRIVATE_VIEW;
 	}
-	if (context->trace)
-		fprintf(context->trace,
+	if (context->trace_faults)
+		fprintf(context->trace_faults,
 			"[vcpu %d] memory fault gpa %#" PRIx64 " size %#" PRIx64
 			" %s (KVM_EXIT_MEMORY_FAULT at %#" PRIx64 ", flags %#" PRIx64 ")\n",
 			context->vcpu, gpa, fault->size, is_private ? "private" : "shared",
@@ -279,8 +282,8 @@ enum exit_action exit_handle_model_fault(struct exit_context *context, struct kv
 			    "an access of %u bytes at gpa %#" PRIx64 " crosses a page: the model "
 			    "cannot complete it",
 			    length, canonical);
-	if (context->trace)
-		fprintf(context->trace,
+	if (context->trace_faults)
+		fprintf(context->trace_faults,
 			"[vcpu %d] memory fault gpa %#" PRIx64 " size %#llx %s "
 			"(modelled: MMIO exit at %#llx)\n",
 			context->vcpu, page, GMEM_PAGE_SIZE, private_access ? "private" : "shared",
@@ -312,8 +315,8 @@ enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_
 	else
 		result = conversion_on_request(context->conversions, context->vcpu, gpa,
 					       pages * GMEM_PAGE_SIZE, to_private);
-	if (context->trace)
-		fprintf(context->trace,
+	if (context->trace_hypercalls)
+		fprintf(context->trace_hypercalls,
 			"[vcpu %d] KVM_HC_MAP_GPA_RANGE gpa %#" PRIx64 " pages %" PRIu64
 			" attributes %#" PRIx64 " (%s) -> %d\n",
 			context->vcpu, gpa, pages, attributes, to_private ? "private" : "shared",
@@ -372,7 +375,9 @@ enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run
 	uint64_t canonical;
 	bool private_access;
 	if (model_fault_of(context, run, &canonical, &private_access)) {
-		context->exits[EXIT_KIND_MEMORY_FAULT]++;
+		/* KVM's exit was an MMIO exit: exits.memory-fault counts only
+		 * KVM_EXIT_MEMORY_FAULT; the memory-faults event counts both. */
+		context->exits[EXIT_KIND_MMIO]++;
 		context->exits_total++;
 		return exit_handle_model_fault(context, run, canonical, private_access);
 	}

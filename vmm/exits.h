@@ -28,7 +28,9 @@ struct exit_context {
 	uint64_t ram_size;	  /* an MMIO exit below this is RAM the host view cannot reach */
 	bool userspace_addr_null; /* the memslot was bound with userspace_addr = NULL */
 	bool gmem_served;	  /* probe: gmem-bound memslots are served from guest_memfd */
-	FILE *trace;		  /* every exit is printed here; NULL when not tracing */
+	FILE *trace;		  /* every exit is printed here; NULL when not traced */
+	FILE *trace_faults;	  /* each memory fault (--trace=faults); or NULL */
+	FILE *trace_hypercalls;	  /* each request to the VMM (--trace=hypercalls); or NULL */
 	/* CoCo modes: the memory map that tells a model's memory fault from an
 	 * MMIO exit, and the policy every memory fault goes to (NULL: none). */
 	struct memmap *memory;

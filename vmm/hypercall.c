@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "timeline.h"
 
 void hypercall_init(struct hypercall_device *device, struct memmap *memory,
 		    struct conversion_policy *conversions)
@@ -82,6 +83,28 @@ static void count(struct hypercall_device *device, uint64_t *counter)
 	pthread_mutex_lock(&device->lock);
 	(*counter)++;
 	pthread_mutex_unlock(&device->lock);
+}
+
+static const char *hypercall_op_name(uint32_t op)
+{
+	switch (op) {
+	case GMEMVM_HC_DONE:
+		return "done";
+	case GMEMVM_HC_ASSERT:
+		return "assert";
+	case GMEMVM_HC_SHARE:
+		return "share";
+	case GMEMVM_HC_UNSHARE:
+		return "unshare";
+	case GMEMVM_HC_DISCARD:
+		return "discard";
+	case GMEMVM_HC_HOLD:
+		return "hold";
+	case GMEMVM_HC_RELEASE:
+		return "release";
+	default:
+		return "unknown-op";
+	}
 }
 
 static void hypercall_access(void *opaque, struct iotrap_access *access, struct iotrap_reply *reply)
@@ -178,6 +201,10 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 					     : GMEMVM_HC_ENOMEM;
 		if (status)
 			count(device, &device->stats.refused_discards);
+		if (device->timeline)
+			timeline_record(device->timeline, access->vcpu,
+					status ? TIMELINE_DISCARD_REFUSED : TIMELINE_DISCARD,
+					request.arg[0], request.arg[1], 0, result);
 		if (status && status != -EINVAL) {
 			reply->result = IOTRAP_STOP;
 			reply->outcome = OUTCOME_VMM_ERROR;
@@ -193,6 +220,12 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 		result = GMEMVM_HC_ENOSYS;
 		break;
 	}
+	if (device->trace)
+		fprintf(device->trace,
+			"[vcpu %d] hypercall %s %#" PRIx64 " %#" PRIx64 " -> %d%s%s%s\n",
+			access->vcpu, hypercall_op_name(request.op), request.arg[0], request.arg[1],
+			result, result ? " (" : "", result ? strerror(-result) : "",
+			result ? ")" : "");
 	/* Only the result field goes back. If the guest unshared its own block
 	 * meanwhile, the write is refused and the guest sees no result. */
 	if (memmap_write(device->memory, gpa + offsetof(struct gmemvm_hypercall, result), &result,

@@ -33,6 +33,8 @@ struct hypercall_device {
 	struct memmap *memory;
 	struct conversion_policy *conversions; /* share/unshare go here; NULL: ENOSYS */
 	const struct scenario *scenario;       /* names the step of a guest's report; or NULL */
+	struct timeline *timeline;	       /* --timeline: discards are recorded; or NULL */
+	FILE *trace; /* --trace=hypercalls: each request and its answer; or NULL */
 	pthread_mutex_t lock;
 	struct hypercall_stats stats;
 };

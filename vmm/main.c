@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * gmemvm: a small KVM VMM that shows how guest_memfd serves four kinds of
- * VM (docs/design.md). This file is only the command line.
+ * VM (docs/design.md). This file is only the command line: one function per
+ * command, and the usage of each (doc/gmemvm.1 says the same at length).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,29 +22,236 @@
 #include "trace.h"
 #include "vm.h"
 
-static void usage(FILE *out)
+/* From vmm/meson.build: the project's version, and where an installed gmemvm
+ * finds its scenarios: relative to the executable's directory (so an
+ * installed tree can move) and at the configured prefix. */
+#ifndef GMEMVM_VERSION
+#define GMEMVM_VERSION "unknown"
+#endif
+#ifndef GMEMVM_CONFIGS_FROM_BINDIR
+#define GMEMVM_CONFIGS_FROM_BINDIR "../share/gmemvm/configs"
+#endif
+#ifndef GMEMVM_CONFIGS_DIR
+#define GMEMVM_CONFIGS_DIR "/usr/local/share/gmemvm/configs"
+#endif
+
+/* The numbers that run's usage text spells out. */
+_Static_assert(CONFIG_MAX_OVERRIDES == 32, "update run's usage: at most 32 --set");
+_Static_assert(TRACE_DEFAULT_LIMIT == 1000000ULL && TRACE_MAX_LIMIT == 100000000ULL,
+	       "update run's usage: --trace-limit");
+
+/* getopt_long values of the options that have no short form. */
+enum long_only_option {
+	OPTION_JSON = 256,
+	OPTION_NO_SANDBOX,
+	OPTION_TRACE_LIMIT,
+	OPTION_TIMELINE,
+};
+
+struct command {
+	const char *name;
+	const char *synopsis;	 /* after "gmemvm "; continuation lines indented for it */
+	const char *summary;	 /* one line of the overview */
+	const char *description; /* what it does, in a few lines */
+	const char *options;	 /* every option */
+	int (*run)(int argc, char **argv, const struct timespec *start);
+};
+
+static int command_probe(int argc, char **argv, const struct timespec *start);
+static int command_run(int argc, char **argv, const struct timespec *start);
+static int command_sandbox(int argc, char **argv, const struct timespec *start);
+static int command_check(int argc, char **argv, const struct timespec *start);
+static int command_list(int argc, char **argv, const struct timespec *start);
+static int command_help(int argc, char **argv, const struct timespec *start);
+
+#define HELP_OPTION "  -h, --help           print this help and exit\n"
+
+static const struct command commands[] = {
+	{ "probe", "probe [--json]",
+	  "print what this host's KVM offers for guest_memfd, native or absent",
+	  "Print what this host's KVM offers for guest_memfd, one feature a line, native\n"
+	  "or absent, then what the probe measured in throwaway VMs (the guest's\n"
+	  "physical-address bits; whether gmem-bound memslots are served from\n"
+	  "guest_memfd or from userspace_addr). Needs /dev/kvm.\n",
+	  "      --json           print the same as one JSON object\n" HELP_OPTION, command_probe },
+	{ "run",
+	  "run FILE.ini [--set SECTION.KEY=VALUE]... [--trace[=LIST]] [--quiet]\n"
+	  "                  [--report FILE.json] [--no-sandbox] [--trace-limit LINES]\n"
+	  "                  [--timeline FILE.svg]",
+	  "run a scenario; exit 0 only if it ended as the file's [expect] says",
+	  "Run the scenario FILE.ini (docs/config.md) on KVM and compare what happened\n"
+	  "with its [expect] section: exit 0 if the run ended as expected, 1 if something\n"
+	  "differed. The guest is the file's [vm] guest, else $GMEMVM_GUEST, else the\n"
+	  "guest installed with gmemvm, else the one built with it.\n",
+	  "  -s, --set SECTION.KEY=VALUE\n"
+	  "                       replace or add one key of the file before it is checked,\n"
+	  "                       e.g. --set vm.vcpus=2 or --set steps.step9=pio; repeat\n"
+	  "                       for more keys, at most 32\n"
+	  "  -t, --trace[=LIST]   print what happens as it happens; LIST narrows it to\n"
+	  "                       some of exits (every exit, console bytes too), faults,\n"
+	  "                       conversions, hypercalls (each request and its answer),\n"
+	  "                       e.g. --trace=faults,conversions; all without LIST\n"
+	  "  -q, --quiet          print only the summary line\n"
+	  "  -r, --report FILE.json\n"
+	  "                       write the run's JSON report (outcome, exits, checks,\n"
+	  "                       features, host table, console, times) to FILE.json\n"
+	  "      --no-sandbox     run without the seccomp filters (says so; for valgrind)\n"
+	  "      --trace-limit LINES\n"
+	  "                       stop --trace after LINES lines, 1 to 100000000\n"
+	  "                       (default 1000000)\n"
+	  "      --timeline FILE.svg\n"
+	  "                       draw the run as a picture (SVG): every touched page,\n"
+	  "                       shared or private over time, and each memory fault,\n"
+	  "                       conversion, refusal and discard, by vCPU\n" HELP_OPTION,
+	  command_run },
+	{ "sandbox", "sandbox", "list the system calls each thread may make once the guest runs",
+	  "Print the seccomp allow-list: the system calls (and ioctl requests) that each\n"
+	  "kind of thread may make once set-up is over and the guest runs. Needs no KVM.\n",
+	  HELP_OPTION, command_sandbox },
+	{ "check", "check FILE.ini...", "check scenario files without running them (no KVM needed)",
+	  "Load and check each FILE.ini exactly as run does, without KVM, and print\n"
+	  "'FILE: ok (mode M, stage S, N steps)' or 'FILE: ' and the loader's error,\n"
+	  "which names the section, the key and what is wrong. Exit 0 if every file\n"
+	  "is ok, 2 if any is not.\n",
+	  HELP_OPTION, command_check },
+	{ "list", "list [DIR]", "list the scenarios of a directory: name, mode, stage, description",
+	  "Load every *.ini of DIR, in the order of their file names, and print one line\n"
+	  "each: name, mode, stage and description; a file that does not load is listed\n"
+	  "as (invalid: what is wrong). DIR defaults to the installed scenarios\n"
+	  "(share/gmemvm/configs of gmemvm's prefix) if they exist, else ./configs.\n"
+	  "Exit 0, or 2 if DIR cannot be read.\n",
+	  HELP_OPTION, command_list },
+	{ "help", "help [COMMAND]", "print this overview, or the usage of one command",
+	  "Print the overview of gmemvm's commands, or the usage of COMMAND with every\n"
+	  "option (the same as gmemvm COMMAND --help).\n",
+	  HELP_OPTION, command_help },
+};
+
+static const struct command *find_command(const char *name)
 {
-	fprintf(out,
-		"usage: gmemvm probe [--json]\n"
-		"       gmemvm run FILE.ini [--set section.key=value]... [--trace] [--quiet]\n"
-		"                           [--report FILE.json] [--no-sandbox] [--trace-limit "
-		"LINES]\n"
-		"       gmemvm sandbox\n"
-		"\n"
-		"probe    print what this host's KVM offers for guest_memfd, native or absent\n"
-		"run      run a scenario; exit 0 only if it ended as the file's [expect] says\n"
-		"sandbox  list the system calls each thread may make once the guest runs\n"
-		"exit status: 0 matched, 1 mismatch, 2 bad usage/config/guest, 3 host or KVM "
-		"failure\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
 }
 
-static int command_probe(int argc, char **argv)
+static void print_overview(FILE *out)
 {
-	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	if (argc > (json ? 2 : 1)) {
-		usage(stderr);
-		return GMEMVM_STATUS_BAD_INPUT;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "%s gmemvm %s\n", i == 0 ? "usage:" : "      ", commands[i].synopsis);
+	fprintf(out,
+		"       gmemvm --version\n"
+		"\n"
+		"gmemvm runs scenarios that show how KVM's guest_memfd serves four kinds of VM.\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s%s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"gmemvm help COMMAND or gmemvm COMMAND --help describes every option of COMMAND.\n"
+		"\n"
+		"exit status:\n"
+		"  0  matched: the command succeeded; for run, the scenario ended as it expects\n"
+		"  1  mismatch: the scenario ran and something differed from its [expect]\n"
+		"  2  bad usage, a bad scenario file or a malformed guest image\n"
+		"  3  host or KVM failure: the host lacks something (no /dev/kvm, no guest_memfd,\n"
+		"     a flag) or a kernel call failed during set-up\n"
+		"  4  run: the summary, the --report or the --timeline file could not be written\n"
+		"  128+N  run: signal N (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run, which\n"
+		"     still printed its summary (outcome interrupted) and wrote its report\n"
+		"\n"
+		"environment:\n"
+		"  GMEMVM_GUEST  the guest ELF to boot when a scenario names no [vm] guest;\n"
+		"                without it gmemvm boots the guest installed with it\n"
+		"                (libexec/gmemvm/gmemvm-guest.elf of its prefix), else the one\n"
+		"                built with it\n");
+}
+
+static int print_usage(const struct command *command)
+{
+	printf("usage: gmemvm %s\n\n%s\noptions:\n%s", command->synopsis, command->description,
+	       command->options);
+	return GMEMVM_STATUS_MATCHED;
+}
+
+/* A usage error: one line naming what is wrong, then where the help is. */
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *command,
+							     const char *format, ...)
+{
+	va_list args;
+	fputs("gmemvm: ", stderr);
+	if (command)
+		fprintf(stderr, "%s: ", command);
+	va_start(args, format);
+	vfprintf(stderr, format, args);
+	va_end(args);
+	if (command)
+		fprintf(stderr, "\n(gmemvm %s --help)\n", command);
+	else
+		fputs("\n(gmemvm --help)\n", stderr);
+	return GMEMVM_STATUS_BAD_INPUT;
+}
+
+/*
+ * getopt_long returned '?' or ':' (opterr is 0, short options start with
+ * ':'): name the option. optopt is 0 for an unknown long option, the option's
+ * value for a known one given an argument it does not take or missing one,
+ * the character for an unknown short option.
+ */
+static int option_error(const char *command, int option, char *const *argv,
+			const char *short_options, const struct option *options)
+{
+	const char *given = argv[optind - 1];
+	if (option == ':')
+		return usage_error(command, "option '%s' needs an argument", given);
+	if (optopt == 0) {
+		size_t length = strcspn(given, "=");
+		int matches = 0;
+		for (const struct option *o = options; o->name; o++)
+			if (length > 2 && strncmp(o->name, given + 2, length - 2) == 0)
+				matches++;
+		return usage_error(command, "%s option '%.*s'",
+				   matches > 1 ? "ambiguous" : "unknown", (int)length, given);
 	}
+	if (optopt >= 256 || strchr(short_options + 1, optopt)) {
+		for (const struct option *o = options; o->name; o++)
+			if (o->val == optopt)
+				return usage_error(command, "option '--%s' takes no argument",
+						   o->name);
+	}
+	return usage_error(command, "unknown option '-%c'", optopt);
+}
+
+/* The loader's error without the "FILE: " it starts with. */
+static const char *load_error(const char *path, const char *err)
+{
+	size_t length = strlen(path);
+	if (strncmp(err, path, length) == 0 && strncmp(err + length, ": ", 2) == 0)
+		return err + length + 2;
+	return err;
+}
+
+static int command_probe(int argc, char **argv, const struct timespec *start)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, OPTION_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
+	int option;
+	(void)start;
+	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (option == OPTION_JSON)
+			json = true;
+		else if (option == 'h')
+			return print_usage(find_command("probe"));
+		else
+			return option_error("probe", option, argv, ":h", options);
+	}
+	if (optind < argc)
+		return usage_error("probe", "unexpected argument '%s'", argv[optind]);
 	char err[256];
 	int kvm_fd = kvm_open(err, sizeof(err));
 	if (kvm_fd < 0) {
@@ -61,12 +274,13 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 {
 	static const struct option options[] = {
 		{ "set", required_argument, NULL, 's' },
-		{ "trace", no_argument, NULL, 't' },
+		{ "trace", optional_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "report", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "no-sandbox", no_argument, NULL, 'n' },
-		{ "trace-limit", required_argument, NULL, 'l' },
+		{ "no-sandbox", no_argument, NULL, OPTION_NO_SANDBOX },
+		{ "trace-limit", required_argument, NULL, OPTION_TRACE_LIMIT },
+		{ "timeline", required_argument, NULL, OPTION_TIMELINE },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *overrides[CONFIG_MAX_OVERRIDES];
@@ -75,55 +289,58 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 				   .sandbox = true,
 				   .trace_limit = TRACE_DEFAULT_LIMIT };
 	int option;
-	optind = 1;
-	while ((option = getopt_long(argc, argv, "s:tqr:h", options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, ":s:tqr:h", options, NULL)) != -1) {
 		switch (option) {
 		case 's':
-			if (nr_overrides == CONFIG_MAX_OVERRIDES) {
-				fprintf(stderr, "gmemvm: at most %d --set options\n",
-					CONFIG_MAX_OVERRIDES);
-				return GMEMVM_STATUS_BAD_INPUT;
-			}
+			if (nr_overrides == CONFIG_MAX_OVERRIDES)
+				return usage_error("run", "at most %d --set options",
+						   CONFIG_MAX_OVERRIDES);
 			overrides[nr_overrides++] = optarg;
 			break;
-		case 't':
+		case 't': {
+			char why[160];
 			run.trace = true;
+			if (optarg && trace_parse_categories(optarg, &run.trace_categories, why,
+							     sizeof(why)) < 0)
+				return usage_error("run", "%s", why);
 			break;
+		}
 		case 'q':
 			run.quiet = true;
 			break;
 		case 'r':
 			run.report_path = optarg;
 			break;
-		case 'n':
+		case OPTION_NO_SANDBOX:
 			run.sandbox = false;
 			break;
-		case 'l': {
+		case OPTION_TIMELINE:
+			run.timeline_path = optarg;
+			break;
+		case OPTION_TRACE_LIMIT: {
 			/* Refused before anything is allocated (issue 4's limits). */
 			uint64_t lines;
 			if (config_parse_size(optarg, &lines) < 0 || lines == 0 ||
-			    lines > TRACE_MAX_LIMIT) {
-				fprintf(stderr,
-					"gmemvm: --trace-limit %s: give a number of lines from 1 "
-					"to %llu\n",
+			    lines > TRACE_MAX_LIMIT)
+				return usage_error(
+					"run",
+					"--trace-limit '%s': give a number of lines from "
+					"1 to %llu",
 					optarg, TRACE_MAX_LIMIT);
-				return GMEMVM_STATUS_BAD_INPUT;
-			}
 			run.trace_limit = lines;
 			break;
 		}
 		case 'h':
-			usage(stdout);
-			return GMEMVM_STATUS_MATCHED;
+			return print_usage(find_command("run"));
 		default:
-			usage(stderr);
-			return GMEMVM_STATUS_BAD_INPUT;
+			return option_error("run", option, argv, ":s:tqr:h", options);
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return GMEMVM_STATUS_BAD_INPUT;
-	}
+	if (optind == argc)
+		return usage_error("run", "missing the scenario FILE.ini");
+	if (optind < argc - 1)
+		return usage_error("run", "unexpected argument '%s' (one scenario a run)",
+				   argv[optind + 1]);
 
 	static struct scenario scenario;
 	char err[CONFIG_ERROR_SIZE];
@@ -138,6 +355,213 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 	return vm_run(&scenario, &run);
 }
 
+static int command_sandbox(int argc, char **argv, const struct timespec *start)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int option;
+	(void)start;
+	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (option == 'h')
+			return print_usage(find_command("sandbox"));
+		return option_error("sandbox", option, argv, ":h", options);
+	}
+	if (optind < argc)
+		return usage_error("sandbox", "unexpected argument '%s'", argv[optind]);
+	sandbox_print_allowed(stdout);
+	return GMEMVM_STATUS_MATCHED;
+}
+
+static int command_check(int argc, char **argv, const struct timespec *start)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int option;
+	(void)start;
+	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (option == 'h')
+			return print_usage(find_command("check"));
+		return option_error("check", option, argv, ":h", options);
+	}
+	if (optind == argc)
+		return usage_error("check", "missing FILE.ini (one or more scenario files)");
+	static struct scenario scenario;
+	int status = GMEMVM_STATUS_MATCHED;
+	for (int i = optind; i < argc; i++) {
+		char err[CONFIG_ERROR_SIZE];
+		if (config_load(argv[i], NULL, 0, &scenario, err, sizeof(err)) < 0) {
+			printf("%s: %s\n", argv[i], load_error(argv[i], err));
+			status = GMEMVM_STATUS_BAD_INPUT;
+			continue;
+		}
+		printf("%s: ok (mode %s, stage %d, %d step%s)\n", argv[i],
+		       config_mode_name(scenario.mode), scenario.stage, scenario.nr_steps,
+		       scenario.nr_steps == 1 ? "" : "s");
+	}
+	return status;
+}
+
+static bool is_directory(const char *path)
+{
+	struct stat status;
+	return stat(path, &status) == 0 && S_ISDIR(status.st_mode);
+}
+
+/* list's DIR when none is given: the installed scenarios next to this
+ * executable (an installed tree that moved), at the configured prefix, else
+ * ./configs. */
+static const char *default_scenario_dir(char *buffer, size_t size)
+{
+	char executable[4096];
+	ssize_t length = readlink("/proc/self/exe", executable, sizeof(executable) - 1);
+	char *slash = NULL;
+	if (length > 0) {
+		executable[length] = '\0';
+		slash = strrchr(executable, '/');
+	}
+	if (slash && GMEMVM_CONFIGS_FROM_BINDIR[0] != '/') {
+		*slash = '\0';
+		int written =
+			snprintf(buffer, size, "%s/%s", executable, GMEMVM_CONFIGS_FROM_BINDIR);
+		if (written > 0 && (size_t)written < size && is_directory(buffer))
+			return buffer;
+	}
+	return is_directory(GMEMVM_CONFIGS_DIR) ? GMEMVM_CONFIGS_DIR : "configs";
+}
+
+struct listed_scenario {
+	char file[256];
+	char name[64];
+	const char *mode; /* NULL: the file did not load, text says why */
+	int stage;
+	char text[CONFIG_ERROR_SIZE]; /* the description, or what is wrong */
+};
+
+static int compare_listed(const void *a, const void *b)
+{
+	return strcmp(((const struct listed_scenario *)a)->file,
+		      ((const struct listed_scenario *)b)->file);
+}
+
+/* Load DIR/entry->file into entry. */
+static void list_load(const char *dir, struct listed_scenario *entry)
+{
+	static struct scenario scenario;
+	char path[4096 + 256];
+	char err[CONFIG_ERROR_SIZE];
+	snprintf(path, sizeof(path), "%s/%s", dir, entry->file);
+	if (config_load(path, NULL, 0, &scenario, err, sizeof(err)) < 0) {
+		snprintf(entry->name, sizeof(entry->name), "%.*s", (int)(strlen(entry->file) - 4),
+			 entry->file);
+		snprintf(entry->text, sizeof(entry->text), "%s", load_error(path, err));
+		return;
+	}
+	snprintf(entry->name, sizeof(entry->name), "%s", scenario.name);
+	entry->mode = config_mode_name(scenario.mode);
+	entry->stage = scenario.stage;
+	snprintf(entry->text, sizeof(entry->text), "%s", scenario.description);
+}
+
+static int command_list(int argc, char **argv, const struct timespec *start)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int option;
+	(void)start;
+	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (option == 'h')
+			return print_usage(find_command("list"));
+		return option_error("list", option, argv, ":h", options);
+	}
+	if (argc - optind > 1)
+		return usage_error("list", "unexpected argument '%s' (one DIR)", argv[optind + 1]);
+	char installed[4096 + sizeof(GMEMVM_CONFIGS_FROM_BINDIR)];
+	const char *dir =
+		optind < argc ? argv[optind] : default_scenario_dir(installed, sizeof(installed));
+	DIR *stream = opendir(dir);
+	if (!stream) {
+		fprintf(stderr, "gmemvm: list: cannot read %s: %s\n", dir, strerror(errno));
+		return GMEMVM_STATUS_BAD_INPUT;
+	}
+	struct listed_scenario *entries = NULL;
+	size_t count = 0, capacity = 0;
+	const struct dirent *dirent;
+	while ((dirent = readdir(stream))) {
+		size_t length = strlen(dirent->d_name);
+		if (dirent->d_name[0] == '.' || length <= 4 || length >= sizeof(entries->file) ||
+		    strcmp(dirent->d_name + length - 4, ".ini") != 0)
+			continue;
+		if (count == capacity) {
+			capacity = capacity ? 2 * capacity : 32;
+			struct listed_scenario *grown =
+				realloc(entries, capacity * sizeof(*entries));
+			if (!grown) {
+				fprintf(stderr, "gmemvm: list: out of memory\n");
+				free(entries);
+				closedir(stream);
+				return GMEMVM_STATUS_HOST;
+			}
+			entries = grown;
+		}
+		memset(&entries[count], 0, sizeof(entries[count]));
+		memcpy(entries[count].file, dirent->d_name, length + 1);
+		count++;
+	}
+	closedir(stream);
+	if (count)
+		qsort(entries, count, sizeof(*entries), compare_listed);
+	int width = 0;
+	for (size_t i = 0; i < count; i++) {
+		list_load(dir, &entries[i]);
+		int length = (int)strlen(entries[i].name);
+		width = length > width ? length : width;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct listed_scenario *entry = &entries[i];
+		if (!entry->mode)
+			printf("%-*s  (invalid: %s)\n", width, entry->name, entry->text);
+		else
+			printf("%-*s  %-12s  stage %d%s%s\n", width, entry->name, entry->mode,
+			       entry->stage, entry->text[0] ? "  " : "", entry->text);
+	}
+	if (!count)
+		fprintf(stderr, "gmemvm: list: no *.ini in %s\n", dir);
+	free(entries);
+	return GMEMVM_STATUS_MATCHED;
+}
+
+static int command_help(int argc, char **argv, const struct timespec *start)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int option;
+	(void)start;
+	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (option == 'h')
+			return print_usage(find_command("help"));
+		return option_error("help", option, argv, ":h", options);
+	}
+	if (optind == argc) {
+		print_overview(stdout);
+		return GMEMVM_STATUS_MATCHED;
+	}
+	if (argc - optind > 1)
+		return usage_error("help", "unexpected argument '%s' (one COMMAND)",
+				   argv[optind + 1]);
+	const struct command *command = find_command(argv[optind]);
+	if (!command)
+		return usage_error("help", "unknown command '%s'", argv[optind]);
+	return print_usage(command);
+}
+
 int main(int argc, char **argv)
 {
 	struct timespec start;
@@ -147,23 +571,24 @@ int main(int argc, char **argv)
 	 * sandboxed vCPU thread. */
 	static char stdout_buffer[1 << 14];
 	setvbuf(stdout, stdout_buffer, _IOLBF, sizeof(stdout_buffer));
-	if (argc < 2) {
-		usage(stderr);
-		return GMEMVM_STATUS_BAD_INPUT;
-	}
-	if (strcmp(argv[1], "probe") == 0)
-		return command_probe(argc - 1, argv + 1);
-	if (strcmp(argv[1], "run") == 0)
-		return command_run(argc - 1, argv + 1, &start);
-	if (strcmp(argv[1], "sandbox") == 0 && argc == 2) {
-		sandbox_print_allowed(stdout);
+	opterr = 0; /* option_error names a bad option, and where the help is */
+	if (argc < 2)
+		return usage_error(NULL,
+				   "missing command (probe, run, sandbox, check, list or help)");
+	const char *name = argv[1];
+	bool help = strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0;
+	if (help || strcmp(name, "--version") == 0) {
+		if (argc > 2)
+			return usage_error(NULL, "unexpected argument '%s' after %s", argv[2],
+					   name);
+		if (help)
+			print_overview(stdout);
+		else
+			printf("gmemvm %s\n", GMEMVM_VERSION);
 		return GMEMVM_STATUS_MATCHED;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(stdout);
-		return GMEMVM_STATUS_MATCHED;
-	}
-	fprintf(stderr, "gmemvm: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return GMEMVM_STATUS_BAD_INPUT;
+	const struct command *command = find_command(name);
+	if (command)
+		return command->run(argc - 1, argv + 1, &start);
+	return usage_error(NULL, "unknown %s '%s'", name[0] == '-' ? "option" : "command", name);
 }

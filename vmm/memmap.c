@@ -414,7 +414,11 @@ static int setup_shared(struct memmap *map, const struct scenario *scenario, cha
 	if (gmem_map(map->gmem, err, err_size) < 0)
 		return -1;
 	map->host_view = map->gmem->host_view;
-	const void *userspace = scenario->userspace_addr_null ? NULL : map->host_view;
+	/* A private page stays the guest's (the notes: only the host loses it),
+	 * so the memslot maps every page, as in pkvm; a KVM that serves memslots
+	 * from userspace_addr would otherwise fault on the guest's own page. */
+	const uint8_t *guest = map->gmem->content_view ? map->gmem->content_view : map->host_view;
+	const void *userspace = scenario->userspace_addr_null ? NULL : guest;
 	if (scenario->userspace_addr_anonymous) {
 		map->anonymous = mmap(NULL, map->ram_size, RW,
 				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -2,8 +2,13 @@
 #include "report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "json.h"
 
@@ -63,58 +68,71 @@ static const char *compare_text(enum count_compare compare)
 	return compare == COUNT_GE ? ">=" : compare == COUNT_LE ? "<=" : "";
 }
 
+/* One more difference: the list in the JSON, and "; "-joined in the summary. */
+__attribute__((format(printf, 2, 3))) static void differ(struct run_report *report,
+							 const char *format, ...)
+{
+	/* The last entry is kept for "and N more". */
+	if (report->nr_mismatches >= REPORT_MAX_MISMATCHES - 1 && !report->listing_done) {
+		report->mismatches_dropped++;
+		return;
+	}
+	char *entry = report->mismatches[report->nr_mismatches++];
+	va_list args;
+	va_start(args, format);
+	vsnprintf(entry, REPORT_MISMATCH_SIZE, format, args);
+	va_end(args);
+	size_t used = strlen(report->mismatch);
+	if (used + 1 < sizeof(report->mismatch))
+		snprintf(report->mismatch + used, sizeof(report->mismatch) - used, "%s%s",
+			 used ? "; " : "", entry);
+}
+
 void report_evaluate(struct run_report *report)
 {
 	const struct scenario *scenario = report->scenario;
-	report->matched = false;
+	report->mismatch[0] = '\0';
+	report->nr_mismatches = report->mismatches_dropped = 0;
+	report->listing_done = false;
 	if (report->outcome != report->expected) {
-		snprintf(report->mismatch, sizeof(report->mismatch),
-			 "outcome %s, expected %s (host serves gmem memslots from %s)",
-			 config_outcome_name(report->outcome),
-			 config_outcome_name(report->expected),
-			 probe_serving_name(report->serving));
-		return;
+		/* The serving type matters only where the scenario expects
+		 * different outcomes for the two kinds of host. */
+		char serving[96] = "";
+		if (scenario->expect_gmem_served != scenario->expect_uaddr_served)
+			snprintf(serving, sizeof(serving),
+				 " (this host serves gmem memslots from %s)",
+				 probe_serving_name(report->serving));
+		differ(report, "outcome %s, expected %s%s: %s",
+		       config_outcome_name(report->outcome), config_outcome_name(report->expected),
+		       serving, report->message);
 	}
 	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++) {
 		const struct count_expect *expect = &scenario->expect_exits[kind];
-		if (!count_matches(expect, report->exits[kind])) {
-			snprintf(report->mismatch, sizeof(report->mismatch),
-				 "exits.%s = %" PRIu64 ", expected %s%" PRIu64,
-				 config_exit_kind_name((enum exit_kind)kind), report->exits[kind],
-				 compare_text(expect->compare), expect->value);
-			return;
-		}
+		if (!count_matches(expect, report->exits[kind]))
+			differ(report, "exits.%s = %" PRIu64 ", expected %s%" PRIu64,
+			       config_exit_kind_name((enum exit_kind)kind), report->exits[kind],
+			       compare_text(expect->compare), expect->value);
 	}
 	for (int kind = 0; kind < EVENT_COUNT; kind++) {
 		const struct count_expect *expect = &scenario->expect_events[kind];
 		uint64_t value = report_event(report, (enum event_kind)kind);
-		if (!count_matches(expect, value)) {
-			snprintf(report->mismatch, sizeof(report->mismatch),
-				 "%s = %" PRIu64 ", expected %s%" PRIu64,
-				 config_event_name((enum event_kind)kind), value,
-				 compare_text(expect->compare), expect->value);
-			return;
-		}
+		if (!count_matches(expect, value))
+			differ(report, "%s = %" PRIu64 ", expected %s%" PRIu64,
+			       config_event_name((enum event_kind)kind), value,
+			       compare_text(expect->compare), expect->value);
 	}
-	if (report->private_mmap_tried && report->private_mmap_errno == 0) {
-		snprintf(report->mismatch, sizeof(report->mismatch),
-			 "the kernel let the host mmap a guest_memfd without GUEST_MEMFD_FLAG_MMAP "
-			 "(notes: SUPPORT_SHARED)");
-		return;
-	}
-	if (report->inconsistent) {
-		snprintf(report->mismatch, sizeof(report->mismatch), "consistency check: %s",
-			 report->consistency);
-		return;
-	}
-	for (int i = 0; i < scenario->nr_checks; i++) {
-		if (!report->checks[i].passed) {
-			snprintf(report->mismatch, sizeof(report->mismatch), "check%d: %s", i + 1,
-				 report->checks[i].detail);
-			return;
-		}
-	}
-	report->matched = true;
+	if (report->private_mmap_tried && report->private_mmap_errno == 0)
+		differ(report, "the kernel let the host mmap a guest_memfd without "
+			       "GUEST_MEMFD_FLAG_MMAP (notes: SUPPORT_SHARED)");
+	if (report->inconsistent)
+		differ(report, "consistency check: %s", report->consistency);
+	for (int i = 0; i < scenario->nr_checks; i++)
+		if (!report->checks[i].passed && report->checks[i].detail[0]) /* was run */
+			differ(report, "check%d: %s", i + 1, report->checks[i].detail);
+	report->listing_done = true;
+	if (report->mismatches_dropped)
+		differ(report, "and %d more", report->mismatches_dropped);
+	report->matched = report->nr_mismatches == 0;
 }
 
 static uint64_t total_exits(const struct run_report *report)
@@ -133,12 +151,25 @@ void report_print_summary(FILE *out, const struct run_report *report)
 		modelled += !report->features[i].native;
 	/* Even the one-line form says whether any feature was modelled (docs/design.md, "Native or
 	 * modelled"). */
-	fprintf(out,
-		"%-36s %-18s exits %6" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64 ", hlt %" PRIu64
-		")  %8.2f ms  %-11s %s%s\n",
+	/* io, mmio and hlt always, every other kind when it happened: the
+	 * parts add up to the total (hypercall port writes are io already). */
+	char breakdown[256];
+	int used = snprintf(breakdown, sizeof(breakdown),
+			    "io %" PRIu64 ", mmio %" PRIu64 ", hlt %" PRIu64,
+			    report->exits[EXIT_KIND_IO], report->exits[EXIT_KIND_MMIO],
+			    report->exits[EXIT_KIND_HLT]);
+	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++) {
+		if (kind == EXIT_KIND_IO || kind == EXIT_KIND_MMIO || kind == EXIT_KIND_HLT ||
+		    kind == EXIT_KIND_HYPERCALL || !report->exits[kind] || used < 0 ||
+		    (size_t)used >= sizeof(breakdown))
+			continue;
+		used += snprintf(breakdown + used, sizeof(breakdown) - (size_t)used,
+				 ", %s %" PRIu64, config_exit_kind_name((enum exit_kind)kind),
+				 report->exits[kind]);
+	}
+	fprintf(out, "%-36s %-18s exits %6" PRIu64 " (%s)  %8.2f ms  %-11s %s%s\n",
 		report->scenario->name, config_outcome_name(report->outcome), total_exits(report),
-		report->exits[EXIT_KIND_IO], report->exits[EXIT_KIND_MMIO],
-		report->exits[EXIT_KIND_HLT], report->total_ms,
+		breakdown, report->total_ms,
 		modelled	      ? "[modelled]"
 		: report->nr_features ? "[native]"
 				      : "[not run]",
@@ -191,6 +222,12 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 	json_print_string(out, report->message);
 	fprintf(out, ",\n  \"mismatch\": ");
 	json_print_string(out, report->matched ? "" : report->mismatch);
+	fprintf(out, ",\n  \"mismatches\": [");
+	for (int i = 0; i < report->nr_mismatches; i++) {
+		fprintf(out, "%s", i ? ", " : "");
+		json_print_string(out, report->mismatches[i]);
+	}
+	fputc(']', out);
 	fprintf(out, ",\n  \"exits\": {");
 	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++)
 		fprintf(out, "%s\"%s\": %" PRIu64, kind ? ", " : "",
@@ -258,5 +295,77 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 		errno = errno ? errno : EIO;
 		return -1;
 	}
+	return 0;
+}
+
+int report_file_open(struct report_file *out, const char *path, const char *scenario_path,
+		     char *err, size_t err_size)
+{
+	memset(out, 0, sizeof(*out));
+	out->path = path;
+	struct stat target, scenario;
+	bool exists = stat(path, &target) == 0;
+	if (exists && stat(scenario_path, &scenario) == 0 && target.st_dev == scenario.st_dev &&
+	    target.st_ino == scenario.st_ino) {
+		snprintf(err, err_size, "--report %s is the scenario file itself", path);
+		return -1;
+	}
+	int fd;
+	if (exists && !S_ISREG(target.st_mode)) {
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+	} else if ((size_t)snprintf(out->temporary, sizeof(out->temporary), "%s.XXXXXX", path) >=
+		   sizeof(out->temporary)) {
+		snprintf(err, err_size, "--report path is too long");
+		return -1;
+	} else {
+		fd = mkostemp(out->temporary, O_CLOEXEC);
+		if (fd < 0)
+			out->temporary[0] = '\0';
+		else if (exists)
+			fchmod(fd, target.st_mode & 0777); /* keep the file's mode */
+		else
+			fchmod(fd, 0644); /* as fopen would, before the umask */
+	}
+	out->file = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!out->file) {
+		snprintf(err, err_size, "cannot write report %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		report_file_abandon(out);
+		return -1;
+	}
+	/* Its buffer now: stdio would allocate it at the first write, later,
+	 * under the sandbox (see main.c for stdout). */
+	static char buffer[1 << 16];
+	setvbuf(out->file, buffer, _IOFBF, sizeof(buffer));
+	return 0;
+}
+
+void report_file_abandon(struct report_file *out)
+{
+	if (out->file) {
+		fclose(out->file);
+		out->file = NULL;
+	}
+	if (out->temporary[0])
+		unlink(out->temporary);
+	out->temporary[0] = '\0';
+}
+
+int report_file_commit(struct report_file *out, const struct run_report *report,
+		       const struct host_probe *probe, char *err, size_t err_size)
+{
+	errno = 0;
+	int status = report_write_json(out->file, report, probe);
+	out->file = NULL; /* closed by report_write_json */
+	if (status == 0 && out->temporary[0] && rename(out->temporary, out->path) < 0)
+		status = -1;
+	if (status < 0) {
+		snprintf(err, err_size, "cannot write report %s: %s", out->path,
+			 strerror(errno ? errno : EIO));
+		report_file_abandon(out);
+		return -1;
+	}
+	out->temporary[0] = '\0';
 	return 0;
 }

@@ -17,8 +17,10 @@
 #include "hypercall.h"
 #include "probe.h"
 
-#define REPORT_MESSAGE_SIZE 512
-#define REPORT_MAX_FEATURES 16
+#define REPORT_MESSAGE_SIZE   512
+#define REPORT_MAX_MISMATCHES 16
+#define REPORT_MISMATCH_SIZE  768
+#define REPORT_MAX_FEATURES   16
 
 struct check_result {
 	bool passed;
@@ -38,7 +40,12 @@ struct run_report {
 	enum outcome expected;
 	char message[REPORT_MESSAGE_SIZE]; /* why the run ended */
 	bool matched;
-	char mismatch[REPORT_MESSAGE_SIZE]; /* the first thing that differed */
+	/* Every difference from [expect] (the last entry may say how many more
+	 * there were), and all of them joined with "; " for the summary line. */
+	char mismatches[REPORT_MAX_MISMATCHES][REPORT_MISMATCH_SIZE];
+	int nr_mismatches, mismatches_dropped;
+	bool listing_done; /* report_evaluate's: only the closing "and N more" goes in now */
+	char mismatch[REPORT_MAX_MISMATCHES * REPORT_MISMATCH_SIZE];
 	uint64_t exits[EXIT_KIND_COUNT];
 	uint64_t unhandled_pio, unhandled_mmio;
 	struct hypercall_stats hypercalls;
@@ -74,5 +81,28 @@ void report_print_refusals(FILE *out, const struct run_report *report);
 void report_print_features(FILE *out, const struct run_report *report);
 /* Write the JSON report to out (opened before the sandbox) and close it. */
 int report_write_json(FILE *out, const struct run_report *report, const struct host_probe *probe);
+
+/*
+ * The --report file. A regular file (or a new one) is written beside its
+ * path and renamed over it only once complete, so an earlier report survives
+ * a run that fails or is interrupted, and concurrent runs never interleave;
+ * anything else (a pipe, /dev/stdout) is written in place. Opened before the
+ * sandbox; refuses the scenario file itself.
+ */
+struct report_file {
+	FILE *file;
+	const char *path;
+	char temporary[4096]; /* empty when written in place */
+};
+
+/* 0, or -1 with the reason in err (exit status 2: bad usage). */
+int report_file_open(struct report_file *out, const char *path, const char *scenario_path,
+		     char *err, size_t err_size);
+/* Write, close and put in place; -1 with the reason in err, and an earlier
+ * report at path is left as it was. */
+int report_file_commit(struct report_file *out, const struct run_report *report,
+		       const struct host_probe *probe, char *err, size_t err_size);
+/* A run that ends without a report (a set-up failure): remove the temporary. */
+void report_file_abandon(struct report_file *out);
 
 #endif

@@ -84,6 +84,11 @@ static const struct allowed_call main_calls[] = {
 	WHEN(write, 0, SCMP_CMP_GE, 0, 3, "the JSON report, opened before"),
 	ANY(rt_sigaction, "catching the SIGBUS the data checks expect"),
 	ANY(clock_nanosleep, "waiting"),
+	ANY(rename, "the report, written beside its path, put in place"),
+	ANY(renameat, "the same, where libc renames this way"),
+	ANY(renameat2, "the same"),
+	ANY(unlink, "a report that could not be completed is removed"),
+	ANY(unlinkat, "the same"),
 };
 
 /*

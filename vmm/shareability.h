@@ -80,8 +80,8 @@ size_t shareability_extent_count(const struct shareability_map *map);
 
 /* How many bytes of [offset, offset + length) are in state; 0 for an empty or
  * out-of-range range. What a conversion to the other state would change. */
-uint64_t shareability_bytes_in(const struct shareability_map *map, uint64_t offset,
-			       uint64_t length, enum shareability state);
+uint64_t shareability_bytes_in(const struct shareability_map *map, uint64_t offset, uint64_t length,
+			       enum shareability state);
 
 /* fn for each extent in address order; for the checker and --trace. */
 void shareability_for_each(const struct shareability_map *map,

@@ -2,6 +2,7 @@
 #include "trace.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,4 +57,47 @@ FILE *trace_open(FILE *out, uint64_t limit)
 	static char buffer[1 << 14];
 	setvbuf(stream, buffer, _IOLBF, sizeof(buffer));
 	return stream;
+}
+
+int trace_parse_categories(const char *list, unsigned int *mask, char *err, size_t err_size)
+{
+	static const struct {
+		const char *name;
+		unsigned int category;
+	} names[] = {
+		{ "exits", TRACE_EXITS },
+		{ "faults", TRACE_FAULTS },
+		{ "conversions", TRACE_CONVERSIONS },
+		{ "hypercalls", TRACE_HYPERCALLS },
+		{ "all", TRACE_ALL },
+	};
+	*mask = 0;
+	const char *word = list;
+	while (*word) {
+		size_t length = strcspn(word, ",");
+		bool known = false;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == length &&
+			    !strncmp(word, names[i].name, length)) {
+				*mask |= names[i].category;
+				known = true;
+			}
+		if (!known) {
+			snprintf(err, err_size,
+				 "--trace=%s: unknown '%.*s' (exits, faults, conversions, "
+				 "hypercalls, "
+				 "all)",
+				 list, (int)length, word);
+			return -1;
+		}
+		word += length + (word[length] == ',');
+	}
+	if (!*mask) {
+		snprintf(err, err_size,
+			 "--trace=%s: name what to trace (exits, faults, "
+			 "conversions, hypercalls, all)",
+			 list);
+		return -1;
+	}
+	return 0;
 }

@@ -16,4 +16,16 @@
 /* NULL if the stream cannot be made. Close with fclose. */
 FILE *trace_open(FILE *out, uint64_t limit);
 
+/* What --trace=LIST prints; plain --trace is all of it. */
+enum trace_category {
+	TRACE_EXITS = 1U << 0,	     /* every exit: io (console bytes too), mmio, hlt */
+	TRACE_FAULTS = 1U << 1,	     /* memory faults, the kernel's and the model's */
+	TRACE_CONVERSIONS = 1U << 2, /* each conversion, its result and the region's map */
+	TRACE_HYPERCALLS = 1U << 3,  /* each request and its answer, refusals with the code */
+};
+#define TRACE_ALL 0xfU
+
+/* "faults,conversions" -> the mask; 0, or -1 with the unknown word in err. */
+int trace_parse_categories(const char *list, unsigned int *mask, char *err, size_t err_size);
+
 #endif

@@ -304,24 +304,47 @@ void vcpu_set_stop(struct vcpu_set *set)
 	}
 }
 
-bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms)
+static struct timespec after_ms(unsigned int ms)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
+	struct timespec when;
+	clock_gettime(CLOCK_REALTIME, &when);
+	when.tv_sec += ms / 1000;
+	when.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (when.tv_nsec >= 1000000000L) {
+		when.tv_sec++;
+		when.tv_nsec -= 1000000000L;
 	}
-	bool timed_out = false;
+	return when;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms,
+		   const volatile sig_atomic_t *interrupt)
+{
+	/* In slices, so that a signal's flag is seen within one slice: a
+	 * condition wait does not return for a signal. */
+	enum {
+		SLICE_MS = 20
+	};
+	struct timespec deadline = after_ms(timeout_ms);
+	bool timed_out = false, interrupted = false;
 	pthread_mutex_lock(&set->lock);
-	while (set->running > 0 && !timed_out)
+	while (set->running > 0 && !timed_out && !interrupted) {
+		struct timespec slice = after_ms(SLICE_MS);
+		if (!before(&slice, &deadline))
+			slice = deadline;
 		timed_out =
-			pthread_cond_timedwait(&set->finished, &set->lock, &deadline) == ETIMEDOUT;
+			pthread_cond_timedwait(&set->finished, &set->lock, &slice) == ETIMEDOUT &&
+			!before(&slice, &deadline);
+		interrupted = interrupt && *interrupt;
+	}
 	pthread_mutex_unlock(&set->lock);
 	bool still_running[GMEMVM_MAX_VCPUS] = { false };
-	if (timed_out) {
+	if (timed_out || interrupted) {
 		for (int i = 0; i < set->count; i++)
 			still_running[i] = !atomic_load(&set->vcpus[i].finished);
 		vcpu_set_stop(set);
@@ -331,7 +354,8 @@ bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms)
 			pthread_join(set->vcpus[i].thread, NULL);
 		/* Only after the join: the thread owns its exit context until then. */
 		if (still_running[i] && set->vcpus[i].exits.outcome == OUTCOME_NONE)
-			set->vcpus[i].exits.outcome = OUTCOME_TIMEOUT;
+			set->vcpus[i].exits.outcome =
+				interrupted ? OUTCOME_INTERRUPTED : OUTCOME_TIMEOUT;
 	}
 	return timed_out;
 }

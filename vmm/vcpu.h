@@ -8,6 +8,7 @@
 #define GMEMVM_VCPU_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,9 +58,11 @@ int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct kvm_cp
 		uint64_t entry, char *err, size_t err_size);
 /* Start one thread per vCPU. */
 int vcpu_set_start(struct vcpu_set *set, char *err, size_t err_size);
-/* Wait until every vCPU has stopped or timeout_ms passed (then stop them all).
- * Returns true on timeout. */
-bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms);
+/* Wait until every vCPU has stopped, timeout_ms passed or *interrupt (a
+ * signal's flag; may be NULL) is set; then stop them all, and the ones still
+ * running end with OUTCOME_TIMEOUT or OUTCOME_INTERRUPTED. True on timeout. */
+bool vcpu_set_wait(struct vcpu_set *set, unsigned int timeout_ms,
+		   const volatile sig_atomic_t *interrupt);
 /* Ask every running vCPU to leave KVM_RUN and stop. */
 void vcpu_set_stop(struct vcpu_set *set);
 void vcpu_set_destroy(struct vcpu_set *set);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -26,10 +27,11 @@
 #include "report.h"
 #include "sandbox.h"
 #include "testdev.h"
+#include "timeline.h"
 #include "trace.h"
 #include "vcpu.h"
 
-#define ERROR_SIZE 512
+#define ERROR_SIZE 1024
 
 /* Everything one run owns, released by vm_destroy in reverse order. */
 struct vm {
@@ -48,9 +50,11 @@ struct vm {
 	size_t guest_file_size;
 	struct elf_image guest;
 	uint8_t devtree[GMEMVM_FDT_MAX_SIZE];
-	FILE *trace;		       /* --trace, bounded (trace.h); NULL when off */
-	bool refused;		       /* a rule of the design notes refused the set-up */
-	char refusal[ERROR_SIZE - 32]; /* leaves room for "set-up refused: " */
+	FILE *trace;				/* --trace, bounded (trace.h); NULL when off */
+	unsigned int trace_categories;		/* what --trace=LIST prints (TRACE_*) */
+	struct timeline *timeline;		/* --timeline (timeline.h); NULL when off */
+	bool refused;				/* a rule of the design notes refused the set-up */
+	char refusal[REPORT_MESSAGE_SIZE - 32]; /* leaves room for "set-up refused: " */
 };
 
 static double between_ms(const struct timespec *since, const struct timespec *until)
@@ -105,12 +109,39 @@ static void record_guest_times(const struct vm *vm, const struct timespec *proce
 	}
 }
 
+/*
+ * The guest to boot: the scenario's [vm] guest; else $GMEMVM_GUEST; else the
+ * guest installed with this program, GMEMVM_GUEST_FROM_BINDIR (vmm/meson.build:
+ * relative to the executable's directory, so an installed tree can move, or
+ * absolute), if it exists; else the one built with it. Called before any
+ * seccomp filter is installed (readlink, access).
+ */
 static const char *guest_path(const struct scenario *scenario)
 {
 	if (scenario->guest_path[0])
 		return scenario->guest_path;
 	const char *from_environment = getenv("GMEMVM_GUEST");
-	return from_environment && from_environment[0] ? from_environment : GMEMVM_DEFAULT_GUEST;
+	if (from_environment && from_environment[0])
+		return from_environment;
+	static char installed[4096 + sizeof(GMEMVM_GUEST_FROM_BINDIR)];
+	char executable[4096];
+	ssize_t length = readlink("/proc/self/exe", executable, sizeof(executable) - 1);
+	char *slash = NULL;
+	if (length > 0) {
+		executable[length] = '\0';
+		slash = strrchr(executable, '/');
+	}
+	int written = -1;
+	if (GMEMVM_GUEST_FROM_BINDIR[0] == '/')
+		written = snprintf(installed, sizeof(installed), "%s", GMEMVM_GUEST_FROM_BINDIR);
+	else if (slash) {
+		*slash = '\0';
+		written = snprintf(installed, sizeof(installed), "%s/%s", executable,
+				   GMEMVM_GUEST_FROM_BINDIR);
+	}
+	if (written > 0 && (size_t)written < sizeof(installed) && access(installed, R_OK) == 0)
+		return installed;
+	return GMEMVM_DEFAULT_GUEST;
 }
 
 /* Step 1: everything about the guest that can be refused without KVM. */
@@ -119,9 +150,13 @@ static enum gmemvm_status prepare_guest(struct vm *vm, char *err)
 	const char *path = guest_path(vm->scenario);
 	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
+	char why[512];
 	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA, GMEMVM_SHARED_AREA_GPA,
-		      &vm->guest, err, ERROR_SIZE) < 0)
+		      &vm->guest, why, sizeof(why)) < 0) {
+		/* The reason first, so a long path cannot push it out. */
+		snprintf(err, ERROR_SIZE, "%s (guest %.400s)", why, path);
 		return GMEMVM_STATUS_BAD_INPUT;
+	}
 	return GMEMVM_STATUS_MATCHED;
 }
 
@@ -379,7 +414,10 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 		context->ram_size = scenario->memory_size;
 		context->userspace_addr_null = scenario->userspace_addr_null;
 		context->gmem_served = vm->host.serving == GMEM_SERVING_GUEST_MEMFD;
-		context->trace = vm->trace;
+		context->trace = vm->trace_categories & TRACE_EXITS ? vm->trace : NULL;
+		context->trace_faults = vm->trace_categories & TRACE_FAULTS ? vm->trace : NULL;
+		context->trace_hypercalls =
+			vm->trace_categories & TRACE_HYPERCALLS ? vm->trace : NULL;
 		context->memory = &vm->memory;
 		context->conversions = &vm->conversions;
 	}
@@ -419,6 +457,36 @@ static void collect_outcome(const struct vm *vm, struct run_report *report)
 	}
 }
 
+/* The pattern p whose word at gpa is word, if there is one: a word is
+ * p * 0x100000001 ^ gpa * K (gmemvm_pattern_word), so both halves of
+ * word ^ gpa * K are p. */
+static bool pattern_of_word(uint64_t word, uint64_t gpa, uint32_t *pattern)
+{
+	uint64_t mixed = word ^ gmemvm_pattern_word(0, gpa);
+	*pattern = (uint32_t)mixed;
+	return (uint32_t)(mixed >> 32) == *pattern;
+}
+
+/* In the scenario's terms: which pattern the host found, or zeroes, or
+ * bytes that are no pattern's word at that address. */
+static void describe_word_mismatch(const struct data_check *check, uint64_t gpa, uint64_t word,
+				   char *detail, size_t size)
+{
+	char want[48], found[64];
+	uint32_t pattern;
+	if (check->kind == CHECK_ZERO)
+		snprintf(want, sizeof(want), "zeroes");
+	else
+		snprintf(want, sizeof(want), "pattern %#x", check->pattern);
+	if (word == 0)
+		snprintf(found, sizeof(found), "zeroes");
+	else if (pattern_of_word(word, gpa, &pattern))
+		snprintf(found, sizeof(found), "pattern %#x", pattern);
+	else
+		snprintf(found, sizeof(found), "%#" PRIx64 ", no pattern's word", word);
+	snprintf(detail, size, "at %#" PRIx64 " the host reads %s, expected %s", gpa, found, want);
+}
+
 static void check_pattern(struct vm *vm, const struct data_check *check,
 			  struct check_result *result)
 {
@@ -435,9 +503,8 @@ static void check_pattern(struct vm *vm, const struct data_check *check,
 		memcpy(&word, bytes + offset, sizeof(word));
 		if (word != want) {
 			result->passed = false;
-			snprintf(result->detail, sizeof(result->detail),
-				 "at %#" PRIx64 " the host reads %#" PRIx64 ", expected %#" PRIx64,
-				 check->addr + offset, word, want);
+			describe_word_mismatch(check, check->addr + offset, word, result->detail,
+					       sizeof(result->detail));
 			return;
 		}
 	}
@@ -505,6 +572,73 @@ static void run_checks(struct vm *vm, struct run_report *report)
 	}
 }
 
+/* --timeline: the state of every page of RAM as the memory map has it now,
+ * as the run begins (before any vCPU runs) or after it ended. */
+static void snapshot_shareability(struct vm *vm, bool final)
+{
+	uint64_t pages = vm->memory.ram_size / GMEM_PAGE_SIZE;
+	char *states = vm->refused || pages == 0 ? NULL : malloc(pages + 1);
+	if (!states)
+		return; /* nothing ran, or no memory: the picture starts all shared */
+	memmap_render(&vm->memory, 0, vm->memory.ram_size, states, pages);
+	for (uint64_t page = 0, end; page < pages; page = end) {
+		for (end = page + 1; end < pages && states[end] == states[page]; end++)
+			;
+		uint64_t gpa = page * GMEM_PAGE_SIZE, size = (end - page) * GMEM_PAGE_SIZE;
+		if (final)
+			timeline_set_final(vm->timeline, gpa, size, states[page] == 'P');
+		else
+			timeline_set_initial(vm->timeline, gpa, size, states[page] == 'P');
+	}
+	free(states);
+}
+
+/* --timeline's file, opened before the sandbox (which forbids open) and
+ * written after the run; and the state the run begins in, taken now, before
+ * any vCPU runs. NULL with the reason in err. */
+static FILE *open_timeline(struct vm *vm, const struct run_options *options, char *err)
+{
+	const char *path = options->timeline_path;
+	struct stat target, scenario;
+	if ((stat(path, &target) == 0 && stat(vm->scenario->path, &scenario) == 0 &&
+	     target.st_dev == scenario.st_dev && target.st_ino == scenario.st_ino) ||
+	    (options->report_path && strcmp(path, options->report_path) == 0)) {
+		snprintf(err, ERROR_SIZE, "--timeline %s is the scenario file or the --report file",
+			 path);
+		return NULL;
+	}
+	FILE *file = fopen(path, "we");
+	if (!file) {
+		snprintf(err, ERROR_SIZE, "cannot write timeline %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* Its buffer now, as stdout's (main.c): no allocation on first write. */
+	static char buffer[1 << 16];
+	setvbuf(file, buffer, _IOFBF, sizeof(buffer));
+	snapshot_shareability(vm, false);
+	return file;
+}
+
+/* Draw the picture of the run into file and close it; -1 with err. */
+static int write_timeline(struct vm *vm, FILE *file, const char *path, char *err)
+{
+	snapshot_shareability(vm, true);
+	char mode[64];
+	snprintf(mode, sizeof(mode), "%s, stage %d", config_mode_name(vm->scenario->mode),
+		 vm->scenario->stage);
+	errno = 0;
+	int status = timeline_write_svg(vm->timeline, file, vm->scenario->name, mode);
+	int error = errno;
+	if (fclose(file) != 0 && status == 0) {
+		status = -1;
+		error = errno;
+	}
+	if (status < 0)
+		snprintf(err, ERROR_SIZE, "cannot write timeline %s: %s", path,
+			 strerror(error ? error : EIO));
+	return status;
+}
+
 static void vm_destroy(struct vm *vm)
 {
 	vcpu_set_destroy(&vm->vcpus);
@@ -521,12 +655,47 @@ static void vm_destroy(struct vm *vm)
 	free(vm->guest_file);
 	if (vm->trace)
 		fclose(vm->trace);
+	timeline_destroy(vm->timeline);
 	free(vm);
+}
+
+/* The signal that asked the run to stop (Ctrl-C, timeout(1), a closed
+ * terminal), or 0. Set by the handler, read by the main thread. */
+static volatile sig_atomic_t stop_requested;
+
+static void stop_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+}
+
+static void request_stop(int signal_number)
+{
+	stop_requested = signal_number;
+}
+
+/* A stop signal ends the run the way a timeout does: the guest is stopped,
+ * the summary printed and the report written. A second one kills at once
+ * (SA_RESETHAND). SIGPIPE is ignored: a closed stdout shows as a failed write. */
+static void catch_stop_signals(void)
+{
+	struct sigaction action = { .sa_handler = request_stop, .sa_flags = SA_RESETHAND };
+	sigemptyset(&action.sa_mask);
+	sigset_t set;
+	stop_signal_set(&set);
+	for (int signal_number = 1; signal_number < NSIG; signal_number++)
+		if (sigismember(&set, signal_number) == 1)
+			sigaction(signal_number, &action, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_options *options)
 {
 	char err[ERROR_SIZE] = "";
+	catch_stop_signals();
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "gmemvm: out of memory\n");
@@ -545,11 +714,25 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		return GMEMVM_STATUS_HOST;
 	}
 	vm->trace = trace;
-	conversion_init(&vm->conversions, scenario, &vm->memory, trace);
+	vm->trace_categories = options->trace_categories ? options->trace_categories : TRACE_ALL;
+	conversion_init(&vm->conversions, scenario, &vm->memory,
+			vm->trace_categories & TRACE_CONVERSIONS ? trace : NULL);
+	hypercall_init(&vm->hypercalls, &vm->memory, &vm->conversions);
+	vm->hypercalls.trace = vm->trace_categories & TRACE_HYPERCALLS ? trace : NULL;
 	console_init(&vm->console, options->quiet ? NULL : stdout);
 	testdev_init(&vm->testdev);
-	hypercall_init(&vm->hypercalls, &vm->memory, &vm->conversions);
 	vm->hypercalls.scenario = scenario;
+	if (options->timeline_path) {
+		/* The recorder exists before the vCPUs: they record, never allocate. */
+		vm->timeline = timeline_create(TIMELINE_DEFAULT_CAPACITY, scenario->memory_size);
+		if (!vm->timeline) {
+			fprintf(stderr, "gmemvm: cannot set up --timeline: out of memory\n");
+			vm_destroy(vm);
+			return GMEMVM_STATUS_HOST;
+		}
+		vm->conversions.timeline = vm->timeline;
+		vm->hypercalls.timeline = vm->timeline;
+	}
 
 	enum gmemvm_status status = prepare_guest(vm, err);
 	if (status == GMEMVM_STATUS_MATCHED)
@@ -562,17 +745,19 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 
 	struct run_report report = { .scenario = scenario, .serving = vm->host.serving };
 	/* Opened now: once the sandbox is in place the main thread cannot open files. */
-	FILE *report_file = NULL;
-	if (options->report_path && !(report_file = fopen(options->report_path, "we"))) {
-		fprintf(stderr, "gmemvm: cannot write report %s: %s\n", options->report_path,
-			strerror(errno));
+	struct report_file report_file = { 0 };
+	if (options->report_path && report_file_open(&report_file, options->report_path,
+						     scenario->path, err, ERROR_SIZE) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", err);
 		vm_destroy(vm);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
-	if (report_file) {
-		/* Its buffer now, for the same reason as stdout's (main.c). */
-		static char report_buffer[1 << 16];
-		setvbuf(report_file, report_buffer, _IOFBF, sizeof(report_buffer));
+	FILE *timeline_file = NULL;
+	if (options->timeline_path && !(timeline_file = open_timeline(vm, options, err))) {
+		fprintf(stderr, "gmemvm: %s\n", err);
+		report_file_abandon(&report_file);
+		vm_destroy(vm);
+		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	vm->vcpus.sandbox = options->sandbox;
@@ -581,26 +766,34 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
-	if (!vm->refused && vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
+	/* The vCPU threads inherit a mask without the stop signals: the main
+	 * thread takes them, and stops the guest (catch_stop_signals). */
+	sigset_t stop_signals, previous_mask;
+	stop_signal_set(&stop_signals);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
+	if (!vm->refused && !stop_requested && vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
 		fprintf(stderr, "gmemvm: %s\n", err);
+	pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
 	if (options->sandbox &&
 	    sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, err, ERROR_SIZE) < 0) {
 		/* Without its filter the main thread must not go on: stop the guest. */
 		fprintf(stderr, "gmemvm: %s\n", err);
 		vcpu_set_stop(&vm->vcpus);
 	}
-	vcpu_set_wait(&vm->vcpus, scenario->timeout_ms);
+	vcpu_set_wait(&vm->vcpus, scenario->timeout_ms, &stop_requested);
 	report.run_ms = elapsed_ms(&run_start);
-	report.total_ms = elapsed_ms(&options->process_start);
 	record_guest_times(vm, &options->process_start, &report);
 	report.process_start_ns = (uint64_t)options->process_start.tv_sec * 1000000000ULL +
 				  (uint64_t)options->process_start.tv_nsec;
-	report.peak_resident_kib = peak_resident_kib(status_fd);
-	if (status_fd >= 0)
-		close(status_fd);
 	console_flush(&vm->console);
 
 	collect_outcome(vm, &report);
+	int stop_signal = stop_requested;
+	if (stop_signal) {
+		report.outcome = OUTCOME_INTERRUPTED;
+		snprintf(report.message, sizeof(report.message),
+			 "interrupted by SIG%s: the guest was stopped", sigabbrev_np(stop_signal));
+	}
 	if (vm->refused) {
 		report.outcome = OUTCOME_REFUSED;
 		snprintf(report.message, sizeof(report.message), "set-up refused: %s", vm->refusal);
@@ -628,6 +821,11 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	report.hypercalls = vm->hypercalls.stats;
 	report.console_bytes = vm->console.bytes;
 	report.console_transcript = vm->console.transcript;
+	/* After the checks, which may touch gigabytes of guest RAM. */
+	report.total_ms = elapsed_ms(&options->process_start);
+	report.peak_resident_kib = peak_resident_kib(status_fd);
+	if (status_fd >= 0)
+		close(status_fd);
 	report_evaluate(&report);
 
 	if (!options->quiet) {
@@ -642,10 +840,25 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		report_print_features(stdout, &report);
 	}
 	report_print_summary(stdout, &report);
-	fflush(stdout);
-	if (report_file && report_write_json(report_file, &report, &vm->host) < 0)
-		fprintf(stderr, "gmemvm: cannot write report %s: %s\n", options->report_path,
-			strerror(errno));
+	/* Output that did not arrive is a failure of the run (a full disk, a
+	 * closed pipe: SIGPIPE is ignored, so the write says EPIPE). */
+	bool output_failed = fflush(stdout) != 0 || ferror(stdout);
+	if (output_failed)
+		fprintf(stderr, "gmemvm: cannot write to standard output: %s\n",
+			strerror(errno ? errno : EIO));
+	if (report_file.file &&
+	    report_file_commit(&report_file, &report, &vm->host, err, ERROR_SIZE) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", err);
+		output_failed = true;
+	}
+	if (timeline_file && write_timeline(vm, timeline_file, options->timeline_path, err) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", err);
+		output_failed = true;
+	}
 	vm_destroy(vm);
+	if (stop_signal)
+		return (enum gmemvm_status)(128 + stop_signal);
+	if (output_failed)
+		return GMEMVM_STATUS_OUTPUT;
 	return report.matched ? GMEMVM_STATUS_MATCHED : GMEMVM_STATUS_MISMATCH;
 }

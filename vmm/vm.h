@@ -19,14 +19,20 @@ enum gmemvm_status {
 	GMEMVM_STATUS_MISMATCH = 1,  /* it ran, and something differed */
 	GMEMVM_STATUS_BAD_INPUT = 2, /* usage, config or guest image refused */
 	GMEMVM_STATUS_HOST = 3,	     /* the host lacks something, or a set-up call failed */
+	GMEMVM_STATUS_OUTPUT = 4,    /* the summary or the --report file could not be written */
+	/* 128 + N: signal N (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run,
+	 * which still printed its summary and wrote its report (outcome interrupted). */
 };
 
 struct run_options {
 	bool trace;
-	uint64_t trace_limit; /* lines of --trace output at most */
-	bool quiet;	      /* the summary line only; no console or feature lines */
-	bool sandbox;	      /* seccomp filters on every thread before the first KVM_RUN */
+	unsigned int trace_categories; /* --trace=LIST (trace.h); 0 = all */
+	uint64_t trace_limit;	       /* lines of --trace output at most */
+	bool quiet;		       /* the summary line only; no console or feature lines */
+	bool sandbox; /* seccomp filters on every thread before the first KVM_RUN */
 	const char *report_path;
+	/* --timeline FILE.svg: the run's picture (timeline.h) */
+	const char *timeline_path;
 	struct timespec process_start; /* CLOCK_MONOTONIC at main() */
 };
 
