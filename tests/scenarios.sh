@@ -114,7 +114,8 @@ if grep -q "MMAP (notes: SUPPORT_SHARED) yes" "$work/probe"; then
 	fail "differences: $(cat "$work/out")"
 "$gmemvm" run -q "$repo/configs/shared-basic.ini" --set steps.step2="verify 0x200000 64K 0x77" \
 	>"$work/out" 2>&1
-[ $? -eq 1 ] && grep -q "guest-failed" "$work/out" && pass "guest verify failure is reported" ||
+[ $? -eq 1 ] && grep -q "guest-failed.*(vcpu 0: step 2 verify failed at 0x200000" "$work/out" &&
+	pass "guest verify failure is reported with the guest's reason, also with --quiet" ||
 	fail "guest failure: $(cat "$work/out")"
 "$gmemvm" run -q "$repo/configs/shared-basic.ini" --set vm.timeout=100ms \
 	--set steps.step5="pio 10000000" >"$work/out" 2>&1

@@ -425,6 +425,28 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	return GMEMVM_STATUS_MATCHED;
 }
 
+/* The guest says why a step failed on its console ("vcpu 1: step 3 verify
+ * ..."): the last such line goes on the summary, --quiet included. */
+static void add_guest_reason(const struct console *console, struct run_report *report)
+{
+	const char *reason = NULL;
+	for (const char *line = console->transcript; line && *line;) {
+		const char *end = strchr(line, '\n');
+		if (strncmp(line, "vcpu ", 5) == 0 && strstr(line, ": step ") &&
+		    (!end || strstr(line, ": step ") < end) &&
+		    (!end || memmem(line, (size_t)(end - line), " ok", 3) == NULL))
+			reason = line;
+		line = end ? end + 1 : NULL;
+	}
+	if (!reason)
+		return;
+	size_t used = strlen(report->message);
+	int length = (int)strcspn(reason, "\n");
+	if (used + 3 < sizeof(report->message))
+		snprintf(report->message + used, sizeof(report->message) - used, " (%.*s)", length,
+			 reason);
+}
+
 /* The run's outcome: done only if every vCPU finished; else the first vCPU
  * that ended for a reason of its own (others were only stopped). */
 static void collect_outcome(const struct vm *vm, struct run_report *report)
@@ -788,6 +810,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	console_flush(&vm->console);
 
 	collect_outcome(vm, &report);
+	if (report.outcome == OUTCOME_GUEST_FAILED)
+		add_guest_reason(&vm->console, &report);
 	int stop_signal = stop_requested;
 	if (stop_signal) {
 		report.outcome = OUTCOME_INTERRUPTED;
