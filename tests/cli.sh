@@ -11,18 +11,7 @@
 set -u
 gmemvm=$1
 repo=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-pass() {
-	passed=$((passed + 1))
-	echo "ok: $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*"
-}
+source "$(dirname "$0")/lib.sh"
 # call ARGS...: run gmemvm; $status, $work/out, $work/err
 call() {
 	"$gmemvm" "$@" >"$work/out" 2>"$work/err"

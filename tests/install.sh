@@ -13,18 +13,7 @@
 set -u
 repo=$1
 meson=${2:-meson}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-pass() {
-	passed=$((passed + 1))
-	echo "ok: $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL: $*"
-}
+source "$(dirname "$0")/lib.sh"
 # The installed program must find its own guest, not one named here.
 unset GMEMVM_GUEST
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "installed.h"
 #include "kvm.h"
 #include "probe.h"
 #include "sandbox.h"
@@ -223,6 +224,22 @@ static int option_error(const char *command, int option, char *const *argv,
 	return usage_error(command, "unknown option '-%c'", optopt);
 }
 
+/* The options of a command whose only option is --help: -1 to go on, else
+ * the status to return (its usage printed, or a usage error). */
+static int parse_help_only(const char *command, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int option = getopt_long(argc, argv, ":h", options, NULL);
+	if (option == -1)
+		return -1;
+	if (option == 'h')
+		return print_usage(find_command(command));
+	return option_error(command, option, argv, ":h", options);
+}
+
 /* The loader's error without the "FILE: " it starts with. */
 static const char *load_error(const char *path, const char *err)
 {
@@ -357,17 +374,10 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 
 static int command_sandbox(int argc, char **argv, const struct timespec *start)
 {
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int option;
 	(void)start;
-	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (option == 'h')
-			return print_usage(find_command("sandbox"));
-		return option_error("sandbox", option, argv, ":h", options);
-	}
+	int parsed = parse_help_only("sandbox", argc, argv);
+	if (parsed >= 0)
+		return parsed;
 	if (optind < argc)
 		return usage_error("sandbox", "unexpected argument '%s'", argv[optind]);
 	sandbox_print_allowed(stdout);
@@ -376,17 +386,10 @@ static int command_sandbox(int argc, char **argv, const struct timespec *start)
 
 static int command_check(int argc, char **argv, const struct timespec *start)
 {
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int option;
 	(void)start;
-	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (option == 'h')
-			return print_usage(find_command("check"));
-		return option_error("check", option, argv, ":h", options);
-	}
+	int parsed = parse_help_only("check", argc, argv);
+	if (parsed >= 0)
+		return parsed;
 	if (optind == argc)
 		return usage_error("check", "missing FILE.ini (one or more scenario files)");
 	static struct scenario scenario;
@@ -416,20 +419,8 @@ static bool is_directory(const char *path)
  * ./configs. */
 static const char *default_scenario_dir(char *buffer, size_t size)
 {
-	char executable[4096];
-	ssize_t length = readlink("/proc/self/exe", executable, sizeof(executable) - 1);
-	char *slash = NULL;
-	if (length > 0) {
-		executable[length] = '\0';
-		slash = strrchr(executable, '/');
-	}
-	if (slash && GMEMVM_CONFIGS_FROM_BINDIR[0] != '/') {
-		*slash = '\0';
-		int written =
-			snprintf(buffer, size, "%s/%s", executable, GMEMVM_CONFIGS_FROM_BINDIR);
-		if (written > 0 && (size_t)written < size && is_directory(buffer))
-			return buffer;
-	}
+	if (installed_path(GMEMVM_CONFIGS_FROM_BINDIR, true, buffer, size))
+		return buffer;
 	return is_directory(GMEMVM_CONFIGS_DIR) ? GMEMVM_CONFIGS_DIR : "configs";
 }
 
@@ -468,17 +459,10 @@ static void list_load(const char *dir, struct listed_scenario *entry)
 
 static int command_list(int argc, char **argv, const struct timespec *start)
 {
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int option;
 	(void)start;
-	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (option == 'h')
-			return print_usage(find_command("list"));
-		return option_error("list", option, argv, ":h", options);
-	}
+	int parsed = parse_help_only("list", argc, argv);
+	if (parsed >= 0)
+		return parsed;
 	if (argc - optind > 1)
 		return usage_error("list", "unexpected argument '%s' (one DIR)", argv[optind + 1]);
 	char installed[4096 + sizeof(GMEMVM_CONFIGS_FROM_BINDIR)];
@@ -538,17 +522,10 @@ static int command_list(int argc, char **argv, const struct timespec *start)
 
 static int command_help(int argc, char **argv, const struct timespec *start)
 {
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int option;
 	(void)start;
-	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (option == 'h')
-			return print_usage(find_command("help"));
-		return option_error("help", option, argv, ":h", options);
-	}
+	int parsed = parse_help_only("help", argc, argv);
+	if (parsed >= 0)
+		return parsed;
 	if (optind == argc) {
 		print_overview(stdout);
 		return GMEMVM_STATUS_MATCHED;

@@ -20,6 +20,7 @@
 #include "gmem.h"
 #include "gmemvm_abi.h"
 #include "hypercall.h"
+#include "installed.h"
 #include "iotrap.h"
 #include "kvm.h"
 #include "memmap.h"
@@ -124,22 +125,7 @@ static const char *guest_path(const struct scenario *scenario)
 	if (from_environment && from_environment[0])
 		return from_environment;
 	static char installed[4096 + sizeof(GMEMVM_GUEST_FROM_BINDIR)];
-	char executable[4096];
-	ssize_t length = readlink("/proc/self/exe", executable, sizeof(executable) - 1);
-	char *slash = NULL;
-	if (length > 0) {
-		executable[length] = '\0';
-		slash = strrchr(executable, '/');
-	}
-	int written = -1;
-	if (GMEMVM_GUEST_FROM_BINDIR[0] == '/')
-		written = snprintf(installed, sizeof(installed), "%s", GMEMVM_GUEST_FROM_BINDIR);
-	else if (slash) {
-		*slash = '\0';
-		written = snprintf(installed, sizeof(installed), "%s/%s", executable,
-				   GMEMVM_GUEST_FROM_BINDIR);
-	}
-	if (written > 0 && (size_t)written < sizeof(installed) && access(installed, R_OK) == 0)
+	if (installed_path(GMEMVM_GUEST_FROM_BINDIR, false, installed, sizeof(installed)))
 		return installed;
 	return GMEMVM_DEFAULT_GUEST;
 }
