@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * gmemvm-floor: the bare kernel cost of what gmemvm does, for issue 5's
- * ratios. Nothing of gmemvm is linked in: each test makes only the raw
- * system calls (KVM ioctls, mmap, fallocate) and runs a guest of a few
+ * ratios. Nothing of gmemvm is linked in but the reader of /proc/self
+ * (vmm/procfs.c), for the peak resident memory gmemvm reports beside it:
+ * each test makes only the raw system calls (KVM ioctls, mmap, fallocate) and runs a guest of a few
  * hand-assembled instructions, so its time is the floor a VMM on this host
  * cannot go below. Every test prints one JSON object on stdout.
  *
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "kvm_abi.h"
+#include "procfs.h"
 
 #define PAGE_SIZE    4096ULL
 #define CODE_GPA     0x100000ULL
@@ -406,19 +408,11 @@ static void regions_test(uint64_t regions, uint64_t conversions)
 	floor_vm_destroy(&machine);
 }
 
-/* VmHWM, as gmemvm reports it (vmm/vm.c): getrusage would count the exec'ing parent. */
+/* VmHWM, read as gmemvm reads it for its report (vmm/procfs.c). */
 static long peak_resident_kib(void)
 {
-	char text[4096];
-	long kib = -1;
 	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	ssize_t length = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
-	if (length > 0) {
-		text[length] = '\0';
-		const char *line = strstr(text, "\nVmHWM:");
-		if (!line || sscanf(line + 1, "VmHWM: %ld kB", &kib) != 1)
-			kib = -1;
-	}
+	long kib = procfs_peak_resident_kib(fd);
 	if (fd >= 0)
 		close(fd);
 	return kib;

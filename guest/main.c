@@ -28,7 +28,7 @@
 #define CR4_LA57       (1ULL << 12)
 
 struct step {
-	const char *op;
+	uint32_t op; /* enum gmemvm_step_op; its name is gmemvm_step_op_name(op) */
 	uint64_t addr;
 	uint64_t size;
 	uint32_t pattern;
@@ -153,8 +153,7 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 
 	if (read_props(fdt, node, &props))
 		return "unreadable properties";
-	st->op = get_string(&props, PROP_OP);
-	if (!st->op)
+	if (get_u32(&props, PROP_OP, &st->op))
 		return "missing op";
 	if (get_u32(&props, PROP_VCPU, &st->vcpu))
 		return "missing vcpu";
@@ -164,13 +163,16 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 	st->expect_result = 0;
 	st->count = 0;
 	/* Only memory steps use a range and a pattern; mmio/pio ignore them. */
-	if (!strcmp(st->op, "discard")) {
+	switch (st->op) {
+	case GMEMVM_STEP_DISCARD:
 		if (get_u64(&props, PROP_ADDR, &st->addr) || get_u64(&props, PROP_SIZE, &st->size))
 			return "missing addr or size";
 		if (props.value[PROP_VIEW])
 			st->shared_view = !strcmp(get_string(&props, PROP_VIEW) ?: "", "shared");
-	} else if (!strcmp(st->op, "write") || !strcmp(st->op, "verify") ||
-		   !strcmp(st->op, "touch")) {
+		break;
+	case GMEMVM_STEP_WRITE:
+	case GMEMVM_STEP_VERIFY:
+	case GMEMVM_STEP_TOUCH: {
 		const char *view;
 
 		if (get_u64(&props, PROP_ADDR, &st->addr) ||
@@ -183,8 +185,12 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 				return "bad view (private or shared)";
 			st->shared_view = !strcmp(view, "shared");
 		}
-	} else if (!strcmp(st->op, "share") || !strcmp(st->op, "unshare") ||
-		   !strcmp(st->op, "hold") || !strcmp(st->op, "release")) {
+		break;
+	}
+	case GMEMVM_STEP_SHARE:
+	case GMEMVM_STEP_UNSHARE:
+	case GMEMVM_STEP_HOLD:
+	case GMEMVM_STEP_RELEASE: {
 		uint32_t result;
 
 		if (get_u64(&props, PROP_ADDR, &st->addr) || get_u64(&props, PROP_SIZE, &st->size))
@@ -194,20 +200,28 @@ static const char *parse_step(const void *fdt, int node, struct step *st)
 				return "bad result (u32)";
 			st->expect_result = (int32_t)result;
 		}
-	} else if (!strcmp(st->op, "pio")) {
+		break;
+	}
+	case GMEMVM_STEP_PIO:
 		get_u64(&props, PROP_SIZE, &st->size); /* the repeat count; absent means 1 */
-	} else if (!strcmp(st->op, "flip") || !strcmp(st->op, "scatter")) {
+		break;
+	case GMEMVM_STEP_FLIP:
+	case GMEMVM_STEP_SCATTER:
 		if (get_u64(&props, PROP_ADDR, &st->addr) ||
 		    get_u64(&props, PROP_SIZE, &st->size) ||
 		    get_u32(&props, PROP_COUNT, &st->count))
 			return "missing addr, size or count";
-	} else if (!strcmp(st->op, "hostile")) {
+		break;
+	case GMEMVM_STEP_HOSTILE:
 		/* pattern is the seed; [addr, addr + size) the playground */
 		if (get_u64(&props, PROP_ADDR, &st->addr) ||
 		    get_u64(&props, PROP_SIZE, &st->size) ||
 		    get_u32(&props, PROP_PATTERN, &st->pattern) ||
 		    get_u32(&props, PROP_COUNT, &st->count))
 			return "missing addr, size, pattern or count";
+		break;
+	default: /* mmio and barrier take nothing; an unknown op fails when it runs */
+		break;
 	}
 	return NULL;
 }
@@ -353,20 +367,21 @@ static int do_convert(const struct step *st, unsigned long cpu, unsigned int k)
 
 	/* hold and release: the VMM takes or drops a page reference, as a
 	 * device doing DMA would; a later unshare then meets EAGAIN in the VMM. */
-	if (st->op[0] == 'h' || st->op[0] == 'r')
-		got = hypercall(st->op[0] == 'h' ? GMEMVM_HC_HOLD : GMEMVM_HC_RELEASE, addr,
-				st->size, 0, 0);
+	if (st->op == GMEMVM_STEP_HOLD || st->op == GMEMVM_STEP_RELEASE)
+		got = hypercall(st->op == GMEMVM_STEP_HOLD ? GMEMVM_HC_HOLD : GMEMVM_HC_RELEASE,
+				addr, st->size, 0, 0);
 	else
-		got = guest_convert(addr, st->size, st->op[0] == 'u');
+		got = guest_convert(addr, st->size, st->op == GMEMVM_STEP_UNSHARE);
 
 	if (got != st->expect_result) {
 		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx got %d, expected %d\n", cpu, k,
-			      st->op, (unsigned long long)addr, (unsigned long long)st->size, got,
-			      st->expect_result);
+			      gmemvm_step_op_name(st->op), (unsigned long long)addr,
+			      (unsigned long long)st->size, got, st->expect_result);
 		return -1;
 	}
-	serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok\n", cpu, k, st->op,
-		      (unsigned long long)addr, (unsigned long long)st->size);
+	serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok\n", cpu, k,
+		      gmemvm_step_op_name(st->op), (unsigned long long)addr,
+		      (unsigned long long)st->size);
 	return 0;
 }
 
@@ -439,78 +454,104 @@ static void do_barrier(unsigned int k)
 		cpu_relax();
 }
 
+/* A write, verify, touch or discard step: this vCPU's slice through the step's view. */
+static int run_memory_step(const struct step *st, unsigned long cpu, unsigned int k)
+{
+	uint64_t view = st->shared_view ? guest_shared_mask : 0;
+	uint64_t start = 0, end = 0;
+	const char *err;
+
+	if (st->shared_view && !view)
+		fail(cpu, k, "no shared view in this mode");
+	err = step_range(st, cpu, &start, &end);
+	if (err)
+		fail(cpu, k, err);
+	switch (st->op) {
+	case GMEMVM_STEP_WRITE:
+		do_write(start, end, st->pattern, view);
+		break;
+	case GMEMVM_STEP_TOUCH:
+		do_touch(start, end, st->pattern, view);
+		break;
+	case GMEMVM_STEP_DISCARD:
+		if (do_discard(cpu, k, start, end, view))
+			return -1;
+		break;
+	default: /* verify */
+		if (do_verify(cpu, k, start, end, st->pattern, view))
+			return -1;
+		break;
+	}
+	serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok%s\n", cpu, k,
+		      gmemvm_step_op_name(st->op), (unsigned long long)start,
+		      (unsigned long long)st->size, st->shared_view ? " (shared view)" : "");
+	return 0;
+}
+
+/* Every vCPU of vcpu=all attacks the same playground; the step prints its own summary line. */
+static int run_hostile_step(const struct step *st, unsigned long cpu, unsigned int k)
+{
+	struct hostile_params hp = {
+		.seed = st->pattern,
+		.count = st->count,
+		.pg_start = st->addr,
+		.pg_end = st->addr + st->size,
+		.ram_size = guest_ram_size,
+		.cpu = cpu,
+		.step = k,
+	};
+
+	if (st->size > IDENTITY_MAP_END || st->addr > IDENTITY_MAP_END - st->size)
+		fail(cpu, k, "playground outside the identity map");
+	return hostile_run(&hp);
+}
+
 /* Runs step k (1-based) if it is for this vCPU; returns 0 if it passed or was skipped. */
 static int run_step(const struct step *parsed, unsigned long cpu, unsigned int k)
 {
 	struct step st = *parsed;
-	uint64_t start = 0, end = 0;
-	const char *err;
 	int all;
 
 	all = st.vcpu == GMEMVM_FDT_VCPU_ALL;
 	if (!all && st.vcpu != cpu)
 		return 0;
 
-	if (!strcmp(st.op, "write") || !strcmp(st.op, "verify") || !strcmp(st.op, "touch") ||
-	    !strcmp(st.op, "discard")) {
-		uint64_t view = st.shared_view ? guest_shared_mask : 0;
-
-		if (st.shared_view && !view)
-			fail(cpu, k, "no shared view in this mode");
-		err = step_range(&st, cpu, &start, &end);
-		if (err)
-			fail(cpu, k, err);
-		if (st.op[0] == 'w')
-			do_write(start, end, st.pattern, view);
-		else if (st.op[0] == 't')
-			do_touch(start, end, st.pattern, view);
-		else if (st.op[0] == 'd') {
-			if (do_discard(cpu, k, start, end, view))
-				return -1;
-		} else if (do_verify(cpu, k, start, end, st.pattern, view))
-			return -1;
-		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok%s\n", cpu, k, st.op,
-			      (unsigned long long)start, (unsigned long long)st.size,
-			      st.shared_view ? " (shared view)" : "");
-		return 0;
-	}
-	if (!strcmp(st.op, "share") || !strcmp(st.op, "unshare") || !strcmp(st.op, "hold") ||
-	    !strcmp(st.op, "release"))
+	switch (st.op) {
+	case GMEMVM_STEP_WRITE:
+	case GMEMVM_STEP_VERIFY:
+	case GMEMVM_STEP_TOUCH:
+	case GMEMVM_STEP_DISCARD:
+		return run_memory_step(&st, cpu, k);
+	case GMEMVM_STEP_SHARE:
+	case GMEMVM_STEP_UNSHARE:
+	case GMEMVM_STEP_HOLD:
+	case GMEMVM_STEP_RELEASE:
 		return do_convert(&st, cpu, k);
-	if (!strcmp(st.op, "mmio")) {
+	case GMEMVM_STEP_HOSTILE:
+		return run_hostile_step(&st, cpu, k);
+	case GMEMVM_STEP_MMIO:
 		if (do_mmio(cpu, k, all))
 			return -1;
-	} else if (!strcmp(st.op, "pio")) {
+		break;
+	case GMEMVM_STEP_PIO:
 		if (do_pio(cpu, k, st.size))
 			return -1;
-	} else if (!strcmp(st.op, "flip")) {
+		break;
+	case GMEMVM_STEP_FLIP:
 		if (do_flip(&st, cpu, k))
 			return -1;
-	} else if (!strcmp(st.op, "scatter")) {
+		break;
+	case GMEMVM_STEP_SCATTER:
 		if (do_scatter(&st, cpu, k))
 			return -1;
-	} else if (!strcmp(st.op, "barrier")) {
+		break;
+	case GMEMVM_STEP_BARRIER:
 		do_barrier(k);
-	} else if (!strcmp(st.op, "hostile")) {
-		/* Every vCPU of vcpu=all attacks the same playground; the step
-		 * prints its own summary line. */
-		struct hostile_params hp = {
-			.seed = st.pattern,
-			.count = st.count,
-			.pg_start = st.addr,
-			.pg_end = st.addr + st.size,
-			.ram_size = guest_ram_size,
-			.cpu = cpu,
-			.step = k,
-		};
-
-		if (st.size > IDENTITY_MAP_END || st.addr > IDENTITY_MAP_END - st.size)
-			fail(cpu, k, "playground outside the identity map");
-		return hostile_run(&hp);
-	} else {
+		break;
+	default:
 		fail(cpu, k, "unknown op");
 	}
-	serial_printf("vcpu %lu: step %u %s ok\n", cpu, k, st.op);
+	serial_printf("vcpu %lu: step %u %s ok\n", cpu, k, gmemvm_step_op_name(st.op));
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #define GMEMVM_ABI_H
 
 #ifndef __ASSEMBLER__
+#include <stddef.h>
 #include <stdint.h>
 #endif
 
@@ -113,6 +114,72 @@ enum gmemvm_done_status {
 	GMEMVM_DONE_STEP_FAILED = 1,
 	GMEMVM_DONE_EXCEPTION = 2
 };
+
+/*
+ * What a scenario step does: the step node's "op" (u32), the op of a
+ * [steps] line (docs/config.md has each one's arguments), and the guest's
+ * dispatch (guest/main.c).
+ */
+enum gmemvm_step_op {
+	GMEMVM_STEP_WRITE,
+	GMEMVM_STEP_VERIFY,
+	GMEMVM_STEP_MMIO,
+	GMEMVM_STEP_PIO,
+	GMEMVM_STEP_SHARE,
+	GMEMVM_STEP_UNSHARE,
+	GMEMVM_STEP_TOUCH,   /* write one pattern word per 4 KiB page: a fault per page, little else
+			      */
+	GMEMVM_STEP_FLIP,    /* count rounds of unshare + share of a range: explicit conversions */
+	GMEMVM_STEP_BARRIER, /* every vCPU waits here until all have arrived */
+	GMEMVM_STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes */
+	GMEMVM_STEP_HOSTILE, /* seeded attacks on the VMM's interfaces (pattern = seed) */
+	GMEMVM_STEP_SCATTER, /* share every other page: count separate shared regions */
+	GMEMVM_STEP_HOLD,    /* the VMM takes a page reference, as a device doing DMA */
+	GMEMVM_STEP_RELEASE, /* the VMM drops its references to the range */
+	GMEMVM_STEP_OP_COUNT
+};
+/* A new op needs a name below, its syntax in vmm/config_steps.c and
+ * docs/config.md, its properties in vmm/devtree.c, and the guest's code. */
+_Static_assert(GMEMVM_STEP_OP_COUNT == 14, "a step op was added or removed: see above");
+
+/* The op's name in scenario files and on the guest's console; NULL for an
+ * unknown op. A switch without default: the compiler names a missing op. */
+static inline const char *gmemvm_step_op_name(uint32_t op)
+{
+	switch ((enum gmemvm_step_op)op) {
+	case GMEMVM_STEP_WRITE:
+		return "write";
+	case GMEMVM_STEP_VERIFY:
+		return "verify";
+	case GMEMVM_STEP_MMIO:
+		return "mmio";
+	case GMEMVM_STEP_PIO:
+		return "pio";
+	case GMEMVM_STEP_SHARE:
+		return "share";
+	case GMEMVM_STEP_UNSHARE:
+		return "unshare";
+	case GMEMVM_STEP_TOUCH:
+		return "touch";
+	case GMEMVM_STEP_FLIP:
+		return "flip";
+	case GMEMVM_STEP_BARRIER:
+		return "barrier";
+	case GMEMVM_STEP_DISCARD:
+		return "discard";
+	case GMEMVM_STEP_HOSTILE:
+		return "hostile";
+	case GMEMVM_STEP_SCATTER:
+		return "scatter";
+	case GMEMVM_STEP_HOLD:
+		return "hold";
+	case GMEMVM_STEP_RELEASE:
+		return "release";
+	case GMEMVM_STEP_OP_COUNT:
+		break;
+	}
+	return NULL;
+}
 #endif
 
 /*
@@ -155,11 +222,11 @@ enum gmemvm_done_status {
  * Optionally conversion-call (string): how share, unshare, flip and scatter
  * ask for conversions, one of GMEMVM_CONVERSION_CALL_* (absent: the port);
  * any other value is a device-tree error.
- * Each step node "step@N" has: op (string: write, verify, touch, mmio, pio,
- * share, unshare, flip, barrier, discard, hostile, scatter, hold, release), addr (u64), size (u64;
- * for pio the repeat count), pattern (u32), vcpu (u32), view (string: "private" or "shared"; absent
- * = private), and result (u32, a two's-complement int32: the hypercall result share/unshare must
- * get; absent = 0).
+ * Each step node "step@N" has: op (u32, an enum gmemvm_step_op), addr (u64),
+ * size (u64; for pio the repeat count), pattern (u32), vcpu (u32), view
+ * (string: "private" or "shared"; absent = private), result (u32, a
+ * two's-complement int32: the hypercall result share, unshare, hold and
+ * release must get; absent = 0) and, for flip, hostile and scatter, count (u32).
  */
 #define GMEMVM_FDT_PROP_SHARED_BIT "shared-bit"
 /* Absent or "port": GMEMVM_HC_SHARE/UNSHARE request blocks on GMEMVM_PORT_HYPERCALL.

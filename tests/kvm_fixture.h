@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "kvm.h"
@@ -37,7 +38,7 @@ static inline int kvm_fixture_open(int *kvm_fd, int *vm_fd, struct kvm_caps *cap
 	kvm_read_caps(*kvm_fd, caps);
 	*vm_fd = kvm_create_vm(*kvm_fd, 0);
 	if (*vm_fd < 0) {
-		perror("KVM_CREATE_VM");
+		fprintf(stderr, "KVM_CREATE_VM: %s\n", strerror(-*vm_fd));
 		return -1;
 	}
 	return 0;

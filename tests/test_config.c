@@ -24,6 +24,7 @@
 #include "config.h"
 #include "conversion.h"
 #include "gmemvm_abi.h"
+#include "vocabulary.h"
 
 #ifndef CONFIGS_DIR
 #define CONFIGS_DIR "configs"
@@ -162,15 +163,16 @@ static void test_full_file(void **state)
 	want.support_shared = true;
 	want.init_private = true;
 	want.userspace_addr_null = true;
-	want.steps[0] = (struct step){ STEP_WRITE,    0x200000,	    0x10000, 0x5a,
-				       STEP_VCPU_ALL, VIEW_PRIVATE, 0,	     0 };
-	want.steps[1] = (struct step){ STEP_VERIFY,   0x200000,	    0x10000, 0x5a,
-				       STEP_VCPU_ALL, VIEW_PRIVATE, 0,	     0 };
-	want.steps[2] = (struct step){ STEP_MMIO, 0, 0, 0, 0, VIEW_PRIVATE, 0, 0 };
-	want.steps[3] = (struct step){ STEP_PIO, 0, 0, 0, 3, VIEW_PRIVATE, 0, 0 };
-	want.steps[4] = (struct step){ STEP_UNSHARE,  0x300000,	    0x2000, 0,
-				       STEP_VCPU_ALL, VIEW_PRIVATE, -22,    0 };
-	want.steps[5] = (struct step){ STEP_VERIFY, 0x200000, 0x10000, 0x5a, 1, VIEW_SHARED, 0, 0 };
+	want.steps[0] = (struct step){ GMEMVM_STEP_WRITE, 0x200000,	0x10000, 0x5a,
+				       STEP_VCPU_ALL,	  VIEW_PRIVATE, 0,	 0 };
+	want.steps[1] = (struct step){ GMEMVM_STEP_VERIFY, 0x200000,	 0x10000, 0x5a,
+				       STEP_VCPU_ALL,	   VIEW_PRIVATE, 0,	  0 };
+	want.steps[2] = (struct step){ GMEMVM_STEP_MMIO, 0, 0, 0, 0, VIEW_PRIVATE, 0, 0 };
+	want.steps[3] = (struct step){ GMEMVM_STEP_PIO, 0, 0, 0, 3, VIEW_PRIVATE, 0, 0 };
+	want.steps[4] = (struct step){ GMEMVM_STEP_UNSHARE, 0x300000,	  0x2000, 0,
+				       STEP_VCPU_ALL,	    VIEW_PRIVATE, -22,	  0 };
+	want.steps[5] =
+		(struct step){ GMEMVM_STEP_VERIFY, 0x200000, 0x10000, 0x5a, 1, VIEW_SHARED, 0, 0 };
 	want.nr_steps = 6;
 	want.expect_gmem_served = OUTCOME_EMULATION_REFUSED;
 	want.expect_uaddr_served = OUTCOME_DONE;
@@ -305,12 +307,12 @@ static void test_steps_gaps_and_order(void **state)
 	(void)state;
 	LOADS(VM "[steps]\nstep64 = pio\nstep3 = mmio\nstep17 = write 2M 8 0xffffffff\n" EXPECT);
 	assert_int_equal(sc.nr_steps, 3);
-	assert_int_equal(sc.steps[0].op, STEP_MMIO);
-	assert_int_equal(sc.steps[1].op, STEP_WRITE);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_MMIO);
+	assert_int_equal(sc.steps[1].op, GMEMVM_STEP_WRITE);
 	assert_int_equal(sc.steps[1].addr, GMEMVM_DATA_GPA);
 	assert_int_equal(sc.steps[1].size, 8);
 	assert_int_equal(sc.steps[1].pattern, 0xffffffffU);
-	assert_int_equal(sc.steps[2].op, STEP_PIO);
+	assert_int_equal(sc.steps[2].op, GMEMVM_STEP_PIO);
 	assert_int_equal(sc.steps[2].vcpu, 0);
 }
 
@@ -603,14 +605,15 @@ static void test_guest_path_too_long(void **state)
 static void test_init_private_alone_is_a_refusal(void **state)
 {
 	(void)state;
-	char why[256];
+	struct gmemvm_error why = { 0 };
 	LOADS("[vm]\nmode = coco-legacy\n[gmem]\nflags = init_private\n" EXPECT);
-	assert_int_equal(conversion_check_stage(&sc, why, sizeof(why)), -1);
-	assert_non_null(strstr(why, "private anyway"));
+	assert_int_equal(conversion_check_stage(&sc, &why), -EINVAL);
+	assert_true(why.refused);
+	assert_non_null(strstr(why.message, "private anyway"));
 	LOADS("[vm]\nmode = coco-legacy\n[gmem]\nflags = support_shared, init_private\n" EXPECT);
-	assert_int_equal(conversion_check_stage(&sc, why, sizeof(why)), 0);
+	assert_int_equal(conversion_check_stage(&sc, &why), 0);
 	LOADS("[vm]\nmode = coco-legacy\n" EXPECT);
-	assert_int_equal(conversion_check_stage(&sc, why, sizeof(why)), 0);
+	assert_int_equal(conversion_check_stage(&sc, &why), 0);
 }
 
 /* ---- [gmem] refusals -------------------------------------------------- */
@@ -702,7 +705,7 @@ static void test_step_hostile(void **state)
 	LOADS("[vm]\nmode = coco-inplace\nstage = 2\nvcpus = 4\n[gmem]\nflags = support_shared\n"
 	      "[steps]\nstep1 = hostile 0xdeadbeef 3000 vcpu=all\nstep2 = hostile 0 1\n"
 	      "step3 = hostile 7 1000000 vcpu=3\n" EXPECT);
-	assert_int_equal(sc.steps[0].op, STEP_HOSTILE);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_HOSTILE);
 	assert_int_equal(sc.steps[0].pattern, 0xdeadbeefU);
 	assert_int_equal(sc.steps[0].count, 3000);
 	assert_int_equal(sc.steps[0].vcpu, STEP_VCPU_ALL);
@@ -713,7 +716,7 @@ static void test_step_hostile(void **state)
 	assert_int_equal(sc.steps[1].vcpu, 0);
 	assert_int_equal(sc.steps[2].count, 1000000);
 	assert_int_equal(sc.steps[2].vcpu, 3);
-	assert_string_equal(config_step_op_name(STEP_HOSTILE), "hostile");
+	assert_string_equal(gmemvm_step_op_name(GMEMVM_STEP_HOSTILE), "hostile");
 	REFUSED(VM "[steps]\nstep1 = hostile 1 0\n" EXPECT, "[steps] step1",
 		"hostile count '0' is not a number in 1..1000000");
 	REFUSED(VM "[steps]\nstep1 = hostile 1 1000001\n" EXPECT, "[steps] step1",
@@ -741,7 +744,7 @@ static void test_step_scatter(void **state)
 {
 	(void)state;
 	LOADS(VM "[steps]\nstep1 = scatter 0x400000 100\n" EXPECT);
-	assert_int_equal(sc.steps[0].op, STEP_SCATTER);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_SCATTER);
 	assert_int_equal(sc.steps[0].count, 100);
 	assert_int_equal(sc.steps[0].addr, 0x400000);
 	assert_int_equal(sc.steps[0].size, 2 * 4096 * 100);
@@ -767,9 +770,9 @@ static void test_step_touch_and_flip(void **state)
 	(void)state;
 	LOADS(COCO
 	      "[steps]\nstep1 = touch 2M 8K 0x7 view=shared\nstep2 = flip 0x300000 4K 25\n" EXPECT);
-	assert_int_equal(sc.steps[0].op, STEP_TOUCH);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_TOUCH);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
-	assert_int_equal(sc.steps[1].op, STEP_FLIP);
+	assert_int_equal(sc.steps[1].op, GMEMVM_STEP_FLIP);
 	assert_int_equal(sc.steps[1].count, 25);
 	assert_int_equal(sc.steps[1].size, 4096);
 	REFUSED(VM "[steps]\nstep1 = touch 0x200008 4K 0x7\n" EXPECT, "[steps] step1",
@@ -782,14 +785,14 @@ static void test_step_touch_and_flip(void **state)
 		"view= is only for");
 	/* discard is page-granular and may name a view. */
 	LOADS(COCO "[steps]\nstep1 = discard 2M 8K view=shared\n" EXPECT);
-	assert_int_equal(sc.steps[0].op, STEP_DISCARD);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_DISCARD);
 	assert_int_equal(sc.steps[0].view, VIEW_SHARED);
 	REFUSED(VM "[steps]\nstep1 = discard 2M 100\n" EXPECT, "[steps] step1", "page granularity");
 	REFUSED(VM "[steps]\nstep1 = discard 2M\n" EXPECT, "[steps] step1",
 		"discard takes ADDR SIZE");
 	/* A barrier is always for every vCPU. */
 	LOADS(VM "[steps]\nstep1 = barrier\n" EXPECT);
-	assert_int_equal(sc.steps[0].op, STEP_BARRIER);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_BARRIER);
 	assert_int_equal(sc.steps[0].vcpu, STEP_VCPU_ALL);
 	REFUSED(VM "[steps]\nstep1 = barrier vcpu=0\n" EXPECT, "[steps] step1",
 		"barrier takes no arguments");
@@ -811,7 +814,7 @@ static void test_step_pio_count(void **state)
 {
 	(void)state;
 	LOADS(VM "[steps]\nstep1 = pio 100000 vcpu=0\nstep2 = pio\n" EXPECT);
-	assert_int_equal(sc.steps[0].op, STEP_PIO);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_PIO);
 	assert_int_equal(sc.steps[0].size, 100000);
 	assert_int_equal(sc.steps[1].size, 0);
 }
@@ -856,13 +859,13 @@ static void test_step_share_unshare(void **state)
 	      "step4 = unshare 2M 4K result=2147483647\n"
 	      "step5 = share 2M 4K result=-2147483648\n" EXPECT);
 	assert_int_equal(sc.nr_steps, 5);
-	assert_int_equal(sc.steps[0].op, STEP_SHARE);
+	assert_int_equal(sc.steps[0].op, GMEMVM_STEP_SHARE);
 	assert_int_equal(sc.steps[0].addr, 0x200000);
 	assert_int_equal(sc.steps[0].size, 0x1000);
 	assert_int_equal(sc.steps[0].vcpu, 0);
 	assert_int_equal(sc.steps[0].expect_result, 0);
 	assert_int_equal(sc.steps[0].view, VIEW_PRIVATE);
-	assert_int_equal(sc.steps[1].op, STEP_UNSHARE);
+	assert_int_equal(sc.steps[1].op, GMEMVM_STEP_UNSHARE);
 	assert_int_equal(sc.steps[1].addr, 0x201000);
 	assert_int_equal(sc.steps[1].size, 0x2000);
 	assert_int_equal(sc.steps[1].vcpu, 1);
@@ -1190,7 +1193,7 @@ static void test_overrides_apply(void **state)
 	assert_int_equal(sc.vcpus, 2);
 	assert_true(sc.support_shared);
 	assert_int_equal(sc.nr_steps, 2);
-	assert_int_equal(sc.steps[1].op, STEP_PIO);
+	assert_int_equal(sc.steps[1].op, GMEMVM_STEP_PIO);
 	assert_int_equal(sc.steps[1].vcpu, 1);
 	assert_int_equal(sc.expect_exits[EXIT_KIND_IO].compare, COUNT_GE);
 	assert_int_equal(sc.expect_exits[EXIT_KIND_IO].value, 3);
@@ -1314,28 +1317,28 @@ static void test_names_round_trip(void **state)
 	(void)state;
 	assert_string_equal(config_mode_name(MODE_COCO_LEGACY), "coco-legacy");
 	assert_string_equal(config_mode_name(MODE_COCO_INPLACE), "coco-inplace");
-	assert_string_equal(config_outcome_name(OUTCOME_NONE), "none");
-	assert_string_equal(config_outcome_name(OUTCOME_EMULATION_REFUSED), "emulation-refused");
-	assert_string_equal(config_exit_kind_name(EXIT_KIND_MEMORY_FAULT), "memory-fault");
-	assert_string_equal(config_step_op_name(STEP_VERIFY), "verify");
+	assert_string_equal(outcome_name(OUTCOME_NONE), "none");
+	assert_string_equal(outcome_name(OUTCOME_EMULATION_REFUSED), "emulation-refused");
+	assert_string_equal(exit_kind_name(EXIT_KIND_MEMORY_FAULT), "memory-fault");
+	assert_string_equal(gmemvm_step_op_name(GMEMVM_STEP_VERIFY), "verify");
 	assert_non_null(config_mode_name((enum vm_mode)99));
-	assert_non_null(config_outcome_name(OUTCOME_COUNT));
-	assert_non_null(config_exit_kind_name(EXIT_KIND_COUNT));
-	assert_non_null(config_step_op_name((enum step_op) - 1));
-	assert_string_equal(config_step_op_name(STEP_SHARE), "share");
-	assert_string_equal(config_step_op_name(STEP_UNSHARE), "unshare");
-	assert_string_equal(config_event_name(EVENT_MEMORY_FAULTS), "memory-faults");
-	assert_string_equal(config_event_name(EVENT_TO_SHARED), "conversions.to-shared");
-	assert_string_equal(config_event_name(EVENT_TO_PRIVATE), "conversions.to-private");
-	assert_string_equal(config_event_name(EVENT_BY_FAULT), "conversions.by-fault");
-	assert_string_equal(config_event_name(EVENT_BY_HYPERCALL), "conversions.by-hypercall");
-	assert_string_equal(config_event_name(EVENT_HYPERCALLS_REFUSED), "hypercalls.refused");
+	assert_non_null(outcome_name(OUTCOME_COUNT));
+	assert_non_null(exit_kind_name(EXIT_KIND_COUNT));
+	assert_null(gmemvm_step_op_name(UINT32_MAX));
+	assert_string_equal(gmemvm_step_op_name(GMEMVM_STEP_SHARE), "share");
+	assert_string_equal(gmemvm_step_op_name(GMEMVM_STEP_UNSHARE), "unshare");
+	assert_string_equal(event_name(EVENT_MEMORY_FAULTS), "memory-faults");
+	assert_string_equal(event_name(EVENT_TO_SHARED), "conversions.to-shared");
+	assert_string_equal(event_name(EVENT_TO_PRIVATE), "conversions.to-private");
+	assert_string_equal(event_name(EVENT_BY_FAULT), "conversions.by-fault");
+	assert_string_equal(event_name(EVENT_BY_HYPERCALL), "conversions.by-hypercall");
+	assert_string_equal(event_name(EVENT_HYPERCALLS_REFUSED), "hypercalls.refused");
 	assert_string_equal(config_check_kind_name(CHECK_PATTERN), "pattern");
 	assert_string_equal(config_check_kind_name(CHECK_ZERO), "zero");
 	assert_string_equal(config_check_kind_name(CHECK_SIGBUS), "sigbus");
 	assert_string_equal(config_check_kind_name(CHECK_PRIVATE), "private");
 	assert_string_equal(config_check_kind_name(CHECK_SHARED), "shared");
-	assert_string_equal(config_event_name(EVENT_COUNT), "?");
+	assert_string_equal(event_name(EVENT_COUNT), "?");
 	assert_string_equal(config_check_kind_name((enum check_kind)99), "?");
 
 	/* Every name the functions give is accepted back by the loader. */
@@ -1347,23 +1350,23 @@ static void test_names_round_trip(void **state)
 	}
 	for (int o = OUTCOME_DONE; o < OUTCOME_COUNT; o++) {
 		snprintf(text, sizeof(text), VM "[expect]\nexit = %s\n",
-			 config_outcome_name((enum outcome)o));
+			 outcome_name((enum outcome)o));
 		LOADS(text);
 		assert_int_equal(sc.expect_gmem_served, o);
 	}
 	for (int k = 0; k < EXIT_KIND_COUNT; k++) {
 		snprintf(text, sizeof(text), VM EXPECT "exits.%s = <=%d\n",
-			 config_exit_kind_name((enum exit_kind)k), k);
+			 exit_kind_name((enum exit_kind)k), k);
 		LOADS(text);
 		assert_int_equal(sc.expect_exits[k].compare, COUNT_LE);
 		assert_int_equal(sc.expect_exits[k].value, k);
 	}
-	for (int s = STEP_WRITE; s <= STEP_UNSHARE; s++) {
-		bool data = s == STEP_WRITE || s == STEP_VERIFY;
-		bool convert = s == STEP_SHARE || s == STEP_UNSHARE;
+	for (int s = GMEMVM_STEP_WRITE; s <= GMEMVM_STEP_UNSHARE; s++) {
+		bool data = s == GMEMVM_STEP_WRITE || s == GMEMVM_STEP_VERIFY;
+		bool convert = s == GMEMVM_STEP_SHARE || s == GMEMVM_STEP_UNSHARE;
 
 		snprintf(text, sizeof(text), VM "[steps]\nstep1 = %s%s\n" EXPECT,
-			 config_step_op_name((enum step_op)s),
+			 gmemvm_step_op_name((uint32_t)s),
 			 data	   ? " 2M 8 1"
 			 : convert ? " 2M 4K"
 				   : "");
@@ -1372,7 +1375,7 @@ static void test_names_round_trip(void **state)
 	}
 	for (int e = 0; e < EVENT_COUNT; e++) {
 		snprintf(text, sizeof(text), VM EXPECT "%s = >=%d\n",
-			 config_event_name((enum event_kind)e), e);
+			 event_name((enum event_kind)e), e);
 		LOADS(text);
 		assert_int_equal(sc.expect_events[e].compare, COUNT_GE);
 		assert_int_equal(sc.expect_events[e].value, e);

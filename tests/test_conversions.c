@@ -358,14 +358,14 @@ static void case_vmm_retry_after_own_hold(struct fixture *f)
 		fill_shared(f, page);
 	assert_int_equal(gmem_hold(&f->gmem, 3 * PAGE, 2 * PAGE), 0);
 	assert_int_equal(gmem_hold(&f->gmem, 9 * PAGE, PAGE), 0);
-	assert_int_equal(gmem_convert_private(&f->gmem, 0, GMEM_SIZE), 0);
+	assert_int_equal(gmem_convert_private(&f->gmem, 0, GMEM_SIZE, NULL), 0);
 	/* One EAGAIN at page 3; dropping the holds from there on frees page 9 too. */
 	assert_int_equal(f->gmem.stats.eagain, 1);
 	assert_int_equal(f->gmem.stats.retries, 1);
 	assert_int_equal(f->gmem.stats.holds_released, 2);
 	for (uint64_t page = 0; page < NR_PAGES; page++)
 		assert_private(f, page);
-	assert_int_equal(gmem_convert_shared(&f->gmem, 0, GMEM_SIZE), 0);
+	assert_int_equal(gmem_convert_shared(&f->gmem, 0, GMEM_SIZE, NULL), 0);
 	for (uint64_t page = 0; page < NR_PAGES; page++)
 		assert_shared_with(f, page, BYTE(page));
 }
@@ -387,13 +387,13 @@ static void test_vmm_gives_up_on_foreign_reference(void **state)
 	assert_int_equal(pipe(foreign), 0);
 	struct iovec page = { .iov_base = host_page(f, 7), .iov_len = PAGE };
 	assert_int_equal(vmsplice(foreign[1], &page, 1, 0), (ssize_t)PAGE);
-	assert_int_equal(gmem_convert_private(&f->gmem, 0, GMEM_SIZE), -EAGAIN);
+	assert_int_equal(gmem_convert_private(&f->gmem, 0, GMEM_SIZE, NULL), -EAGAIN);
 	assert_int_equal(f->gmem.last_busy_offset, 7 * PAGE);
 	assert_int_equal(f->gmem.stats.eagain, GMEM_EAGAIN_RETRIES + 1);
 	assert_shared_with(f, 7, BYTE(7));
 	close(foreign[0]);
 	close(foreign[1]);
-	assert_int_equal(gmem_convert_private(&f->gmem, 0, GMEM_SIZE), 0);
+	assert_int_equal(gmem_convert_private(&f->gmem, 0, GMEM_SIZE, NULL), 0);
 	fixture_close(f);
 }
 

@@ -20,25 +20,61 @@
 #include <libfdt.h>
 
 #include "config.h"
+#include "console.h"
 #include "devtree.h"
 #include "gmemvm_abi.h"
+#include "hypercall.h"
+#include "iotrap.h"
+#include "testdev.h"
 
 static struct scenario sc;
 static uint8_t blob[GMEMVM_FDT_MAX_SIZE];
 static char err[CONFIG_ERROR_SIZE];
 
 static const struct step sample_steps[] = {
-	{ .op = STEP_WRITE, .addr = 0x200000, .size = 0x1000, .pattern = 0x11, .vcpu = 0 },
-	{ .op = STEP_VERIFY,
+	{ .op = GMEMVM_STEP_WRITE, .addr = 0x200000, .size = 0x1000, .pattern = 0x11, .vcpu = 0 },
+	{ .op = GMEMVM_STEP_VERIFY,
 	  .addr = 0x300000,
 	  .size = 0x2000,
 	  .pattern = 0xdeadbeef,
 	  .vcpu = STEP_VCPU_ALL },
-	{ .op = STEP_MMIO, .addr = GMEMVM_TESTDEV_MMIO_GPA, .size = 8, .pattern = 7, .vcpu = 3 },
-	{ .op = STEP_PIO, .addr = GMEMVM_PORT_TESTDEV, .size = 4, .pattern = 0x55aa, .vcpu = 1 },
+	{ .op = GMEMVM_STEP_MMIO,
+	  .addr = GMEMVM_TESTDEV_MMIO_GPA,
+	  .size = 8,
+	  .pattern = 7,
+	  .vcpu = 3 },
+	{ .op = GMEMVM_STEP_PIO,
+	  .addr = GMEMVM_PORT_TESTDEV,
+	  .size = 4,
+	  .pattern = 0x55aa,
+	  .vcpu = 1 },
 };
 
 #define NR_SAMPLE_STEPS ((int)(sizeof(sample_steps) / sizeof(sample_steps[0])))
+
+/* Build sc into blob with the devices vm.c registers, each giving its own node. */
+static int build_with_devices(void)
+{
+	struct iotrap_registry traps;
+	struct console console;
+	struct hypercall_device hypercalls;
+	struct testdev testdev;
+	iotrap_init(&traps);
+	console_init(&console, NULL);
+	hypercall_init(&hypercalls, NULL, NULL);
+	testdev_init(&testdev);
+	struct devtree_host host = { .devices = &traps };
+	int status =
+		console_register(&console, &traps) < 0 ||
+				hypercall_register(&hypercalls, &traps) < 0 ||
+				testdev_register(&testdev, &traps) < 0
+			? -1
+			: devtree_build_for_host(blob, sizeof(blob), &sc, &host, err, sizeof(err));
+	testdev_destroy(&testdev);
+	hypercall_destroy(&hypercalls);
+	console_destroy(&console);
+	return status;
+}
 
 /* Shared mode, stage 2, 32M, 4 vCPUs and the sample steps, built into blob. */
 static int build_sample(void **state)
@@ -53,8 +89,8 @@ static int build_sample(void **state)
 	memcpy(sc.steps, sample_steps, sizeof(sample_steps));
 	sc.nr_steps = NR_SAMPLE_STEPS;
 	memset(blob, 0, sizeof(blob));
-	if (devtree_build(blob, sizeof(blob), &sc, 0, err, sizeof(err)) < 0) {
-		print_error("devtree_build: %s\n", err);
+	if (build_with_devices() < 0) {
+		print_error("devtree_build_for_host: %s\n", err);
 		return -1;
 	}
 	return 0;
@@ -169,6 +205,28 @@ static void test_device_nodes_carry_abi_ports(void **state)
 	assert_int_equal(fdt_parent_offset(blob, node("/hypercall@500")), 0);
 }
 
+/* Device nodes are what the registered devices say of themselves, in
+ * registration order; with none registered there are none, and no stdout-path. */
+static void test_device_nodes_from_registry(void **state)
+{
+	(void)state;
+	static const char *const order[] = { "serial@3f8", "hypercall@500", "testdev@d0000000" };
+	int child, i = 0;
+
+	fdt_for_each_subnode(child, blob, 0) {
+		const char *name = fdt_get_name(blob, child, NULL);
+		if (fdt_getprop(blob, child, GMEMVM_FDT_PROP_PORT, NULL)) {
+			assert_true(i < 3);
+			assert_string_equal(name, order[i++]);
+		}
+	}
+	assert_int_equal(i, 3);
+
+	assert_int_equal(devtree_build(blob, sizeof(blob), &sc, 0, err, sizeof(err)), 0);
+	assert_true(fdt_path_offset(blob, "/serial@3f8") < 0);
+	assert_null(fdt_getprop(blob, node("/chosen"), "stdout-path", NULL));
+}
+
 static void test_gmemvm_node(void **state)
 {
 	(void)state;
@@ -191,7 +249,7 @@ static void test_steps_in_order(void **state)
 		assert_true(i < NR_SAMPLE_STEPS);
 		snprintf(name, sizeof(name), "step@%d", i + 1);
 		assert_string_equal(fdt_get_name(blob, child, NULL), name);
-		assert_string_equal(step_prop(child, "op", -1), config_step_op_name(want->op));
+		assert_int_equal(fdt32_ld(step_prop(child, "op", 4)), want->op);
 		assert_int_equal(fdt64_ld(step_prop(child, "addr", 8)), want->addr);
 		assert_int_equal(fdt64_ld(step_prop(child, "size", 8)), want->size);
 		assert_int_equal(fdt32_ld(step_prop(child, "pattern", 4)), want->pattern);
@@ -326,7 +384,7 @@ static void test_max_steps_fit(void **state)
 
 	for (int i = 0; i < CONFIG_MAX_STEPS; i++)
 		sc.steps[i] = (struct step){
-			.op = (enum step_op)(i % 4),
+			.op = (enum gmemvm_step_op)(i % 4),
 			.addr = GMEMVM_DATA_GPA + (uint64_t)i * 0x1000,
 			.size = 0x1000,
 			.pattern = (uint32_t)i,
@@ -364,7 +422,7 @@ static void apply_field(const char *field, const char *value)
 	if (sscanf(field, "steps.%d.%31s", &index, member) == 2 && index >= 0 &&
 	    index < CONFIG_MAX_STEPS) {
 		if (strcmp(member, "op") == 0)
-			sc.steps[index].op = (enum step_op)number;
+			sc.steps[index].op = (enum gmemvm_step_op)number;
 		else if (strcmp(member, "vcpu") == 0)
 			sc.steps[index].vcpu = (int)number;
 		else if (strcmp(member, "view") == 0)
@@ -432,12 +490,19 @@ static void test_bad_devtree_corpus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		TEST(test_header_is_valid),  TEST(test_memory_node),
-		TEST(test_chosen_node),	     TEST(test_device_nodes_carry_abi_ports),
-		TEST(test_gmemvm_node),	     TEST(test_steps_in_order),
-		TEST(test_every_mode_name),  TEST(test_dtc_decompiles),
-		TEST(test_buffer_too_small), TEST(test_buffer_smaller_than_header),
-		TEST(test_max_steps_fit),    cmocka_unit_test(test_bad_devtree_corpus),
+		TEST(test_header_is_valid),
+		TEST(test_memory_node),
+		TEST(test_chosen_node),
+		TEST(test_device_nodes_carry_abi_ports),
+		TEST(test_device_nodes_from_registry),
+		TEST(test_gmemvm_node),
+		TEST(test_steps_in_order),
+		TEST(test_every_mode_name),
+		TEST(test_dtc_decompiles),
+		TEST(test_buffer_too_small),
+		TEST(test_buffer_smaller_than_header),
+		TEST(test_max_steps_fit),
+		cmocka_unit_test(test_bad_devtree_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

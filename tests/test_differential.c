@@ -155,7 +155,7 @@ static void observe_kernel(uint64_t flags, struct observation *seen)
 	int fd = kvm_create_guest_memfd(vm_fd, FILE_SIZE, flags);
 
 	memset(seen, 0, sizeof(*seen));
-	set_result(seen->create, sizeof(seen->create), fd < 0 ? errno : 0);
+	set_result(seen->create, sizeof(seen->create), fd < 0 ? -fd : 0);
 	if (fd >= 0) {
 		int shared = kernel_mmap_errno(fd, MAP_SHARED, &view);
 		set_result(seen->map_shared, sizeof(seen->map_shared), shared);
@@ -174,7 +174,10 @@ static void observe_kernel(uint64_t flags, struct observation *seen)
 
 static int model_punch(void *opaque, uint64_t offset, uint64_t size)
 {
-	return gmem_punch_hole(opaque, offset, size);
+	int status = gmem_punch_hole(opaque, offset, size);
+	if (status < 0)
+		errno = -status; /* what observe_view reads, as after fallocate */
+	return status;
 }
 
 static void observe_model(bool support_shared, bool init_private, struct observation *seen)
@@ -296,9 +299,9 @@ static void test_kernel_and_model_agree(void **state)
 	 */
 	errno = 0;
 	int alone = kvm_create_guest_memfd(vm_fd, FILE_SIZE, UNKNOWN_FLAG);
-	int alone_errno = alone < 0 ? errno : 0;
+	int alone_errno = alone < 0 ? -alone : 0;
 	int added = kvm_create_guest_memfd(vm_fd, FILE_SIZE, caps.guest_memfd_flags | UNKNOWN_FLAG);
-	int added_errno = added < 0 ? errno : 0;
+	int added_errno = added < 0 ? -added : 0;
 	struct gmem gmem;
 	bool model_refused = gmem_create(&gmem, vm_fd, FILE_SIZE, false, true,
 					 caps.guest_memfd_flags, true, err, sizeof(err)) < 0;

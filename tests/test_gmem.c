@@ -70,13 +70,12 @@ static int create_or_refused(uint64_t flags)
 	int fd = kvm_create_guest_memfd(vm_fd, GMEM_SIZE, flags);
 
 	if (!kernel_has(flags)) {
-		assert_int_equal(fd, -1);
-		assert_int_equal(errno, EINVAL);
+		assert_int_equal(fd, -EINVAL);
 		return -1;
 	}
 	if (fd < 0)
 		fail_msg("KVM_CREATE_GUEST_MEMFD(flags %#" PRIx64 ") failed: %s", flags,
-			 strerror(errno));
+			 strerror(-fd));
 	return fd;
 }
 
@@ -156,7 +155,7 @@ static void test_flag_init_shared_alone(void **state)
 	fd = kvm_create_guest_memfd(vm_fd, GMEM_SIZE, GUEST_MEMFD_FLAG_INIT_SHARED);
 	if (fd < 0) {
 		/* A kernel may insist on INIT_SHARED only together with MMAP. */
-		assert_int_equal(errno, EINVAL);
+		assert_int_equal(fd, -EINVAL);
 		return;
 	}
 	/* Accepted alone (as on this host), but without MMAP it cannot be mapped. */
@@ -194,10 +193,9 @@ static void test_flags_mmap_init_shared(void **state)
 static void test_unknown_flag_refused(void **state)
 {
 	(void)state;
-	assert_int_equal(kvm_create_guest_memfd(vm_fd, GMEM_SIZE, 1ULL << 5), -1);
-	assert_int_equal(errno, EINVAL);
-	assert_int_equal(kvm_create_guest_memfd(vm_fd, GMEM_SIZE, FLAGS_BOTH | (1ULL << 5)), -1);
-	assert_int_equal(errno, EINVAL);
+	assert_int_equal(kvm_create_guest_memfd(vm_fd, GMEM_SIZE, 1ULL << 5), -EINVAL);
+	assert_int_equal(kvm_create_guest_memfd(vm_fd, GMEM_SIZE, FLAGS_BOTH | (1ULL << 5)),
+			 -EINVAL);
 }
 
 /* Any of these is a refusal; which one depends on the kernel's file ops. */
@@ -294,7 +292,7 @@ static void test_map_needs_support_shared(void **state)
 	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, false, caps.guest_memfd_flags,
 				     false, err, sizeof(err)),
 			 0);
-	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -1);
+	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -ENODEV);
 	assert_non_null(strstr(err, "mmap of guest_memfd"));
 	assert_non_null(strstr(err, "SUPPORT_SHARED"));
 	assert_null(gmem.host_view);
@@ -437,8 +435,9 @@ static void test_bind_null_userspace_addr(void **state)
 				     false, err, sizeof(err)),
 			 0);
 	/* No mapping exists at 0: the check must not run. */
-	if (gmem_bind(&gmem, vm, 0, 0, 0, GMEM_SIZE, 0, true, err, sizeof(err)) < 0)
-		fail_msg("%s", err);
+	struct gmemvm_error error = { 0 };
+	if (gmem_bind(&gmem, vm, 0, 0, 0, GMEM_SIZE, 0, true, &error) < 0)
+		fail_msg("%s", error.message);
 	gmem_destroy(&gmem);
 	close(vm);
 }
@@ -462,16 +461,18 @@ static void test_bind_checks_before_kernel(void **state)
 		mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(anonymous != MAP_FAILED);
 
+	struct gmemvm_error error = { 0 };
 	assert_int_equal(gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)anonymous,
-				   true, err, sizeof(err)),
-			 GMEM_REFUSED); /* the notes' rule, not the kernel, refused it */
-	assert_non_null(strstr(err, "stage 1"));
-	assert_null(strstr(err, "KVM_SET_USER_MEMORY_REGION2"));
+				   true, &error),
+			 -EINVAL);
+	assert_true(error.refused); /* the notes' rule, not the kernel, refused it */
+	assert_non_null(strstr(error.message, "stage 1"));
+	assert_null(strstr(error.message, "KVM_SET_USER_MEMORY_REGION2"));
 	/* Slot 1 was never created: a gmem-bound slot could not be changed,
 	 * so binding it now with the right address succeeds only if so. */
-	if (gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)gmem.host_view, true, err,
-		      sizeof(err)) < 0)
-		fail_msg("%s", err);
+	if (gmem_bind(&gmem, vm, 1, 0, 0, GMEM_SIZE, (uint64_t)(uintptr_t)gmem.host_view, true,
+		      &error) < 0)
+		fail_msg("%s", error.message);
 
 	munmap(anonymous, GMEM_SIZE);
 	gmem_destroy(&gmem);
@@ -491,7 +492,7 @@ static void test_gmem_punch_hole(void **state)
 	assert_int_equal(gmem.host_view[HALF - 1], 0x77);
 	assert_int_equal(gmem.host_view[HALF + 0x10000], 0x77);
 	/* Not page aligned: the kernel refuses rather than rounding. */
-	assert_int_equal(gmem_punch_hole(&gmem, 1, 4096), -1);
+	assert_int_equal(gmem_punch_hole(&gmem, 1, 4096), -EINVAL);
 	gmem_destroy(&gmem);
 	assert_int_equal(gmem.fd, -1);
 	assert_null(gmem.host_view);
@@ -621,7 +622,7 @@ static void test_model_convert_private_then_shared(void **state)
 	memset(page - PAGE, 0x11, 3 * PAGE);
 	memset(page, 0xa7, PAGE);
 
-	assert_int_equal(gmem_convert_private(&gmem, 5 * PAGE, PAGE), 0);
+	assert_int_equal(gmem_convert_private(&gmem, 5 * PAGE, PAGE, NULL), 0);
 	assert_int_equal(gmem_shareability(&gmem, 5 * PAGE), SHAREABILITY_GUEST);
 	assert_int_equal(gmem_shareability(&gmem, 4 * PAGE), SHAREABILITY_ALL);
 	assert_int_equal(gmem_shareability(&gmem, 6 * PAGE), SHAREABILITY_ALL);
@@ -638,7 +639,7 @@ static void test_model_convert_private_then_shared(void **state)
 	/* In-place conversion: the private page keeps its bytes. */
 	assert_true(all_equal(gmem.content_view + 5 * PAGE, 0xa7, PAGE));
 
-	assert_int_equal(gmem_convert_shared(&gmem, 5 * PAGE, PAGE), 0);
+	assert_int_equal(gmem_convert_shared(&gmem, 5 * PAGE, PAGE, NULL), 0);
 	assert_int_equal(gmem_shareability(&gmem, 5 * PAGE), SHAREABILITY_ALL);
 	assert_int_equal(shareability_extent_count(&gmem.shareability), 1);
 	assert_false(touch_sigbuses(page));
@@ -656,7 +657,7 @@ static void test_model_init_private_convert_shared(void **state)
 		return;
 	/* What the guest wrote while private (as KVM would, through content_view). */
 	memset(gmem.content_view, 0x5e, 2 * PAGE);
-	assert_int_equal(gmem_convert_shared(&gmem, 0, PAGE), 0);
+	assert_int_equal(gmem_convert_shared(&gmem, 0, PAGE, NULL), 0);
 	assert_false(touch_sigbuses(gmem.host_view));
 	assert_true(all_equal(gmem.host_view, 0x5e, PAGE));
 	assert_true(touch_sigbuses(gmem.host_view + PAGE));
@@ -667,8 +668,8 @@ static void test_model_init_private_convert_shared(void **state)
 /* Both conversion directions give the same answer for a range. */
 static void assert_convert_result(struct gmem *gmem, uint64_t offset, uint64_t size, int expected)
 {
-	int to_private = gmem_convert_private(gmem, offset, size);
-	int to_shared = gmem_convert_shared(gmem, offset, size);
+	int to_private = gmem_convert_private(gmem, offset, size, NULL);
+	int to_shared = gmem_convert_shared(gmem, offset, size, NULL);
 
 	if (to_private != expected || to_shared != expected)
 		fail_msg("convert [%#" PRIx64 ", +%#" PRIx64 "): private %d, shared %d, want %d",
@@ -707,12 +708,12 @@ static void test_model_convert_refusals(void **state)
 	assert_false(touch_sigbuses(gmem.host_view + GMEM_SIZE - PAGE));
 
 	/* Exactly up to the end is fine, for one page and for the whole file. */
-	assert_int_equal(gmem_convert_private(&gmem, GMEM_SIZE - PAGE, PAGE), 0);
+	assert_int_equal(gmem_convert_private(&gmem, GMEM_SIZE - PAGE, PAGE, NULL), 0);
 	assert_true(touch_sigbuses(gmem.host_view + GMEM_SIZE - 1));
-	assert_int_equal(gmem_convert_shared(&gmem, GMEM_SIZE - PAGE, PAGE), 0);
-	assert_int_equal(gmem_convert_private(&gmem, 0, GMEM_SIZE), 0);
+	assert_int_equal(gmem_convert_shared(&gmem, GMEM_SIZE - PAGE, PAGE, NULL), 0);
+	assert_int_equal(gmem_convert_private(&gmem, 0, GMEM_SIZE, NULL), 0);
 	assert_true(touch_sigbuses(gmem.host_view));
-	assert_int_equal(gmem_convert_shared(&gmem, 0, GMEM_SIZE), 0);
+	assert_int_equal(gmem_convert_shared(&gmem, 0, GMEM_SIZE, NULL), 0);
 	assert_false(touch_sigbuses(gmem.host_view + GMEM_SIZE - 1));
 	gmem_destroy(&gmem);
 }
@@ -751,10 +752,10 @@ static void test_model_punch_hole_both_views(void **state)
 	assert_true(all_equal(gmem.content_view + 2 * PAGE, 0x3c, PAGE));
 
 	/* A private page is invalidated too: zero once it is shared again. */
-	assert_int_equal(gmem_convert_private(&gmem, 3 * PAGE, PAGE), 0);
+	assert_int_equal(gmem_convert_private(&gmem, 3 * PAGE, PAGE, NULL), 0);
 	assert_int_equal(gmem_punch_hole(&gmem, 3 * PAGE, PAGE), 0);
 	assert_true(all_zero(gmem.content_view + 3 * PAGE, PAGE));
-	assert_int_equal(gmem_convert_shared(&gmem, 3 * PAGE, PAGE), 0);
+	assert_int_equal(gmem_convert_shared(&gmem, 3 * PAGE, PAGE, NULL), 0);
 	assert_true(all_zero(gmem.host_view + 3 * PAGE, PAGE));
 	gmem_destroy(&gmem);
 }
@@ -774,7 +775,7 @@ static void test_model_without_support_shared(void **state)
 	assert_int_not_equal(gmem.content_fd, gmem.fd);
 	assert_null(gmem.content_view);
 	assert_int_equal(gmem_shareability(&gmem, 0), SHAREABILITY_GUEST);
-	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -1);
+	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -ENODEV);
 	assert_non_null(strstr(err, "SUPPORT_SHARED"));
 	assert_null(gmem.host_view);
 

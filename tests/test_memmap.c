@@ -111,6 +111,7 @@ static int setup_mode(void **state)
 {
 	const struct mode_case *mode_case = *state;
 	struct fixture *f = calloc(1, sizeof(*f));
+	struct gmemvm_error error = { 0 };
 	char err[ERR_SIZE] = "";
 	if (!f)
 		return -1;
@@ -144,10 +145,10 @@ static int setup_mode(void **state)
 		return -1;
 	}
 	int status = memmap_setup(&f->map, &f->scenario, &f->gmem, f->vm_fd, SHARED_BIT, native,
-				  (uint32_t)f->caps.nr_memslots, err, sizeof(err));
+				  (uint32_t)f->caps.nr_memslots, &error);
 	if (status != 0) {
 		fprintf(stderr, "memmap_setup (%s) returned %d: %s\n",
-			config_mode_name(mode_case->mode), status, err);
+			config_mode_name(mode_case->mode), status, error.message);
 		return -1;
 	}
 	conversion_init(&f->policy, &f->scenario, &f->map, NULL);
@@ -184,9 +185,10 @@ static void assert_consistent(struct fixture *f)
 static void convert(struct fixture *f, uint64_t gpa, uint64_t size, bool to_private,
 		    struct memmap_completion *completion, bool expect_converted)
 {
-	uint64_t pages = expect_converted ? 0 : 1;
-	assert_int_equal(memmap_convert(&f->map, gpa, size, to_private, completion, &pages), 0);
-	assert_int_equal(pages != 0, expect_converted);
+	struct memmap_conversion done = { .pages = expect_converted ? 0 : 1 };
+	assert_int_equal(memmap_convert(&f->map, gpa, size, to_private, completion, &done, NULL),
+			 0);
+	assert_int_equal(done.pages != 0, expect_converted);
 	assert_int_equal(memmap_is_private(&f->map, gpa, size), to_private);
 	assert_consistent(f);
 }
@@ -373,19 +375,27 @@ static void test_convert_round_trip(void **state)
 static void test_convert_bad_range(void **state)
 {
 	struct fixture *f = *state;
-	uint64_t pages = 1;
-	/* Outside RAM, straddling its end, unaligned, empty: -EINVAL, nothing changes. */
-	assert_int_equal(memmap_convert(&f->map, RAM_SIZE, PAGE, true, NULL, &pages), -EINVAL);
-	assert_int_equal(pages, 0);
-	pages = 1;
-	assert_int_equal(memmap_convert(&f->map, RAM_SIZE - PAGE, 2 * PAGE, true, NULL, &pages),
+	struct memmap_conversion done = { .pages = 1 };
+	struct gmemvm_error error = { 0 };
+	/* Outside RAM, straddling its end, unaligned, empty: -EINVAL, refused,
+	 * nothing changes. */
+	assert_int_equal(memmap_convert(&f->map, RAM_SIZE, PAGE, true, NULL, &done, &error),
 			 -EINVAL);
-	assert_int_equal(pages, 0);
-	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, NULL, NULL), -EINVAL);
-	assert_int_equal(memmap_convert(&f->map, TEST_GPA, PAGE + 1, true, NULL, NULL), -EINVAL);
-	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 0, true, NULL, NULL), -EINVAL);
-	assert_int_equal(memmap_convert(&f->map, UINT64_MAX - PAGE + 1, PAGE, true, NULL, NULL),
+	assert_int_equal(done.pages, 0);
+	assert_true(error.refused);
+	done.pages = 1;
+	assert_int_equal(
+		memmap_convert(&f->map, RAM_SIZE - PAGE, 2 * PAGE, true, NULL, &done, NULL),
+		-EINVAL);
+	assert_int_equal(done.pages, 0);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, NULL, NULL, NULL),
 			 -EINVAL);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, PAGE + 1, true, NULL, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 0, true, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(
+		memmap_convert(&f->map, UINT64_MAX - PAGE + 1, PAGE, true, NULL, NULL, NULL),
+		-EINVAL);
 	assert_false(memmap_is_private(&f->map, RAM_SIZE - PAGE, PAGE));
 	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
 	assert_consistent(f);
@@ -496,7 +506,8 @@ static void test_completion_skipped_on_error(void **state)
 	struct memmap_completion read = {
 		.gpa = TEST_GPA, .shared_view = false, .is_write = false, .length = 8, .data = data
 	};
-	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, &read, NULL), -EINVAL);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA + 1, PAGE, true, &read, NULL, NULL),
+			 -EINVAL);
 	assert_memory_equal(data, "untouchd", 8);
 }
 
@@ -639,25 +650,25 @@ static void test_stage_rules(void **state)
 		scenario.vcpus = 1;
 		scenario.support_shared = cell->support_shared;
 		scenario.init_private = cell->init_private;
-		char why[ERR_SIZE] = "";
-		int status = conversion_check_stage(&scenario, why, sizeof(why));
+		struct gmemvm_error why = { 0 };
+		int status = conversion_check_stage(&scenario, &why);
 		const char *name = config_mode_name(cell->mode);
 		if (!cell->refusal) {
 			if (status != 0)
 				fail_msg("%s stage %d (shared %d, private %d) refused: %s", name,
 					 cell->stage, cell->support_shared, cell->init_private,
-					 why);
+					 why.message);
 			continue;
 		}
-		if (status != -1)
+		if (status != -EINVAL || !why.refused)
 			fail_msg("%s stage %d (shared %d, private %d) accepted, want \"%s\"", name,
 				 cell->stage, cell->support_shared, cell->init_private,
 				 cell->refusal);
-		if (!strstr(why, cell->refusal))
+		if (!strstr(why.message, cell->refusal))
 			fail_msg(
 				"%s stage %d (shared %d, private %d): \"%s\" does not quote \"%s\"",
-				name, cell->stage, cell->support_shared, cell->init_private, why,
-				cell->refusal);
+				name, cell->stage, cell->support_shared, cell->init_private,
+				why.message, cell->refusal);
 	}
 }
 
@@ -682,7 +693,7 @@ static void test_request_malformed(void **state)
 	for (size_t i = 0; i < count; i++) {
 		for (int to_private = 0; to_private <= 1; to_private++)
 			assert_int_equal(conversion_on_request(&f->policy, 0, bad[i].gpa,
-							       bad[i].size, to_private),
+							       bad[i].size, to_private, NULL),
 					 GMEMVM_HC_EINVAL);
 	}
 	struct conversion_stats stats = conversion_read_stats(&f->policy);
@@ -698,7 +709,7 @@ static void test_request_converts(void **state)
 {
 	struct fixture *f = *state;
 	bool pkvm = f->map.mode == MODE_PKVM;
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, TEST_SIZE, true),
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, TEST_SIZE, true, NULL),
 			 GMEMVM_HC_OK);
 	assert_true(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
 	assert_consistent(f);
@@ -709,13 +720,14 @@ static void test_request_converts(void **state)
 	assert_int_equal(stats.hypervisor_side, pkvm ? 1 : 0);
 
 	/* Asking again is fine and converts nothing. */
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, TEST_SIZE, true),
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, TEST_SIZE, true, NULL),
 			 GMEMVM_HC_OK);
 	stats = conversion_read_stats(&f->policy);
 	assert_int_equal(stats.pages_to_private, TEST_PAGES);
 	assert_int_equal(stats.by_hypercall, 1);
 
-	assert_int_equal(conversion_on_request(&f->policy, 1, TEST_GPA, PAGE, false), GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 1, TEST_GPA, PAGE, false, NULL),
+			 GMEMVM_HC_OK);
 	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
 	assert_true(memmap_is_private(&f->map, TEST_GPA + PAGE, TEST_SIZE - PAGE));
 	assert_consistent(f);
@@ -732,12 +744,13 @@ static void test_request_converts(void **state)
 static void test_request_shared_stage1(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, true),
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, true, NULL),
 			 GMEMVM_HC_ENOSYS);
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, false),
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, false, NULL),
 			 GMEMVM_HC_ENOSYS);
 	/* A malformed one is still EINVAL: checked first. */
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 0, true), GMEMVM_HC_EINVAL);
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 0, true, NULL),
+			 GMEMVM_HC_EINVAL);
 	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
 	struct conversion_stats stats = conversion_read_stats(&f->policy);
 	assert_int_equal(stats.refused, 3);
@@ -751,7 +764,7 @@ static void test_request_shared_stage1(void **state)
 static void test_fault_converts(void **state)
 {
 	struct fixture *f = *state;
-	char why[ERR_SIZE] = "";
+	struct gmemvm_error why = { 0 };
 	uint8_t data[8] = "faulted!";
 	struct memmap_completion write = {
 		.gpa = TEST_GPA, .shared_view = false, .is_write = true, .length = 8, .data = data
@@ -760,8 +773,7 @@ static void test_fault_converts(void **state)
 	 * fault was the model's (natively KVM retries the access itself). */
 	bool native = f->map.native_attributes;
 	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, TEST_SIZE, true,
-						    !native, native ? NULL : &write, why,
-						    sizeof(why)),
+						    !native, native ? NULL : &write, &why),
 			 0);
 	assert_true(memmap_is_private(&f->map, TEST_GPA, TEST_SIZE));
 	assert_consistent(f);
@@ -780,8 +792,7 @@ static void test_fault_converts(void **state)
 					  .length = 8,
 					  .data = read_back };
 	assert_int_equal(conversion_on_memory_fault(&f->policy, 1, TEST_GPA, TEST_SIZE, true,
-						    !native, native ? NULL : &read, why,
-						    sizeof(why)),
+						    !native, native ? NULL : &read, &why),
 			 0);
 	if (!native)
 		assert_memory_equal(read_back, data, 8);
@@ -791,9 +802,9 @@ static void test_fault_converts(void **state)
 	assert_int_equal(stats.already_done, 1);
 
 	/* A kernel fault (KVM_EXIT_MEMORY_FAULT) for a shared access: no completion. */
-	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, PAGE, false, false,
-						    NULL, why, sizeof(why)),
-			 0);
+	assert_int_equal(
+		conversion_on_memory_fault(&f->policy, 0, TEST_GPA, PAGE, false, false, NULL, &why),
+		0);
 	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
 	assert_consistent(f);
 	stats = conversion_read_stats(&f->policy);
@@ -824,13 +835,14 @@ static void test_fault_bad_range(void **state)
 		{ UINT64_MAX - PAGE + 1, PAGE },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char why[ERR_SIZE] = "";
+		struct gmemvm_error why = { 0 };
 		assert_int_equal(conversion_on_memory_fault(&f->policy, 0, bad[i].gpa, bad[i].size,
-							    true, true, NULL, why, sizeof(why)),
-				 -1);
-		if (!strstr(why, "not a page range of guest RAM"))
+							    true, true, NULL, &why),
+				 -EINVAL);
+		assert_true(why.refused);
+		if (!strstr(why.message, "not a page range of guest RAM"))
 			fail_msg("fault %#" PRIx64 "+%#" PRIx64 ": %s", bad[i].gpa, bad[i].size,
-				 why);
+				 why.message);
 	}
 	struct conversion_stats stats = conversion_read_stats(&f->policy);
 	assert_int_equal(stats.by_fault, 0);
@@ -843,14 +855,15 @@ static void test_fault_bad_range(void **state)
 static void test_fault_refused(void **state)
 {
 	struct fixture *f = *state;
-	char why[ERR_SIZE] = "";
-	assert_int_equal(conversion_on_memory_fault(&f->policy, 0, TEST_GPA, PAGE, true, false,
-						    NULL, why, sizeof(why)),
-			 -1);
+	struct gmemvm_error why = { 0 };
+	assert_int_equal(
+		conversion_on_memory_fault(&f->policy, 0, TEST_GPA, PAGE, true, false, NULL, &why),
+		-ENOSYS);
+	assert_true(why.refused);
 	char want[64];
 	snprintf(want, sizeof(want), "in mode %s,", config_mode_name(f->map.mode));
-	if (!strstr(why, want) || !strstr(why, "no memory faults are expected"))
-		fail_msg("refusal does not name the mode: %s", why);
+	if (!strstr(why.message, want) || !strstr(why.message, "no memory faults are expected"))
+		fail_msg("refusal does not name the mode: %s", why.message);
 	assert_false(memmap_is_private(&f->map, TEST_GPA, PAGE));
 	struct conversion_stats stats = conversion_read_stats(&f->policy);
 	assert_int_equal(stats.memory_faults_kernel, 1);
@@ -902,7 +915,8 @@ struct shared_setup {
 	struct gmem gmem;
 	struct memmap map;
 	char err[ERR_SIZE];
-	int status; /* what memmap_setup returned */
+	struct gmemvm_error error; /* memmap_setup's */
+	int status;		   /* what memmap_setup returned */
 };
 
 static void shared_setup_run(struct shared_setup *setup, int stage, bool null, bool anonymous)
@@ -933,9 +947,8 @@ static void shared_setup_run(struct shared_setup *setup, int stage, bool null, b
 	assert_int_equal(gmem_create(&setup->gmem, setup->vm_fd, RAM_SIZE, true, false,
 				     caps.guest_memfd_flags, true, setup->err, sizeof(setup->err)),
 			 0);
-	setup->status =
-		memmap_setup(&setup->map, &scenario, &setup->gmem, setup->vm_fd, SHARED_BIT, false,
-			     (uint32_t)caps.nr_memslots, setup->err, sizeof(setup->err));
+	setup->status = memmap_setup(&setup->map, &scenario, &setup->gmem, setup->vm_fd, SHARED_BIT,
+				     false, (uint32_t)caps.nr_memslots, &setup->error);
 }
 
 static void shared_setup_release(struct shared_setup *setup)
@@ -946,15 +959,17 @@ static void shared_setup_release(struct shared_setup *setup)
 	close(setup->kvm_fd);
 }
 
-/* The stage-1 userspace_addr rule refuses an unrelated mapping: GMEM_REFUSED. */
+/* The stage-1 userspace_addr rule refuses an unrelated mapping: a refusal,
+ * not a failure. */
 static void test_setup_refuses_anonymous(void **state)
 {
 	(void)state;
 	struct shared_setup setup;
 	shared_setup_run(&setup, 1, false, true);
-	assert_int_equal(setup.status, GMEM_REFUSED);
-	if (!strstr(setup.err, "same folio"))
-		fail_msg("refusal does not quote the rule: %s", setup.err);
+	assert_int_equal(setup.status, -EINVAL);
+	assert_true(setup.error.refused);
+	if (!strstr(setup.error.message, "same folio"))
+		fail_msg("refusal does not quote the rule: %s", setup.error.message);
 	shared_setup_release(&setup);
 }
 
@@ -988,13 +1003,13 @@ struct racer {
 static void *race_fault(void *opaque)
 {
 	struct racer *racer = opaque;
-	char why[ERR_SIZE];
+	struct gmemvm_error why = { 0 };
 	struct memmap_completion read = { .gpa = TEST_GPA + (uint64_t)racer->vcpu * 8,
 					  .is_write = false,
 					  .length = 8,
 					  .data = racer->data };
 	racer->status = conversion_on_memory_fault(&racer->f->policy, racer->vcpu, TEST_GPA,
-						   TEST_SIZE, true, true, &read, why, sizeof(why));
+						   TEST_SIZE, true, true, &read, &why);
 	return NULL;
 }
 
@@ -1029,21 +1044,22 @@ static void test_fault_race(void **state)
 static void test_counts_changed_pages_only(void **state)
 {
 	struct fixture *f = *state;
-	uint64_t pages = 0;
-	assert_int_equal(memmap_convert(&f->map, TEST_GPA, PAGE, true, NULL, &pages), 0);
-	assert_int_equal(pages, 1);
-	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 2 * PAGE, true, NULL, &pages), 0);
-	assert_int_equal(pages, 1);
-	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 2 * PAGE, true, NULL, &pages), 0);
-	assert_int_equal(pages, 0);
+	struct memmap_conversion done = { 0 };
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, PAGE, true, NULL, &done, NULL), 0);
+	assert_int_equal(done.pages, 1);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 2 * PAGE, true, NULL, &done, NULL), 0);
+	assert_int_equal(done.pages, 1);
+	assert_int_equal(memmap_convert(&f->map, TEST_GPA, 2 * PAGE, true, NULL, &done, NULL), 0);
+	assert_int_equal(done.pages, 0);
 	assert_consistent(f);
 	/* The same through the policy, as the report counts it. */
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 4 * PAGE, false),
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 4 * PAGE, false, NULL),
 			 GMEMVM_HC_OK);
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, true), GMEMVM_HC_OK);
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 2 * PAGE, true),
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, PAGE, true, NULL),
 			 GMEMVM_HC_OK);
-	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 2 * PAGE, true),
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 2 * PAGE, true, NULL),
+			 GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 0, TEST_GPA, 2 * PAGE, true, NULL),
 			 GMEMVM_HC_OK);
 	struct conversion_stats stats = conversion_read_stats(&f->policy);
 	assert_int_equal(stats.pages_to_shared, 2); /* two of the four were private */
@@ -1062,13 +1078,15 @@ static void test_trace(void **state)
 	assert_non_null(trace);
 	conversion_destroy(&f->policy);
 	conversion_init(&f->policy, &f->scenario, &f->map, trace);
-	char why[ERR_SIZE];
-	assert_int_equal(conversion_on_request(&f->policy, 2, TEST_GPA, PAGE, true), GMEMVM_HC_OK);
-	assert_int_equal(conversion_on_request(&f->policy, 2, TEST_GPA, PAGE, true), GMEMVM_HC_OK);
-	assert_int_equal(conversion_on_request(&f->policy, 2, RAM_SIZE, PAGE, true),
+	struct gmemvm_error why = { 0 };
+	assert_int_equal(conversion_on_request(&f->policy, 2, TEST_GPA, PAGE, true, NULL),
+			 GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 2, TEST_GPA, PAGE, true, NULL),
+			 GMEMVM_HC_OK);
+	assert_int_equal(conversion_on_request(&f->policy, 2, RAM_SIZE, PAGE, true, NULL),
 			 GMEMVM_HC_EINVAL);
 	assert_int_equal(conversion_on_memory_fault(&f->policy, 1, RAM_SIZE - PAGE, PAGE, true,
-						    true, NULL, why, sizeof(why)),
+						    true, NULL, &why),
 			 0);
 	fclose(trace);
 	assert_non_null(text);

@@ -109,7 +109,8 @@ static void machine_create(struct machine *m, enum data_slot data_slot, bool pri
 	assert_int_equal(ioctl(m->vcpu_fd, KVM_SET_REGS, &regs), 0);
 }
 
-/* KVM_RUN with a 2 s bound: the return value, errno in *error. */
+/* KVM_RUN with a 2 s bound: the return value (0 or a negative errno), the
+ * errno in *error. */
 static int machine_run(struct machine *m, int *error)
 {
 	struct sigaction action = { .sa_handler = alarm_handler }, previous;
@@ -119,7 +120,7 @@ static int machine_run(struct machine *m, int *error)
 	setitimer(ITIMER_REAL, &timer, NULL);
 	m->run->exit_reason = KVM_EXIT_UNKNOWN;
 	int status = kvm_run(m->vcpu_fd);
-	*error = errno;
+	*error = status < 0 ? -status : 0;
 	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &previous, NULL);
 	return status;
@@ -154,7 +155,7 @@ static void expect_memory_fault(struct machine *m)
 {
 	int error;
 	int status = machine_run(m, &error);
-	assert_int_equal(status, -1);
+	assert_int_equal(status, -EFAULT);
 	assert_int_equal(error, EFAULT);
 	assert_int_equal(m->run->exit_reason, KVM_EXIT_MEMORY_FAULT);
 	const struct kvm_memory_fault_info *fault = kvm_run_memory_fault(m->run);

@@ -6,6 +6,7 @@
  * installs), which must turn it into a PNG. A missing rsvg-convert fails the
  * test, saying what to install: the picture is checked, not assumed.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -372,20 +373,20 @@ static void conversion_hooks_record(void **state)
 	conversion_init(&policy, &scenario, &memory, NULL);
 	assert_null(policy.timeline);
 	/* Detached: the hooks are skipped. */
-	assert_int_equal(conversion_on_request(&policy, 0, RAM_SIZE, PAGE, false),
+	assert_int_equal(conversion_on_request(&policy, 0, RAM_SIZE, PAGE, false, NULL),
 			 GMEMVM_HC_EINVAL);
 
 	struct timeline *timeline = timeline_create(16, RAM_SIZE);
 	assert_non_null(timeline);
 	policy.timeline = timeline;
-	assert_int_equal(conversion_on_request(&policy, 1, RAM_SIZE, PAGE, false),
+	assert_int_equal(conversion_on_request(&policy, 1, RAM_SIZE, PAGE, false, NULL),
 			 GMEMVM_HC_EINVAL);
-	assert_int_equal(conversion_on_request(&policy, 0, DATA, 2 * PAGE, true),
+	assert_int_equal(conversion_on_request(&policy, 0, DATA, 2 * PAGE, true, NULL),
 			 GMEMVM_HC_ENOSYS); /* mode shared, stage 1: no conversion ioctls */
-	char why[256];
-	assert_int_equal(conversion_on_memory_fault(&policy, 1, DATA, PAGE, true, true, NULL, why,
-						    sizeof(why)),
-			 -1);
+	struct gmemvm_error why = { 0 };
+	assert_int_equal(conversion_on_memory_fault(&policy, 1, DATA, PAGE, true, true, NULL, &why),
+			 -ENOSYS);
+	assert_true(why.refused);
 	assert_int_equal(timeline_count(timeline), 3);
 
 	struct picture picture = { .text = NULL };

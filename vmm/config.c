@@ -24,7 +24,10 @@
 
 #include <iniparser.h>
 
+#include "config_loader.h"
 #include "gmemvm_abi.h"
+#include "mode.h"
+#include "vocabulary.h"
 
 #define SIZE_2M		   (2ULL << 20)
 #define TIMEOUT_MIN_MS	   100U
@@ -32,129 +35,23 @@
 #define TIMEOUT_DEFAULT_MS 60000U /* a loaded 2-core machine, or an emulator, needs the room */
 #define MEMORY_DEFAULT	   (16ULL << 20)
 
-static const char *const mode_names[] = {
-	[MODE_COCO_LEGACY] = "coco-legacy",
-	[MODE_SHARED] = "shared",
-	[MODE_PKVM] = "pkvm",
-	[MODE_COCO_INPLACE] = "coco-inplace",
-};
-
-static const char *const outcome_names[OUTCOME_COUNT] = {
-	[OUTCOME_NONE] = "none",
-	[OUTCOME_DONE] = "done",
-	[OUTCOME_GUEST_FAILED] = "guest-failed",
-	[OUTCOME_EMULATION_REFUSED] = "emulation-refused",
-	[OUTCOME_CANNOT_RUN] = "cannot-run",
-	[OUTCOME_SHUTDOWN] = "shutdown",
-	[OUTCOME_INTERNAL_ERROR] = "internal-error",
-	[OUTCOME_FAIL_ENTRY] = "fail-entry",
-	[OUTCOME_BAD_MMIO] = "bad-mmio",
-	[OUTCOME_UNKNOWN_EXIT] = "unknown-exit",
-	[OUTCOME_TIMEOUT] = "timeout",
-	[OUTCOME_VMM_ERROR] = "vmm-error",
-	[OUTCOME_REFUSED] = "refused",
-	[OUTCOME_INTERRUPTED] = "interrupted",
-};
-
-static const char *const exit_kind_names[EXIT_KIND_COUNT] = {
-	[EXIT_KIND_IO] = "io",
-	[EXIT_KIND_MMIO] = "mmio",
-	[EXIT_KIND_HLT] = "hlt",
-	[EXIT_KIND_SHUTDOWN] = "shutdown",
-	[EXIT_KIND_FAIL_ENTRY] = "fail-entry",
-	[EXIT_KIND_INTERNAL_ERROR] = "internal-error",
-	[EXIT_KIND_MEMORY_FAULT] = "memory-fault",
-	[EXIT_KIND_HYPERCALL] = "hypercall",
-	[EXIT_KIND_MAP_GPA_RANGE] = "map-gpa-range",
-	[EXIT_KIND_UNKNOWN] = "unknown",
-};
-
-static const char *const step_op_names[] = {
-	[STEP_WRITE] = "write",	    [STEP_VERIFY] = "verify",	[STEP_MMIO] = "mmio",
-	[STEP_PIO] = "pio",	    [STEP_SHARE] = "share",	[STEP_UNSHARE] = "unshare",
-	[STEP_TOUCH] = "touch",	    [STEP_FLIP] = "flip",	[STEP_BARRIER] = "barrier",
-	[STEP_DISCARD] = "discard", [STEP_HOSTILE] = "hostile", [STEP_SCATTER] = "scatter",
-	[STEP_HOLD] = "hold",	    [STEP_RELEASE] = "release",
-};
-
-static const char *const event_names[EVENT_COUNT] = {
-	[EVENT_MEMORY_FAULTS] = "memory-faults",
-	[EVENT_TO_SHARED] = "conversions.to-shared",
-	[EVENT_TO_PRIVATE] = "conversions.to-private",
-	[EVENT_BY_FAULT] = "conversions.by-fault",
-	[EVENT_BY_HYPERCALL] = "conversions.by-hypercall",
-	[EVENT_HYPERCALLS_REFUSED] = "hypercalls.refused",
-	[EVENT_EAGAIN] = "conversions.eagain",
-	[EVENT_RETRIES] = "conversions.retried",
-	[EVENT_ALREADY_DONE] = "conversions.already-done",
-};
-
 static const char *const check_kind_names[] = {
 	[CHECK_PATTERN] = "pattern", [CHECK_ZERO] = "zero",	[CHECK_SIGBUS] = "sigbus",
 	[CHECK_PRIVATE] = "private", [CHECK_SHARED] = "shared",
 };
 
-static const char *const view_names[] = {
-	[VIEW_PRIVATE] = "private",
-	[VIEW_SHARED] = "shared",
-};
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* names[index], or "?" for an index outside the table. */
-static const char *name_at(const char *const *names, size_t count, unsigned int index)
-{
-	return index < count && names[index] ? names[index] : "?";
-}
-
 const char *config_mode_name(enum vm_mode mode)
 {
-	return name_at(mode_names, ARRAY_SIZE(mode_names), (unsigned int)mode);
-}
-
-const char *config_outcome_name(enum outcome outcome)
-{
-	return name_at(outcome_names, ARRAY_SIZE(outcome_names), (unsigned int)outcome);
-}
-
-const char *config_exit_kind_name(enum exit_kind kind)
-{
-	return name_at(exit_kind_names, ARRAY_SIZE(exit_kind_names), (unsigned int)kind);
-}
-
-const char *config_step_op_name(enum step_op op)
-{
-	return name_at(step_op_names, ARRAY_SIZE(step_op_names), (unsigned int)op);
-}
-
-const char *config_event_name(enum event_kind kind)
-{
-	return name_at(event_names, ARRAY_SIZE(event_names), (unsigned int)kind);
+	const struct mode_info *info = mode_info(mode);
+	return info ? info->name : "?";
 }
 
 const char *config_check_kind_name(enum check_kind kind)
 {
-	return name_at(check_kind_names, ARRAY_SIZE(check_kind_names), (unsigned int)kind);
-}
-
-/* Index of name in names[first..count), or -1. */
-static int lookup_name(const char *const *names, int first, int count, const char *name)
-{
-	for (int i = first; i < count; i++)
-		if (strcmp(names[i], name) == 0)
-			return i;
-	return -1;
+	return vocabulary_name(check_kind_names, ARRAY_SIZE(check_kind_names), (unsigned int)kind);
 }
 
 /* ---- Numbers ---------------------------------------------------------- */
-
-enum num_error {
-	NUM_OK,
-	NUM_NOT_NUMBER,
-	NUM_NEGATIVE,
-	NUM_TRAILING,
-	NUM_OVERFLOW
-};
 
 /*
  * Parse the unsigned number at the start of text: decimal, or hex after 0x.
@@ -234,8 +131,7 @@ static enum num_error parse_size(const char *text, uint64_t *out)
 	return NUM_OK;
 }
 
-/* A plain number (no suffix), and nothing after it. */
-static enum num_error parse_plain(const char *text, uint64_t *out)
+enum num_error config_parse_plain(const char *text, uint64_t *out)
 {
 	const char *end;
 	uint64_t value;
@@ -276,8 +172,7 @@ static const char *num_error_text(enum num_error rc)
 	return "is bad";
 }
 
-/* "16M", "1G", "64K" when exact, else bytes; for messages. */
-static void format_size(char *buf, size_t size, uint64_t value)
+void config_format_size(char *buf, size_t size, uint64_t value)
 {
 	static const char units[] = "GMK";
 
@@ -294,17 +189,6 @@ static void format_size(char *buf, size_t size, uint64_t value)
 }
 
 /* ---- Error reporting -------------------------------------------------- */
-
-struct loader {
-	const char *path;
-	dictionary *dict;
-	struct scenario *out;
-	char *err;
-	size_t err_size;
-	/* "section:key" of every --set, so a bad value can say where it came from */
-	char set_keys[CONFIG_MAX_OVERRIDES][128];
-	int nr_set_keys;
-};
 
 static bool key_was_set(const struct loader *ld, const char *section, const char *key)
 {
@@ -325,12 +209,7 @@ static void flatten_line(char *text)
 			*text = ' ';
 }
 
-/*
- * Write "FILE: [section] key: message" into err and return -1.
- * section and key may be NULL for errors about the whole file.
- */
-__attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, const char *section,
-						      const char *key, const char *fmt, ...)
+int loader_fail(struct loader *ld, const char *section, const char *key, const char *fmt, ...)
 {
 	char message[CONFIG_ERROR_SIZE];
 	va_list ap;
@@ -355,7 +234,7 @@ __attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, const c
 static int fail_number(struct loader *ld, const char *section, const char *key, const char *what,
 		       const char *text, enum num_error rc)
 {
-	return fail(ld, section, key, "%s '%s' %s", what, text, num_error_text(rc));
+	return loader_fail(ld, section, key, "%s '%s' %s", what, text, num_error_text(rc));
 }
 
 /* ---- Sections and keys ------------------------------------------------ */
@@ -444,7 +323,7 @@ static bool check_key(const struct section_info *sec, const char *key, char *why
 		    strcmp(key, "exit.uaddr-served") == 0)
 			return true;
 		if (strncmp(key, "exits.", 6) == 0) {
-			if (lookup_name(exit_kind_names, 0, EXIT_KIND_COUNT, key + 6) >= 0)
+			if (exit_kind_by_name(key + 6) >= 0)
 				return true;
 			snprintf(why, why_size,
 				 "unknown exit kind '%s' (io, mmio, hlt, shutdown, fail-entry, "
@@ -452,7 +331,7 @@ static bool check_key(const struct section_info *sec, const char *key, char *why
 				 key + 6);
 			return false;
 		}
-		if (lookup_name(event_names, 0, EVENT_COUNT, key) >= 0)
+		if (event_by_name(key) >= 0)
 			return true;
 		if (n >= 1 && n <= CONFIG_MAX_CHECKS)
 			return true;
@@ -488,22 +367,23 @@ static int check_entries(struct loader *ld)
 		len = colon ? (size_t)(colon - entry) : strlen(entry);
 		snprintf(section, sizeof(section), "%.*s", (int)len, entry);
 		if (colon && len == 0)
-			return fail(ld, NULL, NULL, "%s: key outside any section", colon + 1);
+			return loader_fail(ld, NULL, NULL, "%s: key outside any section",
+					   colon + 1);
 		sec = find_section(section);
 		if (!sec)
-			return fail(ld, section, NULL,
-				    "unknown section (allowed: " SECTION_NAMES ")");
+			return loader_fail(ld, section, NULL,
+					   "unknown section (allowed: " SECTION_NAMES ")");
 		if (!colon)
 			continue;
 		if (!check_key(sec, colon + 1, why, sizeof(why)))
-			return fail(ld, section, colon + 1, "%s", why);
+			return loader_fail(ld, section, colon + 1, "%s", why);
 		if (!d->val[i] || !d->val[i][0])
-			return fail(ld, section, colon + 1, "empty value");
+			return loader_fail(ld, section, colon + 1, "empty value");
 	}
 	return 0;
 }
 
-static const char *get_value(const struct loader *ld, const char *section, const char *key)
+const char *loader_get(const struct loader *ld, const char *section, const char *key)
 {
 	char entry[128];
 
@@ -534,8 +414,8 @@ static void lowercase(char *text)
 static int apply_overrides(struct loader *ld, const char *const *overrides, int nr_overrides)
 {
 	if (nr_overrides > CONFIG_MAX_OVERRIDES)
-		return fail(ld, NULL, NULL, "too many --set options (%d, at most %d)", nr_overrides,
-			    CONFIG_MAX_OVERRIDES);
+		return loader_fail(ld, NULL, NULL, "too many --set options (%d, at most %d)",
+				   nr_overrides, CONFIG_MAX_OVERRIDES);
 	for (int i = 0; i < nr_overrides; i++) {
 		const char *text = overrides[i];
 		const char *equals = strchr(text, '=');
@@ -544,12 +424,12 @@ static int apply_overrides(struct loader *ld, const char *const *overrides, int 
 		char section[64], key[64], value[256], entry[128], why[256];
 
 		if (!equals || !dot || dot > equals)
-			return fail(ld, NULL, NULL,
-				    "--set %s: malformed, expected section.key=value", text);
+			return loader_fail(ld, NULL, NULL,
+					   "--set %s: malformed, expected section.key=value", text);
 		if ((size_t)(dot - text) >= sizeof(section) ||
 		    (size_t)(equals - dot - 1) >= sizeof(key) ||
 		    strlen(equals + 1) >= sizeof(value))
-			return fail(ld, NULL, NULL, "--set %s: too long", text);
+			return loader_fail(ld, NULL, NULL, "--set %s: too long", text);
 		snprintf(section, sizeof(section), "%.*s", (int)(dot - text), text);
 		snprintf(key, sizeof(key), "%.*s", (int)(equals - dot - 1), dot + 1);
 		snprintf(value, sizeof(value), "%s", equals + 1);
@@ -562,18 +442,19 @@ static int apply_overrides(struct loader *ld, const char *const *overrides, int 
 
 		sec = find_section(section);
 		if (!sec)
-			return fail(ld, NULL, NULL,
-				    "--set %s: unknown section [%s] (allowed: " SECTION_NAMES ")",
-				    text, section);
+			return loader_fail(ld, NULL, NULL,
+					   "--set %s: unknown section [%s] (allowed: " SECTION_NAMES
+					   ")",
+					   text, section);
 		if (!check_key(sec, key, why, sizeof(why)))
-			return fail(ld, NULL, NULL, "--set %s: [%s] %s: %s", text, section, key,
-				    why);
+			return loader_fail(ld, NULL, NULL, "--set %s: [%s] %s: %s", text, section,
+					   key, why);
 
 		snprintf(entry, sizeof(entry), "%s:%s", section, key);
 		if ((!iniparser_find_entry(ld->dict, section) &&
 		     iniparser_set(ld->dict, section, NULL) != 0) ||
 		    iniparser_set(ld->dict, entry, value) != 0)
-			return fail(ld, NULL, NULL, "--set %s: out of memory", text);
+			return loader_fail(ld, NULL, NULL, "--set %s: out of memory", text);
 		snprintf(ld->set_keys[ld->nr_set_keys++], sizeof(ld->set_keys[0]), "%s", entry);
 	}
 	return 0;
@@ -596,12 +477,12 @@ static bool valid_name(const char *name)
 static int parse_scenario(struct loader *ld)
 {
 	struct scenario *out = ld->out;
-	const char *name = get_value(ld, "scenario", "name");
-	const char *description = get_value(ld, "scenario", "description");
+	const char *name = loader_get(ld, "scenario", "name");
+	const char *description = loader_get(ld, "scenario", "description");
 
 	if (name) {
 		if (!valid_name(name))
-			return fail(
+			return loader_fail(
 				ld, "scenario", "name",
 				"'%s' is not a valid name (1..63 characters of A-Z a-z 0-9 . _ -)",
 				name);
@@ -618,17 +499,17 @@ static int parse_scenario(struct loader *ld)
 			len -= 4;
 		snprintf(derived, sizeof(derived), "%.*s", (int)len, base);
 		if (!valid_name(derived))
-			return fail(ld, "scenario", "name",
-				    "not set, and the file name '%s' is not a valid name "
-				    "(1..63 characters of A-Z a-z 0-9 . _ -)",
-				    derived);
+			return loader_fail(ld, "scenario", "name",
+					   "not set, and the file name '%s' is not a valid name "
+					   "(1..63 characters of A-Z a-z 0-9 . _ -)",
+					   derived);
 		snprintf(out->name, sizeof(out->name), "%.63s", derived); /* valid_name: <= 63 */
 	}
 	if (description) {
 		if (strlen(description) >= sizeof(out->description))
-			return fail(ld, "scenario", "description",
-				    "too long (at most %zu characters)",
-				    sizeof(out->description) - 1);
+			return loader_fail(ld, "scenario", "description",
+					   "too long (at most %zu characters)",
+					   sizeof(out->description) - 1);
 		snprintf(out->description, sizeof(out->description), "%s", description);
 	}
 	return 0;
@@ -650,10 +531,11 @@ static int parse_timeout(struct loader *ld, const char *text)
 	if (strcmp(end, "s") == 0)
 		scale = 1000;
 	else if (*end && strcmp(end, "ms") != 0)
-		return fail(ld, "vm", "timeout", "'%s' has an unknown unit (use ms or s)", text);
+		return loader_fail(ld, "vm", "timeout", "'%s' has an unknown unit (use ms or s)",
+				   text);
 	if (rc == NUM_OVERFLOW || value > UINT64_MAX / scale || value * scale < TIMEOUT_MIN_MS ||
 	    value * scale > TIMEOUT_MAX_MS)
-		return fail(ld, "vm", "timeout", "'%s' is out of range 100ms..600s", text);
+		return loader_fail(ld, "vm", "timeout", "'%s' is out of range 100ms..600s", text);
 	ld->out->timeout_ms = (unsigned)(value * scale);
 	return 0;
 }
@@ -663,13 +545,13 @@ static int parse_small(struct loader *ld, const char *section, const char *key, 
 		       uint64_t min, uint64_t max, int *out)
 {
 	uint64_t value;
-	enum num_error rc = parse_plain(text, &value);
+	enum num_error rc = config_parse_plain(text, &value);
 
 	if (rc != NUM_OK)
 		return fail_number(ld, section, key, "value", text, rc);
 	if (value < min || value > max)
-		return fail(ld, section, key, "'%s' is out of range %" PRIu64 "..%" PRIu64, text,
-			    min, max);
+		return loader_fail(ld, section, key, "'%s' is out of range %" PRIu64 "..%" PRIu64,
+				   text, min, max);
 	*out = (int)value;
 	return 0;
 }
@@ -683,16 +565,16 @@ static int parse_memory(struct loader *ld, const char *text)
 	if (rc != NUM_OK)
 		return fail_number(ld, "vm", "memory", "size", text, rc);
 	if (value < CONFIG_MIN_MEMORY) {
-		format_size(limit, sizeof(limit), CONFIG_MIN_MEMORY);
-		return fail(ld, "vm", "memory", "'%s' is below the minimum %s", text, limit);
+		config_format_size(limit, sizeof(limit), CONFIG_MIN_MEMORY);
+		return loader_fail(ld, "vm", "memory", "'%s' is below the minimum %s", text, limit);
 	}
 	if (value > CONFIG_MAX_MEMORY) {
-		format_size(limit, sizeof(limit), CONFIG_MAX_MEMORY);
-		return fail(ld, "vm", "memory", "'%s' is above the maximum %s", text, limit);
+		config_format_size(limit, sizeof(limit), CONFIG_MAX_MEMORY);
+		return loader_fail(ld, "vm", "memory", "'%s' is above the maximum %s", text, limit);
 	}
 	/* Guest RAM is mapped with 2 MiB pages (GMEMVM_PD_GPA). */
 	if (value % SIZE_2M)
-		return fail(ld, "vm", "memory", "'%s' is not a multiple of 2M", text);
+		return loader_fail(ld, "vm", "memory", "'%s' is not a multiple of 2M", text);
 	ld->out->memory_size = value;
 	return 0;
 }
@@ -711,8 +593,8 @@ static int parse_guest(struct loader *ld, const char *text)
 			       (int)(slash - ld->path), ld->path, text);
 	if (len < 0 || (size_t)len >= sizeof(out->guest_path)) {
 		out->guest_path[0] = '\0';
-		return fail(ld, "vm", "guest", "path too long (at most %zu characters)",
-			    sizeof(out->guest_path) - 1);
+		return loader_fail(ld, "vm", "guest", "path too long (at most %zu characters)",
+				   sizeof(out->guest_path) - 1);
 	}
 	return 0;
 }
@@ -720,40 +602,41 @@ static int parse_guest(struct loader *ld, const char *text)
 static int parse_vm(struct loader *ld)
 {
 	struct scenario *out = ld->out;
-	const char *mode = get_value(ld, "vm", "mode");
+	const char *mode = loader_get(ld, "vm", "mode");
+	const struct mode_info *info;
 	const char *text;
-	int index;
 
 	if (!mode)
-		return fail(ld, "vm", "mode",
-			    "missing (required: coco-legacy, shared, pkvm or coco-inplace)");
-	index = lookup_name(mode_names, 0, (int)ARRAY_SIZE(mode_names), mode);
-	if (index < 0)
-		return fail(ld, "vm", "mode",
-			    "unknown mode '%s' (coco-legacy, shared, pkvm, coco-inplace)", mode);
-	out->mode = (enum vm_mode)index;
+		return loader_fail(ld, "vm", "mode",
+				   "missing (required: coco-legacy, shared, pkvm or coco-inplace)");
+	info = mode_by_name(mode); /* the mode table's names (mode.h) */
+	if (!info)
+		return loader_fail(ld, "vm", "mode",
+				   "unknown mode '%s' (coco-legacy, shared, pkvm, coco-inplace)",
+				   mode);
+	out->mode = info->mode;
 
-	text = get_value(ld, "vm", "stage");
+	text = loader_get(ld, "vm", "stage");
 	if (text) {
 		uint64_t value;
-		enum num_error rc = parse_plain(text, &value);
+		enum num_error rc = config_parse_plain(text, &value);
 
 		if (rc != NUM_OK)
 			return fail_number(ld, "vm", "stage", "value", text, rc);
 		if (value != 1 && value != 2)
-			return fail(ld, "vm", "stage", "'%s' must be 1 or 2", text);
+			return loader_fail(ld, "vm", "stage", "'%s' must be 1 or 2", text);
 		out->stage = (int)value;
 	}
-	text = get_value(ld, "vm", "memory");
+	text = loader_get(ld, "vm", "memory");
 	if (text && parse_memory(ld, text))
 		return -1;
-	text = get_value(ld, "vm", "vcpus");
+	text = loader_get(ld, "vm", "vcpus");
 	if (text && parse_small(ld, "vm", "vcpus", text, 1, GMEMVM_MAX_VCPUS, &out->vcpus))
 		return -1;
-	text = get_value(ld, "vm", "guest");
+	text = loader_get(ld, "vm", "guest");
 	if (text && parse_guest(ld, text))
 		return -1;
-	text = get_value(ld, "vm", "timeout");
+	text = loader_get(ld, "vm", "timeout");
 	if (text && parse_timeout(ld, text))
 		return -1;
 	return 0;
@@ -774,7 +657,7 @@ static int parse_flags(struct loader *ld, const char *text)
 	int count = 0;
 
 	if (strlen(text) >= sizeof(list))
-		return fail(ld, "gmem", "flags", "too long");
+		return loader_fail(ld, "gmem", "flags", "too long");
 	snprintf(list, sizeof(list), "%s", text);
 	/* strtok_r would silently skip the empty item in "a,,b"; refuse it instead. */
 	for (item = list; item; item = save) {
@@ -786,7 +669,7 @@ static int parse_flags(struct loader *ld, const char *text)
 		trim(item);
 		count++;
 		if (!item[0])
-			return fail(ld, "gmem", "flags", "empty flag name in '%s'", text);
+			return loader_fail(ld, "gmem", "flags", "empty flag name in '%s'", text);
 		if (strcmp(item, "none") == 0) {
 			none = true;
 			continue;
@@ -802,26 +685,29 @@ static int parse_flags(struct loader *ld, const char *text)
 		else if (strcmp(item, "no_direct_map") == 0)
 			flag = &out->no_direct_map;
 		else
-			return fail(
+			return loader_fail(
 				ld, "gmem", "flags",
 				"unknown flag '%s' (upstream's mmap, init_shared, no_direct_map; "
 				"the notes' support_shared, init_private; or none)",
 				item);
 		if (*flag)
-			return fail(ld, "gmem", "flags", "duplicate flag '%s'", item);
+			return loader_fail(ld, "gmem", "flags", "duplicate flag '%s'", item);
 		*flag = true;
 	}
 	if (none && count > 1)
-		return fail(ld, "gmem", "flags", "'none' cannot be combined with other flags");
+		return loader_fail(ld, "gmem", "flags",
+				   "'none' cannot be combined with other flags");
 	if ((mmap || init_shared) && (out->support_shared || out->init_private))
-		return fail(ld, "gmem", "flags",
-			    "'%s' mixes upstream's names (mmap, init_shared) with the notes' "
-			    "(support_shared, init_private), whose defaults are opposite: use one",
-			    text);
+		return loader_fail(
+			ld, "gmem", "flags",
+			"'%s' mixes upstream's names (mmap, init_shared) with the notes' "
+			"(support_shared, init_private), whose defaults are opposite: use one",
+			text);
 	if (init_shared && !mmap)
-		return fail(ld, "gmem", "flags",
-			    "init_shared needs mmap (upstream: GUEST_MEMFD_FLAG_INIT_SHARED is "
-			    "only valid with GUEST_MEMFD_FLAG_MMAP)");
+		return loader_fail(
+			ld, "gmem", "flags",
+			"init_shared needs mmap (upstream: GUEST_MEMFD_FLAG_INIT_SHARED is "
+			"only valid with GUEST_MEMFD_FLAG_MMAP)");
 	if (mmap) {
 		out->support_shared = true;
 		out->init_private = !init_shared;
@@ -831,35 +717,34 @@ static int parse_flags(struct loader *ld, const char *text)
 
 static int parse_gmem(struct loader *ld)
 {
-	const char *text = get_value(ld, "gmem", "flags");
+	const char *text = loader_get(ld, "gmem", "flags");
 
 	if (text && parse_flags(ld, text))
 		return -1;
 	/* Secret-free VMs keep all memory shared and unmapped from the kernel:
 	 * the ordinary VM of mode shared, on a file the host maps. */
-	if (ld->out->no_direct_map && (ld->out->mode != MODE_SHARED || !ld->out->support_shared))
-		return fail(ld, "gmem", "flags",
-			    "no_direct_map is for mode shared with mmap (support_shared), as "
-			    "secret-free VMs use it");
-	text = get_value(ld, "gmem", "userspace_addr");
+	if (ld->out->no_direct_map &&
+	    (!mode_info(ld->out->mode)->secret_free || !ld->out->support_shared))
+		return loader_fail(
+			ld, "gmem", "flags",
+			"no_direct_map is for mode shared with mmap (support_shared), as "
+			"secret-free VMs use it");
+	text = loader_get(ld, "gmem", "userspace_addr");
 	if (text) {
 		if (strcmp(text, "null") == 0)
 			ld->out->userspace_addr_null = true;
 		else if (strcmp(text, "anonymous") == 0)
 			ld->out->userspace_addr_anonymous = true;
 		else if (strcmp(text, "mapped") != 0)
-			return fail(ld, "gmem", "userspace_addr",
-				    "'%s' is not mapped, null or anonymous", text);
+			return loader_fail(ld, "gmem", "userspace_addr",
+					   "'%s' is not mapped, null or anonymous", text);
 	}
 	return 0;
 }
 
 /* ---- [steps] and [expect] checkN -------------------------------------- */
 
-#define MAX_WORDS 8
-
-/* Split a copy of text into blank-separated words; returns the count (max + 1 if more). */
-static int split_words(char *copy, char **words, int max)
+int config_split_words(char *copy, char **words, int max)
 {
 	int count = 0;
 	char *save = NULL;
@@ -872,9 +757,8 @@ static int split_words(char *copy, char **words, int max)
 	return count;
 }
 
-/* ADDR and SIZE of a step or check: numbers with K/M/G. */
-static int parse_addr_size(struct loader *ld, const char *section, const char *key, char **words,
-			   uint64_t *addr, uint64_t *size)
+int loader_addr_size(struct loader *ld, const char *section, const char *key, char **words,
+		     uint64_t *addr, uint64_t *size)
 {
 	enum num_error rc = parse_size(words[0], addr);
 
@@ -886,375 +770,32 @@ static int parse_addr_size(struct loader *ld, const char *section, const char *k
 	return 0;
 }
 
-/*
- * ADDR and SIZE of a write, verify or check: align-byte aligned (8 for the
- * 64-bit pattern words, 4096 for page-granular checks), size not 0.
- */
-static int parse_range(struct loader *ld, const char *section, const char *key, char **words,
-		       uint64_t align, uint64_t *addr, uint64_t *size)
+int loader_range(struct loader *ld, const char *section, const char *key, char **words,
+		 uint64_t align, uint64_t *addr, uint64_t *size)
 {
 	const char *why = align == 8 ? "" : " (page granularity)";
 
-	if (parse_addr_size(ld, section, key, words, addr, size))
+	if (loader_addr_size(ld, section, key, words, addr, size))
 		return -1;
 	if (*addr % align)
-		return fail(ld, section, key, "address %s is not %" PRIu64 "-byte aligned%s",
-			    words[0], align, why);
+		return loader_fail(ld, section, key, "address %s is not %" PRIu64 "-byte aligned%s",
+				   words[0], align, why);
 	if (*size == 0)
-		return fail(ld, section, key, "size is zero");
+		return loader_fail(ld, section, key, "size is zero");
 	if (*size % align)
-		return fail(ld, section, key, "size %s is not %" PRIu64 "-byte aligned%s", words[1],
-			    align, why);
+		return loader_fail(ld, section, key, "size %s is not %" PRIu64 "-byte aligned%s",
+				   words[1], align, why);
 	return 0;
 }
 
-static int parse_pattern(struct loader *ld, const char *section, const char *key, const char *text,
-			 uint32_t *out)
+int loader_pattern(struct loader *ld, const char *section, const char *key, const char *text,
+		   uint32_t *out)
 {
 	uint64_t value;
 
-	if (parse_plain(text, &value) != NUM_OK || value > UINT32_MAX)
-		return fail(ld, section, key, "pattern '%s' is not a 32-bit number", text);
+	if (config_parse_plain(text, &value) != NUM_OK || value > UINT32_MAX)
+		return loader_fail(ld, section, key, "pattern '%s' is not a 32-bit number", text);
 	*out = (uint32_t)value;
-	return 0;
-}
-
-/* result=N: a decimal int32, optionally negative ("-22" for GMEMVM_HC_EINVAL). */
-static int parse_result(struct loader *ld, const char *key, const char *text, int32_t *out)
-{
-	const char *digits = text[0] == '-' ? text + 1 : text;
-	uint64_t value = 0;
-	uint64_t limit = text[0] == '-' ? (uint64_t)INT32_MAX + 1 : (uint64_t)INT32_MAX;
-
-	if (!*digits)
-		goto bad;
-	for (const char *p = digits; *p; p++) {
-		if (*p < '0' || *p > '9')
-			goto bad;
-		value = value * 10 + (uint64_t)(*p - '0');
-		if (value > limit)
-			goto bad;
-	}
-	*out = text[0] == '-' ? (int32_t)(-(int64_t)value) : (int32_t)value;
-	return 0;
-bad:
-	return fail(ld, "steps", key,
-		    "'result=%s' is not a decimal 32-bit integer (e.g. result=0, result=-22)",
-		    text);
-}
-
-/* The vcpu=, view= and result= options of a step; each at most once. */
-struct step_options {
-	const char *vcpu, *view, *result;
-};
-
-static int parse_step_option(struct loader *ld, const char *key, char *word,
-			     struct step_options *opts)
-{
-	char *equals = strchr(word, '=');
-	const char **slot;
-
-	*equals = '\0';
-	if (strcmp(word, "vcpu") == 0)
-		slot = &opts->vcpu;
-	else if (strcmp(word, "view") == 0)
-		slot = &opts->view;
-	else if (strcmp(word, "result") == 0)
-		slot = &opts->result;
-	else
-		return fail(ld, "steps", key, "unknown option '%s=%s' (vcpu=, view=, result=)",
-			    word, equals + 1);
-	if (*slot)
-		return fail(ld, "steps", key, "duplicate option %s= ('%s=%s' after '%s=%s')", word,
-			    word, equals + 1, word, *slot);
-	*slot = equals + 1;
-	return 0;
-}
-
-static int apply_step_options(struct loader *ld, const char *key, const struct step_options *opts,
-			      struct step *step)
-{
-	const struct scenario *out = ld->out;
-	const char *op = step_op_names[step->op];
-	bool data = step->op == STEP_WRITE || step->op == STEP_VERIFY || step->op == STEP_TOUCH ||
-		    step->op == STEP_DISCARD;
-	bool convert = step->op == STEP_SHARE || step->op == STEP_UNSHARE ||
-		       step->op == STEP_HOLD || step->op == STEP_RELEASE;
-
-	step->vcpu = 0;
-	step->view = VIEW_PRIVATE;
-	step->expect_result = 0;
-	if (opts->vcpu) {
-		const char *vcpu = opts->vcpu;
-		uint64_t index;
-
-		if (strcmp(vcpu, "all") == 0) {
-			step->vcpu = STEP_VCPU_ALL;
-		} else if (parse_plain(vcpu, &index) != NUM_OK) {
-			return fail(ld, "steps", key, "'vcpu=%s' is not vcpu=N or vcpu=all", vcpu);
-		} else if (index >= (uint64_t)out->vcpus) {
-			return fail(ld, "steps", key, "vcpu=%s but [vm] vcpus is %d (vCPUs 0..%d)",
-				    vcpu, out->vcpus, out->vcpus - 1);
-		} else {
-			step->vcpu = (int)index;
-		}
-	}
-	if (opts->view) {
-		int view;
-
-		if (!data)
-			return fail(ld, "steps", key,
-				    "view= is only for write, verify, touch and discard, not %s",
-				    op);
-		view = lookup_name(view_names, 0, (int)ARRAY_SIZE(view_names), opts->view);
-		if (view < 0)
-			return fail(ld, "steps", key, "unknown view '%s' (private or shared)",
-				    opts->view);
-		step->view = (enum step_view)view;
-		/* One view of RAM outside the CoCo modes: no alias to name. */
-		if (step->view == VIEW_SHARED && out->mode != MODE_COCO_LEGACY &&
-		    out->mode != MODE_COCO_INPLACE)
-			return fail(ld, "steps", key,
-				    "view=shared needs a mode with a shared alias of RAM "
-				    "(coco-legacy, coco-inplace); mode %s has one view, the plain "
-				    "address: leave view= out",
-				    config_mode_name(out->mode));
-	}
-	if (opts->result) {
-		if (!convert)
-			return fail(ld, "steps", key,
-				    "result= is only for share, unshare, hold and release, not %s",
-				    op);
-		if (parse_result(ld, key, opts->result, &step->expect_result))
-			return -1;
-	}
-	return 0;
-}
-
-/* The COUNT of flip, scatter and hostile: a plain number in 1..max. */
-static int parse_step_count(struct loader *ld, const char *key, const char *op, const char *text,
-			    unsigned int max, uint64_t *count)
-{
-	if (parse_plain(text, count) != NUM_OK || *count == 0 || *count > max) {
-		*count = 0;
-		return fail(ld, "steps", key, "%s count '%s' is not a number in 1..%u", op, text,
-			    max);
-	}
-	return 0;
-}
-
-/* The RAM range a write or verify touches: in the data area and in guest RAM. */
-static int check_step_range(struct loader *ld, const char *key, const char *addr_text,
-			    const struct step *step)
-{
-	const struct scenario *out = ld->out;
-	uint64_t copies = step->vcpu == STEP_VCPU_ALL ? (uint64_t)out->vcpus : 1;
-	uint64_t end;
-
-	/* With vcpu=all, vCPU i works on addr + i * size. */
-	if (step->addr < GMEMVM_DATA_GPA)
-		return fail(ld, "steps", key,
-			    "address %s is below the data area, which starts at 0x%llx", addr_text,
-			    GMEMVM_DATA_GPA);
-	if (step->size > UINT64_MAX / copies || step->addr > UINT64_MAX - step->size * copies)
-		return fail(ld, "steps", key, "address range overflows");
-	end = step->addr + step->size * copies;
-	if (end > out->memory_size) {
-		char memory[32];
-
-		format_size(memory, sizeof(memory), out->memory_size);
-		return fail(ld, "steps", key,
-			    "memory too small for the guest: %s touches up to 0x%" PRIx64
-			    ", memory is %s",
-			    key, end, memory);
-	}
-	return 0;
-}
-
-/*
- * OP [ARGS] [OPTIONS]: the positional arguments first, then the options
- * (vcpu=, view=, result=) in any order, each at most once.
- */
-static int parse_step(struct loader *ld, const char *key, const char *text, struct step *step)
-{
-	char copy[256], *words[MAX_WORDS];
-	struct step_options opts = { 0 };
-	int nr_words, op, positional = 0;
-
-	if (strlen(text) >= sizeof(copy))
-		return fail(ld, "steps", key, "value too long");
-	snprintf(copy, sizeof(copy), "%s", text);
-	nr_words = split_words(copy, words, MAX_WORDS);
-	if (nr_words == 0)
-		return fail(ld, "steps", key, "empty value");
-	if (nr_words > MAX_WORDS)
-		return fail(ld, "steps", key, "too many arguments in '%s'", text);
-
-	op = lookup_name(step_op_names, 0, (int)ARRAY_SIZE(step_op_names), words[0]);
-	if (op < 0)
-		return fail(
-			ld, "steps", key,
-			"unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
-			"barrier, discard, hostile, scatter)",
-			words[0]);
-	step->op = (enum step_op)op;
-
-	for (int i = 1; i < nr_words; i++) {
-		if (strchr(words[i], '=')) {
-			if (parse_step_option(ld, key, words[i], &opts))
-				return -1;
-		} else if (opts.vcpu || opts.view || opts.result) {
-			return fail(ld, "steps", key,
-				    "argument '%s' after an option: options (vcpu=, view=, "
-				    "result=) come after the arguments",
-				    words[i]);
-		} else {
-			positional++;
-		}
-	}
-	if (apply_step_options(ld, key, &opts, step))
-		return -1;
-
-	switch (step->op) {
-	case STEP_PIO:
-		if (positional == 1) {
-			/* pio COUNT: COUNT round trips to the echo port (size holds the count). */
-			if (parse_plain(words[1], &step->size) != NUM_OK || step->size == 0 ||
-			    step->size > CONFIG_MAX_PIO_COUNT)
-				return fail(ld, "steps", key,
-					    "pio count '%s' is not a number in 1..%u", words[1],
-					    CONFIG_MAX_PIO_COUNT);
-			return 0;
-		}
-		/* fall through */
-	case STEP_MMIO:
-		if (positional != 0)
-			return fail(ld, "steps", key,
-				    "%s takes %sno arguments besides vcpu=, got '%s'", words[0],
-				    step->op == STEP_PIO ? "an optional COUNT and " : "", text);
-		return 0;
-	case STEP_SHARE:
-	case STEP_UNSHARE:
-	case STEP_HOLD:
-	case STEP_RELEASE:
-		/*
-		 * Deliberately not checked against RAM, alignment or the data
-		 * area: scenarios send bad ranges to test the VMM's refusals.
-		 */
-		if (positional != 2)
-			return fail(ld, "steps", key,
-				    "%s takes ADDR SIZE [result=N] [vcpu=N|all], got %d argument%s",
-				    words[0], positional, positional == 1 ? "" : "s");
-		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
-	case STEP_DISCARD:
-		/* discard ADDR SIZE: whole pages of the data area. */
-		if (positional != 2)
-			return fail(ld, "steps", key,
-				    "discard takes ADDR SIZE [view=private|shared] [vcpu=N|all], "
-				    "got %d "
-				    "argument%s",
-				    positional, positional == 1 ? "" : "s");
-		if (parse_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size))
-			return -1;
-		return check_step_range(ld, key, words[1], step);
-	case STEP_BARRIER:
-		/* A barrier is for every vCPU: it orders what comes after it. */
-		if (positional != 0 || opts.vcpu)
-			return fail(ld, "steps", key,
-				    "barrier takes no arguments (it is for all vCPUs)");
-		step->vcpu = STEP_VCPU_ALL;
-		return 0;
-	case STEP_FLIP: {
-		uint64_t count;
-		if (positional != 3)
-			return fail(ld, "steps", key,
-				    "flip takes ADDR SIZE COUNT [vcpu=N|all], got %d argument%s",
-				    positional, positional == 1 ? "" : "s");
-		if (parse_step_count(ld, key, words[0], words[3], CONFIG_MAX_FLIP_COUNT, &count))
-			return -1;
-		step->count = (uint32_t)count;
-		return parse_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
-	}
-	case STEP_SCATTER: {
-		/* scatter ADDR COUNT: pages ADDR, ADDR + 8K, ... shared, the ones
-		 * between left as they were: the region-count benchmark (issue 5). */
-		uint64_t count;
-		if (positional != 2)
-			return fail(ld, "steps", key,
-				    "scatter takes ADDR COUNT [vcpu=N|all], got %d argument%s",
-				    positional, positional == 1 ? "" : "s");
-		if (parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_SCATTER_COUNT, &count))
-			return -1;
-		if (parse_plain(words[1], &step->addr) != NUM_OK || step->addr % 4096)
-			return fail(ld, "steps", key, "scatter address '%s' is not page-aligned",
-				    words[1]);
-		step->count = (uint32_t)count;
-		step->size = 2ULL * 4096 * count;
-		return check_step_range(ld, key, words[1], step);
-	}
-	case STEP_HOSTILE: {
-		_Static_assert(CONFIG_HOSTILE_PLAYGROUND_GPA == GMEMVM_DATA_GPA,
-			       "the playground starts the data area");
-		/* hostile SEED COUNT: the playground is fixed, and every vCPU of
-		 * vcpu=all shares it (they convert the same pages at once). */
-		uint64_t seed, count;
-		if (positional != 2)
-			return fail(ld, "steps", key,
-				    "hostile takes SEED COUNT [vcpu=N|all], got %d argument%s",
-				    positional, positional == 1 ? "" : "s");
-		if (parse_plain(words[1], &seed) != NUM_OK || seed > UINT32_MAX)
-			return fail(ld, "steps", key, "hostile seed '%s' is not a 32-bit number",
-				    words[1]);
-		if (parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_HOSTILE_COUNT, &count))
-			return -1;
-		step->pattern = (uint32_t)seed;
-		step->count = (uint32_t)count;
-		step->addr = CONFIG_HOSTILE_PLAYGROUND_GPA;
-		step->size = CONFIG_HOSTILE_PLAYGROUND_SIZE;
-		if (step->addr + step->size > ld->out->memory_size)
-			return fail(ld, "steps", key,
-				    "memory too small for the guest: hostile's playground ends at "
-				    "0x%" PRIx64,
-				    step->addr + step->size);
-		return 0;
-	}
-	case STEP_TOUCH:
-		/* One word per page: the range is whole pages. */
-		if (positional != 3)
-			break;
-		if (parse_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size) ||
-		    parse_pattern(ld, "steps", key, words[3], &step->pattern))
-			return -1;
-		return check_step_range(ld, key, words[1], step);
-	case STEP_WRITE:
-	case STEP_VERIFY:
-		break;
-	}
-	if (positional != 3)
-		return fail(ld, "steps", key,
-			    "%s takes ADDR SIZE PATTERN [view=private|shared] [vcpu=N|all], got %d "
-			    "argument%s",
-			    words[0], positional, positional == 1 ? "" : "s");
-	if (parse_range(ld, "steps", key, words + 1, 8, &step->addr, &step->size) ||
-	    parse_pattern(ld, "steps", key, words[3], &step->pattern))
-		return -1;
-	return check_step_range(ld, key, words[1], step);
-}
-
-static int parse_steps(struct loader *ld)
-{
-	struct scenario *out = ld->out;
-
-	/* Keys are step1..stepMAX (checked already); run them in ascending N. */
-	for (int n = 1; n <= CONFIG_MAX_STEPS; n++) {
-		char key[32];
-		const char *text;
-
-		snprintf(key, sizeof(key), "step%d", n);
-		text = get_value(ld, "steps", key);
-		if (text && parse_step(ld, key, text, &out->steps[out->nr_steps++]))
-			return -1;
-	}
 	return 0;
 }
 
@@ -1262,36 +803,38 @@ static int parse_steps(struct loader *ld)
 static int parse_check(struct loader *ld, const char *key, const char *text,
 		       struct data_check *check)
 {
-	char copy[256], *words[MAX_WORDS];
+	char copy[256], *words[CONFIG_MAX_WORDS];
 	int kind;
 
 	if (strlen(text) >= sizeof(copy))
-		return fail(ld, "expect", key, "value too long");
+		return loader_fail(ld, "expect", key, "value too long");
 	snprintf(copy, sizeof(copy), "%s", text);
-	if (split_words(copy, words, MAX_WORDS) != 3)
-		return fail(ld, "expect", key,
-			    "expected ADDR SIZE PATTERN or ADDR SIZE zero|sigbus|private|shared, "
-			    "got '%s'",
-			    text);
+	if (config_split_words(copy, words, CONFIG_MAX_WORDS) != 3)
+		return loader_fail(
+			ld, "expect", key,
+			"expected ADDR SIZE PATTERN or ADDR SIZE zero|sigbus|private|shared, "
+			"got '%s'",
+			text);
 	/* "pattern" is the kind's name, not a word of the syntax. */
-	kind = lookup_name(check_kind_names, CHECK_ZERO, (int)ARRAY_SIZE(check_kind_names),
-			   words[2]);
+	kind = vocabulary_lookup(check_kind_names, CHECK_ZERO, (int)ARRAY_SIZE(check_kind_names),
+				 words[2]);
 	check->kind = kind < 0 ? CHECK_PATTERN : (enum check_kind)kind;
 	/* Pattern and zero compare 64-bit words; the others are per page. */
-	if (parse_range(ld, "expect", key, words,
-			check->kind == CHECK_PATTERN || check->kind == CHECK_ZERO ? 8 : 4096,
-			&check->addr, &check->size))
+	if (loader_range(ld, "expect", key, words,
+			 check->kind == CHECK_PATTERN || check->kind == CHECK_ZERO ? 8 : 4096,
+			 &check->addr, &check->size))
 		return -1;
 	if (check->kind == CHECK_PATTERN &&
-	    parse_pattern(ld, "expect", key, words[2], &check->pattern))
+	    loader_pattern(ld, "expect", key, words[2], &check->pattern))
 		return -1;
 	if (check->addr > ld->out->memory_size ||
 	    check->size > ld->out->memory_size - check->addr) {
 		char memory[32];
 
-		format_size(memory, sizeof(memory), ld->out->memory_size);
-		return fail(ld, "expect", key, "range %s + %s is outside guest RAM (memory is %s)",
-			    words[0], words[1], memory);
+		config_format_size(memory, sizeof(memory), ld->out->memory_size);
+		return loader_fail(ld, "expect", key,
+				   "range %s + %s is outside guest RAM (memory is %s)", words[0],
+				   words[1], memory);
 	}
 	return 0;
 }
@@ -1300,19 +843,19 @@ static int parse_check(struct loader *ld, const char *key, const char *text,
 
 static int parse_outcome(struct loader *ld, const char *key, enum outcome *out)
 {
-	const char *text = get_value(ld, "expect", key);
+	const char *text = loader_get(ld, "expect", key);
 	int index;
 
 	if (!text)
 		return 0;
 	/* OUTCOME_NONE is "not decided yet", never an expectation. */
-	index = lookup_name(outcome_names, OUTCOME_DONE, OUTCOME_COUNT, text);
-	if (index < 0)
-		return fail(ld, "expect", key,
-			    "unknown outcome '%s' (done, guest-failed, emulation-refused, "
-			    "cannot-run, shutdown, internal-error, fail-entry, bad-mmio, "
-			    "unknown-exit, timeout, vmm-error, refused)",
-			    text);
+	index = outcome_by_name(text);
+	if (index <= OUTCOME_NONE)
+		return loader_fail(ld, "expect", key,
+				   "unknown outcome '%s' (done, guest-failed, emulation-refused, "
+				   "cannot-run, shutdown, internal-error, fail-entry, bad-mmio, "
+				   "unknown-exit, timeout, vmm-error, refused)",
+				   text);
 	*out = (enum outcome)index;
 	return 0;
 }
@@ -1331,10 +874,10 @@ static int parse_count(struct loader *ld, const char *key, const char *text,
 		while (*number == ' ' || *number == '\t')
 			number++;
 	}
-	rc = parse_plain(number, &count->value);
+	rc = config_parse_plain(number, &count->value);
 	if (rc != NUM_OK)
-		return fail(ld, "expect", key, "count '%s' %s (use N, >=N or <=N)", text,
-			    num_error_text(rc));
+		return loader_fail(ld, "expect", key, "count '%s' %s (use N, >=N or <=N)", text,
+				   num_error_text(rc));
 	return 0;
 }
 
@@ -1349,8 +892,9 @@ static int parse_expect(struct loader *ld)
 		return -1;
 	if (both == OUTCOME_NONE &&
 	    (out->expect_gmem_served == OUTCOME_NONE || out->expect_uaddr_served == OUTCOME_NONE))
-		return fail(ld, "expect", "exit",
-			    "missing: give exit, or both exit.gmem-served and exit.uaddr-served");
+		return loader_fail(
+			ld, "expect", "exit",
+			"missing: give exit, or both exit.gmem-served and exit.uaddr-served");
 	if (out->expect_gmem_served == OUTCOME_NONE)
 		out->expect_gmem_served = both;
 	if (out->expect_uaddr_served == OUTCOME_NONE)
@@ -1360,14 +904,14 @@ static int parse_expect(struct loader *ld)
 		char key[32];
 		const char *text;
 
-		snprintf(key, sizeof(key), "exits.%s", exit_kind_names[kind]);
-		text = get_value(ld, "expect", key);
+		snprintf(key, sizeof(key), "exits.%s", exit_kind_name((enum exit_kind)kind));
+		text = loader_get(ld, "expect", key);
 		if (text && parse_count(ld, key, text, &out->expect_exits[kind]))
 			return -1;
 	}
 	for (int kind = 0; kind < EVENT_COUNT; kind++) {
-		const char *key = event_names[kind];
-		const char *text = get_value(ld, "expect", key);
+		const char *key = event_name((enum event_kind)kind);
+		const char *text = loader_get(ld, "expect", key);
 
 		if (text && parse_count(ld, key, text, &out->expect_events[kind]))
 			return -1;
@@ -1377,7 +921,7 @@ static int parse_expect(struct loader *ld)
 		const char *text;
 
 		snprintf(key, sizeof(key), "check%d", n);
-		text = get_value(ld, "expect", key);
+		text = loader_get(ld, "expect", key);
 		if (text && parse_check(ld, key, text, &out->checks[out->nr_checks++]))
 			return -1;
 	}
@@ -1422,12 +966,12 @@ static int fail_ini_message(struct loader *ld)
 			snprintf(text, sizeof(text), "%s", arrow + 3);
 			trim(text);
 		}
-		return fail(ld, NULL, NULL, "line %d: syntax error: '%s'", line, text);
+		return loader_fail(ld, NULL, NULL, "line %d: syntax error: '%s'", line, text);
 	}
 	if (strncmp(ini_message, "iniparser: ", 11) == 0)
 		memmove(ini_message, ini_message + 11, strlen(ini_message + 11) + 1);
 	trim(ini_message);
-	return fail(ld, NULL, NULL, "%s", ini_message[0] ? ini_message : "cannot parse");
+	return loader_fail(ld, NULL, NULL, "%s", ini_message[0] ? ini_message : "cannot parse");
 }
 
 /* What a path that is not a regular file is, for the message. */
@@ -1490,27 +1034,28 @@ static int check_readable(struct loader *ld)
 		int error = errno;
 		if (fd >= 0)
 			close(fd);
-		return fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
+		return loader_fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(ld, NULL, NULL, "is %s, not a scenario file", file_kind(st.st_mode));
+		return loader_fail(ld, NULL, NULL, "is %s, not a scenario file",
+				   file_kind(st.st_mode));
 	}
 	if (st.st_size > CONFIG_MAX_FILE_SIZE) {
 		close(fd);
-		return fail(ld, NULL, NULL, "is larger than %d KiB: not a scenario file",
-			    CONFIG_MAX_FILE_SIZE / 1024);
+		return loader_fail(ld, NULL, NULL, "is larger than %d KiB: not a scenario file",
+				   CONFIG_MAX_FILE_SIZE / 1024);
 	}
 	static unsigned char text[CONFIG_MAX_FILE_SIZE];
 	ssize_t length = read(fd, text, sizeof(text));
 	int error = errno;
 	close(fd);
 	if (length < 0)
-		return fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
+		return loader_fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
 	int line;
 	const char *problem = text_problem(text, (size_t)length, &line);
 	if (problem)
-		return fail(ld, NULL, NULL, "line %d %s", line, problem);
+		return loader_fail(ld, NULL, NULL, "line %d %s", line, problem);
 	return 0;
 }
 
@@ -1519,8 +1064,8 @@ static int load(struct loader *ld, const char *const *overrides, int nr_override
 	struct scenario *out = ld->out;
 
 	if (strlen(ld->path) >= sizeof(out->path))
-		return fail(ld, NULL, NULL, "path too long (at most %zu characters)",
-			    sizeof(out->path) - 1);
+		return loader_fail(ld, NULL, NULL, "path too long (at most %zu characters)",
+				   sizeof(out->path) - 1);
 	snprintf(out->path, sizeof(out->path), "%s", ld->path);
 	if (check_readable(ld))
 		return -1;
@@ -1540,7 +1085,7 @@ static int load(struct loader *ld, const char *const *overrides, int nr_override
 	out->vcpus = 1;
 	out->timeout_ms = TIMEOUT_DEFAULT_MS;
 	/* [vm] first: steps and checks are validated against vcpus and memory. */
-	if (parse_scenario(ld) || parse_vm(ld) || parse_gmem(ld) || parse_steps(ld) ||
+	if (parse_scenario(ld) || parse_vm(ld) || parse_gmem(ld) || loader_steps(ld) ||
 	    parse_expect(ld))
 		return -1;
 	return 0;
@@ -1561,9 +1106,9 @@ int config_load(const char *path, const char *const *overrides, int nr_overrides
 		err[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	if (!path)
-		return fail(&ld, NULL, NULL, "no scenario file given");
+		return loader_fail(&ld, NULL, NULL, "no scenario file given");
 	if (nr_overrides < 0 || (nr_overrides > 0 && !overrides))
-		return fail(&ld, NULL, NULL, "bad override list");
+		return loader_fail(&ld, NULL, NULL, "bad override list");
 
 	rc = load(&ld, overrides, nr_overrides);
 	if (ld.dict)

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gmemvm_abi.h"
+#include "vocabulary.h"
+
 #define CONFIG_MAX_STEPS     64
 #define CONFIG_MAX_CHECKS    16
 #define CONFIG_MAX_OVERRIDES 32
@@ -32,23 +35,7 @@ enum vm_mode {
 	MODE_COCO_INPLACE
 };
 
-enum step_op {
-	STEP_WRITE,
-	STEP_VERIFY,
-	STEP_MMIO,
-	STEP_PIO,
-	STEP_SHARE,
-	STEP_UNSHARE,
-	STEP_TOUCH,   /* write one pattern word per 4 KiB page: a fault per page, little else */
-	STEP_FLIP,    /* count rounds of unshare + share of a range: explicit conversions */
-	STEP_BARRIER, /* every vCPU waits here until all have arrived */
-	STEP_DISCARD, /* the VMM punches a range out; the guest then reads zeroes through a view */
-	STEP_HOSTILE, /* SEED COUNT: seeded attacks on the VMM's interfaces (pattern = seed) */
-	STEP_SCATTER, /* ADDR COUNT: share every other page, COUNT separate shared regions */
-	STEP_HOLD,    /* ADDR SIZE: the VMM takes a page reference, as a device doing DMA */
-	STEP_RELEASE, /* ADDR SIZE: the VMM drops its references to the range */
-};
-#define STEP_OP_COUNT		 (STEP_RELEASE + 1)
+/* Step ops are the guest's too: enum gmemvm_step_op in gmemvm_abi.h. */
 #define CONFIG_MAX_SCATTER_COUNT 65536U
 #define CONFIG_MAX_FLIP_COUNT	 1000000U
 #define CONFIG_MAX_HOSTILE_COUNT 1000000U
@@ -65,7 +52,7 @@ enum step_view {
 #define STEP_VCPU_ALL (-1)
 
 struct step {
-	enum step_op op;
+	enum gmemvm_step_op op;
 	uint64_t addr;	       /* guest-physical; with vcpu = all, vCPU i uses addr + i * size */
 	uint64_t size;	       /* for pio: the number of round trips (0 = 1) */
 	uint32_t pattern;      /* hostile: the seed */
@@ -75,40 +62,7 @@ struct step {
 	uint32_t count;	       /* flip: rounds; hostile: actions per vCPU; scatter: regions */
 };
 
-/* How a run ended; the scenario names the one it expects. */
-enum outcome {
-	OUTCOME_NONE,		   /* not decided yet */
-	OUTCOME_DONE,		   /* every vCPU reported status 0 and halted */
-	OUTCOME_GUEST_FAILED,	   /* a vCPU reported a failing step or an assertion */
-	OUTCOME_EMULATION_REFUSED, /* emulation needed userspace_addr, which is NULL */
-	OUTCOME_CANNOT_RUN,	   /* the guest could not execute its first instruction */
-	OUTCOME_SHUTDOWN,	   /* triple fault */
-	OUTCOME_INTERNAL_ERROR,
-	OUTCOME_FAIL_ENTRY,
-	OUTCOME_BAD_MMIO, /* MMIO exit inside RAM: the host view is inaccessible */
-	OUTCOME_UNKNOWN_EXIT,
-	OUTCOME_TIMEOUT,
-	OUTCOME_VMM_ERROR,   /* a kernel call failed during the run */
-	OUTCOME_REFUSED,     /* set-up refused by a rule of the design notes; no vCPU ran */
-	OUTCOME_INTERRUPTED, /* a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run */
-	OUTCOME_COUNT
-};
-
-/* Exit kinds counted per run; "exits.<name>" keys in [expect]. */
-enum exit_kind {
-	EXIT_KIND_IO,
-	EXIT_KIND_MMIO,
-	EXIT_KIND_HLT,
-	EXIT_KIND_SHUTDOWN,
-	EXIT_KIND_FAIL_ENTRY,
-	EXIT_KIND_INTERNAL_ERROR,
-	EXIT_KIND_MEMORY_FAULT,
-	EXIT_KIND_HYPERCALL,	 /* a subset of io: writes to the hypercall port */
-	EXIT_KIND_MAP_GPA_RANGE, /* KVM_EXIT_HYPERCALL: the guest's KVM_HC_MAP_GPA_RANGE */
-	EXIT_KIND_UNKNOWN,
-	EXIT_KIND_COUNT
-};
-
+/* How a count in [expect] (exits.<kind>, the events) is compared. */
 enum count_compare {
 	COUNT_ANY,
 	COUNT_EQ,
@@ -119,20 +73,6 @@ enum count_compare {
 struct count_expect {
 	enum count_compare compare;
 	uint64_t value;
-};
-
-/* Events of the memory model counted per run; keys in [expect]. */
-enum event_kind {
-	EVENT_MEMORY_FAULTS,	  /* "memory-faults": kernel and modelled */
-	EVENT_TO_SHARED,	  /* "conversions.to-shared": pages converted */
-	EVENT_TO_PRIVATE,	  /* "conversions.to-private" */
-	EVENT_BY_FAULT,		  /* "conversions.by-fault": conversions after a memory fault */
-	EVENT_BY_HYPERCALL,	  /* "conversions.by-hypercall": explicit share/unshare */
-	EVENT_HYPERCALLS_REFUSED, /* "hypercalls.refused" */
-	EVENT_EAGAIN,		  /* "conversions.eagain": EAGAIN answers to a conversion */
-	EVENT_RETRIES,		  /* "conversions.retried": retries after dropping holds */
-	EVENT_ALREADY_DONE, /* "conversions.already-done": faults/requests that changed nothing */
-	EVENT_COUNT
 };
 
 enum check_kind {
@@ -196,11 +136,9 @@ int config_load(const char *path, const char *const *overrides, int nr_overrides
 /* Parse "123", "0x1f", "4K", "16M", "1G" (binary units). -1 on a bad or overflowing number. */
 int config_parse_size(const char *text, uint64_t *out);
 
+/* Names of the parser's own words; outcomes, exit kinds and events are in
+ * vocabulary.h, step ops in gmemvm_abi.h (gmemvm_step_op_name). */
 const char *config_mode_name(enum vm_mode mode);
-const char *config_outcome_name(enum outcome outcome);
-const char *config_exit_kind_name(enum exit_kind kind);
-const char *config_step_op_name(enum step_op op);
-const char *config_event_name(enum event_kind kind);
 const char *config_check_kind_name(enum check_kind kind);
 
 #endif

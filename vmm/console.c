@@ -64,10 +64,20 @@ static void console_access(void *device, struct iotrap_access *access, struct io
 					 : 0);
 }
 
+/* Its device-tree node: "serial@3f8", the guest's stdout-path. */
+static const struct iotrap_node console_node = {
+	.name = "serial",
+	.compatible = "ns16550a",
+	.port = GMEMVM_PORT_SERIAL,
+	.console = true,
+};
+
 int console_register(struct console *console, struct iotrap_registry *traps)
 {
-	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_SERIAL, 8, "serial", console_access,
-			       console);
+	if (iotrap_register(traps, IOTRAP_PIO, console_node.port, 8, console_node.name,
+			    console_access, console) < 0)
+		return -1;
+	return iotrap_add_node(traps, &console_node);
 }
 
 void console_flush(struct console *console)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gmemvm_abi.h"
+#include "mode.h"
 #include "timeline.h"
 
 #define TRACE_WINDOW  (256ULL << 10) /* the map in --trace shows 64 pages */
@@ -16,7 +16,7 @@ void conversion_init(struct conversion_policy *policy, const struct scenario *sc
 		     struct memmap *memory, FILE *trace)
 {
 	memset(policy, 0, sizeof(*policy));
-	policy->mode = scenario->mode;
+	policy->mode = mode_info(scenario->mode);
 	policy->stage = scenario->stage;
 	policy->memory = memory;
 	policy->trace = trace;
@@ -36,63 +36,55 @@ struct conversion_stats conversion_read_stats(struct conversion_policy *policy)
 	return stats;
 }
 
-int conversion_check_stage(const struct scenario *scenario, char *why, size_t why_size)
+int conversion_check_stage(const struct scenario *scenario, struct gmemvm_error *error)
 {
-	bool coco = scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE;
-	if (scenario->stage == 1 && scenario->mode == MODE_PKVM) {
-		snprintf(why, why_size,
-			 "pKVM cannot use stage 1: nothing prevents kvm_gmem_fault() from "
-			 "returning a guest-owned page (design notes, stage 1 usage)");
-		return -1;
-	}
-	if (scenario->stage == 1 && coco && scenario->support_shared) {
-		snprintf(why, why_size,
-			 "stage 1 refuses to bind a mappable guest_memfd (GUEST_MEMFD_FLAG_MMAP; "
-			 "notes: SUPPORT_SHARED) to a CoCo VM "
-			 "(design notes, stage 1: \"validate that the VM type is not some Coco VM "
-			 "if GUEST_MEMFD_FLAG_SUPPORT_SHARED is set\")");
-		return -1;
-	}
-	if (scenario->stage == 1 && scenario->init_private) {
-		snprintf(why, why_size,
-			 "a mappable file private by default (no GUEST_MEMFD_FLAG_INIT_SHARED; "
-			 "notes: INIT_PRIVATE) does not exist in stage 1 (design notes: a stage-2 "
-			 "flag)");
-		return -1;
-	}
-	if ((scenario->mode == MODE_PKVM || scenario->mode == MODE_COCO_INPLACE ||
-	     scenario->mode == MODE_SHARED) &&
-	    !scenario->support_shared) {
-		snprintf(why, why_size,
-			 "mode %s keeps shared memory in the guest_memfd, so it needs "
-			 "GUEST_MEMFD_FLAG_MMAP (notes: GUEST_MEMFD_FLAG_SUPPORT_SHARED)",
-			 config_mode_name(scenario->mode));
-		return -1;
-	}
+	const struct mode_info *mode = mode_info(scenario->mode);
+	if (!mode)
+		return gmemvm_refuse(error, -EINVAL, "mode %d is not one of the four",
+				     (int)scenario->mode);
+	if (scenario->stage == 1 && mode->stage1_refusal)
+		return gmemvm_refuse(error, -EINVAL, "%s", mode->stage1_refusal);
+	if (scenario->stage == 1 && mode->coco && scenario->support_shared)
+		return gmemvm_refuse(
+			error, -EINVAL,
+			"stage 1 refuses to bind a mappable guest_memfd (GUEST_MEMFD_FLAG_MMAP; "
+			"notes: SUPPORT_SHARED) to a CoCo VM "
+			"(design notes, stage 1: \"validate that the VM type is not some Coco VM "
+			"if GUEST_MEMFD_FLAG_SUPPORT_SHARED is set\")");
+	if (scenario->stage == 1 && scenario->init_private)
+		return gmemvm_refuse(
+			error, -EINVAL,
+			"a mappable file private by default (no GUEST_MEMFD_FLAG_INIT_SHARED; "
+			"notes: INIT_PRIVATE) does not exist in stage 1 (design notes: a stage-2 "
+			"flag)");
+	if (mode->shared_in_gmem && !scenario->support_shared)
+		return gmemvm_refuse(
+			error, -EINVAL,
+			"mode %s keeps shared memory in the guest_memfd, so it needs "
+			"GUEST_MEMFD_FLAG_MMAP (notes: GUEST_MEMFD_FLAG_SUPPORT_SHARED)",
+			mode->name);
 	/* The kernel would answer EINVAL at creation: a forbidden combination
 	 * is the scenario's refusal, not a failure of the host. */
-	if (scenario->init_private && !scenario->support_shared) {
-		snprintf(why, why_size,
-			 "private by default (notes: GUEST_MEMFD_FLAG_INIT_PRIVATE) is for files "
-			 "the host may map (GUEST_MEMFD_FLAG_MMAP, notes: SUPPORT_SHARED): one it "
-			 "cannot map is private anyway (the notes: EINVAL)");
-		return -1;
-	}
-	if (scenario->mode == MODE_COCO_LEGACY && scenario->support_shared &&
-	    !scenario->init_private) {
-		snprintf(why, why_size,
-			 "a CoCo VM that uses guest_memfd only for private memory sets "
-			 "GUEST_MEMFD_FLAG_MMAP (notes: SUPPORT_SHARED) only on a file private by "
-			 "default (no INIT_SHARED; notes: INIT_PRIVATE) (design notes, stage 2 "
-			 "usage), or the host could fault in its private pages");
-		return -1;
-	}
+	if (scenario->init_private && !scenario->support_shared)
+		return gmemvm_refuse(
+			error, -EINVAL,
+			"private by default (notes: GUEST_MEMFD_FLAG_INIT_PRIVATE) is for files "
+			"the host may map (GUEST_MEMFD_FLAG_MMAP, notes: SUPPORT_SHARED): one it "
+			"cannot map is private anyway (the notes: EINVAL)");
+	if (mode->mmap_only_private_by_default && scenario->support_shared &&
+	    !scenario->init_private)
+		return gmemvm_refuse(
+			error, -EINVAL,
+			"a CoCo VM that uses guest_memfd only for private memory sets "
+			"GUEST_MEMFD_FLAG_MMAP (notes: SUPPORT_SHARED) only on a file private by "
+			"default (no INIT_SHARED; notes: INIT_PRIVATE) (design notes, stage 2 "
+			"usage), or the host could fault in its private pages");
 	return 0;
 }
 
 static void trace_conversion(struct conversion_policy *policy, int vcpu, const char *cause,
 			     uint64_t gpa, uint64_t size, bool to_private, int status,
-			     uint64_t pages)
+			     const struct memmap_conversion *done)
 {
 	if (!policy->trace)
 		return;
@@ -102,21 +94,19 @@ static void trace_conversion(struct conversion_policy *policy, int vcpu, const c
 	char picture[TRACE_COLUMNS + 1] = "";
 	if (gpa < ram)
 		memmap_render(policy->memory, window, length, picture, TRACE_COLUMNS);
-	unsigned int eagain = policy->mode == MODE_COCO_LEGACY ? 0 : gmem_last_eagain();
 	char retried[96] = "";
-	if (eagain)
+	if (done->eagain)
 		snprintf(retried, sizeof(retried),
 			 " (after %u EAGAIN: a held page; the VMM dropped its holds and retried)",
-			 eagain);
+			 done->eagain);
 	fprintf(policy->trace,
 		"[vcpu %d] %s gpa %#" PRIx64 " size %#" PRIx64 " -> convert %s with %s: %s%s; "
 		"map %#" PRIx64 "+%#" PRIx64 " [%s]\n",
 		vcpu, cause, gpa, size, to_private ? "private" : "shared",
-		policy->mode == MODE_COCO_LEGACY ? "KVM_SET_MEMORY_ATTRIBUTES"
-						 : "KVM_SET_MEMORY_ATTRIBUTES2",
-		status < 0 ? strerror(-status)
-		: pages	   ? "done"
-			   : "already so",
+		policy->mode->conversion_call,
+		status < 0    ? strerror(-status)
+		: done->pages ? "done"
+			      : "already so",
 		retried, window, length, picture);
 }
 
@@ -167,8 +157,11 @@ static void count(struct conversion_policy *policy, uint64_t pages, bool to_priv
 
 int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint64_t gpa,
 			       uint64_t size, bool private_access, bool modelled,
-			       struct memmap_completion *completion, char *why, size_t why_size)
+			       struct memmap_completion *completion, struct gmemvm_error *error)
 {
+	struct gmemvm_error unused;
+	if (!error)
+		error = &unused;
 	pthread_mutex_lock(&policy->lock);
 	if (modelled)
 		policy->stats.memory_faults_modelled++;
@@ -180,45 +173,37 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 				private_access ? TIMELINE_FAULT_PRIVATE : TIMELINE_FAULT_SHARED,
 				gpa, size, 0, 0);
 
-	if (policy->mode != MODE_COCO_LEGACY && policy->mode != MODE_COCO_INPLACE) {
-		snprintf(why, why_size,
-			 "memory fault at gpa %#" PRIx64 " (%s access) in mode %s, which converts "
-			 "%s: no memory faults are expected here",
-			 gpa, private_access ? "private" : "shared", config_mode_name(policy->mode),
-			 policy->mode == MODE_PKVM ? "on the guest's requests, in the hypervisor"
-						   : "only when userspace asks");
-		return -1;
-	}
+	if (!policy->mode->converts_on_fault)
+		return gmemvm_refuse(error, -ENOSYS,
+				     "memory fault at gpa %#" PRIx64
+				     " (%s access) in mode %s, which "
+				     "converts %s: no memory faults are expected here",
+				     gpa, private_access ? "private" : "shared", policy->mode->name,
+				     policy->mode->converts);
 	if (gpa % GMEM_PAGE_SIZE || size == 0 || size % GMEM_PAGE_SIZE ||
-	    gpa >= policy->memory->ram_size || size > policy->memory->ram_size - gpa) {
-		snprintf(why, why_size,
-			 "memory fault at gpa %#" PRIx64 " size %#" PRIx64 " is not a page range "
-			 "of guest RAM",
-			 gpa, size);
-		return -1;
-	}
-	uint64_t pages = 0;
+	    gpa >= policy->memory->ram_size || size > policy->memory->ram_size - gpa)
+		return gmemvm_refuse(error, -EINVAL,
+				     "memory fault at gpa %#" PRIx64 " size %#" PRIx64
+				     " is not a page range of guest RAM",
+				     gpa, size);
+	struct memmap_conversion done;
 	uint64_t started_ns = monotonic_ns();
-	int status = memmap_convert(policy->memory, gpa, size, private_access, completion, &pages);
+	int status =
+		memmap_convert(policy->memory, gpa, size, private_access, completion, &done, error);
 	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
-			 size, private_access, status, pages);
-	record_conversion(policy, vcpu, gpa, size, private_access, status, pages);
+			 size, private_access, status, &done);
+	record_conversion(policy, vcpu, gpa, size, private_access, status, done.pages);
 	if (status < 0) {
-		snprintf(why, why_size,
-			 "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed in %s: %s",
-			 gpa, size, private_access ? "private" : "shared", memmap_failed_step(),
-			 strerror(-status));
-		return CONVERSION_VMM_FAILED;
+		/* The range was checked: whatever memmap_convert answered, the
+		 * conversion the fault needs failed, and that is the VMM's failure. */
+		gmemvm_failf(error, status, error->step,
+			     "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s failed in %s: %s",
+			     gpa, size, private_access ? "private" : "shared",
+			     gmemvm_error_step(error), strerror(-status));
+		return status;
 	}
-	count(policy, pages, private_access, &policy->stats.by_fault, started_ns);
+	count(policy, done.pages, private_access, &policy->stats.by_fault, started_ns);
 	return 0;
-}
-
-static __thread char failure[256];
-
-const char *conversion_failure(void)
-{
-	return failure;
 }
 
 static int refuse(struct conversion_policy *policy, int vcpu, uint64_t gpa, uint64_t size,
@@ -235,43 +220,52 @@ static int refuse(struct conversion_policy *policy, int vcpu, uint64_t gpa, uint
 }
 
 int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa, uint64_t size,
-			  bool to_private)
+			  bool to_private, struct gmemvm_error *error)
 {
+	struct gmemvm_error unused;
+	if (!error)
+		error = &unused;
 	uint64_t ram = policy->memory->ram_size;
 	/* Checked before anything is touched: a hostile guest gets an error,
 	 * never a conversion outside its RAM. */
 	if (size == 0 || gpa % GMEM_PAGE_SIZE || size % GMEM_PAGE_SIZE || gpa >= ram ||
 	    size > ram - gpa)
-		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_EINVAL);
-	if (policy->mode == MODE_SHARED && policy->stage == 1)
-		/* stage 1 has no conversion ioctls */
-		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_ENOSYS);
+		return refuse(policy, vcpu, gpa, size, to_private,
+			      gmemvm_refuse(error, -EINVAL, "not whole pages of RAM"));
+	if (policy->mode->shared_in_gmem && policy->stage == 1)
+		return refuse(
+			policy, vcpu, gpa, size, to_private,
+			gmemvm_refuse(error, -ENOSYS, "stage 1 has no in-place conversion call"));
 
-	uint64_t pages = 0;
+	struct memmap_conversion done;
 	uint64_t started_ns = monotonic_ns();
-	int status = memmap_convert(policy->memory, gpa, size, to_private, NULL, &pages);
+	int status = memmap_convert(policy->memory, gpa, size, to_private, NULL, &done, error);
 	trace_conversion(policy, vcpu,
-			 policy->mode == MODE_PKVM ? "hypercall (hypervisor side)" : "hypercall",
-			 gpa, size, to_private, status, pages);
-	if (status == -EINVAL)
-		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_EINVAL);
-	if (status == -ENOTTY)
-		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_EPERM);
-	if (status < 0) {
-		snprintf(failure, sizeof(failure),
-			 "%s of gpa %#" PRIx64 " size %#" PRIx64 " failed in %s: %s",
-			 to_private ? "unshare" : "share", gpa, size, memmap_failed_step(),
-			 strerror(-status));
-		return refuse(policy, vcpu, gpa, size, to_private, GMEMVM_HC_ENOMEM);
+			 policy->mode->hypervisor_side ? "hypercall (hypervisor side)"
+						       : "hypercall",
+			 gpa, size, to_private, status, &done);
+	/* The guest's answer: the range refused, the file without a conversion
+	 * call (EPERM), or the VMM's own failure (ENOMEM: the run stops). */
+	if (status == -EINVAL || status == -ENOTTY) {
+		error->code = status == -EINVAL ? -EINVAL : -EPERM;
+		error->refused = true;
+		return refuse(policy, vcpu, gpa, size, to_private, error->code);
 	}
-	record_conversion(policy, vcpu, gpa, size, to_private, status, pages);
-	count(policy, pages, to_private, &policy->stats.by_hypercall, started_ns);
-	if (pages) {
-		if (policy->mode == MODE_PKVM) {
+	if (status < 0) {
+		gmemvm_failf(error, status, error->step,
+			     "%s of gpa %#" PRIx64 " size %#" PRIx64 " failed in %s: %s",
+			     to_private ? "unshare" : "share", gpa, size, gmemvm_error_step(error),
+			     strerror(-status));
+		return refuse(policy, vcpu, gpa, size, to_private, -ENOMEM);
+	}
+	record_conversion(policy, vcpu, gpa, size, to_private, status, done.pages);
+	count(policy, done.pages, to_private, &policy->stats.by_hypercall, started_ns);
+	if (done.pages) {
+		if (policy->mode->hypervisor_side) {
 			pthread_mutex_lock(&policy->lock);
 			policy->stats.hypervisor_side++;
 			pthread_mutex_unlock(&policy->lock);
 		}
 	}
-	return GMEMVM_HC_OK;
+	return 0;
 }

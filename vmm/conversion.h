@@ -16,8 +16,10 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "error.h"
 #include "memmap.h"
 
+struct mode_info;
 struct timeline;
 
 struct conversion_stats {
@@ -41,7 +43,7 @@ struct conversion_stats {
 };
 
 struct conversion_policy {
-	enum vm_mode mode;
+	const struct mode_info *mode; /* the scenario's row of the mode table (mode.h) */
 	int stage;
 	struct memmap *memory;
 	FILE *trace; /* each fault and conversion, with a map of the region; or NULL */
@@ -59,29 +61,35 @@ struct conversion_stats conversion_read_stats(struct conversion_policy *policy);
 
 /*
  * The notes' stage rules for this scenario (mode, flags, stage). 0 when the
- * configuration may be bound, -1 with the rule quoted in why otherwise.
+ * configuration may be bound; else -EINVAL, error->refused and the rule
+ * quoted in error->message.
  */
-int conversion_check_stage(const struct scenario *scenario, char *why, size_t why_size);
+int conversion_check_stage(const struct scenario *scenario, struct gmemvm_error *error);
 
 /*
  * A memory fault: the guest accessed [gpa, gpa + size) as private (or shared)
  * and the page is not. In CoCo modes the VMM converts it to what the access
  * wanted (coco-inplace: CONVERT_PRIVATE/CONVERT_SHARED on the guest_memfd;
  * coco-legacy: the memory attribute), then, for a modelled fault, finishes
- * the access. Other modes expect no memory faults. 0, or -1 with why when
- * the fault is refused, or CONVERSION_VMM_FAILED when a kernel call of the
- * conversion failed (the VMM's failure, not the guest's).
+ * the access. Other modes expect no memory faults. 0, or a negative errno
+ * with error->message saying why: error->refused when the fault itself is
+ * refused (a mode without faults, not a page range of RAM), else a kernel
+ * call of the conversion failed (the VMM's failure, not the guest's) and
+ * error->step names it.
  */
-#define CONVERSION_VMM_FAILED (-2)
 int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint64_t gpa,
 			       uint64_t size, bool private_access, bool modelled,
-			       struct memmap_completion *completion, char *why, size_t why_size);
+			       struct memmap_completion *completion, struct gmemvm_error *error);
 
-/* The guest's share (to_private false) or unshare request: a GMEMVM_HC_* code.
- * GMEMVM_HC_ENOMEM means the VMM itself failed (a kernel call); then
- * conversion_failure() says which step and errno, and the run must stop. */
+/*
+ * The guest's share (to_private false) or unshare request. 0, or the guest's
+ * answer as a negative errno: refused (error->refused) -EINVAL for a range
+ * that is not whole pages of RAM, -ENOSYS in stage 1 (no conversion call),
+ * -EPERM for a guest_memfd that cannot be shared; or -ENOMEM when the VMM
+ * itself failed (a kernel call): error->message says which step and errno,
+ * and the run must stop. hypercall_answer() makes the guest ABI's code of it.
+ */
 int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t gpa, uint64_t size,
-			  bool to_private);
-const char *conversion_failure(void);
+			  bool to_private, struct gmemvm_error *error);
 
 #endif

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "devtree.h"
 
+#include <inttypes.h>
 #include <libfdt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gmemvm_abi.h"
+#include "iotrap.h"
+#include "mode.h"
 
 /* libfdt calls return negative FDT_ERR_* codes; stop at the first one. */
 #define TRY(call)                                                             \
@@ -19,13 +22,39 @@
 		}                                                             \
 	} while (0)
 
-static int add_device(void *fdt, const char *name, const char *compatible, uint32_t port, char *err,
-		      size_t err_size)
+/* "serial@3f8": the unit address is the first of reg (the MMIO base) or else the port. */
+static void device_path(const struct iotrap_node *device, char *path, size_t size)
 {
-	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property_string(fdt, "compatible", compatible));
-	TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_PORT, port));
+	snprintf(path, size, "/%s@%" PRIx64, device->name,
+		 device->mmio_size ? device->mmio_base : (uint64_t)device->port);
+}
+
+static int add_device(void *fdt, const struct iotrap_node *device, char *err, size_t err_size)
+{
+	char path[64];
+	device_path(device, path, sizeof(path));
+	TRY(fdt_begin_node(fdt, path + 1));
+	TRY(fdt_property_string(fdt, "compatible", device->compatible));
+	TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_PORT, device->port));
+	if (device->mmio_size) {
+		fdt64_t reg[2] = { cpu_to_fdt64(device->mmio_base),
+				   cpu_to_fdt64(device->mmio_size) };
+		TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
+	}
+	TRY(fdt_end_node(fdt));
 	return 0;
+}
+
+/* The console's path for /chosen stdout-path, if a device is the console. */
+static bool console_path(const struct iotrap_registry *devices, char *path, size_t size)
+{
+	for (int i = 0; devices && i < devices->nr_nodes; i++) {
+		if (devices->nodes[i]->console) {
+			device_path(devices->nodes[i], path, size);
+			return true;
+		}
+	}
+	return false;
 }
 
 static int add_steps(void *fdt, const struct scenario *scenario, char *err, size_t err_size)
@@ -36,7 +65,7 @@ static int add_steps(void *fdt, const struct scenario *scenario, char *err, size
 		char name[16];
 		snprintf(name, sizeof(name), "step@%d", i + 1);
 		TRY(fdt_begin_node(fdt, name));
-		TRY(fdt_property_string(fdt, "op", config_step_op_name(step->op)));
+		TRY(fdt_property_u32(fdt, "op", (uint32_t)step->op));
 		TRY(fdt_property_u64(fdt, "addr", step->addr));
 		TRY(fdt_property_u64(fdt, "size", step->size));
 		TRY(fdt_property_u32(fdt, "pattern", step->pattern));
@@ -45,10 +74,11 @@ static int add_steps(void *fdt, const struct scenario *scenario, char *err, size
 								 : (uint32_t)step->vcpu));
 		if (step->view == VIEW_SHARED)
 			TRY(fdt_property_string(fdt, "view", "shared"));
-		if (step->op == STEP_SHARE || step->op == STEP_UNSHARE || step->op == STEP_HOLD ||
-		    step->op == STEP_RELEASE)
+		if (step->op == GMEMVM_STEP_SHARE || step->op == GMEMVM_STEP_UNSHARE ||
+		    step->op == GMEMVM_STEP_HOLD || step->op == GMEMVM_STEP_RELEASE)
 			TRY(fdt_property_u32(fdt, "result", (uint32_t)step->expect_result));
-		if (step->op == STEP_FLIP || step->op == STEP_HOSTILE || step->op == STEP_SCATTER)
+		if (step->op == GMEMVM_STEP_FLIP || step->op == GMEMVM_STEP_HOSTILE ||
+		    step->op == GMEMVM_STEP_SCATTER)
 			TRY(fdt_property_u32(fdt, "count", step->count));
 		TRY(fdt_end_node(fdt));
 	}
@@ -78,7 +108,7 @@ static int check_scenario(const struct scenario *scenario, unsigned int shared_b
 {
 	if (!memchr(scenario->name, '\0', sizeof(scenario->name)))
 		return refuse(err, err_size, "the scenario name is not terminated");
-	if ((unsigned int)scenario->mode > MODE_COCO_INPLACE)
+	if (!mode_info(scenario->mode))
 		return refuse(err, err_size, "mode %d is not one of the four", (int)scenario->mode);
 	if (scenario->stage != 1 && scenario->stage != 2)
 		return refuse(err, err_size, "stage %d is not 1 or 2", scenario->stage);
@@ -95,7 +125,7 @@ static int check_scenario(const struct scenario *scenario, unsigned int shared_b
 			      CONFIG_MAX_STEPS);
 	for (int i = 0; i < scenario->nr_steps; i++) {
 		const struct step *step = &scenario->steps[i];
-		if ((unsigned int)step->op >= STEP_OP_COUNT)
+		if ((unsigned int)step->op >= GMEMVM_STEP_OP_COUNT)
 			return refuse(err, err_size, "step %d has op %d, which no guest knows",
 				      i + 1, (int)step->op);
 		if (step->vcpu != STEP_VCPU_ALL &&
@@ -135,7 +165,9 @@ int devtree_build_for_host(void *buffer, size_t size, const struct scenario *sce
 	 * stops early (issue 5's start-up time). */
 	TRY(fdt_begin_node(fdt, "chosen"));
 	TRY(fdt_property_u32(fdt, "gmemvm,vcpus", (uint32_t)scenario->vcpus));
-	TRY(fdt_property_string(fdt, "stdout-path", "/serial@3f8"));
+	char stdout_path[64];
+	if (console_path(host->devices, stdout_path, sizeof(stdout_path)))
+		TRY(fdt_property_string(fdt, "stdout-path", stdout_path));
 	TRY(fdt_end_node(fdt));
 
 	TRY(fdt_begin_node(fdt, "memory@0"));
@@ -159,20 +191,9 @@ int devtree_build_for_host(void *buffer, size_t size, const struct scenario *sce
 		return -1;
 	TRY(fdt_end_node(fdt)); /* gmemvm */
 
-	if (add_device(fdt, "serial@3f8", "ns16550a", GMEMVM_PORT_SERIAL, err, err_size) < 0)
-		return -1;
-	TRY(fdt_end_node(fdt));
-	if (add_device(fdt, "hypercall@500", "gmemvm,hypercall-port", GMEMVM_PORT_HYPERCALL, err,
-		       err_size) < 0)
-		return -1;
-	TRY(fdt_end_node(fdt));
-	if (add_device(fdt, "testdev@d0000000", "gmemvm,testdev", GMEMVM_PORT_TESTDEV, err,
-		       err_size) < 0)
-		return -1;
-	fdt64_t testdev_reg[2] = { cpu_to_fdt64(GMEMVM_TESTDEV_MMIO_GPA),
-				   cpu_to_fdt64(GMEMVM_TESTDEV_MMIO_SIZE) };
-	TRY(fdt_property(fdt, "reg", testdev_reg, sizeof(testdev_reg)));
-	TRY(fdt_end_node(fdt));
+	for (int i = 0; host->devices && i < host->devices->nr_nodes; i++)
+		if (add_device(fdt, host->devices->nodes[i], err, err_size) < 0)
+			return -1;
 
 	TRY(fdt_end_node(fdt)); /* root */
 	TRY(fdt_finish(fdt));

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The flattened device tree handed to the guest (built with libfdt): memory,
- * console, hypercall port, test device, the mode and the scenario's steps.
- * gmemvm_abi.h names the nodes and properties the guest reads.
+ * the mode and the scenario's steps, and a node for each device registered
+ * (console, hypercall port, test device), as the device describes itself
+ * (struct iotrap_node). gmemvm_abi.h names the nodes and properties the
+ * guest reads.
  */
 #ifndef GMEMVM_DEVTREE_H
 #define GMEMVM_DEVTREE_H
@@ -12,8 +14,11 @@
 
 #include "config.h"
 
+struct iotrap_registry;
+
 /* Build into buffer (size bytes, e.g. GMEMVM_FDT_MAX_SIZE). shared_bit is the
- * CoCo modes' shared-view bit (0: no shared view). 0, or -1 with err. */
+ * CoCo modes' shared-view bit (0: no shared view). No device nodes. 0, or -1
+ * with err. */
 int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
 		  unsigned int shared_bit, char *err, size_t err_size);
 
@@ -22,6 +27,8 @@ struct devtree_host {
 	unsigned int shared_bit;
 	bool exit_fence;    /* QEMU's emulator: GMEMVM_FDT_PROP_EXIT_FENCE */
 	bool map_gpa_range; /* convert with KVM_HC_MAP_GPA_RANGE: GMEMVM_FDT_PROP_CONVERSION_CALL */
+	/* The devices registered: a node each (iotrap_add_node); NULL: none. */
+	const struct iotrap_registry *devices;
 };
 
 /* The same, with what the host needs of the guest. */

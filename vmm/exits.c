@@ -7,6 +7,7 @@
 
 #include "gmem.h"
 #include "gmemvm_abi.h"
+#include "hypercall.h"
 
 __attribute__((format(printf, 3, 4))) static enum exit_action
 stop(struct exit_context *context, enum outcome outcome, const char *format, ...)
@@ -94,8 +95,6 @@ enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *ru
 {
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	if (run->io.port == GMEMVM_PORT_HYPERCALL && is_write) /* a request is a write */
-		context->exits[EXIT_KIND_HYPERCALL]++;
 
 	/* String instructions (rep outsb) arrive as count > 1: one access each. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
@@ -103,6 +102,7 @@ enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *ru
 			.vcpu = context->vcpu,
 			.addr = run->io.port,
 			.size = run->io.size,
+			.element = i,
 			.is_write = is_write,
 		};
 		if (is_write)
@@ -232,19 +232,19 @@ static enum exit_action handle_fault(struct exit_context *context, uint64_t gpa,
 				     bool private_access, bool modelled,
 				     struct memmap_completion *completion)
 {
-	char why[256];
 	if (!context->conversions)
 		return stop(context, OUTCOME_INTERNAL_ERROR,
 			    "memory fault at gpa %#" PRIx64 " size %#" PRIx64
 			    " (%s access): no conversion policy in this run",
 			    gpa, size, private_access ? "private" : "shared");
-	int status =
-		conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
-					   private_access, modelled, completion, why, sizeof(why));
-	if (status == CONVERSION_VMM_FAILED)
-		return stop(context, OUTCOME_VMM_ERROR, "%s", why);
+	struct gmemvm_error error = { 0 };
+	int status = conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
+						private_access, modelled, completion, &error);
 	if (status < 0)
-		return stop(context, OUTCOME_INTERNAL_ERROR, "%s", why);
+		/* A fault the policy refuses is the guest's (or gmemvm's) error;
+		 * a conversion that failed is the VMM's. */
+		return stop(context, error.refused ? OUTCOME_INTERNAL_ERROR : OUTCOME_VMM_ERROR,
+			    "%s", error.message);
 	return EXIT_ACTION_CONTINUE;
 }
 
@@ -306,15 +306,19 @@ enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_
 	uint64_t attributes = run->hypercall.args[2];
 	bool to_private = attributes & GMEMVM_MAP_GPA_RANGE_ENCRYPTED;
 	int32_t result;
+	int status = 0;
+	struct gmemvm_error error = { 0 };
 	/* KVM exits only for this call; the rest is the guest's to get right. */
-	if (run->hypercall.nr != GMEMVM_KVM_HC_MAP_GPA_RANGE || !context->conversions)
+	if (run->hypercall.nr != GMEMVM_KVM_HC_MAP_GPA_RANGE || !context->conversions) {
 		result = GMEMVM_HC_ENOSYS;
-	else if ((attributes & ~GMEMVM_MAP_GPA_RANGE_ENCRYPTED) ||
-		 pages > context->ram_size / GMEM_PAGE_SIZE)
+	} else if ((attributes & ~GMEMVM_MAP_GPA_RANGE_ENCRYPTED) ||
+		   pages > context->ram_size / GMEM_PAGE_SIZE) {
 		result = GMEMVM_HC_EINVAL; /* another page size, or more pages than RAM */
-	else
-		result = conversion_on_request(context->conversions, context->vcpu, gpa,
-					       pages * GMEM_PAGE_SIZE, to_private);
+	} else {
+		status = conversion_on_request(context->conversions, context->vcpu, gpa,
+					       pages * GMEM_PAGE_SIZE, to_private, &error);
+		result = hypercall_answer(status);
+	}
 	if (context->trace_hypercalls)
 		fprintf(context->trace_hypercalls,
 			"[vcpu %d] KVM_HC_MAP_GPA_RANGE gpa %#" PRIx64 " pages %" PRIu64
@@ -322,8 +326,8 @@ enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_
 			context->vcpu, gpa, pages, attributes, to_private ? "private" : "shared",
 			result);
 	run->hypercall.ret = (uint64_t)(int64_t)result;
-	if (result == GMEMVM_HC_ENOMEM)
-		return stop(context, OUTCOME_VMM_ERROR, "%s", conversion_failure());
+	if (status < 0 && !error.refused) /* the VMM failed, not the guest: stop cleanly */
+		return stop(context, OUTCOME_VMM_ERROR, "%s", error.message);
 	return EXIT_ACTION_CONTINUE;
 }
 

@@ -11,11 +11,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
 #include "conversion.h"
 #include "iotrap.h"
 #include "kvm_abi.h"
 #include "memmap.h"
+#include "vocabulary.h"
 
 enum exit_action {
 	EXIT_ACTION_CONTINUE,

@@ -17,6 +17,7 @@
 
 #include "faultinject.h"
 #include "kvm.h"
+#include "procfs.h"
 
 uint64_t gmem_kernel_flags(bool support_shared, bool init_private)
 {
@@ -100,13 +101,14 @@ int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool sup
 				 : "run on Linux 6.18 or later");
 		return -1;
 	}
-	gmem->fd = kvm_create_guest_memfd(vm_fd, size, gmem->kernel_flags);
-	if (gmem->fd < 0) {
+	int fd = kvm_create_guest_memfd(vm_fd, size, gmem->kernel_flags);
+	if (fd < 0) {
 		snprintf(err, err_size,
 			 "KVM_CREATE_GUEST_MEMFD(size %#" PRIx64 ", flags %#" PRIx64 ") failed: %s",
-			 size, gmem->kernel_flags, strerror(errno));
+			 size, gmem->kernel_flags, strerror(-fd));
 		return -1;
 	}
+	gmem->fd = fd;
 	enum shareability initial =
 		support_shared && !init_private ? SHAREABILITY_ALL : SHAREABILITY_GUEST;
 	if (shareability_init(&gmem->shareability, size, GMEM_PAGE_SIZE, initial) < 0) {
@@ -122,12 +124,14 @@ int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool sup
 		return create_content_standin(gmem, err, err_size);
 	gmem->content_fd = gmem->fd;
 	/* MMAP without INIT_SHARED: the kernel SIGBUSes every host fault on it. */
-	gmem->sigbus_fd = kvm_create_guest_memfd(vm_fd, size, GUEST_MEMFD_FLAG_MMAP);
+	int sigbus_fd = kvm_create_guest_memfd(vm_fd, size, GUEST_MEMFD_FLAG_MMAP);
+	gmem->sigbus_fd = sigbus_fd < 0 ? -1 : sigbus_fd;
 	gmem->content_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem->fd, 0);
-	if (gmem->sigbus_fd < 0 || gmem->content_view == MAP_FAILED) {
+	if (sigbus_fd < 0 || gmem->content_view == MAP_FAILED) {
+		int error = gmem->content_view == MAP_FAILED ? errno : -sigbus_fd;
 		gmem->content_view = NULL;
 		snprintf(err, err_size, "the model's guest_memfd views failed: %s",
-			 strerror(errno));
+			 strerror(error));
 		return -1;
 	}
 	return 0;
@@ -188,7 +192,7 @@ int gmem_map(struct gmem *gmem, char *err, size_t err_size)
 				 ? ""
 				 : " (only a guest_memfd with GUEST_MEMFD_FLAG_MMAP, notes: "
 				   "SUPPORT_SHARED, can be mapped)");
-		return -1;
+		return -error;
 	}
 	gmem->host_view = view;
 	shareability_for_each(&gmem->shareability, remap_extent, gmem);
@@ -196,16 +200,9 @@ int gmem_map(struct gmem *gmem, char *err, size_t err_size)
 		munmap(view, gmem->size);
 		snprintf(err, err_size, "mapping the GUEST pages out of the host view failed: %s",
 			 strerror(ENOMEM));
-		return -1;
+		return -ENOMEM;
 	}
 	return 0;
-}
-
-static __thread const char *failed_step = "";
-
-const char *gmem_failed_step(void)
-{
-	return failed_step;
 }
 
 static void resync_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
@@ -217,6 +214,15 @@ int gmem_resync_host_view(struct gmem *gmem, uint64_t offset, uint64_t size)
 {
 	shareability_for_each_in(&gmem->shareability, offset, size, resync_extent, gmem);
 	return 0;
+}
+
+bool gmem_host_view_files(const struct gmem *gmem, int *shared_fd, int *private_fd)
+{
+	if (!gmem->model)
+		return false;
+	*shared_fd = gmem->content_fd;
+	*private_fd = gmem->sigbus_fd;
+	return true;
 }
 
 /* Where the model keeps its answers: the host view's pages are zapped as the
@@ -250,7 +256,10 @@ static int64_t first_held(const struct gmem *gmem, uint64_t offset, uint64_t siz
  * mappings down, then fails with EAGAIN at the first page a reference holds,
  * leaving the attributes as they were. Contents stay in both directions.
  */
-static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request)
+#define SET_ATTRIBUTES2 "KVM_SET_MEMORY_ATTRIBUTES2"
+
+/* The call's checks, in the kernel's order: 0 or -EINVAL. */
+static int model_check(const struct gmem *gmem, const struct kvm_memory_attributes2 *request)
 {
 	uint64_t offset = request->offset, size = request->size;
 	if (request->flags)
@@ -268,6 +277,16 @@ static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2
 		return -EINVAL;
 	if (offset + size > gmem->size)
 		return -EINVAL;
+	return 0;
+}
+
+static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request,
+				struct gmemvm_error *error)
+{
+	uint64_t offset = request->offset, size = request->size;
+	int status = model_check(gmem, request);
+	if (status < 0)
+		return gmemvm_fail(error, status, SET_ATTRIBUTES2);
 	enum shareability state = request->attributes ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
 	if (shareability_range_is(&gmem->shareability, offset, size, state))
 		return 0;
@@ -276,68 +295,66 @@ static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2
 		int64_t busy = first_held(gmem, offset, size);
 		if (busy >= 0) {
 			request->error_offset = (uint64_t)busy;
-			return -EAGAIN;
+			return gmemvm_fail(error, -EAGAIN, SET_ATTRIBUTES2);
 		}
 	}
-	int status = update_host_view(gmem, offset, size, state);
+	status = update_host_view(gmem, offset, size, state);
 	if (status < 0) {
-		failed_step = "mmap of the host view";
 		gmem_resync_host_view(gmem, offset, size);
-		return status;
+		return gmemvm_fail(error, status, "mmap of the host view");
 	}
 	status = fault_inject(FAULT_STATE)
 			 ? -ENOMEM
 			 : shareability_set(&gmem->shareability, offset, size, state);
 	if (status < 0) {
-		failed_step = "growing the shareability state";
 		gmem_resync_host_view(gmem, offset, size);
+		return gmemvm_fail(error, status, "growing the shareability state");
 	}
-	return status;
+	return 0;
 }
 
-int gmem_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request)
+/* The seam (docs/design.md, "Native or modelled"): the kernel's call, or the
+ * model's, as gmem_create decided. */
+static int set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request,
+			  struct gmemvm_error *error)
 {
-	failed_step = "KVM_SET_MEMORY_ATTRIBUTES2";
 	if (gmem->model)
-		return model_set_attributes(gmem, request);
+		return model_set_attributes(gmem, request, error);
 	if (fault_inject(FAULT_CONVERT) || ioctl(gmem->fd, KVM_SET_MEMORY_ATTRIBUTES2, request) < 0)
-		return -errno;
+		return gmemvm_fail(error, -errno, SET_ATTRIBUTES2);
 	/* The kernel keeps the attributes; the VMM mirrors them for its lookups. */
 	enum shareability state = request->attributes ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
 	int status = shareability_set(&gmem->shareability, request->offset, request->size, state);
 	if (status < 0)
-		failed_step = "growing the VMM's copy of the attributes";
-	return status;
+		return gmemvm_fail(error, status, "growing the VMM's copy of the attributes");
+	return 0;
 }
 
-static __thread unsigned int last_eagain;
-
-unsigned int gmem_last_eagain(void)
+int gmem_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request)
 {
-	return last_eagain;
+	return set_attributes(gmem, request, NULL);
 }
 
 /* One call with the VMM's answer to EAGAIN: drop the holds from the busy
  * page on (a device stopping its DMA), then go on from there. */
 static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t size,
-				   uint64_t attributes)
+				   uint64_t attributes, struct gmemvm_error *error)
 {
 	uint64_t end = offset + size;
 	for (unsigned int attempt = 0;; attempt++) {
 		struct kvm_memory_attributes2 request = { .offset = offset,
 							  .size = end - offset,
 							  .attributes = attributes };
-		int status = gmem_set_attributes(gmem, &request);
+		int status = set_attributes(gmem, &request, error);
 		if (status != -EAGAIN)
 			return status;
 		gmem->stats.eagain++;
-		last_eagain++;
 		if (attempt == GMEM_EAGAIN_RETRIES || request.error_offset < offset ||
 		    request.error_offset >= end) {
 			gmem->last_busy_offset = request.error_offset;
-			failed_step = "KVM_SET_MEMORY_ATTRIBUTES2 (a page stayed referenced: "
-				      "something outside gmemvm pins it)";
-			return -EAGAIN;
+			return gmemvm_fail(error, -EAGAIN,
+					   "KVM_SET_MEMORY_ATTRIBUTES2 (a page stayed referenced: "
+					   "something outside gmemvm pins it)");
 		}
 		gmem->stats.holds_released += (uint64_t)gmem_release(gmem, request.error_offset,
 								     end - request.error_offset);
@@ -354,31 +371,33 @@ static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t 
  * was. A failed to-private call leaves the host's mappings of the range torn
  * down: the next host access faults them back in from the unchanged state.
  */
-static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum shareability state)
+static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum shareability state,
+		   struct gmemvm_error *error)
 {
 	if (!gmem->support_shared)
-		return -ENOTTY;
+		return gmemvm_fail(error, -ENOTTY, SET_ATTRIBUTES2);
 	uint64_t attributes = state == SHAREABILITY_GUEST ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
-	last_eagain = 0;
 	uint64_t retries_before = gmem->stats.retries;
-	int status = set_attributes_retrying(gmem, offset, size, attributes);
+	int status = set_attributes_retrying(gmem, offset, size, attributes, error);
 	if (status == 0 && gmem->stats.retries != retries_before) {
 		struct kvm_memory_attributes2 prefix = { .offset = offset,
 							 .size = size,
 							 .attributes = attributes };
-		status = gmem_set_attributes(gmem, &prefix);
+		status = set_attributes(gmem, &prefix, error);
 	}
 	return status;
 }
 
-int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size)
+int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size,
+			struct gmemvm_error *error)
 {
-	return convert(gmem, offset, size, SHAREABILITY_ALL);
+	return convert(gmem, offset, size, SHAREABILITY_ALL, error);
 }
 
-int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size)
+int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size,
+			 struct gmemvm_error *error)
 {
-	return convert(gmem, offset, size, SHAREABILITY_GUEST);
+	return convert(gmem, offset, size, SHAREABILITY_GUEST, error);
 }
 
 /*
@@ -439,26 +458,6 @@ enum shareability gmem_shareability(const struct gmem *gmem, uint64_t offset)
 	return shareability_get(&gmem->shareability, offset);
 }
 
-/* One line of /proc/self/maps that the check needs. */
-struct maps_entry {
-	uint64_t start, end, offset, inode;
-	unsigned int dev_major, dev_minor;
-};
-
-static bool parse_maps_line(const char *line, struct maps_entry *entry)
-{
-	char perms[8];
-	unsigned long long start, end, offset, inode;
-	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &offset,
-		   &entry->dev_major, &entry->dev_minor, &inode) != 7)
-		return false;
-	entry->start = start;
-	entry->end = end;
-	entry->offset = offset;
-	entry->inode = inode;
-	return true;
-}
-
 int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t userspace_addr,
 			      uint64_t size, const char *maps_path, char *err, size_t err_size)
 {
@@ -478,8 +477,8 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
 	uint64_t cursor = userspace_addr, end = userspace_addr + size;
 	char line[512];
 	while (cursor < end && fgets(line, sizeof(line), maps)) {
-		struct maps_entry entry;
-		if (!parse_maps_line(line, &entry) || entry.end <= cursor)
+		struct procfs_mapping entry;
+		if (!procfs_parse_maps_line(line, &entry) || entry.end <= cursor)
 			continue;
 		if (entry.start > cursor)
 			break;
@@ -514,39 +513,50 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
 }
 
 int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, uint64_t offset,
-	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr, char *err,
-	      size_t err_size)
+	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr,
+	      struct gmemvm_error *error)
 {
 	if (userspace_addr && check_userspace_addr &&
-	    gmem_check_userspace_addr(gmem, offset, userspace_addr, size, "/proc/self/maps", err,
-				      err_size) < 0)
-		return GMEM_REFUSED;
-	if (kvm_set_memory_region2(vm_fd, slot, KVM_MEM_GUEST_MEMFD, gpa, size, userspace_addr,
-				   gmem->fd, offset) < 0) {
-		snprintf(err, err_size,
-			 "KVM_SET_USER_MEMORY_REGION2(slot %u, gpa %#" PRIx64 ", size %#" PRIx64
-			 ", guest_memfd offset %#" PRIx64 ") failed: %s",
-			 slot, gpa, size, offset, strerror(errno));
-		return -1;
+	    gmem_check_userspace_addr(gmem, offset, userspace_addr, size, "/proc/self/maps",
+				      error ? error->message : NULL,
+				      error ? sizeof(error->message) : 0) < 0) {
+		/* The notes' rule, not the kernel: the refusal keeps its words. */
+		if (error) {
+			error->code = -EINVAL;
+			error->step = NULL;
+			error->refused = true;
+		}
+		return -EINVAL;
+	}
+	int status = kvm_set_memory_region2(vm_fd, slot, KVM_MEM_GUEST_MEMFD, gpa, size,
+					    userspace_addr, gmem->fd, offset);
+	if (status < 0) {
+		gmemvm_fail(error, status, "KVM_SET_USER_MEMORY_REGION2");
+		gmemvm_error_message(error,
+				     "KVM_SET_USER_MEMORY_REGION2(slot %u, gpa %#" PRIx64
+				     ", size %#" PRIx64 ", guest_memfd offset %#" PRIx64
+				     ") failed: %s",
+				     slot, gpa, size, offset, strerror(-status));
+		return status;
 	}
 	return 0;
 }
 
 int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size)
 {
-	if (fault_inject(FAULT_PUNCH)) {
-		failed_step = "fallocate(PUNCH_HOLE) of the guest_memfd";
-		return -1;
-	}
+	if (fault_inject(FAULT_PUNCH))
+		return -errno;
 	/* Both the private and the shared views map content_fd, so one punch
 	 * invalidates both (the notes' truncation rule). The kernel's file is
 	 * punched too when a stand-in holds the contents. */
 	if (gmem->content_fd != gmem->fd &&
 	    fallocate(gmem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
 		      (off_t)size) < 0)
-		return -1;
-	return fallocate(gmem->content_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 (off_t)offset, (off_t)size);
+		return -errno;
+	if (fallocate(gmem->content_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+		      (off_t)size) < 0)
+		return -errno;
+	return 0;
 }
 
 static sigjmp_buf read_jump;

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "kvm_abi.h"
 #include "shareability.h"
 
@@ -96,7 +97,8 @@ int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool sup
  * EINVAL for anything but MAP_SHARED; 0 when it would succeed. */
 int gmem_mmap_errno(const struct gmem *gmem, int map_flags);
 
-/* mmap the whole file MAP_SHARED for the host, GUEST pages faulting SIGBUS. */
+/* mmap the whole file MAP_SHARED for the host, GUEST pages faulting SIGBUS.
+ * 0, or a negative errno (-ENODEV without SUPPORT_SHARED) with err. */
 int gmem_map(struct gmem *gmem, char *err, size_t err_size);
 
 /*
@@ -111,13 +113,13 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
  * Bind [offset, offset + size) of the file to guest-physical gpa in memslot
  * slot with KVM_SET_USER_MEMORY_REGION2 and KVM_MEM_GUEST_MEMFD, after the
  * userspace_addr check when check_userspace_addr is set and userspace_addr is
- * not 0 (the notes' opt-out). Returns 0, GMEM_REFUSED when the notes' rule
- * refused userspace_addr, or -1 when the kernel refused the memslot.
+ * not 0 (the notes' opt-out). Returns 0; -EINVAL with error->refused when the
+ * notes' rule refused userspace_addr (error->message quotes it); or the
+ * kernel's negative errno, error->message naming the call.
  */
-#define GMEM_REFUSED (-2)
 int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, uint64_t offset,
-	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr, char *err,
-	      size_t err_size);
+	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr,
+	      struct gmemvm_error *error);
 
 /*
  * KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd (notes: CONVERT_SHARED with
@@ -134,11 +136,15 @@ int gmem_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *reques
 /*
  * The VMM's conversion of [offset, offset + size) through that call: on
  * EAGAIN it drops its own holds from error_offset on and retries, at most
- * GMEM_EAGAIN_RETRIES times. Returns 0 or the call's negative errno; -ENOTTY
- * without SUPPORT_SHARED (nothing of the file is ever shared).
+ * GMEM_EAGAIN_RETRIES times (gmem->stats counts both). Returns 0 or the
+ * call's negative errno, error (may be NULL) naming the step that failed
+ * ("mmap of the host view", ...); -ENOTTY without SUPPORT_SHARED (nothing of
+ * the file is ever shared).
  */
-int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size);
-int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size);
+int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size,
+			struct gmemvm_error *error);
+int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size,
+			 struct gmemvm_error *error);
 
 /*
  * Hold a real reference on the shared pages [offset, offset + size) through
@@ -151,21 +157,20 @@ int gmem_hold(struct gmem *gmem, uint64_t offset, uint64_t size);
 /* Drop every hold that overlaps [offset, offset + size); returns how many. */
 int gmem_release(struct gmem *gmem, uint64_t offset, uint64_t size);
 
-/* How many EAGAIN answers the calling thread's last conversion met (for --trace). */
-unsigned int gmem_last_eagain(void);
-
-/* Which step of the calling thread's last failed conversion or punch failed
- * (e.g. "mmap of the host view"), for the VMM's message. */
-const char *gmem_failed_step(void);
-
 /* Map the host view of [offset, offset + size) again as the state says: the
  * undo of a conversion that failed half-way. */
 int gmem_resync_host_view(struct gmem *gmem, uint64_t offset, uint64_t size);
 
+/* For the checker: the files the model's host view maps over shared pages
+ * (the contents) and over private ones (a never-shared guest_memfd); false
+ * natively, where the kernel's own mapping of the file is the host view. */
+bool gmem_host_view_files(const struct gmem *gmem, int *shared_fd, int *private_fd);
+
 /* Shareability of the page at offset; GUEST for files without SUPPORT_SHARED. */
 enum shareability gmem_shareability(const struct gmem *gmem, uint64_t offset);
 
-/* fallocate(PUNCH_HOLE) on the contents: every view sees zeroes afterwards. */
+/* fallocate(PUNCH_HOLE) on the contents: every view sees zeroes afterwards.
+ * 0 or fallocate's negative errno. */
 int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size);
 
 /* Map [offset, offset + size) of fd at address with MAP_FIXED (the views). */

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "timeline.h"
+#include "vocabulary.h"
 
 void hypercall_init(struct hypercall_device *device, struct memmap *memory,
 		    struct conversion_policy *conversions)
@@ -22,6 +23,20 @@ void hypercall_init(struct hypercall_device *device, struct memmap *memory,
 void hypercall_destroy(struct hypercall_device *device)
 {
 	pthread_mutex_destroy(&device->lock);
+}
+
+int32_t hypercall_answer(int status)
+{
+	switch (status) {
+	case -EINVAL:
+		return GMEMVM_HC_EINVAL;
+	case -ENOSYS:
+		return GMEMVM_HC_ENOSYS;
+	case -EPERM:
+		return GMEMVM_HC_EPERM;
+	default:
+		return status >= 0 ? GMEMVM_HC_OK : GMEMVM_HC_ENOMEM;
+	}
 }
 
 int hypercall_decode(struct memmap *memory, uint64_t gpa, struct gmemvm_hypercall *request)
@@ -61,7 +76,7 @@ static void report_exception(const struct hypercall_device *device, int vcpu,
 	uint64_t step = request->arg[1], error = request->arg[2], rip = request->arg[3];
 	const struct scenario *scenario = device->scenario;
 	bool mmio_step = scenario && step >= 1 && step <= (uint64_t)scenario->nr_steps &&
-			 scenario->steps[step - 1].op == STEP_MMIO;
+			 scenario->steps[step - 1].op == GMEMVM_STEP_MMIO;
 	if (mmio_step && scenario->userspace_addr_null) {
 		reply->outcome = OUTCOME_EMULATION_REFUSED;
 		snprintf(reply->message, sizeof(reply->message),
@@ -114,6 +129,8 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 		iotrap_set_value(access, UINT64_MAX);
 		return;
 	}
+	if (access->offset == 0 && access->element == 0)
+		count(device, &device->stats.port_writes);
 	count(device, &device->stats.requests);
 	if (access->size != 4) {
 		count(device, &device->stats.refused_bad_block);
@@ -166,16 +183,19 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 			result = GMEMVM_HC_ENOSYS;
 			break;
 		}
-		result = conversion_on_request(device->conversions, access->vcpu, request.arg[0],
-					       request.arg[1], to_private);
+		struct gmemvm_error error = { 0 };
+		int status =
+			conversion_on_request(device->conversions, access->vcpu, request.arg[0],
+					      request.arg[1], to_private, &error);
+		result = hypercall_answer(status);
 		if (result != GMEMVM_HC_OK)
 			count(device, &device->stats.refused_conversions);
-		if (result == GMEMVM_HC_ENOMEM) {
+		if (status < 0 && !error.refused) {
 			/* The VMM failed, not the guest: stop the run cleanly. */
 			reply->result = IOTRAP_STOP;
 			reply->outcome = OUTCOME_VMM_ERROR;
-			snprintf(reply->message, sizeof(reply->message), "%s",
-				 conversion_failure());
+			snprintf(reply->message, sizeof(reply->message), "%.*s",
+				 (int)sizeof(reply->message) - 1, error.message);
 		}
 		break;
 	}
@@ -184,33 +204,29 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 		bool hold = request.op == GMEMVM_HC_HOLD;
 		count(device, hold ? &device->stats.holds : &device->stats.releases);
 		int status = memmap_hold(device->memory, request.arg[0], request.arg[1], hold);
-		result = status >= 0	     ? GMEMVM_HC_OK
-			 : status == -ENOSYS ? GMEMVM_HC_ENOSYS
-			 : status == -EPERM  ? GMEMVM_HC_EPERM
-			 : status == -EINVAL ? GMEMVM_HC_EINVAL
-					     : GMEMVM_HC_ENOMEM; /* no room, or pipe2/vmsplice */
+		result = hypercall_answer(status); /* ENOMEM: no room, or pipe2/vmsplice */
 		if (status < 0)
 			count(device, &device->stats.refused_holds);
 		break;
 	}
 	case GMEMVM_HC_DISCARD: {
 		count(device, &device->stats.discards);
-		int status = memmap_discard(device->memory, request.arg[0], request.arg[1]);
-		result = status == 0	     ? GMEMVM_HC_OK
-			 : status == -EINVAL ? GMEMVM_HC_EINVAL
-					     : GMEMVM_HC_ENOMEM;
+		struct gmemvm_error error = { 0 };
+		int status = memmap_discard(device->memory, request.arg[0], request.arg[1], &error);
+		/* A punch that failed is the VMM's failure, whatever its errno. */
+		result = status < 0 && !error.refused ? GMEMVM_HC_ENOMEM : hypercall_answer(status);
 		if (status)
 			count(device, &device->stats.refused_discards);
 		if (device->timeline)
 			timeline_record(device->timeline, access->vcpu,
 					status ? TIMELINE_DISCARD_REFUSED : TIMELINE_DISCARD,
 					request.arg[0], request.arg[1], 0, result);
-		if (status && status != -EINVAL) {
+		if (status < 0 && !error.refused) {
 			reply->result = IOTRAP_STOP;
 			reply->outcome = OUTCOME_VMM_ERROR;
 			snprintf(reply->message, sizeof(reply->message),
 				 "discard of gpa %#" PRIx64 " size %#" PRIx64 " failed in %s: %s",
-				 request.arg[0], request.arg[1], memmap_failed_step(),
+				 request.arg[0], request.arg[1], gmemvm_error_step(&error),
 				 strerror(-status));
 		}
 		break;
@@ -233,8 +249,17 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 		count(device, &device->stats.refused_bad_block);
 }
 
+/* Its device-tree node, "hypercall@500". */
+static const struct iotrap_node hypercall_node = {
+	.name = "hypercall",
+	.compatible = "gmemvm,hypercall-port",
+	.port = GMEMVM_PORT_HYPERCALL,
+};
+
 int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps)
 {
-	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_HYPERCALL, 4, "hypercall",
-			       hypercall_access, device);
+	if (iotrap_register(traps, IOTRAP_PIO, hypercall_node.port, 4, hypercall_node.name,
+			    hypercall_access, device) < 0)
+		return -1;
+	return iotrap_add_node(traps, &hypercall_node);
 }

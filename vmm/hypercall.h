@@ -19,6 +19,9 @@
 /* Requests seen, and the ones refused with each reason. */
 struct hypercall_stats {
 	uint64_t requests;
+	/* Write exits at the port itself, whatever their size (a string
+	 * instruction is one): the report's exits.hypercall. */
+	uint64_t port_writes;
 	uint64_t done, asserts;
 	uint64_t refused_bad_block; /* misaligned, outside RAM or private: not readable */
 	uint64_t refused_unknown_op;
@@ -43,6 +46,12 @@ void hypercall_init(struct hypercall_device *device, struct memmap *memory,
 		    struct conversion_policy *conversions);
 int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps);
 void hypercall_destroy(struct hypercall_device *device);
+
+/* The guest ABI's answer (GMEMVM_HC_*) to a request that returned status,
+ * 0 (or a count) or a negative errno (error.h): EINVAL, ENOSYS and EPERM as
+ * themselves, any other failure ENOMEM (the VMM could not do it). The only
+ * place the VMM's errors become the guest's codes. */
+int32_t hypercall_answer(int status);
 
 /* Copy the request block at gpa: 0, or GMEMVM_HC_EINVAL when it is misaligned
  * or not entirely inside guest RAM the host may read (shared memory). */

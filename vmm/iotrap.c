@@ -28,6 +28,14 @@ int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, u
 	return 0;
 }
 
+int iotrap_add_node(struct iotrap_registry *registry, const struct iotrap_node *node)
+{
+	if (registry->nr_nodes == IOTRAP_MAX_NODES)
+		return -1;
+	registry->nodes[registry->nr_nodes++] = node;
+	return 0;
+}
+
 const struct iotrap_range *iotrap_lookup(const struct iotrap_registry *registry,
 					 enum iotrap_space space, uint64_t addr, uint32_t size)
 {

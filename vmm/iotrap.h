@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define IOTRAP_MAX_RANGES 16
+#define IOTRAP_MAX_NODES  8
 
 enum iotrap_space {
 	IOTRAP_PIO,
@@ -21,9 +22,10 @@ enum iotrap_space {
 /* One access as the exit decoded it; the handler fills data for reads. */
 struct iotrap_access {
 	int vcpu;
-	uint64_t addr;	 /* port or guest-physical address */
-	uint64_t offset; /* addr minus the range's base */
-	uint32_t size;	 /* 1, 2, 4 or 8 bytes */
+	uint64_t addr;	  /* port or guest-physical address */
+	uint64_t offset;  /* addr minus the range's base */
+	uint32_t size;	  /* 1, 2, 4 or 8 bytes */
+	uint32_t element; /* of a string instruction (rep outs): 0 for the first or only one */
 	bool is_write;
 	uint8_t data[8];
 };
@@ -51,15 +53,33 @@ struct iotrap_range {
 	void *device;
 };
 
+/*
+ * How a device appears in the guest's device tree, said by the device itself
+ * when it registers, as kvmtool's devices write their own nodes: devtree.c
+ * gives each a node "name@unit" under the root, in registration order, unit
+ * being the MMIO base in hex if the device has MMIO, else its port.
+ */
+struct iotrap_node {
+	const char *name;	       /* "serial" */
+	const char *compatible;	       /* "ns16550a" */
+	uint32_t port;		       /* GMEMVM_FDT_PROP_PORT */
+	uint64_t mmio_base, mmio_size; /* reg, when mmio_size is not 0 */
+	bool console;		       /* /chosen stdout-path names it */
+};
+
 struct iotrap_registry {
 	struct iotrap_range ranges[2][IOTRAP_MAX_RANGES];
 	int count[2];
+	const struct iotrap_node *nodes[IOTRAP_MAX_NODES];
+	int nr_nodes;
 };
 
 void iotrap_init(struct iotrap_registry *registry);
 /* 0, or -1 when the range is empty, overflows, overlaps another or the table is full. */
 int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
 		    uint64_t size, const char *name, iotrap_handler handler, void *device);
+/* A device's node (kept by reference). 0, or -1 when the table is full. */
+int iotrap_add_node(struct iotrap_registry *registry, const struct iotrap_node *node);
 /* The range containing [addr, addr + size), or NULL. */
 const struct iotrap_range *iotrap_lookup(const struct iotrap_registry *registry,
 					 enum iotrap_space space, uint64_t addr, uint32_t size);

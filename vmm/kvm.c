@@ -20,15 +20,14 @@ int kvm_open(char *err, size_t err_size)
 			 saved == ENOENT   ? "load the kvm module or run on a host with KVM"
 			 : saved == EACCES ? "run as root or join the kvm group"
 					   : "check that KVM is usable on this host");
-		errno = saved;
-		return -1;
+		return -saved;
 	}
 	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_EXPECTED_API_VERSION) {
 		snprintf(err, err_size, "%s reports KVM API version %d, gmemvm needs %d",
 			 KVM_DEVICE_PATH, version, KVM_EXPECTED_API_VERSION);
 		close(fd);
-		return -1;
+		return -EINVAL;
 	}
 	return fd;
 }
@@ -55,6 +54,12 @@ void kvm_read_caps(int kvm_fd, struct kvm_caps *caps)
 	caps->exit_hypercall = (uint64_t)check_extension(kvm_fd, 201 /* KVM_CAP_EXIT_HYPERCALL */);
 }
 
+/* An ioctl's result, or the negative errno it failed with. */
+static int result_of(int result)
+{
+	return result < 0 ? -errno : result;
+}
+
 int kvm_create_vm(int kvm_fd, unsigned long type)
 {
 	int fd;
@@ -62,20 +67,20 @@ int kvm_create_vm(int kvm_fd, unsigned long type)
 	do {
 		fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
 	} while (fd < 0 && errno == EINTR);
-	return fd;
+	return result_of(fd);
 }
 
 int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags)
 {
 	struct kvm_create_guest_memfd request = { .size = size, .flags = flags };
-	return ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &request);
+	return result_of(ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &request));
 }
 
 int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
 			   uint64_t userspace_addr, int gmem_fd, uint64_t gmem_offset)
 {
 	if (fault_inject(FAULT_MEMSLOT))
-		return -1;
+		return -errno;
 	struct kvm_userspace_memory_region2 region = {
 		.slot = slot,
 		.flags = flags,
@@ -85,19 +90,19 @@ int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gp
 		.guest_memfd_offset = gmem_offset,
 		.guest_memfd = gmem_fd < 0 ? 0 : (uint32_t)gmem_fd,
 	};
-	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
+	return result_of(ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region));
 }
 
 int kvm_set_memory_attributes(int vm_fd, uint64_t gpa, uint64_t size, uint64_t attributes)
 {
 	if (fault_inject(FAULT_ATTRIBUTES))
-		return -1;
+		return -errno;
 	struct kvm_memory_attributes request = {
 		.address = gpa,
 		.size = size,
 		.attributes = attributes,
 	};
-	return ioctl(vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &request);
+	return result_of(ioctl(vm_fd, KVM_SET_MEMORY_ATTRIBUTES, &request));
 }
 
 long kvm_check_extension(int fd, long cap)
@@ -107,38 +112,38 @@ long kvm_check_extension(int fd, long cap)
 
 int kvm_create_vcpu(int vm_fd, int index)
 {
-	return ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	return result_of(ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)index));
 }
 
 long kvm_vcpu_mmap_size(int kvm_fd)
 {
-	return ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	return result_of(ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0));
 }
 
-struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
+int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **cpuid)
 {
 	/* Grow the buffer until the kernel stops answering E2BIG. 256 entries
 	 * is enough for today's CPUs in one call (each E2BIG costs ~0.25 ms). */
+	*cpuid = NULL;
 	for (unsigned int entries = 256; entries <= 4096; entries *= 2) {
-		struct kvm_cpuid2 *cpuid =
-			calloc(1, sizeof(*cpuid) + entries * sizeof(struct kvm_cpuid_entry2));
-		if (!cpuid)
-			return NULL;
-		cpuid->nent = entries;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-			return cpuid;
-		int saved = errno;
-		free(cpuid);
-		if (saved != E2BIG) {
-			errno = saved;
-			return NULL;
+		struct kvm_cpuid2 *table =
+			calloc(1, sizeof(*table) + entries * sizeof(struct kvm_cpuid_entry2));
+		if (!table)
+			return -ENOMEM;
+		table->nent = entries;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, table) == 0) {
+			*cpuid = table;
+			return 0;
 		}
+		int saved = errno;
+		free(table);
+		if (saved != E2BIG)
+			return -saved;
 	}
-	errno = E2BIG;
-	return NULL;
+	return -E2BIG;
 }
 
 int kvm_run(int vcpu_fd)
 {
-	return ioctl(vcpu_fd, KVM_RUN, 0);
+	return result_of(ioctl(vcpu_fd, KVM_RUN, 0));
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KVM ioctl wrappers and the capability probe. Every wrapper returns the
- * ioctl's result and leaves errno for the caller's message; nothing here
- * prints, so callers decide what a failure means.
+ * KVM ioctl wrappers and the capability probe. Every wrapper returns what
+ * the ioctl returns on success (0, a file descriptor, a size) and a
+ * negative errno on failure (error.h); nothing here prints, so callers
+ * decide what a failure means.
  */
 #ifndef GMEMVM_KVM_H
 #define GMEMVM_KVM_H
@@ -30,7 +31,8 @@ struct kvm_caps {
 	uint64_t exit_hypercall;
 };
 
-/* Open /dev/kvm and check the API version. -1 with a one-line reason in err. */
+/* Open /dev/kvm and check the API version. The fd, or a negative errno
+ * (-EINVAL for another API version) with a one-line reason in err. */
 int kvm_open(char *err, size_t err_size);
 void kvm_read_caps(int kvm_fd, struct kvm_caps *caps);
 
@@ -45,8 +47,8 @@ int kvm_set_memory_attributes(int vm_fd, uint64_t gpa, uint64_t size, uint64_t a
 long kvm_check_extension(int fd, long cap);
 int kvm_create_vcpu(int vm_fd, int index);
 long kvm_vcpu_mmap_size(int kvm_fd);
-/* KVM_GET_SUPPORTED_CPUID; the caller frees the result. NULL on failure. */
-struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd);
+/* KVM_GET_SUPPORTED_CPUID into *cpuid, which the caller frees. 0 or a negative errno. */
+int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **cpuid);
 int kvm_run(int vcpu_fd);
 
 #endif

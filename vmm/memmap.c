@@ -15,6 +15,9 @@
 #include "faultinject.h"
 #include "gmemvm_abi.h"
 #include "kvm.h"
+#include "memmap_backing.h"
+#include "mode.h"
+#include "procfs.h"
 
 #define RW (PROT_READ | PROT_WRITE)
 
@@ -27,22 +30,20 @@
  */
 #define LAUNCH_END GMEMVM_DATA_GPA
 
-static bool is_coco(enum vm_mode mode)
-{
-	return mode == MODE_COCO_LEGACY || mode == MODE_COCO_INPLACE;
-}
-
 void memmap_init(struct memmap *map)
 {
 	memset(map, 0, sizeof(*map));
 	map->shared_fd = map->sigbus_fd = map->maps_fd = map->vm_fd = -1;
+	/* In place until memmap_setup says otherwise: a map a test builds by
+	 * hand over a guest_memfd's shareability works as one. */
+	map->backing = &memmap_in_place;
 }
 
-/* The state map the mode keeps: coco-legacy's memory attributes, or the
+/* The state map the backing keeps: coco-legacy's memory attributes, or the
  * guest_memfd's shareability. */
 static const struct shareability_map *state_of(const struct memmap *map)
 {
-	return map->mode == MODE_COCO_LEGACY ? &map->attributes : &map->gmem->shareability;
+	return map->backing->state(map);
 }
 
 /* Private or shared, whichever state map the mode keeps. Caller holds the lock. */
@@ -54,20 +55,6 @@ static bool range_private(const struct memmap *map, uint64_t gpa, uint64_t size)
 static bool range_shared(const struct memmap *map, uint64_t gpa, uint64_t size)
 {
 	return shareability_range_is(state_of(map), gpa, size, SHAREABILITY_ALL);
-}
-
-static uint8_t *map_file(int fd, uint64_t size, int prot)
-{
-	void *view = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
-	return view == MAP_FAILED ? NULL : view;
-}
-
-/* Reserve address space for a view; every page starts inaccessible. */
-static uint8_t *reserve_view(uint64_t size)
-{
-	void *view =
-		mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return view == MAP_FAILED ? NULL : view;
 }
 
 /* ---- Memslots ---------------------------------------------------------- */
@@ -118,20 +105,19 @@ static int bind_slot(struct memmap *map, const struct memmap_view *view, uint64_
 				  : view->userspace_addr ? view->userspace_addr + offset
 							 : 0,
 	};
-	if (kvm_set_memory_region2(map->vm_fd, id, guest_memfd ? KVM_MEM_GUEST_MEMFD : 0, slot->gpa,
-				   size, slot->userspace_addr, guest_memfd ? map->gmem->fd : -1,
-				   offset) < 0) {
-		status = -errno;
+	status = kvm_set_memory_region2(map->vm_fd, id, guest_memfd ? KVM_MEM_GUEST_MEMFD : 0,
+					slot->gpa, size, slot->userspace_addr,
+					guest_memfd ? map->gmem->fd : -1, offset);
+	if (status < 0)
 		release_slot_id(map, id);
-		return status;
-	}
-	return 0;
+	return status;
 }
 
 static int unbind_slot(struct memmap *map, const struct memmap_slot *slot)
 {
-	if (kvm_set_memory_region2(map->vm_fd, slot->slot, 0, slot->gpa, 0, 0, -1, 0) < 0)
-		return -errno;
+	int status = kvm_set_memory_region2(map->vm_fd, slot->slot, 0, slot->gpa, 0, 0, -1, 0);
+	if (status < 0)
+		return status;
 	release_slot_id(map, slot->slot);
 	return 0;
 }
@@ -321,61 +307,6 @@ static int sync_views(struct memmap *map, uint64_t from, uint64_t to,
 	return 0;
 }
 
-/* ---- Memory attributes (use case (a) on a private-memory VM type) ------ */
-
-/* The shared alias of a private page is marked private too, so that KVM
- * refuses a shared-view access to it with KVM_EXIT_MEMORY_FAULT (a private
- * access to a memslot without guest_memfd); the private view is private
- * throughout (set once at set-up), as every access through it is. */
-static int set_shared_alias_attributes(struct memmap *map, uint64_t offset, uint64_t size,
-				       bool private)
-{
-	if (!map->native_attributes)
-		return 0;
-	uint64_t bit = 1ULL << map->shared_bit;
-	if (kvm_set_memory_attributes(map->vm_fd, bit + offset, size,
-				      private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0) < 0)
-		return -errno;
-	return 0;
-}
-
-/* ---- The host's view ---------------------------------------------------- */
-
-/* coco-legacy's own host view: the shared backing where shared, and a file
- * whose pages fault SIGBUS where private. */
-static int update_host_view(struct memmap *map, uint64_t offset, uint64_t size, bool private)
-{
-	if (!map->own_host_view)
-		return 0;
-	/* An empty memfd faults SIGBUS at every offset: all are past its end. */
-	if (gmem_remap(map->host_view + offset, private ? map->sigbus_fd : map->shared_fd, offset,
-		       size, RW) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-struct view_builder {
-	struct memmap *map;
-	int status;
-};
-
-static void build_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
-{
-	/* Every extent, even after a failure: an undo maps all it can. */
-	struct view_builder *builder = opaque;
-	int status =
-		update_host_view(builder->map, start, end - start, state == SHAREABILITY_GUEST);
-	if (builder->status == 0)
-		builder->status = status;
-}
-
-static int build_host_view(struct memmap *map, uint64_t offset, uint64_t size)
-{
-	struct view_builder builder = { map, 0 };
-	shareability_for_each_in(state_of(map), offset, size, build_extent, &builder);
-	return builder.status;
-}
-
 /* ---- Set-up per mode ---------------------------------------------------- */
 
 static struct memmap_view *add_view(struct memmap *map, const char *role, uint64_t base,
@@ -390,30 +321,25 @@ static struct memmap_view *add_view(struct memmap *map, const char *role, uint64
 }
 
 /* One memslot over all of RAM in the view. */
-static int bind_whole_view(struct memmap *map, struct memmap_view *view, char *err, size_t err_size)
+static int bind_whole_view(struct memmap *map, struct memmap_view *view, struct gmemvm_error *error)
 {
 	int status = reserve_slots(view, view->count + 1);
 	if (status == 0)
 		status = bind_slot(map, view, 0, map->ram_size, view->guest_memfd,
 				   &view->slots[view->count]);
-	if (status < 0) {
-		snprintf(err, err_size,
-			 "KVM_SET_USER_MEMORY_REGION2(%s at gpa %#" PRIx64 ", size %#" PRIx64
-			 "%s) failed: %s",
-			 view->role, view->base, map->ram_size,
-			 view->guest_memfd ? ", guest_memfd" : "", strerror(-status));
-		return -1;
-	}
+	if (status < 0)
+		return gmemvm_failf(error, status, "KVM_SET_USER_MEMORY_REGION2",
+				    "KVM_SET_USER_MEMORY_REGION2(%s at gpa %#" PRIx64
+				    ", size %#" PRIx64 "%s) failed: %s",
+				    view->role, view->base, map->ram_size,
+				    view->guest_memfd ? ", guest_memfd" : "", strerror(-status));
 	view->count++;
 	return 0;
 }
 
-static int setup_shared(struct memmap *map, const struct scenario *scenario, char *err,
-			size_t err_size)
+static int setup_shared(struct memmap *map, const struct scenario *scenario,
+			struct gmemvm_error *error)
 {
-	if (gmem_map(map->gmem, err, err_size) < 0)
-		return -1;
-	map->host_view = map->gmem->host_view;
 	/* A private page stays the guest's (the notes: only the host loses it),
 	 * so the memslot maps every page, as in pkvm; a KVM that serves memslots
 	 * from userspace_addr would otherwise fault on the guest's own page. */
@@ -423,91 +349,40 @@ static int setup_shared(struct memmap *map, const struct scenario *scenario, cha
 		map->anonymous = mmap(NULL, map->ram_size, RW,
 				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (map->anonymous == MAP_FAILED) {
+			int saved = errno;
 			map->anonymous = NULL;
-			snprintf(err, err_size, "anonymous mapping failed: %s", strerror(errno));
-			return -1;
+			return gmemvm_failf(error, -saved, "mmap", "anonymous mapping failed: %s",
+					    strerror(saved));
 		}
 		map->anonymous_size = map->ram_size;
 		userspace = map->anonymous;
 	}
-	/* The notes' stage-1 binding rule: userspace_addr must map the same folio. */
-	if (userspace &&
-	    gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace, map->ram_size,
-				      "/proc/self/maps", err, err_size) < 0)
-		return GMEM_REFUSED;
-	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), err, err_size);
+	/* The notes' stage-1 binding rule: userspace_addr must map the same folio.
+	 * Its refusal is the scenario's outcome, not a failure of gmemvm's. */
+	if (userspace && gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace,
+						   map->ram_size, "/proc/self/maps", error->message,
+						   sizeof(error->message)) < 0) {
+		error->code = -EINVAL;
+		error->step = NULL;
+		error->refused = true;
+		return -EINVAL;
+	}
+	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), error);
 }
 
 /* pKVM: one view; the guest reaches private and shared pages alike, the host
  * only the shared ones (its view SIGBUSes on the rest). */
-static int setup_pkvm(struct memmap *map, char *err, size_t err_size)
+static int setup_pkvm(struct memmap *map, struct gmemvm_error *error)
 {
-	if (gmem_map(map->gmem, err, err_size) < 0)
-		return -1;
-	map->host_view = map->gmem->host_view;
 	const uint8_t *guest = map->gmem->content_view ? map->gmem->content_view : map->host_view;
-	map->shared_contents = map->private_contents = map->gmem->content_view;
-	return bind_whole_view(map, add_view(map, "ram (guest's view)", 0, true, guest), err,
-			       err_size);
+	return bind_whole_view(map, add_view(map, "ram (guest's view)", 0, true, guest), error);
 }
 
-/* coco-legacy's separate shared backing and the host's own view of RAM. */
-static int setup_legacy_backing(struct memmap *map, char *err, size_t err_size)
+/* The CoCo modes' two views (docs/design.md, "The guest's two views"), over
+ * what the backing's set-up made. */
+static int setup_coco(struct memmap *map, struct gmemvm_error *error)
 {
-	struct gmem *gmem = map->gmem;
-	map->own_host_view = true;
-	if (!gmem->support_shared) {
-		/* Show the notes' point: the VMM cannot map this file. */
-		void *attempt = mmap(NULL, map->ram_size, RW, MAP_SHARED, gmem->fd, 0);
-		map->private_mmap_errno = attempt == MAP_FAILED ? errno : 0;
-		if (attempt != MAP_FAILED)
-			munmap(attempt, map->ram_size);
-	}
-	if (shareability_init(&map->attributes, map->ram_size, GMEM_PAGE_SIZE, SHAREABILITY_ALL) <
-	    0)
-		goto fail;
-	map->shared_fd = memfd_create("gmemvm-shared-backing", MFD_CLOEXEC);
-	if (map->shared_fd < 0 || ftruncate(map->shared_fd, (off_t)map->ram_size) < 0)
-		goto fail;
-	/* The host's SIGBUS on a private page: a guest_memfd that is never
-	 * shared where the kernel can map one, else an empty memfd (a read past
-	 * a file's end is SIGBUS too). */
-	map->sigbus_fd = kvm_create_guest_memfd(map->vm_fd, map->ram_size, GUEST_MEMFD_FLAG_MMAP);
-	if (map->sigbus_fd < 0) {
-		map->sigbus_fd = memfd_create("gmemvm-private-page", MFD_CLOEXEC);
-		if (map->sigbus_fd < 0)
-			goto fail;
-	}
-	map->host_view = reserve_view(map->ram_size);
-	map->shared_contents = map_file(map->shared_fd, map->ram_size, RW);
-	if (!map->host_view || !map->shared_contents)
-		goto fail;
-	if (!map->native_attributes && (gmem->content_fd != gmem->fd || gmem->support_shared)) {
-		map->private_contents = map_file(gmem->content_fd, map->ram_size, RW);
-		if (!map->private_contents)
-			goto fail;
-	}
-	if (build_host_view(map, 0, map->ram_size) < 0)
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, err_size, "setting up the coco-legacy memory views failed: %s",
-		 strerror(errno));
-	return -1;
-}
-
-static int setup_coco(struct memmap *map, char *err, size_t err_size)
-{
-	struct gmem *gmem = map->gmem;
 	uint64_t bit = 1ULL << map->shared_bit;
-	if (map->mode == MODE_COCO_INPLACE) {
-		if (gmem_map(gmem, err, err_size) < 0)
-			return -1;
-		map->host_view = gmem->host_view;
-		map->private_contents = map->shared_contents = gmem->content_view;
-	} else if (setup_legacy_backing(map, err, err_size) < 0) {
-		return -1;
-	}
 	/* The private view's memslots are bound to the guest_memfd; their
 	 * userspace_addr is where a kernel that reads memslots through it (or
 	 * emulates an instruction) finds the same contents. */
@@ -534,45 +409,52 @@ static int setup_coco(struct memmap *map, char *err, size_t err_size)
 					   &private_view->slots[0]);
 		if (status == 0)
 			private_view->count = 1;
-		if (status < 0) {
-			snprintf(err, err_size,
-				 "setting up the private view of a software-protected VM failed: "
-				 "%s",
-				 strerror(-status));
-			return -1;
-		}
-		if (bind_whole_view(map, shared_view, err, err_size) < 0)
-			return -1;
+		if (status < 0)
+			return gmemvm_failf(
+				error, status, "KVM_SET_USER_MEMORY_REGION2",
+				"setting up the private view of a software-protected VM "
+				"failed: %s",
+				strerror(-status));
+		status = bind_whole_view(map, shared_view, error);
+		if (status < 0)
+			return status;
 	}
-	if (sync_views(map, 0, map->ram_size, NULL) < 0) {
-		snprintf(err, err_size, "binding the %s memslots failed: %s",
-			 config_mode_name(map->mode), strerror(errno));
-		return -1;
-	}
+	int status = sync_views(map, 0, map->ram_size, NULL);
+	if (status < 0)
+		return gmemvm_failf(error, status, "KVM_SET_USER_MEMORY_REGION2",
+				    "binding the %s memslots failed: %s",
+				    mode_info(map->mode)->name, strerror(-status));
 	/* Every access through the private view is a private access, as TDX
 	 * takes it from the GPA: its pages are private in KVM's attributes. */
-	if (map->native_attributes &&
-	    kvm_set_memory_attributes(map->vm_fd, LAUNCH_END, map->ram_size - LAUNCH_END,
-				      KVM_MEMORY_ATTRIBUTE_PRIVATE) < 0) {
-		snprintf(err, err_size,
-			 "KVM_SET_MEMORY_ATTRIBUTES(private view, PRIVATE) failed: %s",
-			 strerror(errno));
-		return -1;
-	}
+	status = map->native_attributes ? kvm_set_memory_attributes(map->vm_fd, LAUNCH_END,
+								    map->ram_size - LAUNCH_END,
+								    KVM_MEMORY_ATTRIBUTE_PRIVATE)
+					: 0;
+	if (status < 0)
+		return gmemvm_failf(error, status, "KVM_SET_MEMORY_ATTRIBUTES",
+				    "KVM_SET_MEMORY_ATTRIBUTES(private view, PRIVATE) failed: %s",
+				    strerror(-status));
 	return 0;
 }
 
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
-		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots, char *err,
-		 size_t err_size)
+		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
+		 struct gmemvm_error *error)
 {
+	const struct mode_info *mode = mode_info(scenario->mode);
+	if (!mode)
+		return gmemvm_failf(error, -EINVAL, NULL, "unknown mode");
 	map->mode = scenario->mode;
 	map->ram_size = scenario->memory_size;
 	map->gmem = gmem;
 	map->vm_fd = vm_fd;
 	map->max_slots = max_slots ? max_slots : 32;
-	map->shared_bit = is_coco(scenario->mode) ? shared_bit : 0;
-	map->native_attributes = native_attributes && scenario->mode == MODE_COCO_LEGACY;
+	map->shared_bit = mode->coco ? shared_bit : 0;
+	map->native_attributes = native_attributes && mode->native_path == NATIVE_VM_ATTRIBUTES;
+	/* The half that differs, and its kernel path, chosen once (memmap_backing.h). */
+	map->backing = mode->shared_in_gmem	? &memmap_in_place
+		       : map->native_attributes ? &memmap_legacy_native
+						: &memmap_legacy;
 	/* Adaptive: held for one conversion's few kernel calls, so a vCPU that
 	 * spins a moment usually gets it without sleeping; with more vCPUs than
 	 * cores that took 4-vCPU explicit conversions from ~57k/s to ~77k/s. */
@@ -584,17 +466,13 @@ int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gme
 	map->lock_ready = true;
 	map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 
-	switch (scenario->mode) {
-	case MODE_SHARED:
-		return setup_shared(map, scenario, err, err_size);
-	case MODE_PKVM:
-		return setup_pkvm(map, err, err_size);
-	case MODE_COCO_LEGACY:
-	case MODE_COCO_INPLACE:
-		return setup_coco(map, err, err_size);
-	}
-	snprintf(err, err_size, "unknown mode");
-	return -1;
+	int status = map->backing->setup(map, error);
+	if (status < 0)
+		return status;
+	if (mode->coco)
+		return setup_coco(map, error);
+	return mode->scenario_userspace_addr ? setup_shared(map, scenario, error)
+					     : setup_pkvm(map, error);
 }
 
 size_t memmap_slot_count(const struct memmap *map)
@@ -607,29 +485,17 @@ size_t memmap_slot_count(const struct memmap *map)
 
 void memmap_destroy(struct memmap *map)
 {
+	if (map->backing)
+		map->backing->destroy(map);
 	if (map->anonymous)
 		munmap(map->anonymous, map->anonymous_size);
-	if (map->own_host_view) {
-		if (map->host_view)
-			munmap(map->host_view, map->ram_size);
-		if (map->shared_contents)
-			munmap(map->shared_contents, map->ram_size);
-		if (map->private_contents)
-			munmap(map->private_contents, map->ram_size);
-	}
 	if (map->launch)
 		munmap(map->launch, LAUNCH_END);
 	for (int i = 0; i < map->nr_views; i++)
 		free(map->views[i].slots);
 	free(map->free_slots);
-	if (map->shared_fd >= 0)
-		close(map->shared_fd);
-	if (map->sigbus_fd >= 0)
-		close(map->sigbus_fd);
 	if (map->maps_fd >= 0)
 		close(map->maps_fd);
-	if (map->attributes.extents)
-		shareability_destroy(&map->attributes);
 	if (map->lock_ready)
 		pthread_mutex_destroy(&map->lock);
 	memmap_init(map);
@@ -678,34 +544,10 @@ static void complete_access(struct memmap *map, const struct memmap_completion *
 		memcpy(completion->data, where, completion->length);
 }
 
-static __thread const char *failed_step = "";
-
-const char *memmap_failed_step(void)
-{
-	return failed_step;
-}
-
-/* Put the memslots, attributes and host view of [gpa, gpa + size) back as
- * the (unchanged) state says: the undo of a conversion that failed half-way,
- * so state, memslots and views still agree. */
-static void resync(struct memmap *map, uint64_t gpa, uint64_t size)
+void memmap_resync(struct memmap *map, uint64_t gpa, uint64_t size)
 {
 	sync_views(map, gpa, gpa + size, NULL);
-	build_host_view(map, gpa, size);
-	if (map->native_attributes) {
-		/* Only whole runs: the state may differ page by page. */
-		struct memmap_view private_pages = { .maps_private = true, .guest_memfd = true };
-		struct run_collector collector = { .view = &private_pages };
-		shareability_for_each_in(state_of(map), gpa, size, collect_extent, &collector);
-		set_shared_alias_attributes(map, gpa, size, false);
-		for (size_t i = 0; i < collector.count; i++)
-			set_shared_alias_attributes(map, collector.runs[i].start,
-						    collector.runs[i].end - collector.runs[i].start,
-						    true);
-		free(collector.runs);
-	}
-	if (map->mode != MODE_COCO_LEGACY)
-		gmem_resync_host_view(map->gmem, gpa, size);
+	map->backing->resync(map, gpa, size);
 }
 
 static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)
@@ -713,81 +555,38 @@ static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)
 	return in_ram(map, gpa, size) && gpa % GMEM_PAGE_SIZE == 0 && size % GMEM_PAGE_SIZE == 0;
 }
 
-/* coco-legacy discards the backing it no longer uses, as QEMU does. */
-static int discard_old_backing(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private)
-{
-	int status;
-	if (to_private)
-		status = fault_inject(FAULT_PUNCH)
-				 ? -1
-				 : fallocate(map->shared_fd,
-					     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
-					     (off_t)size);
-	else
-		status = gmem_punch_hole(map->gmem, gpa, size);
-	if (status < 0) {
-		failed_step = to_private ? "fallocate(PUNCH_HOLE) of the shared backing"
-					 : "fallocate(PUNCH_HOLE) of the private contents";
-		return -errno;
-	}
-	return 0;
-}
-
 /*
  * All or nothing (a failure leaves the state, the memslots and every view as
- * they were): memslots and attributes first, then the host view and the
- * state, each undone from the unchanged state if a later step fails.
- * coco-legacy discards the old backing last, once the conversion stands: a
- * legacy CoCo VMM does not keep contents across it.
+ * they were): the views' memslots first, then the backing's part, which
+ * undoes everything from the unchanged state if one of its steps fails.
  */
-static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private)
+static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
+			  struct memmap_conversion *done, struct gmemvm_error *error)
 {
-	if (map->mode != MODE_COCO_LEGACY && !map->gmem->support_shared)
-		return -ENOTTY;
+	int status = map->backing->can_convert(map);
+	if (status < 0)
+		return gmemvm_refuse(error, status, "the guest_memfd has no conversion call");
 	if (!page_range(map, gpa, size))
-		return -EINVAL;
+		return gmemvm_refuse(error, -EINVAL, "not whole pages of RAM");
 	enum shareability target = to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
 	struct state_override override = { gpa, gpa + size, target };
-	int status = sync_views(map, gpa, gpa + size, &override);
+	status = sync_views(map, gpa, gpa + size, &override);
 	if (status < 0) {
-		failed_step = "KVM_SET_USER_MEMORY_REGION2 of a view's memslots";
-		resync(map, gpa, size);
-		return status;
+		memmap_resync(map, gpa, size);
+		return gmemvm_fail(error, status,
+				   "KVM_SET_USER_MEMORY_REGION2 of a view's memslots");
 	}
-	status = set_shared_alias_attributes(map, gpa, size, to_private);
-	if (status < 0) {
-		failed_step = "KVM_SET_MEMORY_ATTRIBUTES";
-		resync(map, gpa, size);
-		return status;
-	}
-	if (map->mode != MODE_COCO_LEGACY) {
-		status = to_private ? gmem_convert_private(map->gmem, gpa, size)
-				    : gmem_convert_shared(map->gmem, gpa, size);
-		if (status < 0) {
-			failed_step = gmem_failed_step();
-			resync(map, gpa, size);
-		}
-		return status;
-	}
-	status = update_host_view(map, gpa, size, to_private);
-	if (status < 0) {
-		failed_step = "mmap of the host view";
-		resync(map, gpa, size);
-		return status;
-	}
-	status = fault_inject(FAULT_STATE) ? -ENOMEM
-					   : shareability_set(&map->attributes, gpa, size, target);
-	if (status < 0) {
-		failed_step = "growing the memory attributes";
-		resync(map, gpa, size);
-		return status;
-	}
-	return discard_old_backing(map, gpa, size, to_private);
+	return map->backing->convert(map, gpa, size, to_private, done, error);
 }
 
 int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
-		   struct memmap_completion *completion, uint64_t *pages_converted)
+		   struct memmap_completion *completion, struct memmap_conversion *done,
+		   struct gmemvm_error *error)
 {
+	struct memmap_conversion unused;
+	if (!done)
+		done = &unused;
+	*done = (struct memmap_conversion){ 0 };
 	pthread_mutex_lock(&map->lock);
 	/* Only the pages not yet in the wanted state change, and count. */
 	uint64_t changing =
@@ -796,48 +595,114 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 						to_private ? SHAREABILITY_ALL : SHAREABILITY_GUEST)
 			: size;
 	bool already = in_ram(map, gpa, size) && changing == 0;
-	int status = already ? 0 : convert_locked(map, gpa, size, to_private);
-	if (pages_converted)
-		*pages_converted = status == 0 ? changing / GMEM_PAGE_SIZE : 0;
+	int status = already ? 0 : convert_locked(map, gpa, size, to_private, done, error);
+	done->pages = status == 0 ? changing / GMEM_PAGE_SIZE : 0;
 	if (status == 0 && completion)
 		complete_access(map, completion);
 	pthread_mutex_unlock(&map->lock);
 	return status;
 }
 
-int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size)
+int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size, struct gmemvm_error *error)
 {
 	if (!page_range(map, gpa, size))
-		return -EINVAL;
+		return gmemvm_refuse(error, -EINVAL, "not whole pages of RAM");
 	pthread_mutex_lock(&map->lock);
-	int status = gmem_punch_hole(map->gmem, gpa, size);
-	if (status < 0)
-		failed_step = gmem_failed_step();
-	if (status == 0 && map->shared_fd >= 0) {
-		status = fault_inject(FAULT_PUNCH)
-				 ? -1
-				 : fallocate(map->shared_fd,
-					     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
-					     (off_t)size);
-		if (status < 0)
-			failed_step = "fallocate(PUNCH_HOLE) of the shared backing";
-	}
-	int error = errno;
+	int status = map->backing->discard(map, gpa, size, error);
 	pthread_mutex_unlock(&map->lock);
-	return status < 0 ? -(error ? error : EIO) : 0;
+	return status;
 }
 
 int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take)
 {
-	if (map->mode == MODE_COCO_LEGACY)
+	if (!map->backing->hold)
 		return -ENOSYS;
 	if (!page_range(map, gpa, size))
 		return -EINVAL;
 	pthread_mutex_lock(&map->lock);
-	int status = take ? gmem_hold(map->gmem, gpa, size) : gmem_release(map->gmem, gpa, size);
+	int status = map->backing->hold(map, gpa, size, take);
 	pthread_mutex_unlock(&map->lock);
 	return status;
 }
+
+/* ---- In place: shared, pkvm, coco-inplace --------------------------------- */
+
+/* Shared and private contents are the guest_memfd's: the host's view is its
+ * (gmem_map), and so are the contents every view reaches. */
+static int in_place_setup(struct memmap *map, struct gmemvm_error *error)
+{
+	int status = gmem_map(map->gmem, error->message, sizeof(error->message));
+	if (status < 0)
+		return gmemvm_fail(error, status, "mmap of guest_memfd");
+	map->host_view = map->gmem->host_view;
+	map->shared_contents = map->private_contents = map->gmem->content_view;
+	return 0;
+}
+
+static void in_place_destroy(struct memmap *map)
+{
+	(void)map; /* the views and contents are the guest_memfd's (gmem_destroy) */
+}
+
+static const struct shareability_map *in_place_state(const struct memmap *map)
+{
+	return &map->gmem->shareability;
+}
+
+static int in_place_can_convert(const struct memmap *map)
+{
+	return map->gmem->support_shared ? 0 : -ENOTTY;
+}
+
+static int in_place_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
+			    struct memmap_conversion *done, struct gmemvm_error *error)
+{
+	/* The EAGAIN answers of this conversion, for --trace: the map's lock
+	 * serialises every conversion of the guest_memfd. */
+	uint64_t eagain = map->gmem->stats.eagain;
+	int status = to_private ? gmem_convert_private(map->gmem, gpa, size, error)
+				: gmem_convert_shared(map->gmem, gpa, size, error);
+	done->eagain = (unsigned int)(map->gmem->stats.eagain - eagain);
+	if (status < 0)
+		memmap_resync(map, gpa, size);
+	return status;
+}
+
+static void in_place_resync(struct memmap *map, uint64_t gpa, uint64_t size)
+{
+	gmem_resync_host_view(map->gmem, gpa, size);
+}
+
+static int in_place_discard(struct memmap *map, uint64_t gpa, uint64_t size,
+			    struct gmemvm_error *error)
+{
+	int status = gmem_punch_hole(map->gmem, gpa, size);
+	if (status < 0)
+		return gmemvm_fail(error, status, "fallocate(PUNCH_HOLE) of the guest_memfd");
+	return 0;
+}
+
+static int in_place_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take)
+{
+	return take ? gmem_hold(map->gmem, gpa, size) : gmem_release(map->gmem, gpa, size);
+}
+
+static bool in_place_host_view_files(const struct memmap *map, int *shared_fd, int *private_fd)
+{
+	return gmem_host_view_files(map->gmem, shared_fd, private_fd);
+}
+
+const struct memmap_backing_ops memmap_in_place = {
+	.setup = in_place_setup,
+	.destroy = in_place_destroy,
+	.state = in_place_state,
+	.can_convert = in_place_can_convert,
+	.convert = in_place_convert,
+	.resync = in_place_resync,
+	.discard = in_place_discard,
+	.hold = in_place_hold,
+	.host_view_files = in_place_host_view_files,
+};
 
 static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t size, bool is_write)
 {
@@ -895,14 +760,8 @@ void memmap_render(struct memmap *map, uint64_t gpa, uint64_t size, char *out, s
 
 /* ---- The consistency checker ------------------------------------------ */
 
-struct maps_line {
-	uint64_t start, end, offset, inode;
-	unsigned int major, minor;
-	bool accessible;
-};
-
 struct maps_table {
-	struct maps_line *lines;
+	struct procfs_mapping *lines;
 	size_t count;
 };
 
@@ -954,22 +813,13 @@ static int read_maps(int fd, struct maps_table *table)
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		struct maps_line entry;
-		char perms[8];
-		unsigned long long start, end, offset, inode;
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &offset,
-			   &entry.major, &entry.minor, &inode) != 7)
+		struct procfs_mapping entry;
+		if (!procfs_parse_maps_line(line, &entry))
 			continue;
-		entry = (struct maps_line){ start,
-					    end,
-					    offset,
-					    inode,
-					    entry.major,
-					    entry.minor,
-					    strncmp(perms, "---", 3) != 0 };
 		if (table->count == capacity) {
 			capacity *= 2;
-			struct maps_line *grown = realloc(table->lines, capacity * sizeof(*grown));
+			struct procfs_mapping *grown =
+				realloc(table->lines, capacity * sizeof(*grown));
 			if (!grown) {
 				free(table->lines);
 				table->lines = NULL;
@@ -1001,7 +851,7 @@ static int expect_range(const struct maps_table *table, const uint8_t *view, uin
 		return -1;
 	uint64_t cursor = (uint64_t)(uintptr_t)view + gpa, end = cursor + size;
 	for (size_t i = 0; i < table->count && cursor < end; i++) {
-		const struct maps_line *line = &table->lines[i];
+		const struct procfs_mapping *line = &table->lines[i];
 		if (line->end <= cursor)
 			continue;
 		if (line->start > cursor)
@@ -1010,8 +860,8 @@ static int expect_range(const struct maps_table *table, const uint8_t *view, uin
 			want->fd < 0
 				? !line->accessible
 				: line->accessible && line->inode == st.st_ino &&
-					  line->major == major(st.st_dev) &&
-					  line->minor == minor(st.st_dev) &&
+					  line->dev_major == major(st.st_dev) &&
+					  line->dev_minor == minor(st.st_dev) &&
 					  line->offset + (cursor - line->start) ==
 						  want->offset + (cursor -
 								  (uint64_t)(uintptr_t)view - gpa);
@@ -1047,10 +897,8 @@ static void check_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 		return;
 	bool private = state == SHAREABILITY_GUEST;
 	uint64_t size = end - start;
-	const struct gmem *gmem = map->gmem;
-	if (map->host_view && (gmem->model || map->own_host_view)) {
-		int shared_fd = map->own_host_view ? map->shared_fd : gmem->content_fd;
-		int sigbus_fd = map->own_host_view ? map->sigbus_fd : gmem->sigbus_fd;
+	int shared_fd, sigbus_fd;
+	if (map->host_view && map->backing->host_view_files(map, &shared_fd, &sigbus_fd)) {
 		struct expected_mapping want = {
 			private ? sigbus_fd : shared_fd,
 			start,

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "error.h"
 #include "gmem.h"
 #include "shareability.h"
 
@@ -62,9 +63,14 @@ enum memmap_alias {
 	MEMMAP_SHARED_VIEW
 };
 
+/* The half of the map that differs between coco-legacy and the in-place
+ * modes (memmap_backing.h), chosen once by memmap_setup. */
+struct memmap_backing_ops;
+
 struct memmap {
 	uint64_t ram_size;
 	struct gmem *gmem;
+	const struct memmap_backing_ops *backing;
 	pthread_mutex_t lock;
 	uint8_t *host_view; /* the VMM's view: shared pages readable, private SIGBUS */
 
@@ -94,7 +100,6 @@ struct memmap {
 	int private_mmap_errno;
 	int maps_fd; /* /proc/self/maps, opened at set-up: the sandbox forbids open later */
 	bool lock_ready;
-	bool own_host_view;	/* coco-legacy keeps its own host_view */
 	bool native_attributes; /* KVM_SET_MEMORY_ATTRIBUTES on a private-memory VM type */
 };
 
@@ -108,17 +113,24 @@ struct memmap_completion {
 	uint8_t *data; /* kvm_run.mmio.data */
 };
 
+/* What one conversion did, for the counters and --trace. */
+struct memmap_conversion {
+	uint64_t pages;	     /* pages that changed state */
+	unsigned int eagain; /* KVM_SET_MEMORY_ATTRIBUTES2's EAGAIN answers it met */
+};
+
 void memmap_init(struct memmap *map);
 
 /*
  * Lay out and bind guest RAM for the scenario's mode. native_attributes: the
  * VM has private memory attributes (use case (a) then sets them for real);
- * max_slots: KVM_CAP_NR_MEMSLOTS. Returns 0, GMEM_REFUSED when a rule of the
- * design notes refused the layout (err quotes it), or -1.
+ * max_slots: KVM_CAP_NR_MEMSLOTS. Returns 0 or a negative errno with
+ * error->message saying what failed; error->refused when a rule of the
+ * design notes refused the layout (the message quotes it). error: not NULL.
  */
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
-		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots, char *err,
-		 size_t err_size);
+		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
+		 struct gmemvm_error *error);
 
 /* How many memslots are bound now (all views). */
 size_t memmap_slot_count(const struct memmap *map);
@@ -136,22 +148,24 @@ bool memmap_is_private(struct memmap *map, uint64_t gpa, uint64_t size);
  * guest_memfd (contents stay in place); coco-legacy flips the memory
  * attribute and discards the backing no longer used (contents are lost, as
  * QEMU does). completion, if not NULL, is finished under the same lock.
- * *pages_converted gets how many pages changed state: pages already in the
+ * done (may be NULL) gets how many pages changed state: pages already in the
  * wanted state are not counted, and a range already wholly so is left alone
  * (0: another vCPU converted it first, and the access only needs completing).
- * Returns 0 or a negative errno (-EINVAL for a bad range, -ENOTTY when the
- * file has no conversion ioctls).
+ * Returns 0 or a negative errno: refused (error->refused) -EINVAL for a bad
+ * range, -ENOTTY when the file has no conversion ioctls; else the errno of
+ * the step error names, everything put back as it was.
  */
 int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
-		   struct memmap_completion *completion, uint64_t *pages_converted);
+		   struct memmap_completion *completion, struct memmap_conversion *done,
+		   struct gmemvm_error *error);
 
 /*
  * Punch [gpa, gpa + size) out of every backing (fallocate PUNCH_HOLE), as a
  * balloon does: the next access through any view, private or shared, guest
- * or host, sees zeroes (the notes' truncation rule). 0, or -EINVAL for a
- * range that is not whole pages of RAM, or another negative errno.
+ * or host, sees zeroes (the notes' truncation rule). 0; refused -EINVAL for
+ * a range that is not whole pages of RAM; or the errno of the step error names.
  */
-int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size);
+int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size, struct gmemvm_error *error);
 
 /*
  * take: a page reference the VMM holds on shared RAM [gpa, gpa + size), as
@@ -162,10 +176,6 @@ int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size);
  * whole pages of RAM; else what gmem_hold returns.
  */
 int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take);
-
-/* Which step of the calling thread's last failed conversion or discard
- * failed, for the VMM's message ("mmap of the private view", ...). */
-const char *memmap_failed_step(void);
 
 /* Copy from/to guest RAM through the host's view: -EFAULT when any byte is
  * outside RAM or private (the host may only touch shared memory). */

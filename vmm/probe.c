@@ -88,13 +88,13 @@ static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, char 
 	struct itimerval timer = { .it_value = { .tv_sec = 1 } };
 	setitimer(ITIMER_REAL, &timer, NULL);
 	int status = kvm_run(vcpu->fd);
-	int saved = errno;
 	struct itimerval off = { 0 };
 	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &previous, NULL);
 	if (status < 0) {
 		snprintf(detail, detail_size,
-			 "the probe guest did not exit within 1 s (KVM_RUN: %s)", strerror(saved));
+			 "the probe guest did not exit within 1 s (KVM_RUN: %s)",
+			 strerror(-status));
 		return -1;
 	}
 	return 0;
@@ -149,10 +149,11 @@ static void probe_gmem_serving(int kvm_fd, struct host_probe *probe)
 	}
 	fill_page(gmem_page, PROBE_GMEM_BYTE);
 	fill_page(anonymous_page, PROBE_USERSPACE_BYTE);
-	if (kvm_set_memory_region2(vm_fd, 0, KVM_MEM_GUEST_MEMFD, 0, PROBE_PAGE,
-				   (uint64_t)(uintptr_t)anonymous_page, gmem_fd, 0) < 0) {
+	int status = kvm_set_memory_region2(vm_fd, 0, KVM_MEM_GUEST_MEMFD, 0, PROBE_PAGE,
+					    (uint64_t)(uintptr_t)anonymous_page, gmem_fd, 0);
+	if (status < 0) {
 		snprintf(probe->serving_detail, sizeof(probe->serving_detail),
-			 "not probed: KVM_SET_USER_MEMORY_REGION2 failed: %s", strerror(errno));
+			 "not probed: KVM_SET_USER_MEMORY_REGION2 failed: %s", strerror(-status));
 		goto out;
 	}
 	probe_serving_guest(kvm_fd, vm_fd, probe);
@@ -330,8 +331,9 @@ static void probe_private_vm_type(int kvm_fd, struct host_probe *probe)
 
 static void probe_guest_phys_bits(int kvm_fd, struct host_probe *probe)
 {
-	struct kvm_cpuid2 *cpuid = kvm_supported_cpuid(kvm_fd);
-	probe->guest_phys_bits = 36; /* the architectural minimum, if CPUID is silent */
+	struct kvm_cpuid2 *cpuid = NULL;
+	kvm_supported_cpuid(kvm_fd, &cpuid); /* NULL on failure */
+	probe->guest_phys_bits = 36;	     /* the architectural minimum, if CPUID is silent */
 	for (unsigned int i = 0; cpuid && i < cpuid->nent; i++)
 		if (cpuid->entries[i].function == 0x80000008)
 			probe->guest_phys_bits = cpuid->entries[i].eax & 0xff;

@@ -102,15 +102,14 @@ void report_evaluate(struct run_report *report)
 			snprintf(serving, sizeof(serving),
 				 " (this host serves gmem memslots from %s)",
 				 probe_serving_name(report->serving));
-		differ(report, "outcome %s, expected %s%s: %s",
-		       config_outcome_name(report->outcome), config_outcome_name(report->expected),
-		       serving, report->message);
+		differ(report, "outcome %s, expected %s%s: %s", outcome_name(report->outcome),
+		       outcome_name(report->expected), serving, report->message);
 	}
 	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++) {
 		const struct count_expect *expect = &scenario->expect_exits[kind];
 		if (!count_matches(expect, report->exits[kind]))
 			differ(report, "exits.%s = %" PRIu64 ", expected %s%" PRIu64,
-			       config_exit_kind_name((enum exit_kind)kind), report->exits[kind],
+			       exit_kind_name((enum exit_kind)kind), report->exits[kind],
 			       compare_text(expect->compare), expect->value);
 	}
 	for (int kind = 0; kind < EVENT_COUNT; kind++) {
@@ -118,7 +117,7 @@ void report_evaluate(struct run_report *report)
 		uint64_t value = report_event(report, (enum event_kind)kind);
 		if (!count_matches(expect, value))
 			differ(report, "%s = %" PRIu64 ", expected %s%" PRIu64,
-			       config_event_name((enum event_kind)kind), value,
+			       event_name((enum event_kind)kind), value,
 			       compare_text(expect->compare), expect->value);
 	}
 	if (report->private_mmap_tried && report->private_mmap_errno == 0)
@@ -164,11 +163,11 @@ void report_print_summary(FILE *out, const struct run_report *report)
 		    (size_t)used >= sizeof(breakdown))
 			continue;
 		used += snprintf(breakdown + used, sizeof(breakdown) - (size_t)used,
-				 ", %s %" PRIu64, config_exit_kind_name((enum exit_kind)kind),
+				 ", %s %" PRIu64, exit_kind_name((enum exit_kind)kind),
 				 report->exits[kind]);
 	}
 	fprintf(out, "%-36s %-18s exits %6" PRIu64 " (%s)  %8.2f ms  %-11s %s%s\n",
-		report->scenario->name, config_outcome_name(report->outcome), total_exits(report),
+		report->scenario->name, outcome_name(report->outcome), total_exits(report),
 		breakdown, report->total_ms,
 		modelled	      ? "[modelled]"
 		: report->nr_features ? "[native]"
@@ -216,7 +215,7 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 		config_mode_name(scenario->mode), scenario->stage, scenario->vcpus,
 		scenario->memory_size);
 	fprintf(out, "  \"outcome\": \"%s\",\n  \"expected\": \"%s\",\n  \"matched\": %s,\n",
-		config_outcome_name(report->outcome), config_outcome_name(report->expected),
+		outcome_name(report->outcome), outcome_name(report->expected),
 		report->matched ? "true" : "false");
 	fprintf(out, "  \"message\": ");
 	json_print_string(out, report->message);
@@ -231,7 +230,7 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 	fprintf(out, ",\n  \"exits\": {");
 	for (int kind = 0; kind < EXIT_KIND_COUNT; kind++)
 		fprintf(out, "%s\"%s\": %" PRIu64, kind ? ", " : "",
-			config_exit_kind_name((enum exit_kind)kind), report->exits[kind]);
+			exit_kind_name((enum exit_kind)kind), report->exits[kind]);
 	fprintf(out, "},\n  \"unhandled\": {\"pio\": %" PRIu64 ", \"mmio\": %" PRIu64 "},\n",
 		report->unhandled_pio, report->unhandled_mmio);
 	const struct hypercall_stats *hc = &report->hypercalls;

@@ -16,6 +16,7 @@
 #include "conversion.h"
 #include "hypercall.h"
 #include "probe.h"
+#include "vocabulary.h"
 
 #define REPORT_MESSAGE_SIZE   512
 #define REPORT_MAX_MISMATCHES 16

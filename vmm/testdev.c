@@ -54,16 +54,28 @@ static void entry_port(void *device, struct iotrap_access *access, struct iotrap
 		clock_gettime(CLOCK_MONOTONIC, &testdev->entered[access->vcpu]);
 }
 
+/* Its device-tree node, "testdev@d0000000": the MMIO registers and the echo
+ * port (the entry port is the guest's first instruction: no one looks it up). */
+static const struct iotrap_node testdev_node = {
+	.name = "testdev",
+	.compatible = "gmemvm,testdev",
+	.port = GMEMVM_PORT_TESTDEV,
+	.mmio_base = GMEMVM_TESTDEV_MMIO_GPA,
+	.mmio_size = GMEMVM_TESTDEV_MMIO_SIZE,
+};
+
 int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
 {
-	if (iotrap_register(traps, IOTRAP_MMIO, GMEMVM_TESTDEV_MMIO_GPA, GMEMVM_TESTDEV_MMIO_SIZE,
+	if (iotrap_register(traps, IOTRAP_MMIO, testdev_node.mmio_base, testdev_node.mmio_size,
 			    "testdev-mmio", testdev_mmio, testdev) < 0)
 		return -1;
 	if (iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_ENTRY, 1, "entry-port", entry_port,
 			    testdev) < 0)
 		return -1;
-	return iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_TESTDEV, 4, "testdev-port",
-			       testdev_pio, testdev);
+	if (iotrap_register(traps, IOTRAP_PIO, testdev_node.port, 4, "testdev-port", testdev_pio,
+			    testdev) < 0)
+		return -1;
+	return iotrap_add_node(traps, &testdev_node);
 }
 
 void testdev_destroy(struct testdev *testdev)

@@ -180,16 +180,18 @@ int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct kvm_cp
 	struct vcpu *vcpu = &set->vcpus[set->count];
 	vcpu->index = set->count;
 	vcpu->set = set;
-	vcpu->fd = kvm_create_vcpu(vm_fd, vcpu->index);
-	if (vcpu->fd < 0) {
+	int fd = kvm_create_vcpu(vm_fd, vcpu->index);
+	if (fd < 0) {
 		snprintf(err, err_size, "KVM_CREATE_VCPU %d failed: %s", vcpu->index,
-			 strerror(errno));
+			 strerror(-fd));
 		return -1;
 	}
+	vcpu->fd = fd;
 	set->count++;
 	long run_size = kvm_vcpu_mmap_size(kvm_fd);
 	if (run_size < (long)sizeof(struct kvm_run)) {
-		snprintf(err, err_size, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		snprintf(err, err_size, "KVM_GET_VCPU_MMAP_SIZE failed: %s",
+			 strerror(run_size < 0 ? (int)-run_size : EINVAL));
 		return -1;
 	}
 	void *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
@@ -236,17 +238,18 @@ static void *vcpu_thread(void *argument)
 		/* A memory fault is the one exit KVM_RUN reports with -1 (EFAULT);
 		 * clearing the reason first tells it from a stale one. */
 		vcpu->run->exit_reason = KVM_EXIT_UNKNOWN;
-		if (fault_inject(FAULT_KVM_RUN) || kvm_run(vcpu->fd) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+		int status = fault_inject(FAULT_KVM_RUN) ? -errno : kvm_run(vcpu->fd);
+		if (status < 0) {
+			if (status == -EINTR || status == -EAGAIN)
 				continue;
-			if (errno == EFAULT && vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+			if (status == -EFAULT && vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
 				if (exit_dispatch(context, vcpu->run) == EXIT_ACTION_STOP)
 					break;
 				continue;
 			}
 			context->outcome = OUTCOME_VMM_ERROR;
 			snprintf(context->message, sizeof(context->message),
-				 "KVM_RUN failed on vCPU %d: %s", vcpu->index, strerror(errno));
+				 "KVM_RUN failed on vCPU %d: %s", vcpu->index, strerror(-status));
 			break;
 		}
 		if (exit_dispatch(context, vcpu->run) == EXIT_ACTION_STOP)

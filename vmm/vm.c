@@ -24,13 +24,16 @@
 #include "iotrap.h"
 #include "kvm.h"
 #include "memmap.h"
+#include "mode.h"
 #include "probe.h"
+#include "procfs.h"
 #include "report.h"
 #include "sandbox.h"
 #include "testdev.h"
 #include "timeline.h"
 #include "trace.h"
 #include "vcpu.h"
+#include "vocabulary.h"
 
 #define ERROR_SIZE 1024
 
@@ -69,25 +72,6 @@ static double elapsed_ms(const struct timespec *since)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return between_ms(since, &now);
-}
-
-/*
- * The process's peak resident memory (issue 5): VmHWM of /proc/self/status,
- * read through a file opened before the sandbox. Not getrusage: its maxrss
- * keeps the RSS of whatever process exec'd gmemvm (a vfork parent's, say).
- */
-static long peak_resident_kib(int status_fd)
-{
-	char text[4096];
-	if (status_fd < 0 || lseek(status_fd, 0, SEEK_SET) != 0)
-		return -1;
-	ssize_t length = read(status_fd, text, sizeof(text) - 1);
-	if (length <= 0)
-		return -1;
-	text[length] = '\0';
-	const char *line = strstr(text, "\nVmHWM:");
-	long kib;
-	return line && sscanf(line + 1, "VmHWM: %ld kB", &kib) == 1 ? kib : -1;
 }
 
 /* Start-up times (issue 5): vCPU 0's entry port write, and the end of the
@@ -164,7 +148,8 @@ static int check_host(const struct vm *vm, char *err)
 static void record_features(const struct vm *vm, struct run_report *report)
 {
 	const struct scenario *scenario = vm->scenario;
-	bool legacy = scenario->mode == MODE_COCO_LEGACY;
+	const struct mode_info *mode = mode_info(scenario->mode);
+	bool separate_shared = !mode->shared_in_gmem; /* use case (a): a memfd beside */
 	bool native_attributes = vm->memory.native_attributes;
 	bool native_conversion = !vm->gmem.model;
 	report_add_feature(report, "guest_memfd", true);
@@ -179,9 +164,10 @@ static void record_features(const struct vm *vm, struct run_report *report)
 		report_add_feature(report,
 				   "private by default (no INIT_SHARED; notes: INIT_PRIVATE)",
 				   native_conversion);
-	/* Mode shared converts only when the guest asks; say so only then. */
+	/* A mode that boots from private memory converts at launch; mode shared
+	 * only when the guest asks: say so only then. */
 	bool converted = report->conversions.by_hypercall || report->conversions.by_fault;
-	if (!legacy && (scenario->mode != MODE_SHARED || converted)) {
+	if (mode->shared_in_gmem && (mode->boots_private || converted)) {
 		if (vm->gmem.support_shared)
 			report_add_feature(report,
 					   "in-place conversion: KVM_SET_MEMORY_ATTRIBUTES2 on the "
@@ -194,7 +180,7 @@ static void record_features(const struct vm *vm, struct run_report *report)
 				"guest_memfd)",
 				true);
 	}
-	if (legacy) {
+	if (separate_shared) {
 		report_add_feature(report,
 				   native_attributes
 					   ? "private memory (KVM_X86_SW_PROTECTED_VM)"
@@ -212,7 +198,7 @@ static void record_features(const struct vm *vm, struct run_report *report)
 				  "shared memory outside the guest_memfd)",
 			native_attributes);
 	}
-	if (scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE)
+	if (mode->coco)
 		report_add_feature(
 			report,
 			vm->host.map_gpa_range_exits
@@ -222,14 +208,11 @@ static void record_features(const struct vm *vm, struct run_report *report)
 			vm->host.map_gpa_range_exits);
 	/* Upstream's protected VMs (arm64) share and unshare anonymous memory
 	 * inside the hypervisor; mode pkvm shows the notes' design instead. */
-	if (scenario->mode == MODE_PKVM)
-		report_add_feature(report,
-				   "pKVM on guest_memfd (the design notes' design; upstream pKVM "
-				   "uses anonymous memory)",
-				   false);
+	if (mode->notes_design)
+		report_add_feature(report, mode->notes_design, false);
 	if (scenario->no_direct_map)
 		report_add_feature(report, "GUEST_MEMFD_FLAG_NO_DIRECT_MAP", true);
-	if (scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE) {
+	if (mode->coco) {
 		report_add_feature(
 			report, "private/shared views (shared GPA bit, memslots per view)", true);
 		report_add_feature(report,
@@ -238,7 +221,7 @@ static void record_features(const struct vm *vm, struct run_report *report)
 					   : "memory fault on a view mismatch (from KVM_EXIT_MMIO)",
 				   native_attributes);
 	}
-	if (legacy && !native_attributes && !vm->gmem.support_shared)
+	if (separate_shared && !native_attributes && !vm->gmem.support_shared)
 		report_add_feature(report,
 				   "private contents of an unmappable guest_memfd (memfd "
 				   "stand-in)",
@@ -272,12 +255,12 @@ static void load_boot_image(struct vm *vm, unsigned int shared_bit)
  * guest's. */
 static int set_boot_shareability(struct vm *vm, char *err)
 {
-	if (vm->scenario->mode == MODE_SHARED)
+	if (!mode_info(vm->scenario->mode)->boots_private)
 		return 0;
-	int status = memmap_convert(&vm->memory, 0, GMEMVM_SHARED_AREA_GPA, true, NULL, NULL);
+	int status = memmap_convert(&vm->memory, 0, GMEMVM_SHARED_AREA_GPA, true, NULL, NULL, NULL);
 	if (status == 0)
 		status = memmap_convert(&vm->memory, GMEMVM_SHARED_AREA_GPA,
-					GMEMVM_SHARED_AREA_SIZE, false, NULL, NULL);
+					GMEMVM_SHARED_AREA_SIZE, false, NULL, NULL, NULL);
 	if (status < 0) {
 		snprintf(err, ERROR_SIZE, "converting the boot area failed: %s", strerror(-status));
 		return -1;
@@ -295,7 +278,12 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	if (check_host(vm, err) < 0)
 		return GMEMVM_STATUS_HOST;
 
-	bool coco = scenario->mode == MODE_COCO_LEGACY || scenario->mode == MODE_COCO_INPLACE;
+	const struct mode_info *mode = mode_info(scenario->mode);
+	if (!mode) {
+		snprintf(err, ERROR_SIZE, "mode %d is not one of the four", (int)scenario->mode);
+		return GMEMVM_STATUS_BAD_INPUT;
+	}
+	bool coco = mode->coco;
 	unsigned int shared_bit = coco ? vm->host.shared_bit : 0;
 	if (coco && !shared_bit) {
 		snprintf(err, ERROR_SIZE,
@@ -304,12 +292,20 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 			 vm->host.guest_phys_bits);
 		return GMEMVM_STATUS_HOST;
 	}
+	/* The devices, before the device tree: each gives its own node. */
+	if (console_register(&vm->console, &vm->traps) < 0 ||
+	    hypercall_register(&vm->hypercalls, &vm->traps) < 0 ||
+	    testdev_register(&vm->testdev, &vm->traps) < 0) {
+		snprintf(err, ERROR_SIZE, "device ranges overlap (a bug in gmemvm)");
+		return GMEMVM_STATUS_HOST;
+	}
 	/* CoCo guests ask for conversions the way x86 CoCo guests do, where the
 	 * hypercall reaches the VMM; elsewhere through the port. */
 	struct devtree_host guest_needs = {
 		.shared_bit = shared_bit,
 		.exit_fence = vm->host.under_emulator,
 		.map_gpa_range = coco && vm->host.map_gpa_range_exits,
+		.devices = &vm->traps,
 	};
 	if (devtree_build_for_host(vm->devtree, sizeof(vm->devtree), scenario, &guest_needs, err,
 				   ERROR_SIZE) < 0)
@@ -318,19 +314,19 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	/* Use case (a) runs on a VM type with VM-wide private memory attributes
 	 * where the kernel has one; the in-place modes on one whose guest_memfd
 	 * takes KVM_SET_MEMORY_ATTRIBUTES2 (docs/design.md, "Native or modelled"). */
-	bool native_private = scenario->mode == MODE_COCO_LEGACY && vm->host.private_vm_type;
-	bool native_in_place =
-		(scenario->mode == MODE_COCO_INPLACE || scenario->mode == MODE_PKVM) &&
-		(vm->host.gmem_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	bool native_private = mode->native_path == NATIVE_VM_ATTRIBUTES && vm->host.private_vm_type;
+	bool native_in_place = mode->native_path == NATIVE_IN_PLACE &&
+			       (vm->host.gmem_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
 	unsigned long type = native_private    ? vm->host.private_vm_type
 			     : native_in_place ? vm->host.protected_vm_type
 					       : 0;
-	vm->vm_fd = kvm_create_vm(vm->kvm_fd, type);
-	if (vm->vm_fd < 0) {
+	int vm_fd = kvm_create_vm(vm->kvm_fd, type);
+	if (vm_fd < 0) {
 		snprintf(err, ERROR_SIZE, "KVM_CREATE_VM(type %lu) failed: %s", type,
-			 strerror(errno));
+			 strerror(-vm_fd));
 		return GMEMVM_STATUS_HOST;
 	}
+	vm->vm_fd = vm_fd;
 	struct kvm_enable_cap map_gpa_range_exit = {
 		.cap = KVM_CAP_EXIT_HYPERCALL, .args = { 1ULL << GMEMVM_KVM_HC_MAP_GPA_RANGE }
 	};
@@ -340,9 +336,12 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 			 strerror(errno));
 		return GMEMVM_STATUS_HOST;
 	}
-	if (conversion_check_stage(scenario, vm->refusal, sizeof(vm->refusal)) < 0) {
+	struct gmemvm_error error = { 0 };
+	if (conversion_check_stage(scenario, &error) < 0) {
 		/* The notes' rules refuse the binding: nothing runs. */
 		vm->refused = true;
+		snprintf(vm->refusal, sizeof(vm->refusal), "%.*s", (int)sizeof(vm->refusal) - 1,
+			 error.message);
 		return GMEMVM_STATUS_MATCHED;
 	}
 	/* Use case (a) keeps its state in memory attributes, not in the
@@ -359,33 +358,27 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 				   scenario->support_shared, scenario->init_private, extra_flags,
 				   supported, model, err, ERROR_SIZE) < 0)
 		return GMEMVM_STATUS_HOST;
-	int layout =
-		memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit,
-			     native_private, (uint32_t)vm->host.caps.nr_memslots, err, ERROR_SIZE);
-	if (layout == GMEM_REFUSED) {
-		/* Not an error of gmemvm's: the outcome the scenario may expect. */
-		vm->refused = true;
-		snprintf(vm->refusal, sizeof(vm->refusal), "%.*s", (int)sizeof(vm->refusal) - 1,
-			 err);
-		return GMEMVM_STATUS_MATCHED;
-	}
-	if (layout < 0)
+	if (memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit, native_private,
+			 (uint32_t)vm->host.caps.nr_memslots, &error) < 0) {
+		if (error.refused) {
+			/* Not an error of gmemvm's: the outcome the scenario may expect. */
+			vm->refused = true;
+			snprintf(vm->refusal, sizeof(vm->refusal), "%.*s",
+				 (int)sizeof(vm->refusal) - 1, error.message);
+			return GMEMVM_STATUS_MATCHED;
+		}
+		snprintf(err, ERROR_SIZE, "%s", error.message);
 		return GMEMVM_STATUS_HOST;
+	}
 
 	load_boot_image(vm, shared_bit);
 	if (set_boot_shareability(vm, err) < 0)
 		return GMEMVM_STATUS_HOST;
 
-	if (console_register(&vm->console, &vm->traps) < 0 ||
-	    testdev_register(&vm->testdev, &vm->traps) < 0 ||
-	    hypercall_register(&vm->hypercalls, &vm->traps) < 0) {
-		snprintf(err, ERROR_SIZE, "device ranges overlap (a bug in gmemvm)");
-		return GMEMVM_STATUS_HOST;
-	}
-
-	struct kvm_cpuid2 *cpuid = kvm_supported_cpuid(vm->kvm_fd);
-	if (!cpuid) {
-		snprintf(err, ERROR_SIZE, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+	struct kvm_cpuid2 *cpuid;
+	int status = kvm_supported_cpuid(vm->kvm_fd, &cpuid);
+	if (status < 0) {
+		snprintf(err, ERROR_SIZE, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-status));
 		return GMEMVM_STATUS_HOST;
 	}
 	for (int i = 0; i < scenario->vcpus; i++) {
@@ -447,6 +440,8 @@ static void collect_outcome(const struct vm *vm, struct run_report *report)
 		report->unhandled_pio += context->unhandled_pio;
 		report->unhandled_mmio += context->unhandled_mmio;
 	}
+	/* The port's own count: a subset of the io exits above. */
+	report->exits[EXIT_KIND_HYPERCALL] = vm->hypercalls.stats.port_writes;
 	for (int i = 0; i < vm->vcpus.count; i++) {
 		const struct exit_context *context = &vm->vcpus.vcpus[i].exits;
 		if (context->outcome != OUTCOME_DONE && context->outcome != OUTCOME_NONE) {
@@ -769,8 +764,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 	int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	vm->vcpus.sandbox = options->sandbox;
-	vm->vcpus.native_conversion =
-		!vm->gmem.model && vm->gmem.support_shared && scenario->mode != MODE_COCO_LEGACY;
+	vm->vcpus.native_conversion = !vm->gmem.model && vm->gmem.support_shared &&
+				      mode_info(scenario->mode)->shared_in_gmem;
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
@@ -823,8 +818,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	report.conversions = conversion_read_stats(&vm->conversions);
 	report.conversions.eagain = vm->gmem.stats.eagain;
 	report.conversions.retries = vm->gmem.stats.retries;
-	report.private_mmap_tried =
-		scenario->mode == MODE_COCO_LEGACY && !scenario->support_shared && !vm->refused;
+	report.private_mmap_tried = !mode_info(scenario->mode)->shared_in_gmem &&
+				    !scenario->support_shared && !vm->refused;
 	report.private_mmap_errno = vm->memory.private_mmap_errno;
 	if (!vm->refused)
 		record_features(vm, &report);
@@ -833,13 +828,13 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	report.console_transcript = vm->console.transcript;
 	/* After the checks, which may touch gigabytes of guest RAM. */
 	report.total_ms = elapsed_ms(&options->process_start);
-	report.peak_resident_kib = peak_resident_kib(status_fd);
+	report.peak_resident_kib = procfs_peak_resident_kib(status_fd); /* issue 5 */
 	if (status_fd >= 0)
 		close(status_fd);
 	report_evaluate(&report);
 
 	if (!options->quiet) {
-		printf("%s: %s\n", config_outcome_name(report.outcome), report.message);
+		printf("%s: %s\n", outcome_name(report.outcome), report.message);
 		if (report.private_mmap_tried)
 			printf("host mmap of the private guest_memfd: %s (no "
 			       "GUEST_MEMFD_FLAG_MMAP, "
