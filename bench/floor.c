@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * gmemvm-floor: the bare kernel cost of what gmemvm does, for issue 5's
+ * gmemvm-floor: the bare kernel cost of what gmemvm does, for the
  * ratios. Nothing of gmemvm is linked in but the reader of /proc/self
  * (vmm/procfs.c), for the peak resident memory gmemvm reports beside it:
  * each test makes only the raw system calls (KVM ioctls, mmap, fallocate) and runs a guest of a few

@@ -70,7 +70,7 @@
 /*
  * Entry port: the guest's first instruction writes a byte here, and the VMM
  * timestamps each vCPU's first write as the moment its guest code began
- * (issue 5's start-up time "to the guest's first instruction"). The byte
+ * (the start-up time "to the guest's first instruction", README, "Performance"). The byte
  * means nothing; reads give all ones.
  */
 #define GMEMVM_PORT_ENTRY 0x514

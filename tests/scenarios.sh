@@ -237,7 +237,7 @@ done
 [ $? -eq 0 ] && grep -q "running without seccomp filters" "$work/err" &&
 	pass "--no-sandbox runs and says so" || fail "no-sandbox: $(cat "$work/err")"
 
-# Issue 3: the model's memory faults and conversions are visible, and real.
+# The model's memory faults and conversions are visible, and real.
 "$gmemvm" run --trace "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>&1
 [ $? -eq 0 ] && grep -q "memory fault (modelled) gpa 0x200000 size 0x1000 -> convert private with KVM_SET_MEMORY_ATTRIBUTES2: done; map 0x200000+0x40000 \[PSSS" "$work/out" &&
 	grep -Eq "(modelled|native): .*in-place conversion: KVM_SET_MEMORY_ATTRIBUTES2" "$work/out" &&
@@ -255,7 +255,7 @@ else
 	echo "skip: this kernel's guest_memfd cannot be mmap-ed; the checks of modes shared, pkvm and coco-inplace do not apply"
 fi
 
-# Issue 5: the report's timings are consistent, and say "never" honestly.
+# The report's timings are consistent, and say "never" honestly.
 if ! command -v python3 >/dev/null; then
 	echo "skip: report timings: python3 is not installed (the lab's initramfs has none)"
 	skipped=$((skipped + 1))

@@ -210,7 +210,7 @@ static int parse_flip(struct loader *ld, const char *key, char **words, int posi
 }
 
 /* scatter ADDR COUNT: pages ADDR, ADDR + 8K, ... shared, the ones between
- * left as they were: the region-count benchmark (issue 5). */
+ * left as they were: the region-count benchmark (README, "Performance"). */
 static int parse_scatter(struct loader *ld, const char *key, char **words, int positional,
 			 struct step *step)
 {

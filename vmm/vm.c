@@ -74,7 +74,7 @@ static double elapsed_ms(const struct timespec *since)
 	return between_ms(since, &now);
 }
 
-/* Start-up times (issue 5): vCPU 0's entry port write, and the end of the
+/* Start-up times (README, "Performance"): vCPU 0's entry port write, and the end of the
  * last vCPU whose guest code ran at all. */
 static void record_guest_times(const struct vm *vm, const struct timespec *process_start,
 			       struct run_report *report)
@@ -241,7 +241,7 @@ static void load_boot_image(struct vm *vm, unsigned int shared_bit)
 	vcpu_write_boot_tables(low, vm->scenario->vcpus, shared_bit);
 	elf_copy(&vm->guest, vm->guest_file, window, GMEMVM_IMAGE_GPA);
 	/* Only what holds data: a new guest_memfd reads as zeroes already, and
-	 * every page written here is a page the host must fault in (issue 5). */
+	 * every page written here is a page the host must fault in (README, "Performance"). */
 	uint64_t image_size = elf_image_end(&vm->guest) - GMEMVM_IMAGE_GPA;
 	memmap_populate(&vm->memory, 0, low, VCPU_BOOT_TABLES_SIZE);
 	memmap_populate(&vm->memory, GMEMVM_FDT_GPA, vm->devtree, fdt_totalsize(vm->devtree));
@@ -828,7 +828,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	report.console_transcript = vm->console.transcript;
 	/* After the checks, which may touch gigabytes of guest RAM. */
 	report.total_ms = elapsed_ms(&options->process_start);
-	report.peak_resident_kib = procfs_peak_resident_kib(status_fd); /* issue 5 */
+	report.peak_resident_kib = procfs_peak_resident_kib(status_fd);
 	if (status_fd >= 0)
 		close(status_fd);
 	report_evaluate(&report);
