@@ -216,9 +216,9 @@ int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *
 	hc->arg[1] = size;
 	hc->arg[2] = hc->arg[3] = 0;
 	/*
-	 * The benchmarks (README, "Performance") measure explicit conversions against the bare kernel: per
-	 * request only the op and the unanswered marker are rewritten, since
-	 * every guest instruction is emulated on PVM hosts.
+	 * The benchmarks (README, "Performance") measure explicit conversions against the bare
+	 * kernel: per request only the op and the unanswered marker are rewritten, since every
+	 * guest instruction is emulated on PVM hosts.
 	 */
 	for (i = 0; i < 2 * rounds; i++) {
 		hc->op = op;

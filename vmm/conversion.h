@@ -36,7 +36,8 @@ struct conversion_stats {
 	/* KVM_SET_MEMORY_ATTRIBUTES2's EAGAIN answers, and the retries after the
 	 * VMM dropped its holds (gmem_stats, copied at the end of the run). */
 	uint64_t eagain, retries;
-	uint64_t host_ns; /* time in memmap_convert for the counted conversions (README, "Performance") */
+	uint64_t host_ns; /* time in memmap_convert for the counted conversions (README,
+			     "Performance") */
 	/* CLOCK_MONOTONIC when the first counted conversion began and the last
 	 * ended: the window a conversion rate is measured over (README, "Performance"). */
 	uint64_t first_started_ns, last_finished_ns;
