@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "gmemvm_abi.h"
+#include "mode.h"
 #include "vocabulary.h"
 
 #define CONFIG_MAX_STEPS     64
@@ -26,14 +27,6 @@
 #define CONFIG_MAX_LINE	     1023
 #define CONFIG_MAX_LINE_TEXT "1023"
 #define CONFIG_MAX_FILE_SIZE 262144 /* 256 KiB */
-
-/* The four use cases (docs/design.md, "The four modes"). */
-enum vm_mode {
-	MODE_COCO_LEGACY,
-	MODE_SHARED,
-	MODE_PKVM,
-	MODE_COCO_INPLACE
-};
 
 /* Step ops are the guest's too: enum gmemvm_step_op in gmemvm_abi.h. */
 #define CONFIG_MAX_SCATTER_COUNT 65536U

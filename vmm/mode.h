@@ -10,7 +10,13 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+/* The four use cases (docs/design.md, "The four modes"). */
+enum vm_mode {
+	MODE_COCO_LEGACY,
+	MODE_SHARED,
+	MODE_PKVM,
+	MODE_COCO_INPLACE
+};
 
 /* Where a kernel can serve a mode's conversions itself (docs/design.md,
  * "Native or modelled"); vm.c asks the probe once, at set-up. */
