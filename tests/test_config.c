@@ -913,7 +913,7 @@ static void test_step_share_args(void **state)
 	REFUSED(VM "[steps]\nstep1 = share 2M 4K vcpu=1\n" EXPECT, "[steps] step1", "vcpus is 1");
 	REFUSED(VM "[steps]\nstep1 = Share 2M 4K\n" EXPECT, "[steps] step1",
 		"unknown op 'Share' (write, verify, touch, mmio, pio, share, unshare, flip, "
-		"barrier, discard, hostile, scatter)");
+		"barrier, discard, hostile, scatter, hold, release)");
 }
 
 static void test_step_result(void **state)

@@ -361,7 +361,7 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 		return loader_fail(
 			ld, "steps", key,
 			"unknown op '%s' (write, verify, touch, mmio, pio, share, unshare, flip, "
-			"barrier, discard, hostile, scatter)",
+			"barrier, discard, hostile, scatter, hold, release)",
 			words[0]);
 	step->op = (enum gmemvm_step_op)op;
 
