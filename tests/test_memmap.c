@@ -1123,6 +1123,109 @@ static void test_trace(void **state)
 	MODE_TEST(fn, case_shared), MODE_TEST(fn, case_pkvm), MODE_TEST(fn, case_inplace), \
 		MODE_TEST(fn, case_legacy), MODE_TEST(fn, case_legacy_flags)
 
+/*
+ * Conversions on 8 threads at once, as 8 vCPUs make them (docs/design.md,
+ * "Locking"): each converts its own pages back and forth, and reads them
+ * back when shared, while all of them convert random pieces of one window
+ * they share. Disjoint ranges run in parallel, overlapping ones one after
+ * another; every answer is 0, each thread's own pages are in the state it
+ * left them with the contents the mode keeps, and afterwards the checker
+ * finds the state, the memslots and every view in agreement.
+ */
+#define STRESS_THREADS 8
+#define STRESS_ROUNDS  48
+#define STRESS_OWN     (4 * PAGE)			      /* each thread's own pages */
+#define STRESS_WINDOW  (TEST_GPA + STRESS_THREADS * STRESS_OWN) /* shared by all */
+#define STRESS_WINDOW_PAGES 16
+
+struct stresser {
+	struct fixture *f;
+	int index;
+	uint32_t random;
+	char failure[160]; /* "" while every answer was right */
+};
+
+static uint32_t next_random(uint32_t *random)
+{
+	*random = *random * 1103515245u + 12345u;
+	return *random >> 16;
+}
+
+__attribute__((format(printf, 2, 3))) static void stress_failed(struct stresser *stresser,
+								 const char *format, ...)
+{
+	if (stresser->failure[0])
+		return;
+	va_list args;
+	va_start(args, format);
+	vsnprintf(stresser->failure, sizeof(stresser->failure), format, args);
+	va_end(args);
+}
+
+static void stress_own_pages(struct stresser *stresser, uint64_t own, int round)
+{
+	struct memmap *map = &stresser->f->map;
+	uint8_t expected[STRESS_OWN], seen[STRESS_OWN];
+	fill(expected, sizeof(expected), (uint8_t)(stresser->index * 16 + round));
+	if (memmap_write(map, own, expected, sizeof(expected)) != 0)
+		stress_failed(stresser, "round %d: writing its shared pages failed", round);
+	int status = memmap_convert(map, own, STRESS_OWN, true, NULL, NULL, NULL);
+	if (status != 0 || !memmap_is_private(map, own, STRESS_OWN))
+		stress_failed(stresser, "round %d: to private answered %d", round, status);
+	if (memmap_read(map, own, seen, sizeof(seen)) != -EFAULT)
+		stress_failed(stresser, "round %d: the host read a private page", round);
+	status = memmap_convert(map, own, STRESS_OWN, false, NULL, NULL, NULL);
+	if (status != 0 || memmap_is_private(map, own, STRESS_OWN))
+		stress_failed(stresser, "round %d: to shared answered %d", round, status);
+	if (!keeps_contents(map->mode))
+		memset(expected, 0, sizeof(expected)); /* discarded, as QEMU does */
+	if (memmap_read(map, own, seen, sizeof(seen)) != 0 ||
+	    memcmp(seen, expected, sizeof(seen)) != 0)
+		stress_failed(stresser, "round %d: its pages came back with other contents",
+			      round);
+}
+
+static void *stress(void *argument)
+{
+	struct stresser *stresser = argument;
+	uint64_t own = TEST_GPA + (uint64_t)stresser->index * STRESS_OWN;
+	for (int round = 0; round < STRESS_ROUNDS && !stresser->failure[0]; round++) {
+		stress_own_pages(stresser, own, round);
+		uint64_t first = next_random(&stresser->random) % STRESS_WINDOW_PAGES;
+		uint64_t pages = 1 + next_random(&stresser->random) % 4;
+		if (first + pages > STRESS_WINDOW_PAGES)
+			pages = STRESS_WINDOW_PAGES - first;
+		bool to_private = next_random(&stresser->random) & 1;
+		int status = memmap_convert(&stresser->f->map, STRESS_WINDOW + first * PAGE,
+					    pages * PAGE, to_private, NULL, NULL, NULL);
+		if (status != 0)
+			stress_failed(stresser, "round %d: converting the shared window answered %d",
+				      round, status);
+	}
+	return NULL;
+}
+
+static void test_conversion_stress(void **state)
+{
+	struct fixture *f = *state;
+	struct stresser stressers[STRESS_THREADS];
+	pthread_t threads[STRESS_THREADS];
+	for (int i = 0; i < STRESS_THREADS; i++) {
+		stressers[i] = (struct stresser){ .f = f, .index = i, .random = 0x9e3779b9u * (i + 1) };
+		assert_int_equal(pthread_create(&threads[i], NULL, stress, &stressers[i]), 0);
+	}
+	for (int i = 0; i < STRESS_THREADS; i++)
+		pthread_join(threads[i], NULL);
+	for (int i = 0; i < STRESS_THREADS; i++)
+		if (stressers[i].failure[0])
+			fail_msg("thread %d (%s): %s", i, config_mode_name(f->map.mode),
+				 stressers[i].failure);
+	for (int i = 0; i < STRESS_THREADS; i++)
+		assert_false(memmap_is_private(&f->map, TEST_GPA + (uint64_t)i * STRESS_OWN,
+					       STRESS_OWN));
+	assert_consistent(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1156,6 +1259,7 @@ int main(void)
 		MODE_TEST(test_fault_refused, case_shared),
 		MODE_TEST(test_fault_refused, case_pkvm),
 		MODE_TEST(test_fault_race, case_inplace),
+		EVERY_MODE(test_conversion_stress),
 		MODE_TEST(test_init_private, case_inplace_private),
 		MODE_TEST(test_init_private, case_pkvm_private),
 		MODE_TEST(test_legacy_attributes_start_shared, case_legacy),

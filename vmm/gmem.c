@@ -280,6 +280,20 @@ static int model_check(const struct gmem *gmem, const struct kvm_memory_attribut
 	return 0;
 }
 
+/* Around a conversion's kernel calls: the owner's lock is dropped, the
+ * caller's range staying reserved (gmem.h, owner_lock). */
+static void kernel_call_begin(struct gmem *gmem)
+{
+	if (gmem->owner_lock)
+		pthread_mutex_unlock(gmem->owner_lock);
+}
+
+static void kernel_call_end(struct gmem *gmem)
+{
+	if (gmem->owner_lock)
+		pthread_mutex_lock(gmem->owner_lock);
+}
+
 static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *request,
 				struct gmemvm_error *error)
 {
@@ -290,15 +304,19 @@ static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2
 	enum shareability state = request->attributes ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
 	if (shareability_range_is(&gmem->shareability, offset, size, state))
 		return 0;
-	if (state == SHAREABILITY_GUEST) {
+	/* The holds are the state's: read under the owner's lock, before the
+	 * zap, which gives the same answer as after it (only a reference
+	 * outside the host's mappings keeps a page busy). */
+	int64_t busy = state == SHAREABILITY_GUEST ? first_held(gmem, offset, size) : -1;
+	kernel_call_begin(gmem);
+	if (state == SHAREABILITY_GUEST)
 		zap_host_view(gmem, offset, size);
-		int64_t busy = first_held(gmem, offset, size);
-		if (busy >= 0) {
-			request->error_offset = (uint64_t)busy;
-			return gmemvm_fail(error, -EAGAIN, SET_ATTRIBUTES2);
-		}
+	status = busy < 0 ? update_host_view(gmem, offset, size, state) : 0;
+	kernel_call_end(gmem);
+	if (busy >= 0) {
+		request->error_offset = (uint64_t)busy;
+		return gmemvm_fail(error, -EAGAIN, SET_ATTRIBUTES2);
 	}
-	status = update_host_view(gmem, offset, size, state);
 	if (status < 0) {
 		gmem_resync_host_view(gmem, offset, size);
 		return gmemvm_fail(error, status, "mmap of the host view");
@@ -320,11 +338,16 @@ static int set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *requ
 {
 	if (gmem->model)
 		return model_set_attributes(gmem, request, error);
-	if (fault_inject(FAULT_CONVERT) || ioctl(gmem->fd, KVM_SET_MEMORY_ATTRIBUTES2, request) < 0)
-		return gmemvm_fail(error, -errno, SET_ATTRIBUTES2);
+	kernel_call_begin(gmem);
+	int status = fault_inject(FAULT_CONVERT) ? -EIO : 0;
+	if (status == 0 && ioctl(gmem->fd, KVM_SET_MEMORY_ATTRIBUTES2, request) < 0)
+		status = -errno;
+	kernel_call_end(gmem);
+	if (status < 0)
+		return gmemvm_fail(error, status, SET_ATTRIBUTES2);
 	/* The kernel keeps the attributes; the VMM mirrors them for its lookups. */
 	enum shareability state = request->attributes ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
-	int status = shareability_set(&gmem->shareability, request->offset, request->size, state);
+	status = shareability_set(&gmem->shareability, request->offset, request->size, state);
 	if (status < 0)
 		return gmemvm_fail(error, status, "growing the VMM's copy of the attributes");
 	return 0;
@@ -338,7 +361,8 @@ int gmem_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2 *reques
 /* One call with the VMM's answer to EAGAIN: drop the holds from the busy
  * page on (a device stopping its DMA), then go on from there. */
 static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t size,
-				   uint64_t attributes, struct gmemvm_error *error)
+				   uint64_t attributes, unsigned int *eagain,
+				   struct gmemvm_error *error)
 {
 	uint64_t end = offset + size;
 	for (unsigned int attempt = 0;; attempt++) {
@@ -349,6 +373,7 @@ static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t 
 		if (status != -EAGAIN)
 			return status;
 		gmem->stats.eagain++;
+		(*eagain)++;
 		if (attempt == GMEM_EAGAIN_RETRIES || request.error_offset < offset ||
 		    request.error_offset >= end) {
 			gmem->last_busy_offset = request.error_offset;
@@ -371,15 +396,18 @@ static int set_attributes_retrying(struct gmem *gmem, uint64_t offset, uint64_t 
  * was. A failed to-private call leaves the host's mappings of the range torn
  * down: the next host access faults them back in from the unchanged state.
  */
-static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum shareability state,
-		   struct gmemvm_error *error)
+int gmem_convert(struct gmem *gmem, uint64_t offset, uint64_t size, bool to_private,
+		 unsigned int *eagain, struct gmemvm_error *error)
 {
+	unsigned int unused = 0;
+	if (!eagain)
+		eagain = &unused;
+	*eagain = 0;
 	if (!gmem->support_shared)
 		return gmemvm_fail(error, -ENOTTY, SET_ATTRIBUTES2);
-	uint64_t attributes = state == SHAREABILITY_GUEST ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
-	uint64_t retries_before = gmem->stats.retries;
-	int status = set_attributes_retrying(gmem, offset, size, attributes, error);
-	if (status == 0 && gmem->stats.retries != retries_before) {
+	uint64_t attributes = to_private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+	int status = set_attributes_retrying(gmem, offset, size, attributes, eagain, error);
+	if (status == 0 && *eagain) {
 		struct kvm_memory_attributes2 prefix = { .offset = offset,
 							 .size = size,
 							 .attributes = attributes };
@@ -391,13 +419,13 @@ static int convert(struct gmem *gmem, uint64_t offset, uint64_t size, enum share
 int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size,
 			struct gmemvm_error *error)
 {
-	return convert(gmem, offset, size, SHAREABILITY_ALL, error);
+	return gmem_convert(gmem, offset, size, false, NULL, error);
 }
 
 int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size,
 			 struct gmemvm_error *error)
 {
-	return convert(gmem, offset, size, SHAREABILITY_GUEST, error);
+	return gmem_convert(gmem, offset, size, true, NULL, error);
 }
 
 /*

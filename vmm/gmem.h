@@ -23,6 +23,7 @@
 #ifndef GMEMVM_GMEM_H
 #define GMEMVM_GMEM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,12 @@ struct gmem {
 	struct gmem_hold holds[GMEM_MAX_HOLDS];
 	struct gmem_stats stats;
 	uint64_t last_busy_offset; /* error_offset of the EAGAIN the VMM gave up on */
+	/* The lock of the object that owns this file (the memory map's), or
+	 * NULL. When set, callers of the conversion calls hold it with their
+	 * range reserved, and the call drops it around its kernel calls, so
+	 * that conversions of other ranges proceed meanwhile (docs/design.md,
+	 * "Locking"); the state, the holds and the counters change only under it. */
+	pthread_mutex_t *owner_lock;
 };
 
 /* An object that owns nothing yet (gmem_destroy on it is a no-op). */
@@ -145,6 +152,10 @@ int gmem_convert_shared(struct gmem *gmem, uint64_t offset, uint64_t size,
 			struct gmemvm_error *error);
 int gmem_convert_private(struct gmem *gmem, uint64_t offset, uint64_t size,
 			 struct gmemvm_error *error);
+/* Either of them; *eagain (not NULL) gets the EAGAIN answers this call met,
+ * for --trace: gmem->stats counts those of every call, whoever made them. */
+int gmem_convert(struct gmem *gmem, uint64_t offset, uint64_t size, bool to_private,
+		 unsigned int *eagain, struct gmemvm_error *error);
 
 /*
  * Hold a real reference on the shared pages [offset, offset + size) through

@@ -137,12 +137,6 @@ static int reserve_slots(struct memmap_view *view, size_t count)
 	return 0;
 }
 
-/* The desired state of a page while a conversion of [from, to) is applied. */
-struct state_override {
-	uint64_t from, to;
-	enum shareability state;
-};
-
 /* One memslot a view should have: RAM offsets [start, end). */
 struct run {
 	uint64_t start, end;
@@ -150,8 +144,8 @@ struct run {
 };
 
 struct run_collector {
+	const struct memmap *map;
 	const struct memmap_view *view;
-	const struct state_override *override;
 	struct run *runs;
 	size_t count, capacity;
 	int status;
@@ -191,21 +185,42 @@ static void add_state_run(struct run_collector *collector, uint64_t start, uint6
 		add_run(collector, start, end, false);
 }
 
-/* The runs of [start, end) in state, with the override applied on top of
- * the recorded state. */
+/* The reservation holding offset, or NULL. Caller holds the lock. */
+static const struct memmap_reservation *reservation_at(const struct memmap *map, uint64_t offset)
+{
+	for (size_t i = 0; i < MEMMAP_MAX_RESERVATIONS; i++) {
+		const struct memmap_reservation *reservation = &map->reservations[i];
+		if (reservation->from <= offset && offset < reservation->to)
+			return reservation;
+	}
+	return NULL;
+}
+
+/* Where the first reservation after offset starts, or end. */
+static uint64_t next_reservation(const struct memmap *map, uint64_t offset, uint64_t end)
+{
+	for (size_t i = 0; i < MEMMAP_MAX_RESERVATIONS; i++) {
+		const struct memmap_reservation *reservation = &map->reservations[i];
+		if (reservation->from < reservation->to && reservation->from > offset &&
+		    reservation->from < end)
+			end = reservation->from;
+	}
+	return end;
+}
+
+/* The runs of [start, end) in state, each conversion in flight applied on
+ * top of the recorded state: its memslots are already made for its target,
+ * and a neighbour's sync must not undo them. */
 static void collect_extent(void *opaque, uint64_t start, uint64_t end, enum shareability state)
 {
 	struct run_collector *collector = opaque;
-	const struct state_override *override = collector->override;
-	if (!override || override->from >= end || override->to <= start) {
-		add_state_run(collector, start, end, state);
-		return;
+	for (uint64_t at = start; at < end;) {
+		const struct memmap_reservation *reservation = reservation_at(collector->map, at);
+		uint64_t stop = reservation ? (reservation->to < end ? reservation->to : end)
+					    : next_reservation(collector->map, at, end);
+		add_state_run(collector, at, stop, reservation ? reservation->target : state);
+		at = stop;
 	}
-	uint64_t cut_from = override->from > start ? override->from : start;
-	uint64_t cut_to = override->to < end ? override->to : end;
-	add_state_run(collector, start, cut_from, state);
-	add_state_run(collector, cut_from, cut_to, override->state);
-	add_state_run(collector, cut_to, end, state);
 }
 
 /*
@@ -249,11 +264,10 @@ static int replace_slots(struct memmap *map, struct memmap_view *view, size_t fi
 
 /*
  * Make the view's memslots over [from, to) (RAM offsets, page-aligned) the
- * maximal runs of pages it reaches, in the state with override applied.
+ * maximal runs of pages it reaches, in the state with the reservations applied.
  * Memslots that touch the range are replaced whole, so runs stay maximal.
  */
-static int sync_view(struct memmap *map, struct memmap_view *view, uint64_t from, uint64_t to,
-		     const struct state_override *override)
+static int sync_view(struct memmap *map, struct memmap_view *view, uint64_t from, uint64_t to)
 {
 	if (!view->per_extent)
 		return 0;
@@ -275,7 +289,7 @@ static int sync_view(struct memmap *map, struct memmap_view *view, uint64_t from
 		if (end_slot->offset + end_slot->size > to)
 			to = end_slot->offset + end_slot->size;
 	}
-	struct run_collector collector = { .view = view, .override = override };
+	struct run_collector collector = { .map = map, .view = view };
 	shareability_for_each_in(state_of(map), from, to - from, collect_extent, &collector);
 	int status = collector.status;
 	/* Nothing to do when the runs are the memslots already there. */
@@ -295,12 +309,11 @@ static int sync_view(struct memmap *map, struct memmap_view *view, uint64_t from
 	return status;
 }
 
-/* Every view over [from, to) as the state (with override) says. */
-static int sync_views(struct memmap *map, uint64_t from, uint64_t to,
-		      const struct state_override *override)
+/* Every view over [from, to) as the state (with the reservations) says. */
+static int sync_views(struct memmap *map, uint64_t from, uint64_t to)
 {
 	for (int i = 0; i < map->nr_views; i++) {
-		int status = sync_view(map, &map->views[i], from, to, override);
+		int status = sync_view(map, &map->views[i], from, to);
 		if (status < 0)
 			return status;
 	}
@@ -419,7 +432,7 @@ static int setup_coco(struct memmap *map, struct gmemvm_error *error)
 		if (status < 0)
 			return status;
 	}
-	int status = sync_views(map, 0, map->ram_size, NULL);
+	int status = sync_views(map, 0, map->ram_size);
 	if (status < 0)
 		return gmemvm_failf(error, status, "KVM_SET_USER_MEMORY_REGION2",
 				    "binding the %s memslots failed: %s",
@@ -463,6 +476,7 @@ int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gme
 	pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ADAPTIVE_NP);
 	pthread_mutex_init(&map->lock, &attributes);
 	pthread_mutexattr_destroy(&attributes);
+	pthread_cond_init(&map->reservation_ended, NULL);
 	map->lock_ready = true;
 	map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 
@@ -496,8 +510,10 @@ void memmap_destroy(struct memmap *map)
 	free(map->free_slots);
 	if (map->maps_fd >= 0)
 		close(map->maps_fd);
-	if (map->lock_ready)
+	if (map->lock_ready) {
+		pthread_cond_destroy(&map->reservation_ended);
 		pthread_mutex_destroy(&map->lock);
+	}
 	memmap_init(map);
 }
 
@@ -520,16 +536,6 @@ static bool in_ram(const struct memmap *map, uint64_t gpa, uint64_t size)
 	return size != 0 && gpa < map->ram_size && size <= map->ram_size - gpa;
 }
 
-bool memmap_is_private(struct memmap *map, uint64_t gpa, uint64_t size)
-{
-	if (!in_ram(map, gpa, size))
-		return false;
-	pthread_mutex_lock(&map->lock);
-	bool private = range_private(map, gpa, size);
-	pthread_mutex_unlock(&map->lock);
-	return private;
-}
-
 static void complete_access(struct memmap *map, const struct memmap_completion *completion)
 {
 	uint8_t *contents = completion->shared_view ? map->shared_contents : map->private_contents;
@@ -546,8 +552,64 @@ static void complete_access(struct memmap *map, const struct memmap_completion *
 
 void memmap_resync(struct memmap *map, uint64_t gpa, uint64_t size)
 {
-	sync_views(map, gpa, gpa + size, NULL);
+	sync_views(map, gpa, gpa + size);
 	map->backing->resync(map, gpa, size);
+}
+
+/* ---- Reservations (docs/design.md, "Locking") ---------------------------- */
+
+static bool reservation_overlaps(const struct memmap *map, uint64_t from, uint64_t to)
+{
+	for (size_t i = 0; i < MEMMAP_MAX_RESERVATIONS; i++) {
+		const struct memmap_reservation *reservation = &map->reservations[i];
+		if (reservation->from < to && from < reservation->to)
+			return true;
+	}
+	return false;
+}
+
+/* Take the lock once no conversion in flight touches [gpa, gpa + size): what
+ * every reader and writer of a range does before it looks at the range. */
+static void lock_range(struct memmap *map, uint64_t gpa, uint64_t size)
+{
+	pthread_mutex_lock(&map->lock);
+	while (reservation_overlaps(map, gpa, gpa + size))
+		pthread_cond_wait(&map->reservation_ended, &map->lock);
+}
+
+/* With the lock held over a range lock_range found free: reserve it for a
+ * conversion to target, waiting for a free entry if need be. */
+static struct memmap_reservation *reserve_range(struct memmap *map, uint64_t gpa, uint64_t size,
+						enum shareability target)
+{
+	for (;;) {
+		for (size_t i = 0; i < MEMMAP_MAX_RESERVATIONS; i++) {
+			struct memmap_reservation *reservation = &map->reservations[i];
+			if (reservation->from == reservation->to) {
+				*reservation = (struct memmap_reservation){ gpa, gpa + size, target };
+				return reservation;
+			}
+		}
+		pthread_cond_wait(&map->reservation_ended, &map->lock);
+		while (reservation_overlaps(map, gpa, gpa + size))
+			pthread_cond_wait(&map->reservation_ended, &map->lock);
+	}
+}
+
+static void end_reservation(struct memmap *map, struct memmap_reservation *reservation)
+{
+	*reservation = (struct memmap_reservation){ 0 };
+	pthread_cond_broadcast(&map->reservation_ended);
+}
+
+void memmap_kernel_call_begin(struct memmap *map)
+{
+	pthread_mutex_unlock(&map->lock);
+}
+
+void memmap_kernel_call_end(struct memmap *map)
+{
+	pthread_mutex_lock(&map->lock);
 }
 
 static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)
@@ -555,27 +617,42 @@ static bool page_range(const struct memmap *map, uint64_t gpa, uint64_t size)
 	return in_ram(map, gpa, size) && gpa % GMEM_PAGE_SIZE == 0 && size % GMEM_PAGE_SIZE == 0;
 }
 
-/*
- * All or nothing (a failure leaves the state, the memslots and every view as
- * they were): the views' memslots first, then the backing's part, which
- * undoes everything from the unchanged state if one of its steps fails.
- */
-static int convert_locked(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
-			  struct memmap_conversion *done, struct gmemvm_error *error)
+bool memmap_is_private(struct memmap *map, uint64_t gpa, uint64_t size)
+{
+	if (!in_ram(map, gpa, size))
+		return false;
+	lock_range(map, gpa, size);
+	bool private = range_private(map, gpa, size);
+	pthread_mutex_unlock(&map->lock);
+	return private;
+}
+
+/* What refuses a conversion before anything changes: a file that cannot
+ * convert, then a range that is not whole pages of RAM. */
+static int convert_checks(const struct memmap *map, uint64_t gpa, uint64_t size,
+			  struct gmemvm_error *error)
 {
 	int status = map->backing->can_convert(map);
 	if (status < 0)
 		return gmemvm_refuse(error, status, "the guest_memfd has no conversion call");
 	if (!page_range(map, gpa, size))
 		return gmemvm_refuse(error, -EINVAL, "not whole pages of RAM");
-	enum shareability target = to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
-	struct state_override override = { gpa, gpa + size, target };
-	status = sync_views(map, gpa, gpa + size, &override);
-	if (status < 0) {
-		memmap_resync(map, gpa, size);
+	return 0;
+}
+
+/*
+ * With the lock held and the range reserved for its target: the views'
+ * memslots first, then the backing's part, which drops the lock around its
+ * kernel calls. All or nothing: on a failure the caller ends the reservation
+ * and puts the memslots and the backing back as the state says.
+ */
+static int convert_reserved(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
+			    struct memmap_conversion *done, struct gmemvm_error *error)
+{
+	int status = sync_views(map, gpa, gpa + size);
+	if (status < 0)
 		return gmemvm_fail(error, status,
 				   "KVM_SET_USER_MEMORY_REGION2 of a view's memslots");
-	}
 	return map->backing->convert(map, gpa, size, to_private, done, error);
 }
 
@@ -587,15 +664,24 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 	if (!done)
 		done = &unused;
 	*done = (struct memmap_conversion){ 0 };
-	pthread_mutex_lock(&map->lock);
-	/* Only the pages not yet in the wanted state change, and count. */
-	uint64_t changing =
-		in_ram(map, gpa, size)
-			? shareability_bytes_in(state_of(map), gpa, size,
-						to_private ? SHAREABILITY_ALL : SHAREABILITY_GUEST)
-			: size;
-	bool already = in_ram(map, gpa, size) && changing == 0;
-	int status = already ? 0 : convert_locked(map, gpa, size, to_private, done, error);
+	enum shareability target = to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
+	lock_range(map, gpa, size);
+	/* Only the pages not yet in the wanted state change, and count; a
+	 * range already wholly so is done whatever the file could do. */
+	bool ram = in_ram(map, gpa, size);
+	uint64_t changing = ram ? shareability_bytes_in(state_of(map), gpa, size,
+							to_private ? SHAREABILITY_ALL
+								   : SHAREABILITY_GUEST)
+				: size;
+	bool already = ram && changing == 0;
+	int status = already ? 0 : convert_checks(map, gpa, size, error);
+	if (!already && status == 0) {
+		struct memmap_reservation *reservation = reserve_range(map, gpa, size, target);
+		status = convert_reserved(map, gpa, size, to_private, done, error);
+		end_reservation(map, reservation);
+		if (status < 0)
+			memmap_resync(map, gpa, size);
+	}
 	done->pages = status == 0 ? changing / GMEM_PAGE_SIZE : 0;
 	if (status == 0 && completion)
 		complete_access(map, completion);
@@ -607,7 +693,7 @@ int memmap_discard(struct memmap *map, uint64_t gpa, uint64_t size, struct gmemv
 {
 	if (!page_range(map, gpa, size))
 		return gmemvm_refuse(error, -EINVAL, "not whole pages of RAM");
-	pthread_mutex_lock(&map->lock);
+	lock_range(map, gpa, size);
 	int status = map->backing->discard(map, gpa, size, error);
 	pthread_mutex_unlock(&map->lock);
 	return status;
@@ -619,7 +705,7 @@ int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take)
 		return -ENOSYS;
 	if (!page_range(map, gpa, size))
 		return -EINVAL;
-	pthread_mutex_lock(&map->lock);
+	lock_range(map, gpa, size);
 	int status = map->backing->hold(map, gpa, size, take);
 	pthread_mutex_unlock(&map->lock);
 	return status;
@@ -636,12 +722,15 @@ static int in_place_setup(struct memmap *map, struct gmemvm_error *error)
 		return gmemvm_fail(error, status, "mmap of guest_memfd");
 	map->host_view = map->gmem->host_view;
 	map->shared_contents = map->private_contents = map->gmem->content_view;
+	map->gmem->owner_lock = &map->lock; /* its conversions run with the map's range reserved */
 	return 0;
 }
 
 static void in_place_destroy(struct memmap *map)
 {
-	(void)map; /* the views and contents are the guest_memfd's (gmem_destroy) */
+	/* The views and contents are the guest_memfd's (gmem_destroy). */
+	if (map->gmem)
+		map->gmem->owner_lock = NULL;
 }
 
 static const struct shareability_map *in_place_state(const struct memmap *map)
@@ -657,15 +746,9 @@ static int in_place_can_convert(const struct memmap *map)
 static int in_place_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
 			    struct memmap_conversion *done, struct gmemvm_error *error)
 {
-	/* The EAGAIN answers of this conversion, for --trace: the map's lock
-	 * serialises every conversion of the guest_memfd. */
-	uint64_t eagain = map->gmem->stats.eagain;
-	int status = to_private ? gmem_convert_private(map->gmem, gpa, size, error)
-				: gmem_convert_shared(map->gmem, gpa, size, error);
-	done->eagain = (unsigned int)(map->gmem->stats.eagain - eagain);
-	if (status < 0)
-		memmap_resync(map, gpa, size);
-	return status;
+	/* The guest_memfd drops the map's lock around its kernel calls
+	 * (gmem.h, owner_lock). */
+	return gmem_convert(map->gmem, gpa, size, to_private, &done->eagain, error);
 }
 
 static void in_place_resync(struct memmap *map, uint64_t gpa, uint64_t size)
@@ -708,7 +791,7 @@ static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t 
 {
 	if (!in_ram(map, gpa, size) || !map->host_view)
 		return -EFAULT;
-	pthread_mutex_lock(&map->lock);
+	lock_range(map, gpa, size);
 	int status = range_shared(map, gpa, size) ? 0 : -EFAULT;
 	if (status == 0 && is_write)
 		memcpy(map->host_view + gpa, buffer, size);
@@ -745,7 +828,7 @@ void *memmap_lookup(struct memmap *map, uint64_t gpa, uint64_t size)
 {
 	if (!in_ram(map, gpa, size) || !map->host_view)
 		return NULL;
-	pthread_mutex_lock(&map->lock);
+	lock_range(map, gpa, size);
 	bool shared = range_shared(map, gpa, size);
 	pthread_mutex_unlock(&map->lock);
 	return shared ? map->host_view + gpa : NULL;
@@ -753,7 +836,7 @@ void *memmap_lookup(struct memmap *map, uint64_t gpa, uint64_t size)
 
 void memmap_render(struct memmap *map, uint64_t gpa, uint64_t size, char *out, size_t columns)
 {
-	pthread_mutex_lock(&map->lock);
+	lock_range(map, gpa, size);
 	shareability_render(state_of(map), gpa, size, out, columns);
 	pthread_mutex_unlock(&map->lock);
 }
@@ -914,7 +997,7 @@ static void check_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 static int check_view_slots(struct memmap *map, const struct memmap_view *view, char *err,
 			    size_t err_size)
 {
-	struct run_collector collector = { .view = view };
+	struct run_collector collector = { .map = map, .view = view };
 	if (view->per_extent)
 		shareability_for_each_in(state_of(map), view->extent_start,
 					 map->ram_size - view->extent_start, collect_extent,
@@ -950,7 +1033,7 @@ static int check_view_slots(struct memmap *map, const struct memmap_view *view, 
 int memmap_check(struct memmap *map, char *err, size_t err_size)
 {
 	const struct shareability_map *state = state_of(map);
-	pthread_mutex_lock(&map->lock);
+	lock_range(map, 0, UINT64_MAX); /* no conversion in flight anywhere */
 	struct maps_table table = { 0 };
 	int status = 0;
 	if (!shareability_check(state)) {

@@ -19,7 +19,12 @@
  *
  * Every host access to guest RAM goes through memmap_read/memmap_write/
  * memmap_lookup, which refuse anything outside RAM or not shared with the
- * host; conversions and those accesses are serialised by one lock.
+ * host.
+ *
+ * Locking (docs/design.md, "Locking"): one lock guards the state map, the
+ * memslot arrays and the reservations; a conversion reserves its range and
+ * drops the lock around its kernel calls, so conversions of disjoint ranges
+ * proceed in parallel while everything that reads a reserved range waits.
  */
 #ifndef GMEMVM_MEMMAP_H
 #define GMEMVM_MEMMAP_H
@@ -32,6 +37,7 @@
 #include "config.h"
 #include "error.h"
 #include "gmem.h"
+#include "gmemvm_abi.h"
 #include "shareability.h"
 
 struct memmap_slot {
@@ -63,6 +69,16 @@ enum memmap_alias {
 	MEMMAP_SHARED_VIEW
 };
 
+/* A conversion in flight: [from, to) of RAM, reserved until it stands or is
+ * undone, and the state its memslots are made for meanwhile. */
+struct memmap_reservation {
+	uint64_t from, to; /* from == to: unused */
+	enum shareability target;
+};
+
+/* Each thread has at most one conversion in flight. */
+#define MEMMAP_MAX_RESERVATIONS (2 * GMEMVM_MAX_VCPUS)
+
 /* The half of the map that differs between coco-legacy and the in-place
  * modes (memmap_backing.h), chosen once by memmap_setup. */
 struct memmap_backing_ops;
@@ -72,6 +88,8 @@ struct memmap {
 	struct gmem *gmem;
 	const struct memmap_backing_ops *backing;
 	pthread_mutex_t lock;
+	pthread_cond_t reservation_ended; /* a reservation ended: waiters look again */
+	struct memmap_reservation reservations[MEMMAP_MAX_RESERVATIONS];
 	uint8_t *host_view; /* the VMM's view: shared pages readable, private SIGBUS */
 
 	/* coco-legacy: the memory attributes (GUEST = private), kept here as the

@@ -27,9 +27,10 @@
 #include "memmap.h"
 #include "shareability.h"
 
-/* The conversions, discards and holds are called with the map's lock held.
- * Each returns 0 or a negative errno, and names the step that failed in
- * error (error.h; the set-up's error also gets the sentence). */
+/* The conversions, discards and holds are called with the map's lock held,
+ * a conversion with its range reserved (docs/design.md, "Locking"). Each
+ * returns 0 or a negative errno, and names the step that failed in error
+ * (error.h; the set-up's error also gets the sentence). */
 struct memmap_backing_ops {
 	/* Where contents live and the host's view of them; before any memslot. */
 	int (*setup)(struct memmap *map, struct gmemvm_error *error);
@@ -40,8 +41,10 @@ struct memmap_backing_ops {
 	/* 0, or -ENOTTY when nothing of the file can ever be converted. */
 	int (*can_convert)(const struct memmap *map);
 	/* The backing's part of converting [gpa, gpa + size), after the views'
-	 * memslots: all or nothing, undone with memmap_resync on a failure;
-	 * done->eagain counts the EAGAIN answers it met. */
+	 * memslots: it drops the lock only around its kernel calls and changes
+	 * the state under it; on a failure memmap_convert puts the memslots and
+	 * the backing back as the state says (memmap_resync). done->eagain
+	 * counts the EAGAIN answers it met. */
 	int (*convert)(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
 		       struct memmap_conversion *done, struct gmemvm_error *error);
 	/* Put the backing's part of [gpa, gpa + size) back as the state says. */
@@ -59,7 +62,12 @@ extern const struct memmap_backing_ops memmap_in_place;
 extern const struct memmap_backing_ops memmap_legacy, memmap_legacy_native;
 
 /* memmap.c: the views' memslots, then the backing, of [gpa, gpa + size)
- * back as the unchanged state says (the undo of a failed conversion). */
+ * back as the state says (the undo of a failed conversion). */
 void memmap_resync(struct memmap *map, uint64_t gpa, uint64_t size);
+
+/* Around a conversion's kernel calls (mmap, fallocate, KVM ioctls): drop
+ * the map's lock, and take it again before touching the state. */
+void memmap_kernel_call_begin(struct memmap *map);
+void memmap_kernel_call_end(struct memmap *map);
 
 #endif

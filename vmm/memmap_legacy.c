@@ -187,29 +187,31 @@ static int discard_old_backing(struct memmap *map, uint64_t gpa, uint64_t size, 
 }
 
 /*
- * After the memslots: the host view and the state, each undone from the
- * unchanged state if a later step fails; the old backing is discarded last,
- * once the conversion stands: a legacy CoCo VMM does not keep contents
- * across it.
+ * After the memslots: the host view, then the state; the old backing is
+ * discarded last, once the conversion stands: a legacy CoCo VMM does not
+ * keep contents across it. The kernel calls run with the map's lock dropped
+ * (the range stays reserved); on a failure memmap_convert puts the views
+ * back as the state says.
  */
 static int legacy_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
 			  struct memmap_conversion *done, struct gmemvm_error *error)
 {
 	(void)done; /* nothing here answers EAGAIN */
+	memmap_kernel_call_begin(map);
 	int status = update_host_view(map, gpa, size, to_private);
-	if (status < 0) {
-		memmap_resync(map, gpa, size);
+	memmap_kernel_call_end(map);
+	if (status < 0)
 		return gmemvm_fail(error, status, "mmap of the host view");
-	}
 	status = fault_inject(FAULT_STATE)
 			 ? -ENOMEM
 			 : shareability_set(&map->attributes, gpa, size,
 					    to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL);
-	if (status < 0) {
-		memmap_resync(map, gpa, size);
+	if (status < 0)
 		return gmemvm_fail(error, status, "growing the memory attributes");
-	}
-	return discard_old_backing(map, gpa, size, to_private, error);
+	memmap_kernel_call_begin(map);
+	status = discard_old_backing(map, gpa, size, to_private, error);
+	memmap_kernel_call_end(map);
+	return status;
 }
 
 static void legacy_resync(struct memmap *map, uint64_t gpa, uint64_t size)
@@ -222,11 +224,11 @@ static void legacy_resync(struct memmap *map, uint64_t gpa, uint64_t size)
 static int legacy_native_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_private,
 				 struct memmap_conversion *done, struct gmemvm_error *error)
 {
+	memmap_kernel_call_begin(map);
 	int status = set_shared_alias_attributes(map, gpa, size, to_private);
-	if (status < 0) {
-		memmap_resync(map, gpa, size);
+	memmap_kernel_call_end(map);
+	if (status < 0)
 		return gmemvm_fail(error, status, "KVM_SET_MEMORY_ATTRIBUTES");
-	}
 	return legacy_convert(map, gpa, size, to_private, done, error);
 }
 
