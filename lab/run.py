@@ -54,6 +54,62 @@ def copy_into(root, path, target=None):
     shutil.copy2(os.path.realpath(path), destination)
 
 
+STORMS = ["coco-inplace-4vcpu-storm.ini", "coco-inplace-8vcpu-storm.ini"]
+
+
+def concurrency_checks(repo, build, root):
+    """The conversions of many vCPUs at once under the checkers that see what
+    a plain run does not (docs/design.md, "Locking"): the 8-thread stress test
+    and the vCPU storms in the AddressSanitizer/UBSan build (scripts/test
+    builds it before the lab), and the stress test under valgrind's memcheck.
+    Each is left out, saying so, where its build or valgrind is missing."""
+    commands = {}
+    asan = os.path.join(repo, "build-asan")
+    stress = "GMEMVM_TEST_ONLY=test_conversion_stress"
+    options = ("ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "
+               "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+    # LSan's exit-time check ptraces the process, which gmemvm's sandbox
+    # forbids (vmm/sandbox.c); gmemvm runs without it, as in scenarios.sh.
+    run_options = options.replace("detect_leaks=1", "detect_leaks=0")
+    if os.path.exists(os.path.join(asan, "tests", "test_memmap")):
+        test = os.path.join(asan, "tests", "test_memmap")
+        gmemvm = os.path.join(asan, "vmm", "gmemvm")
+        for binary in (test, gmemvm):
+            copy_into(root, binary)
+            for library in shared_libraries(binary):
+                copy_into(root, library)
+        storms = " && ".join(f"{gmemvm} run --quiet {os.path.join(repo, 'configs', name)}"
+                             for name in STORMS)
+        commands["asan-stress"] = f"env {options} {stress} {test}"
+        commands["asan-storms"] = f"env {run_options} sh -c '{storms}'"
+    else:
+        print("lab: no build-asan/: the stress test runs without the sanitizers "
+              "(scripts/test builds it)", flush=True)
+    # /usr/bin/valgrind is a script around valgrind.bin, which the lab runs.
+    valgrind = shutil.which("valgrind.bin") or shutil.which("valgrind")
+    if valgrind and os.path.isdir("/usr/libexec/valgrind") and os.path.isdir("/usr/lib/debug"):
+        copy_into(root, valgrind)
+        for library in shared_libraries(valgrind):
+            copy_into(root, library)
+        for path in glob.glob("/usr/libexec/valgrind/*"):
+            if os.path.isfile(path) and "32" not in os.path.basename(path) and \
+                    "x86-linux" not in path:
+                copy_into(root, path)
+        # memcheck needs the dynamic linker's symbols (libc6-dbg).
+        for directory, _, files in os.walk("/usr/lib/debug"):  # .build-id/ is hidden
+            for name in files:
+                copy_into(root, os.path.join(directory, name))
+        test = os.path.join(build, "tests", "test_memmap")
+        only = f"{stress}/case_inplace"
+        commands["valgrind-stress"] = (f"env {only} {valgrind} -q --error-exitcode=99 "
+                                       f"--leak-check=full --errors-for-leak-kinds=definite,"
+                                       f"indirect {test}")
+    else:
+        print("lab: valgrind or libc6-dbg is missing: the stress test runs without "
+              "valgrind (apt-get install valgrind libc6-dbg)", flush=True)
+    return commands
+
+
 def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
     """An initramfs holding busybox, gmemvm, its guest, the scenarios and the
     real-KVM tests, each at the same absolute path as in the build tree, so
@@ -81,6 +137,8 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
         for name, (script, program) in KVM_SCRIPTS.items():
             commands[name] = (f"/bin/bash {os.path.join(repo, 'tests', script)} "
                               f"{os.path.join(build, program)} {repo}")
+    if tests_wanted:
+        commands.update(concurrency_checks(repo, build, root))
     for name, command in commands.items():
         with open(f"{root}/lab/tests/{name}", "w") as wrapper:
             wrapper.write(f"#!/bin/sh\nexec {command}\n")

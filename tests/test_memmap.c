@@ -1283,8 +1283,13 @@ int main(void)
 	/* Cases this kernel cannot run are skipped, each said once. */
 	struct CMUnitTest runnable[sizeof(tests) / sizeof(tests[0])];
 	size_t count = 0, skipped = 0;
+	/* GMEMVM_TEST_ONLY=TEXT: only the tests whose name has TEXT (the lab
+	 * runs the stress test alone under the sanitizers and valgrind). */
+	const char *only = getenv("GMEMVM_TEST_ONLY");
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		const struct mode_case *mode_case = tests[i].initial_state;
+		if (only && !strstr(tests[i].name, only))
+			continue;
 		const char *why = mode_case ? case_unsupported(mode_case) : NULL;
 		if (!why && mode_case && native_legacy(mode_case) &&
 		    (strstr(tests[i].name, "completion") || strstr(tests[i].name, "populate")))
