@@ -196,17 +196,16 @@ static int read_in_place_parameter(void)
 }
 
 /*
- * Upstream's conversion call, asked of a throwaway guest_memfd on the VM type
- * with private memory where there is one: a call with flags set fails ENOTTY
- * where the kernel lacks it and EINVAL where it has it (its first check).
- * A second call then sets page 0 private: the attribute mask
+ * Upstream's conversion call, asked of a throwaway guest_memfd of vm_fd (the
+ * VM type with private memory where there is one): a call with flags set
+ * fails ENOTTY where the kernel lacks it and EINVAL where it has it (its
+ * first check). A second call then sets page 0 private: the attribute mask
  * KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES would report, learnt without relying
  * on that capability's number, which is not final upstream.
  */
-static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
+static void probe_set_attributes2(int vm_fd, struct host_probe *probe)
 {
 	unsigned long type = probe->protected_vm_type;
-	int vm_fd = kvm_create_vm(kvm_fd, type);
 	/* A plain guest_memfd: every VM type takes it (a software-protected
 	 * VM refuses INIT_SHARED on 7.3), and the call needs nothing more. */
 	int gmem_fd = vm_fd >= 0 && probe->caps.guest_memfd
@@ -215,7 +214,7 @@ static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
 	if (gmem_fd < 0) {
 		snprintf(probe->attributes2_detail, sizeof(probe->attributes2_detail),
 			 "not probed: no guest_memfd");
-		goto out;
+		return;
 	}
 	struct kvm_memory_attributes2 request = { .size = PROBE_PAGE, .flags = 1 };
 	int status = ioctl(gmem_fd, KVM_SET_MEMORY_ATTRIBUTES2, &request);
@@ -224,7 +223,8 @@ static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
 	if (!probe->set_attributes2) {
 		snprintf(probe->attributes2_detail, sizeof(probe->attributes2_detail),
 			 "a throwaway call answered %s", strerror(error));
-		goto out;
+		close(gmem_fd);
+		return;
 	}
 	struct kvm_memory_attributes2 private = { .size = PROBE_PAGE,
 						  .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE };
@@ -236,9 +236,41 @@ static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
 		 "flags 1 answered %s; PRIVATE on VM type %lu: %s",
 		 strerror(error ? error : EINVAL), type,
 		 status == 0 ? "accepted" : strerror(error));
-out:
-	if (gmem_fd >= 0)
-		close(gmem_fd);
+	close(gmem_fd);
+}
+
+/*
+ * Private memory for use case (a): a throwaway VM of the software-protected
+ * type says which memory attributes and guest_memfd flags it supports; then,
+ * with attributes2, the same VM answers probe_set_attributes2.
+ *
+ * One VM gives the answers two gave: KVM_CHECK_EXTENSION on a VM reports
+ * properties of its type and of the module (kvm_supported_mem_attributes(),
+ * kvm_gmem_get_supported_flags()), which no guest_memfd changes, and it is
+ * asked before the guest_memfd exists; the conversion call then acts on
+ * that guest_memfd alone, which is closed before the VM. Where the type is
+ * missing or its VM cannot be made, the call is asked of a default VM.
+ */
+static void probe_protected_vm(int kvm_fd, struct host_probe *probe, bool attributes2)
+{
+	unsigned long type = GMEMVM_KVM_X86_SW_PROTECTED_VM;
+	int vm_fd = (probe->caps.vm_types & (1ULL << type)) ? kvm_create_vm(kvm_fd, type) : -1;
+	if (vm_fd >= 0) {
+		probe->protected_vm_type = type;
+		uint64_t attributes =
+			(uint64_t)kvm_check_extension(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES);
+		if (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) {
+			probe->private_vm_type = type;
+			probe->private_vm_attributes = attributes;
+			probe->private_vm_gmem_flags = (uint64_t)kvm_check_extension(
+				vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
+		}
+	}
+	if (attributes2) {
+		if (vm_fd < 0)
+			vm_fd = kvm_create_vm(kvm_fd, 0);
+		probe_set_attributes2(vm_fd, probe);
+	}
 	if (vm_fd >= 0)
 		close(vm_fd);
 }
@@ -309,27 +341,6 @@ out:
 		close(vm_fd);
 }
 
-/* Private memory for use case (a): a throwaway VM of the software-protected
- * type says which memory attributes and guest_memfd flags it supports. */
-static void probe_private_vm_type(int kvm_fd, struct host_probe *probe)
-{
-	unsigned long type = GMEMVM_KVM_X86_SW_PROTECTED_VM;
-	if (!(probe->caps.vm_types & (1ULL << type)))
-		return;
-	int vm_fd = kvm_create_vm(kvm_fd, type);
-	if (vm_fd < 0)
-		return;
-	probe->protected_vm_type = type;
-	uint64_t attributes = (uint64_t)kvm_check_extension(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES);
-	if (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) {
-		probe->private_vm_type = type;
-		probe->private_vm_attributes = attributes;
-		probe->private_vm_gmem_flags =
-			(uint64_t)kvm_check_extension(vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
-	}
-	close(vm_fd);
-}
-
 void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid)
 {
 	probe->guest_phys_bits = 36; /* the architectural minimum, if CPUID is silent */
@@ -367,9 +378,7 @@ void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
 	if (needs & PROBE_GMEM_SERVING)
 		probe_gmem_serving(kvm_fd, probe);
 	if (needs & PROBE_PRIVATE_VM_TYPE)
-		probe_private_vm_type(kvm_fd, probe);
-	if (needs & PROBE_SET_ATTRIBUTES2)
-		probe_set_attributes2(kvm_fd, probe);
+		probe_protected_vm(kvm_fd, probe, needs & PROBE_SET_ATTRIBUTES2);
 	if (needs & PROBE_MAP_GPA_RANGE)
 		probe_map_gpa_range(kvm_fd, probe);
 	if (needs & PROBE_GUEST_PHYS_BITS) {

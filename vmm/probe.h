@@ -27,7 +27,7 @@ enum probe_kind {
 	PROBE_GMEM_SERVING = 1U << 0,	 /* a throwaway VM runs one read */
 	PROBE_PRIVATE_VM_TYPE = 1U << 1, /* a throwaway VM of the software-protected type */
 	/* KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd of that VM type: implies
-	 * PROBE_PRIVATE_VM_TYPE, which finds the type. */
+	 * PROBE_PRIVATE_VM_TYPE, and asks the same throwaway VM. */
 	PROBE_SET_ATTRIBUTES2 = 1U << 2,
 	PROBE_MAP_GPA_RANGE = 1U << 3,	 /* a throwaway VM runs the hypercall */
 	PROBE_GUEST_PHYS_BITS = 1U << 4, /* KVM_GET_SUPPORTED_CPUID */
