@@ -53,7 +53,7 @@ static inline int kvm_fixture_probe(struct host_probe *host)
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
-	probe_host(kvm_fd, host);
+	probe_host(kvm_fd, host, PROBE_ALL);
 	close(kvm_fd);
 	return 0;
 }

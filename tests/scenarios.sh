@@ -84,6 +84,22 @@ inconsistent=$(grep -L '"consistent": true' "$work"/*.json || true)
 [ -z "$inconsistent" ] && pass "the checker found state, memslots and views consistent after every run" ||
 	fail "inconsistent runs: $inconsistent"
 
+# A run asks only for the probes its mode and scenario read, and its host
+# table says which it skipped (docs/design.md, "What a run probes").
+if [ -f "$work/shared-basic.json" ]; then
+	grep -q '"gmem_served_from": "not probed"' "$work/shared-basic.json" &&
+		grep -q '"status": "skipped", "detail": "not probed (not needed by mode shared)"' \
+			"$work/shared-basic.json" &&
+		pass "mode shared probes nothing it does not read, and its report says so" ||
+		fail "shared-basic host table: $(grep -o '"host": .*' "$work/shared-basic.json" | head -c 600)"
+fi
+if [ -f "$work/shared-null-uaddr.json" ]; then
+	grep -q '"gmem_served_from": "\(guest_memfd\|userspace_addr\|unknown\)"' \
+		"$work/shared-null-uaddr.json" &&
+		pass "userspace_addr = null: the serving is probed" ||
+		fail "shared-null-uaddr host table: $(grep -o '"gmem_served_from": [^,]*' "$work/shared-null-uaddr.json")"
+fi
+
 # NO_DIRECT_MAP is never modelled: where the kernel lacks it, the run is
 # refused with exit status 3 and the flag's name.
 if grep -q "NO_DIRECT_MAP no" "$work/probe"; then

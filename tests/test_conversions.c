@@ -466,7 +466,7 @@ int main(void)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	probe_host(kvm_fd, &host);
+	probe_host(kvm_fd, &host, PROBE_ALL);
 	uint64_t model_flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
 	backend_available[BACKEND_KERNEL] = kernel_has_in_place_conversion();
 	backend_available[BACKEND_MODEL] =

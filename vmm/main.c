@@ -276,7 +276,7 @@ static int command_probe(int argc, char **argv, const struct timespec *start)
 		return GMEMVM_STATUS_HOST;
 	}
 	struct host_probe probe;
-	probe_host(kvm_fd, &probe);
+	probe_host(kvm_fd, &probe, PROBE_ALL); /* every probe, measured now */
 	close(kvm_fd);
 	if (json) {
 		probe_print_json(stdout, &probe);

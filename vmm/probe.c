@@ -13,9 +13,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "gmem.h"
 #include "gmemvm_abi.h"
 #include "json.h"
+#include "mode.h"
 
 #define PROBE_PAGE	     4096
 #define PROBE_MAX_LINES	     20
@@ -194,18 +196,16 @@ static int read_in_place_parameter(void)
 }
 
 /*
- * Upstream's conversion call, asked of a throwaway guest_memfd on the VM type
- * with private memory where there is one: a call with flags set fails ENOTTY
- * where the kernel lacks it and EINVAL where it has it (its first check).
- * A second call then sets page 0 private: the attribute mask
+ * Upstream's conversion call, asked of a throwaway guest_memfd of vm_fd (the
+ * VM type with private memory where there is one): a call with flags set
+ * fails ENOTTY where the kernel lacks it and EINVAL where it has it (its
+ * first check). A second call then sets page 0 private: the attribute mask
  * KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES would report, learnt without relying
  * on that capability's number, which is not final upstream.
  */
-static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
+static void probe_set_attributes2(int vm_fd, struct host_probe *probe)
 {
-	probe->in_place_parameter = read_in_place_parameter();
 	unsigned long type = probe->protected_vm_type;
-	int vm_fd = kvm_create_vm(kvm_fd, type);
 	/* A plain guest_memfd: every VM type takes it (a software-protected
 	 * VM refuses INIT_SHARED on 7.3), and the call needs nothing more. */
 	int gmem_fd = vm_fd >= 0 && probe->caps.guest_memfd
@@ -214,7 +214,7 @@ static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
 	if (gmem_fd < 0) {
 		snprintf(probe->attributes2_detail, sizeof(probe->attributes2_detail),
 			 "not probed: no guest_memfd");
-		goto out;
+		return;
 	}
 	struct kvm_memory_attributes2 request = { .size = PROBE_PAGE, .flags = 1 };
 	int status = ioctl(gmem_fd, KVM_SET_MEMORY_ATTRIBUTES2, &request);
@@ -223,7 +223,8 @@ static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
 	if (!probe->set_attributes2) {
 		snprintf(probe->attributes2_detail, sizeof(probe->attributes2_detail),
 			 "a throwaway call answered %s", strerror(error));
-		goto out;
+		close(gmem_fd);
+		return;
 	}
 	struct kvm_memory_attributes2 private = { .size = PROBE_PAGE,
 						  .attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE };
@@ -235,9 +236,41 @@ static void probe_set_attributes2(int kvm_fd, struct host_probe *probe)
 		 "flags 1 answered %s; PRIVATE on VM type %lu: %s",
 		 strerror(error ? error : EINVAL), type,
 		 status == 0 ? "accepted" : strerror(error));
-out:
-	if (gmem_fd >= 0)
-		close(gmem_fd);
+	close(gmem_fd);
+}
+
+/*
+ * Private memory for use case (a): a throwaway VM of the software-protected
+ * type says which memory attributes and guest_memfd flags it supports; then,
+ * with attributes2, the same VM answers probe_set_attributes2.
+ *
+ * One VM gives the answers two gave: KVM_CHECK_EXTENSION on a VM reports
+ * properties of its type and of the module (kvm_supported_mem_attributes(),
+ * kvm_gmem_get_supported_flags()), which no guest_memfd changes, and it is
+ * asked before the guest_memfd exists; the conversion call then acts on
+ * that guest_memfd alone, which is closed before the VM. Where the type is
+ * missing or its VM cannot be made, the call is asked of a default VM.
+ */
+static void probe_protected_vm(int kvm_fd, struct host_probe *probe, bool attributes2)
+{
+	unsigned long type = GMEMVM_KVM_X86_SW_PROTECTED_VM;
+	int vm_fd = (probe->caps.vm_types & (1ULL << type)) ? kvm_create_vm(kvm_fd, type) : -1;
+	if (vm_fd >= 0) {
+		probe->protected_vm_type = type;
+		uint64_t attributes =
+			(uint64_t)kvm_check_extension(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES);
+		if (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) {
+			probe->private_vm_type = type;
+			probe->private_vm_attributes = attributes;
+			probe->private_vm_gmem_flags = (uint64_t)kvm_check_extension(
+				vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
+		}
+	}
+	if (attributes2) {
+		if (vm_fd < 0)
+			vm_fd = kvm_create_vm(kvm_fd, 0);
+		probe_set_attributes2(vm_fd, probe);
+	}
 	if (vm_fd >= 0)
 		close(vm_fd);
 }
@@ -308,38 +341,15 @@ out:
 		close(vm_fd);
 }
 
-/* Private memory for use case (a): a throwaway VM of the software-protected
- * type says which memory attributes and guest_memfd flags it supports. */
-static void probe_private_vm_type(int kvm_fd, struct host_probe *probe)
+void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid)
 {
-	unsigned long type = GMEMVM_KVM_X86_SW_PROTECTED_VM;
-	if (!(probe->caps.vm_types & (1ULL << type)))
-		return;
-	int vm_fd = kvm_create_vm(kvm_fd, type);
-	if (vm_fd < 0)
-		return;
-	probe->protected_vm_type = type;
-	uint64_t attributes = (uint64_t)kvm_check_extension(vm_fd, KVM_CAP_MEMORY_ATTRIBUTES);
-	if (attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) {
-		probe->private_vm_type = type;
-		probe->private_vm_attributes = attributes;
-		probe->private_vm_gmem_flags =
-			(uint64_t)kvm_check_extension(vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
-	}
-	close(vm_fd);
-}
-
-static void probe_guest_phys_bits(int kvm_fd, struct host_probe *probe)
-{
-	struct kvm_cpuid2 *cpuid = NULL;
-	kvm_supported_cpuid(kvm_fd, &cpuid); /* NULL on failure */
-	probe->guest_phys_bits = 36;	     /* the architectural minimum, if CPUID is silent */
+	probe->guest_phys_bits = 36; /* the architectural minimum, if CPUID is silent */
 	for (unsigned int i = 0; cpuid && i < cpuid->nent; i++)
 		if (cpuid->entries[i].function == 0x80000008)
 			probe->guest_phys_bits = cpuid->entries[i].eax & 0xff;
-	free(cpuid);
 	unsigned int bit = probe->guest_phys_bits - 2;
 	probe->shared_bit = bit > 46 ? 46 : bit < 39 ? 0 : bit;
+	probe->probed |= PROBE_GUEST_PHYS_BITS;
 }
 
 static bool running_under_qemu_emulator(void)
@@ -356,16 +366,71 @@ static bool running_under_qemu_emulator(void)
 	return strcmp(signature, "TCGTCGTCGTCG") == 0;
 }
 
-void probe_host(int kvm_fd, struct host_probe *probe)
+void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
 {
 	memset(probe, 0, sizeof(*probe));
+	if (needs & PROBE_SET_ATTRIBUTES2)
+		needs |= PROBE_PRIVATE_VM_TYPE; /* the VM type the call is asked on */
+	probe->probed = needs & PROBE_ALL;
 	kvm_read_caps(kvm_fd, &probe->caps);
-	probe_gmem_serving(kvm_fd, probe);
-	probe_private_vm_type(kvm_fd, probe);
-	probe_set_attributes2(kvm_fd, probe);
-	probe_map_gpa_range(kvm_fd, probe);
+	probe->in_place_parameter = read_in_place_parameter();
 	probe->under_emulator = running_under_qemu_emulator();
-	probe_guest_phys_bits(kvm_fd, probe);
+	if (needs & PROBE_GMEM_SERVING)
+		probe_gmem_serving(kvm_fd, probe);
+	if (needs & PROBE_PRIVATE_VM_TYPE)
+		probe_protected_vm(kvm_fd, probe, needs & PROBE_SET_ATTRIBUTES2);
+	if (needs & PROBE_MAP_GPA_RANGE)
+		probe_map_gpa_range(kvm_fd, probe);
+	if (needs & PROBE_GUEST_PHYS_BITS) {
+		struct kvm_cpuid2 *cpuid = NULL;
+		kvm_supported_cpuid(kvm_fd, &cpuid); /* NULL on failure */
+		probe_read_guest_phys_bits(probe, cpuid);
+		free(cpuid);
+	}
+}
+
+/*
+ * Who reads which answer (docs/design.md, "What a run probes"):
+ * - the serving: exits.c, to tell cannot-run where userspace_addr = null,
+ *   and vm.c and report.c, to pick the outcome [expect] wants where it
+ *   gives one per serving;
+ * - the private VM type: vm.c, for the VM type and guest_memfd flags of a
+ *   mode with a native path (NATIVE_VM_ATTRIBUTES takes its attributes,
+ *   NATIVE_IN_PLACE the type itself);
+ * - KVM_SET_MEMORY_ATTRIBUTES2: vm.c, for NATIVE_IN_PLACE;
+ * - the hypercall exit and the physical-address bits (the shared-view
+ *   bit): vm.c, the device tree and the features line, for CoCo modes.
+ * The capabilities, kvm.gmem_in_place_conversion (coco-legacy's features
+ * line) and the emulator check are read on every call.
+ */
+unsigned int probe_needs(const struct scenario *scenario)
+{
+	const struct mode_info *mode = mode_info(scenario->mode);
+	if (!mode)
+		return PROBE_ALL; /* vm.c refuses it; nothing is left out on a guess */
+	unsigned int needs = 0;
+	if (scenario->userspace_addr_null ||
+	    scenario->expect_gmem_served != scenario->expect_uaddr_served)
+		needs |= PROBE_GMEM_SERVING;
+	if (mode->native_path != NATIVE_NONE)
+		needs |= PROBE_PRIVATE_VM_TYPE;
+	if (mode->native_path == NATIVE_IN_PLACE)
+		needs |= PROBE_SET_ATTRIBUTES2;
+	if (mode->coco)
+		needs |= PROBE_MAP_GPA_RANGE | PROBE_GUEST_PHYS_BITS;
+	return needs;
+}
+
+void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario *scenario,
+		    const struct kvm_cpuid2 *cpuid)
+{
+	unsigned int needs = probe_needs(scenario);
+	probe_host(kvm_fd, probe, cpuid ? needs & ~PROBE_GUEST_PHYS_BITS : needs);
+	/* The run holds the table anyway: the bits cost nothing, for any mode. */
+	if (cpuid)
+		probe_read_guest_phys_bits(probe, cpuid);
+	const struct mode_info *mode = mode_info(scenario->mode);
+	probe->not_needed_by = mode ? mode->name : NULL;
 }
 
 const char *probe_serving_name(enum gmem_serving serving)
@@ -383,12 +448,16 @@ const char *probe_serving_name(enum gmem_serving serving)
 struct probe_line {
 	const char *name;
 	bool native;
+	bool skipped; /* its probe did not run: no answer, not an absence */
 	char detail[200];
 };
 
-/* Capabilities are native or absent; the behavioural probe was measured or not. */
+/* Capabilities are native or absent; the behavioural probe was measured or
+ * not; a probe the run did not need was skipped. */
 static const char *line_status(const struct probe_line *line)
 {
+	if (line->skipped)
+		return "skipped";
 	bool measured = strncmp(line->name, "gmem memslot", 12) == 0 ||
 			strncmp(line->name, "guest physical", 14) == 0;
 	if (measured)
@@ -403,10 +472,28 @@ __attribute__((format(printf, 5, 6))) static void add_line(struct probe_line *li
 	struct probe_line *line = &lines[(*count)++];
 	line->name = name;
 	line->native = native;
+	line->skipped = false;
 	va_list args;
 	va_start(args, format);
 	vsnprintf(line->detail, sizeof(line->detail), format, args);
 	va_end(args);
+}
+
+/* The line just added answers probe kind: if that did not run, say so
+ * instead of presenting the zero default as a finding. */
+static void unless_probed(const struct host_probe *probe, struct probe_line *lines, int count,
+			  unsigned int kind, const char *why)
+{
+	struct probe_line *line = &lines[count - 1];
+	if (probe->probed & kind)
+		return;
+	line->skipped = true;
+	line->native = false;
+	if (probe->not_needed_by)
+		snprintf(line->detail, sizeof(line->detail), "not probed (not needed by mode %s%s)",
+			 probe->not_needed_by, why);
+	else
+		snprintf(line->detail, sizeof(line->detail), "not probed");
 }
 
 static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
@@ -442,9 +529,11 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 		 "on the guest_memfd, in-place conversion (notes: CONVERT_SHARED/CONVERT_PRIVATE): "
 		 "%s%s",
 		 probe->attributes2_detail, probe->set_attributes2 ? "" : "; gmemvm models it");
+	unless_probed(probe, lines, n, PROBE_SET_ATTRIBUTES2, "");
 	add_line(lines, &n, "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", probe->gmem_attributes != 0,
 		 "%#" PRIx64 " by behaviour (the capability's number is not final upstream)",
 		 probe->gmem_attributes);
+	unless_probed(probe, lines, n, PROBE_SET_ATTRIBUTES2, "");
 	add_line(lines, &n, "kvm.gmem_in_place_conversion", probe->in_place_parameter == 1, "%s",
 		 probe->in_place_parameter < 0	 ? "no such module parameter"
 		 : probe->in_place_parameter > 0 ? "Y: attributes live on the guest_memfd; the "
@@ -454,6 +543,7 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 		 "KVM_CAP_EXIT_HYPERCALL %#" PRIx64 "; %s; guest conversion requests use %s",
 		 probe->caps.exit_hypercall, probe->map_gpa_range_detail,
 		 probe->map_gpa_range_exits ? "the hypercall" : "the port");
+	unless_probed(probe, lines, n, PROBE_MAP_GPA_RANGE, "");
 	if (probe->private_vm_type)
 		add_line(lines, &n, "private memory (VM type)", true,
 			 "KVM_X86_SW_PROTECTED_VM (%lu): attributes %#" PRIx64
@@ -463,14 +553,19 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	else
 		add_line(lines, &n, "private memory (VM type)", false,
 			 "no VM type with private memory attributes; gmemvm models them");
+	unless_probed(probe, lines, n, PROBE_PRIVATE_VM_TYPE, "");
 	if (probe->under_emulator)
 		add_line(lines, &n, "host CPU", true,
 			 "QEMU's emulator (TCG): the guest exits after each return from user mode");
 	add_line(lines, &n, "guest physical address bits", probe->guest_phys_bits > 0,
 		 "%u; shared-view bit for CoCo modes: %u", probe->guest_phys_bits,
 		 probe->shared_bit);
+	unless_probed(probe, lines, n, PROBE_GUEST_PHYS_BITS, "");
 	add_line(lines, &n, "gmem memslot served from", probe->serving != GMEM_SERVING_UNKNOWN,
 		 "%s (%s)", probe_serving_name(probe->serving), probe->serving_detail);
+	unless_probed(probe, lines, n, PROBE_GMEM_SERVING,
+		      ": the scenario neither binds userspace_addr = null nor expects an "
+		      "outcome per serving");
 	return n;
 }
 
@@ -497,5 +592,7 @@ void probe_print_json(FILE *out, const struct host_probe *probe)
 		fputc('}', out);
 	}
 	fprintf(out, "], \"gmem_served_from\": \"%s\", \"guest_memfd_flags\": %" PRIu64 "}",
-		probe_serving_name(probe->serving), probe->caps.guest_memfd_flags);
+		probe->probed & PROBE_GMEM_SERVING ? probe_serving_name(probe->serving)
+						   : "not probed",
+		probe->caps.guest_memfd_flags);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What this host offers: the KVM capabilities, and one behavioural probe
- * that runs a throwaway VM to learn whether guest accesses to a gmem-bound
- * memslot are served from guest_memfd or from userspace_addr (docs/design.md
- * explains why that decides what userspace_addr = NULL can do). Nothing
- * host-specific is assumed; every decision reads this.
+ * What this host offers: the KVM capabilities, and behavioural probes that
+ * ask throwaway VMs, e.g. whether guest accesses to a gmem-bound memslot are
+ * served from guest_memfd or from userspace_addr (docs/design.md explains why
+ * that decides what userspace_addr = NULL can do). Nothing host-specific is
+ * assumed; every decision reads this. A run asks only for the probes its
+ * mode and scenario use (docs/design.md, "What a run probes"); gmemvm probe
+ * asks for all of them.
  */
 #ifndef GMEMVM_PROBE_H
 #define GMEMVM_PROBE_H
@@ -12,6 +14,25 @@
 #include <stdio.h>
 
 #include "kvm.h"
+
+struct scenario;
+
+/*
+ * The behavioural probes, one bit each: the questions that cost a throwaway
+ * VM or a KVM_GET_SUPPORTED_CPUID. The capabilities (KVM_CHECK_EXTENSION),
+ * kvm.gmem_in_place_conversion and the CPU's hypervisor signature (the CPUID
+ * instruction) are read on every call: a few system calls.
+ */
+enum probe_kind {
+	PROBE_GMEM_SERVING = 1U << 0,	 /* a throwaway VM runs one read */
+	PROBE_PRIVATE_VM_TYPE = 1U << 1, /* a throwaway VM of the software-protected type */
+	/* KVM_SET_MEMORY_ATTRIBUTES2 on a guest_memfd of that VM type: implies
+	 * PROBE_PRIVATE_VM_TYPE, and asks the same throwaway VM. */
+	PROBE_SET_ATTRIBUTES2 = 1U << 2,
+	PROBE_MAP_GPA_RANGE = 1U << 3,	 /* a throwaway VM runs the hypercall */
+	PROBE_GUEST_PHYS_BITS = 1U << 4, /* KVM_GET_SUPPORTED_CPUID */
+	PROBE_ALL = (1U << 5) - 1,
+};
 
 enum gmem_serving {
 	GMEM_SERVING_UNKNOWN,
@@ -54,9 +75,32 @@ struct host_probe {
 	 * access with bit 47 set shuts the vCPU down on this KVM (measured), so
 	 * gmemvm takes the bit below it, and at most 46 (4-level paging). */
 	unsigned int shared_bit;
+	/* The probes that ran (enum probe_kind). The fields of the others hold
+	 * zeroes, which the table prints as "not probed", never as absent. */
+	unsigned int probed;
+	/* What left the others out ("mode shared"), for the table; NULL if unsaid. */
+	const char *not_needed_by;
 };
 
-void probe_host(int kvm_fd, struct host_probe *probe);
+/* Read the capabilities and run the probes in needs (enum probe_kind),
+ * afresh: nothing is remembered from an earlier run. */
+void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs);
+/*
+ * The probes a run of scenario reads (docs/design.md, "What a run probes"):
+ * from its mode's row (the private VM type where the mode has a native path,
+ * KVM_SET_MEMORY_ATTRIBUTES2 where that path is in place, the hypercall and
+ * the physical-address bits for CoCo modes) and from the scenario (the
+ * serving, where its outcome depends on it). PROBE_ALL for an unknown mode.
+ */
+unsigned int probe_needs(const struct scenario *scenario);
+/* The run's probe: probe_host with probe_needs(scenario). cpuid, when not
+ * NULL, is the KVM_GET_SUPPORTED_CPUID table the run fetched for its vCPUs:
+ * the physical-address bits are read from it instead of asking KVM again. */
+void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario *scenario,
+		    const struct kvm_cpuid2 *cpuid);
+/* guest_phys_bits and shared_bit from a KVM_GET_SUPPORTED_CPUID table (NULL:
+ * the architectural minimum, 36); marks PROBE_GUEST_PHYS_BITS probed. */
+void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid);
 const char *probe_serving_name(enum gmem_serving serving);
 /* The capability table, one feature a line: name, native or absent, detail. */
 void probe_print_table(FILE *out, const struct host_probe *probe);

@@ -43,6 +43,7 @@ struct vm {
 	const struct scenario *scenario;
 	int kvm_fd, vm_fd;
 	struct host_probe host;
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID: the probe's and the vCPUs' */
 	struct gmem gmem;
 	struct memmap memory;
 	struct iotrap_registry traps;
@@ -275,7 +276,9 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	vm->kvm_fd = kvm_open(err, ERROR_SIZE);
 	if (vm->kvm_fd < 0)
 		return GMEMVM_STATUS_HOST;
-	probe_host(vm->kvm_fd, &vm->host);
+	/* Fetched first: the probe reads the physical-address bits from it. */
+	int cpuid_status = kvm_supported_cpuid(vm->kvm_fd, &vm->cpuid);
+	probe_host_for(vm->kvm_fd, &vm->host, scenario, vm->cpuid);
 	if (check_host(vm, err) < 0)
 		return GMEMVM_STATUS_HOST;
 
@@ -376,18 +379,15 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	if (set_boot_shareability(vm, err) < 0)
 		return GMEMVM_STATUS_HOST;
 
-	struct kvm_cpuid2 *cpuid;
-	int status = kvm_supported_cpuid(vm->kvm_fd, &cpuid);
-	if (status < 0) {
-		snprintf(err, ERROR_SIZE, "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-status));
+	if (cpuid_status < 0) {
+		snprintf(err, ERROR_SIZE, "KVM_GET_SUPPORTED_CPUID failed: %s",
+			 strerror(-cpuid_status));
 		return GMEMVM_STATUS_HOST;
 	}
 	for (int i = 0; i < scenario->vcpus; i++) {
-		if (vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, cpuid, vm->guest.entry, err,
-				ERROR_SIZE) < 0) {
-			free(cpuid);
+		if (vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpuid, vm->guest.entry, err,
+				ERROR_SIZE) < 0)
 			return GMEMVM_STATUS_HOST;
-		}
 		struct exit_context *context = &vm->vcpus.vcpus[i].exits;
 		context->vcpu = i;
 		context->traps = &vm->traps;
@@ -401,7 +401,8 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 		context->memory = &vm->memory;
 		context->conversions = &vm->conversions;
 	}
-	free(cpuid);
+	free(vm->cpuid); /* now, before the sandbox */
+	vm->cpuid = NULL;
 	return GMEMVM_STATUS_MATCHED;
 }
 
@@ -542,6 +543,7 @@ static void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	free(vm->guest_file);
+	free(vm->cpuid);
 	if (vm->trace)
 		fclose(vm->trace);
 	timeline_destroy(vm->timeline);

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of what a run asks the probe (vmm/probe.c): the probes each
+ * mode and scenario needs, the table's honesty about the ones that did not
+ * run, and the physical-address bits read from a CPUID table. No KVM: the
+ * probe itself is asked of /dev/null, where every ioctl fails and no VM can
+ * exist.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "mode.h"
+#include "probe.h"
+
+#ifndef TESTS_DIR
+#define TESTS_DIR "tests"
+#endif
+
+static struct scenario sc;
+
+/* A scenario of mode that expects one outcome whatever the serving. */
+static const struct scenario *plain(enum vm_mode mode)
+{
+	memset(&sc, 0, sizeof(sc));
+	sc.mode = mode;
+	sc.expect_gmem_served = sc.expect_uaddr_served = OUTCOME_DONE;
+	return &sc;
+}
+
+/* The probes each mode runs, as docs/design.md ("What a run probes") lists them. */
+static void test_needs_per_mode(void **state)
+{
+	(void)state;
+	assert_int_equal(probe_needs(plain(MODE_SHARED)), 0);
+	assert_int_equal(probe_needs(plain(MODE_COCO_LEGACY)),
+			 PROBE_PRIVATE_VM_TYPE | PROBE_MAP_GPA_RANGE | PROBE_GUEST_PHYS_BITS);
+	assert_int_equal(probe_needs(plain(MODE_PKVM)),
+			 PROBE_PRIVATE_VM_TYPE | PROBE_SET_ATTRIBUTES2);
+	assert_int_equal(probe_needs(plain(MODE_COCO_INPLACE)),
+			 PROBE_PRIVATE_VM_TYPE | PROBE_SET_ATTRIBUTES2 | PROBE_MAP_GPA_RANGE |
+				 PROBE_GUEST_PHYS_BITS);
+}
+
+/* The same rule stated against the mode table, so a new row or a changed
+ * property cannot leave its probe out. */
+static void test_needs_follow_the_mode_table(void **state)
+{
+	(void)state;
+	for (int mode = 0; mode_info((enum vm_mode)mode); mode++) {
+		const struct mode_info *row = mode_info((enum vm_mode)mode);
+		unsigned int needs = probe_needs(plain((enum vm_mode)mode));
+		/* vm.c picks the VM type and guest_memfd flags of a native path from it */
+		assert_int_equal(!!(needs & PROBE_PRIVATE_VM_TYPE),
+				 row->native_path != NATIVE_NONE);
+		/* native_in_place reads gmem_attributes */
+		assert_int_equal(!!(needs & PROBE_SET_ATTRIBUTES2),
+				 row->native_path == NATIVE_IN_PLACE);
+		/* the device tree's map-gpa-range and shared bit, the features line */
+		assert_int_equal(!!(needs & PROBE_MAP_GPA_RANGE), row->coco);
+		assert_int_equal(!!(needs & PROBE_GUEST_PHYS_BITS), row->coco);
+		/* the conversion call is asked on the VM type the other probe finds */
+		if (needs & PROBE_SET_ATTRIBUTES2)
+			assert_true(needs & PROBE_PRIVATE_VM_TYPE);
+		assert_int_equal(needs & ~PROBE_ALL, 0);
+	}
+}
+
+/* Outside the table nothing is left out on a guess. */
+static void test_needs_unknown_mode(void **state)
+{
+	(void)state;
+	assert_int_equal(probe_needs(plain((enum vm_mode)99)), PROBE_ALL);
+}
+
+static char tmp_path[256];
+
+/* Load text as a scenario file (removed again); fails the test if it does not load. */
+static const struct scenario *load(const char *text)
+{
+	char err[CONFIG_ERROR_SIZE];
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/gmemvm-probe-XXXXXX.ini");
+	int fd = mkstemps(tmp_path, 4);
+	assert_true(fd >= 0);
+	size_t length = strlen(text);
+	assert_int_equal(write(fd, text, length), (ssize_t)length);
+	close(fd);
+	int rc = config_load(tmp_path, NULL, 0, &sc, err, sizeof(err));
+	unlink(tmp_path);
+	if (rc != 0)
+		fail_msg("%s", err);
+	return &sc;
+}
+
+/* The serving is asked only where the outcome depends on it: userspace_addr
+ * = null (exits.c's cannot-run), or an outcome per serving ([expect]). */
+static void test_needs_serving(void **state)
+{
+	(void)state;
+	assert_int_equal(probe_needs(load("[vm]\nmode = shared\n[expect]\nexit = done\n")), 0);
+	assert_int_equal(probe_needs(load("[vm]\nmode = shared\n[gmem]\nflags = "
+					  "support_shared\nuserspace_addr = null\n"
+					  "[expect]\nexit = done\n")),
+			 PROBE_GMEM_SERVING);
+	assert_int_equal(probe_needs(load("[vm]\nmode = shared\n[expect]\n"
+					  "exit.gmem-served = done\n"
+					  "exit.uaddr-served = cannot-run\n")),
+			 PROBE_GMEM_SERVING);
+	/* the same outcome given twice depends on nothing */
+	assert_int_equal(probe_needs(load("[vm]\nmode = shared\n[expect]\n"
+					  "exit.gmem-served = done\n"
+					  "exit.uaddr-served = done\n")),
+			 0);
+	assert_int_equal(probe_needs(load("[vm]\nmode = coco-legacy\n[expect]\n"
+					  "exit.gmem-served = done\nexit.uaddr-served = "
+					  "cannot-run\n")),
+			 PROBE_GMEM_SERVING | PROBE_PRIVATE_VM_TYPE | PROBE_MAP_GPA_RANGE |
+				 PROBE_GUEST_PHYS_BITS);
+}
+
+/* The start-up benchmark's scenario (README, "Performance") runs no throwaway VM. */
+static void test_startup_benchmark_needs_nothing(void **state)
+{
+	(void)state;
+	char err[CONFIG_ERROR_SIZE];
+	const char *path = TESTS_DIR "/../bench/shared-startup.ini";
+	if (config_load(path, NULL, 0, &sc, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(probe_needs(&sc), 0);
+}
+
+/* probe_host on a file that is not /dev/kvm: every ioctl fails, so no VM is
+ * made, and what was asked for is what the table calls probed. */
+static void test_probe_host_records_what_ran(void **state)
+{
+	(void)state;
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct host_probe probe;
+	probe_host(fd, &probe, 0);
+	assert_int_equal(probe.probed, 0);
+	assert_string_equal(probe.serving_detail, "");
+	assert_string_equal(probe.attributes2_detail, "");
+	assert_string_equal(probe.map_gpa_range_detail, "");
+	assert_int_equal(probe.guest_phys_bits, 0);
+	/* the conversion call implies the VM type it is asked on */
+	probe_host(fd, &probe, PROBE_SET_ATTRIBUTES2);
+	assert_int_equal(probe.probed, PROBE_SET_ATTRIBUTES2 | PROBE_PRIVATE_VM_TYPE);
+	assert_string_equal(probe.attributes2_detail, "not probed: no guest_memfd");
+	probe_host(fd, &probe, PROBE_ALL);
+	assert_int_equal(probe.probed, PROBE_ALL);
+	assert_int_equal(probe.guest_phys_bits, 36); /* no CPUID from /dev/null */
+	assert_null(probe.not_needed_by);
+	/* the run's form names the mode for the table */
+	probe_host_for(fd, &probe, plain(MODE_SHARED), NULL);
+	assert_int_equal(probe.probed, 0);
+	assert_string_equal(probe.not_needed_by, "shared");
+	close(fd);
+}
+
+static char *printed(const struct host_probe *probe, bool json)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+	assert_non_null(out);
+	if (json)
+		probe_print_json(out, probe);
+	else
+		probe_print_table(out, probe);
+	fclose(out);
+	return text;
+}
+
+/* The table line that starts with name: "name  status  detail". */
+static void assert_line(const char *table, const char *name, const char *status, const char *detail)
+{
+	char start[96];
+	snprintf(start, sizeof(start), "\n%s ", name);
+	const char *line = strstr(table, start);
+	if (!line)
+		fail_msg("no line '%s' in:\n%s", name, table);
+	line++;
+	size_t length = strcspn(line, "\n");
+	char copy[512];
+	snprintf(copy, sizeof(copy), "%.*s", (int)length, line);
+	char *rest = copy + strlen(name);
+	rest += strspn(rest, " ");
+	if (strncmp(rest, status, strlen(status)) != 0 || rest[strlen(status)] != ' ')
+		fail_msg("line '%s' has not status %s: %s", name, status, copy);
+	if (!strstr(rest, detail))
+		fail_msg("line '%s' lacks '%s': %s", name, detail, copy);
+}
+
+/* A probe that did not run says so, and why; it is never "absent". */
+static void test_skipped_probes_say_so(void **state)
+{
+	(void)state;
+	struct host_probe probe = { .probed = PROBE_PRIVATE_VM_TYPE,
+				    .not_needed_by = "coco-legacy",
+				    .in_place_parameter = -1 };
+	char *table = printed(&probe, false);
+	const char *why = "not probed (not needed by mode coco-legacy)";
+	assert_line(table, "KVM_SET_MEMORY_ATTRIBUTES2", "skipped", why);
+	assert_line(table, "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", "skipped", why);
+	assert_line(table, "KVM_HC_MAP_GPA_RANGE exit", "skipped", why);
+	assert_line(table, "guest physical address bits", "skipped", why);
+	assert_line(table, "gmem memslot served from", "skipped",
+		    "not probed (not needed by mode coco-legacy: the scenario neither binds "
+		    "userspace_addr = null");
+	/* the one that ran answers */
+	assert_line(table, "private memory (VM type)", "absent",
+		    "no VM type with private memory attributes");
+	/* read on every call, never skipped */
+	assert_line(table, "kvm.gmem_in_place_conversion", "absent", "no such module parameter");
+	free(table);
+
+	char *json = printed(&probe, true);
+	assert_non_null(strstr(json, "\"gmem_served_from\": \"not probed\""));
+	assert_non_null(strstr(json, "{\"name\": \"KVM_HC_MAP_GPA_RANGE exit\", \"status\": "
+				     "\"skipped\", \"detail\": \"not probed (not needed by "
+				     "mode coco-legacy)\"}"));
+	free(json);
+}
+
+/* Everything probed: no line is skipped, and the serving is named. */
+static void test_full_probe_skips_nothing(void **state)
+{
+	(void)state;
+	struct host_probe probe = { .probed = PROBE_ALL,
+				    .serving = GMEM_SERVING_GUEST_MEMFD,
+				    .map_gpa_range_exits = true,
+				    .guest_phys_bits = 48,
+				    .shared_bit = 46 };
+	char *table = printed(&probe, false);
+	assert_null(strstr(table, "skipped"));
+	assert_null(strstr(table, "not probed (not needed"));
+	assert_line(table, "gmem memslot served from", "probed", "guest_memfd");
+	assert_line(table, "guest physical address bits", "probed", "48; shared-view bit");
+	free(table);
+	char *json = printed(&probe, true);
+	assert_non_null(strstr(json, "\"gmem_served_from\": \"guest_memfd\""));
+	free(json);
+}
+
+static struct kvm_cpuid2 *cpuid_with_phys_bits(unsigned int bits)
+{
+	struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + 3 * sizeof(cpuid->entries[0]));
+	assert_non_null(cpuid);
+	cpuid->nent = 3;
+	cpuid->entries[0].function = 0;
+	cpuid->entries[1].function = 0x80000008;
+	cpuid->entries[1].eax = 0x3000 | bits; /* virtual-address bits above */
+	cpuid->entries[2].function = 0x80000001;
+	return cpuid;
+}
+
+/* The shared-view bit: two below the width, at most 46, none below 39. */
+static void test_guest_phys_bits(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned int bits, shared_bit;
+	} cases[] = { { 52, 46 }, { 48, 46 }, { 46, 44 }, { 41, 39 }, { 40, 0 }, { 36, 0 } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kvm_cpuid2 *cpuid = cpuid_with_phys_bits(cases[i].bits);
+		struct host_probe probe = { 0 };
+		probe_read_guest_phys_bits(&probe, cpuid);
+		assert_int_equal(probe.guest_phys_bits, cases[i].bits);
+		assert_int_equal(probe.shared_bit, cases[i].shared_bit);
+		assert_int_equal(probe.probed, PROBE_GUEST_PHYS_BITS);
+		free(cpuid);
+	}
+	struct host_probe probe = { 0 };
+	probe_read_guest_phys_bits(&probe, NULL);
+	assert_int_equal(probe.guest_phys_bits, 36);
+	assert_int_equal(probe.shared_bit, 0);
+}
+
+/* The run reads the bits from its own table, for every mode: no second
+ * KVM_GET_SUPPORTED_CPUID, and nothing skipped that came for free. */
+static void test_run_reads_bits_from_its_table(void **state)
+{
+	(void)state;
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct kvm_cpuid2 *cpuid = cpuid_with_phys_bits(48);
+	for (int mode = 0; mode_info((enum vm_mode)mode); mode++) {
+		struct host_probe probe;
+		probe_host_for(fd, &probe, plain((enum vm_mode)mode), cpuid);
+		assert_int_equal(probe.guest_phys_bits, 48);
+		assert_int_equal(probe.probed,
+				 probe_needs(plain((enum vm_mode)mode)) | PROBE_GUEST_PHYS_BITS);
+	}
+	free(cpuid);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_needs_per_mode),
+		cmocka_unit_test(test_needs_follow_the_mode_table),
+		cmocka_unit_test(test_needs_unknown_mode),
+		cmocka_unit_test(test_needs_serving),
+		cmocka_unit_test(test_startup_benchmark_needs_nothing),
+		cmocka_unit_test(test_probe_host_records_what_ran),
+		cmocka_unit_test(test_skipped_probes_say_so),
+		cmocka_unit_test(test_full_probe_skips_nothing),
+		cmocka_unit_test(test_guest_phys_bits),
+		cmocka_unit_test(test_run_reads_bits_from_its_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
