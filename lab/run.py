@@ -78,10 +78,11 @@ def concurrency_checks(repo, build, root):
             copy_into(root, binary)
             for library in shared_libraries(binary):
                 copy_into(root, library)
-        storms = " && ".join(f"{gmemvm} run --quiet {os.path.join(repo, 'configs', name)}"
-                             for name in STORMS)
+        storms = " ".join(os.path.join(repo, "configs", name) for name in STORMS)
         commands["asan-stress"] = f"env {options} {stress} {test}"
-        commands["asan-storms"] = f"env {run_options} sh -c '{storms}'"
+        copy_into(root, os.path.join(repo, "lab", "storms.sh"))
+        commands["asan-storms"] = (f"env {run_options} /bin/sh "
+                                   f"{os.path.join(repo, 'lab', 'storms.sh')} {gmemvm} {storms}")
     else:
         print("lab: no build-asan/: the stress test runs without the sanitizers "
               "(scripts/test builds it)", flush=True)
