@@ -17,7 +17,9 @@
 
 #include <stdbool.h>
 
-#define GMEMVM_ERROR_MESSAGE_SIZE 512
+/* Room for the longest sentence a set-up step writes: the scenario loader's
+ * "FILE: [section] key: what is wrong" lines are up to 1024 bytes. */
+#define GMEMVM_ERROR_MESSAGE_SIZE 1024
 
 struct gmemvm_error {
 	int code;	  /* the negative errno returned with it; 0: nothing failed */
