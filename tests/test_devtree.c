@@ -29,7 +29,7 @@
 
 static struct scenario sc;
 static uint8_t blob[GMEMVM_FDT_MAX_SIZE];
-static char err[CONFIG_ERROR_SIZE];
+static char err[GMEMVM_ERROR_MESSAGE_SIZE];
 
 static const struct step sample_steps[] = {
 	{ .op = GMEMVM_STEP_WRITE, .addr = 0x200000, .size = 0x1000, .pattern = 0x11, .vcpu = 0 },
