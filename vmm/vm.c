@@ -117,14 +117,14 @@ static const char *guest_path(const struct scenario *scenario)
 static enum gmemvm_status prepare_guest(struct vm *vm, struct gmemvm_error *error)
 {
 	const char *path = guest_path(vm->scenario);
-	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, error->message,
-			  sizeof(error->message)) < 0)
+	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, error) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
-	char why[512];
 	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA, GMEMVM_SHARED_AREA_GPA,
-		      &vm->guest, why, sizeof(why)) < 0) {
+		      &vm->guest, error) < 0) {
 		/* The reason first, so a long path cannot push it out. */
-		gmemvm_refuse(error, -EINVAL, "%s (guest %.400s)", why, path);
+		char why[sizeof(error->message)];
+		snprintf(why, sizeof(why), "%s", error->message);
+		gmemvm_error_message(error, "%s (guest %.400s)", why, path);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	return GMEMVM_STATUS_MATCHED;
