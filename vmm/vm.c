@@ -311,7 +311,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 		.devices = &vm->traps,
 	};
 	if (devtree_build_for_host(vm->devtree, sizeof(vm->devtree), scenario, &guest_needs,
-				   error->message, sizeof(error->message)) < 0)
+				   error) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
 
 	/* Use case (a) runs on a VM type with VM-wide private memory attributes
