@@ -112,7 +112,6 @@ static int setup_mode(void **state)
 	const struct mode_case *mode_case = *state;
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct gmemvm_error error = { 0 };
-	char err[ERR_SIZE] = "";
 	if (!f)
 		return -1;
 	f->mode_case = mode_case;
@@ -140,8 +139,8 @@ static int setup_mode(void **state)
 	if (gmem_create(&f->gmem, f->vm_fd, RAM_SIZE, mode_case->support_shared,
 			mode_case->init_private,
 			native ? host.private_vm_gmem_flags : f->caps.guest_memfd_flags, !native,
-			err, sizeof(err)) < 0) {
-		fprintf(stderr, "gmem_create: %s\n", err);
+			&error) < 0) {
+		fprintf(stderr, "gmem_create: %s\n", error.message);
 		return -1;
 	}
 	int status = memmap_setup(&f->map, &f->scenario, &f->gmem, f->vm_fd, SHARED_BIT, native,
@@ -945,7 +944,7 @@ static void shared_setup_run(struct shared_setup *setup, int stage, bool null, b
 	scenario.userspace_addr_anonymous = anonymous;
 	memmap_init(&setup->map);
 	assert_int_equal(gmem_create(&setup->gmem, setup->vm_fd, RAM_SIZE, true, false,
-				     caps.guest_memfd_flags, true, setup->err, sizeof(setup->err)),
+				     caps.guest_memfd_flags, true, &setup->error),
 			 0);
 	setup->status = memmap_setup(&setup->map, &scenario, &setup->gmem, setup->vm_fd, SHARED_BIT,
 				     false, (uint32_t)caps.nr_memslots, &setup->error);

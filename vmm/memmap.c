@@ -359,13 +359,11 @@ static int setup_shared(struct memmap *map, const struct scenario *scenario,
 	}
 	/* The notes' stage-1 binding rule: userspace_addr must map the same folio.
 	 * Its refusal is the scenario's outcome, not a failure of gmemvm's. */
-	if (userspace && gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace,
-						   map->ram_size, "/proc/self/maps", error->message,
-						   sizeof(error->message)) < 0) {
-		error->code = -EINVAL;
-		error->step = NULL;
-		error->refused = true;
-		return -EINVAL;
+	if (userspace) {
+		int status = gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace,
+						       map->ram_size, "/proc/self/maps", error);
+		if (status < 0)
+			return status;
 	}
 	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), error);
 }
@@ -631,9 +629,9 @@ int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take)
  * (gmem_map), and so are the contents every view reaches. */
 static int in_place_setup(struct memmap *map, struct gmemvm_error *error)
 {
-	int status = gmem_map(map->gmem, error->message, sizeof(error->message));
+	int status = gmem_map(map->gmem, error);
 	if (status < 0)
-		return gmemvm_fail(error, status, "mmap of guest_memfd");
+		return status;
 	map->host_view = map->gmem->host_view;
 	map->shared_contents = map->private_contents = map->gmem->content_view;
 	return 0;

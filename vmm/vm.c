@@ -359,7 +359,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	uint64_t extra_flags = scenario->no_direct_map ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0;
 	if (gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size,
 				   scenario->support_shared, scenario->init_private, extra_flags,
-				   supported, model, error->message, sizeof(error->message)) < 0)
+				   supported, model, error) < 0)
 		return GMEMVM_STATUS_HOST;
 	if (memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit, native_private,
 			 (uint32_t)vm->host.caps.nr_memslots, error) < 0) {
