@@ -42,7 +42,6 @@ static const char *const backend_names[BACKEND_COUNT] = { "kernel", "model" };
 static int kvm_fd = -1;
 static struct host_probe host;
 static bool backend_available[BACKEND_COUNT];
-static char err[512];
 
 /* One guest_memfd of NR_PAGES pages on a VM of the backend's kind, mapped. */
 struct fixture {
@@ -463,9 +462,10 @@ int main(void)
 {
 	if (kvm_fixture_missing())
 		return 77;
-	kvm_fd = kvm_open(err, sizeof(err));
+	struct gmemvm_error error;
+	kvm_fd = kvm_open(&error);
 	if (kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "%s\n", error.message);
 		return 1;
 	}
 	probe_host(kvm_fd, &host);

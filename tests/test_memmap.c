@@ -921,7 +921,7 @@ struct shared_setup {
 static void shared_setup_run(struct shared_setup *setup, int stage, bool null, bool anonymous)
 {
 	memset(setup, 0, sizeof(*setup));
-	setup->kvm_fd = kvm_open(setup->err, sizeof(setup->err));
+	setup->kvm_fd = kvm_open(&setup->error);
 	assert_true(setup->kvm_fd >= 0);
 	struct kvm_caps caps;
 	kvm_read_caps(setup->kvm_fd, &caps);

@@ -269,10 +269,10 @@ static int command_probe(int argc, char **argv, const struct timespec *start)
 	}
 	if (optind < argc)
 		return usage_error("probe", "unexpected argument '%s'", argv[optind]);
-	char err[256];
-	int kvm_fd = kvm_open(err, sizeof(err));
+	struct gmemvm_error error;
+	int kvm_fd = kvm_open(&error);
 	if (kvm_fd < 0) {
-		fprintf(stderr, "gmemvm: %s\n", err);
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		return GMEMVM_STATUS_HOST;
 	}
 	struct host_probe probe;

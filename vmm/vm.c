@@ -269,7 +269,7 @@ static int set_boot_shareability(struct vm *vm, struct gmemvm_error *error)
 static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *error)
 {
 	const struct scenario *scenario = vm->scenario;
-	vm->kvm_fd = kvm_open(error->message, sizeof(error->message));
+	vm->kvm_fd = kvm_open(error);
 	if (vm->kvm_fd < 0)
 		return GMEMVM_STATUS_HOST;
 	probe_host(vm->kvm_fd, &vm->host);
