@@ -43,7 +43,6 @@
 #define TEST_GPA     0x200000ULL /* GMEMVM_DATA_GPA: where scenario steps work */
 #define TEST_PAGES   4
 #define TEST_SIZE    (TEST_PAGES * PAGE)
-#define ERR_SIZE     512
 
 /* One row of docs/design.md's table, with the guest_memfd flags a run would use. */
 struct mode_case {
@@ -174,9 +173,9 @@ static int teardown_mode(void **state)
 
 static void assert_consistent(struct fixture *f)
 {
-	char err[ERR_SIZE] = "";
-	if (memmap_check(&f->map, err, sizeof(err)) != 0)
-		fail_msg("memmap_check (%s): %s", config_mode_name(f->map.mode), err);
+	struct gmemvm_error verdict = { 0 };
+	if (memmap_check(&f->map, &verdict) != 0)
+		fail_msg("memmap_check (%s): %s", config_mode_name(f->map.mode), verdict.message);
 }
 
 /* Convert and require that it happened (or, with expect_converted false, that
@@ -550,10 +549,13 @@ static void break_page(uint8_t *address)
 
 static void expect_check_names(struct fixture *f, const char *view_name)
 {
-	char err[ERR_SIZE] = "";
-	assert_int_equal(memmap_check(&f->map, err, sizeof(err)), -1);
-	if (!strstr(err, view_name))
-		fail_msg("memmap_check's error does not name %s: %s", view_name, err);
+	struct gmemvm_error verdict = { 0 };
+	/* A verdict, not a failed call: -EUCLEAN and no step. */
+	assert_int_equal(memmap_check(&f->map, &verdict), -EUCLEAN);
+	assert_false(verdict.refused);
+	assert_string_equal(gmemvm_error_step(&verdict), "");
+	if (!strstr(verdict.message, view_name))
+		fail_msg("memmap_check's error does not name %s: %s", view_name, verdict.message);
 }
 
 static void test_check_broken_private_view(void **state)
@@ -913,8 +915,7 @@ struct shared_setup {
 	int kvm_fd, vm_fd;
 	struct gmem gmem;
 	struct memmap map;
-	char err[ERR_SIZE];
-	struct gmemvm_error error; /* memmap_setup's */
+	struct gmemvm_error error; /* kvm_open's, gmem_create's, memmap_setup's */
 	int status;		   /* what memmap_setup returned */
 };
 
@@ -983,8 +984,9 @@ static void test_setup_null_userspace_addr(void **state)
 	assert_int_equal(setup.map.views[0].slots[0].userspace_addr, 0);
 	/* The host still has its view. */
 	assert_int_equal(memmap_write(&setup.map, TEST_GPA, "null", 4), 0);
-	if (memmap_check(&setup.map, setup.err, sizeof(setup.err)) != 0)
-		fail_msg("memmap_check: %s", setup.err);
+	struct gmemvm_error verdict = { 0 };
+	if (memmap_check(&setup.map, &verdict) != 0)
+		fail_msg("memmap_check: %s", verdict.message);
 	shared_setup_release(&setup);
 }
 

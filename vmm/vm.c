@@ -708,8 +708,12 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 				  : scenario->expect_uaddr_served;
 	if (!vm->refused) {
 		checks_run(&vm->memory, vm->scenario, &report);
-		if (memmap_check(&vm->memory, report.consistency, sizeof(report.consistency)) < 0)
+		struct gmemvm_error verdict = { 0 };
+		if (memmap_check(&vm->memory, &verdict) < 0) {
 			report.inconsistent = true;
+			snprintf(report.consistency, sizeof(report.consistency), "%.*s",
+				 (int)sizeof(report.consistency) - 1, verdict.message);
+		}
 	}
 	report.conversions = conversion_read_stats(&vm->conversions);
 	report.conversions.eagain = vm->gmem.stats.eagain;
