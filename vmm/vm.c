@@ -644,8 +644,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	/* Opened now: once the sandbox is in place the main thread cannot open files. */
 	struct report_file report_file = { 0 };
 	if (options->report_path &&
-	    report_file_open(&report_file, options->report_path, scenario->path, error.message,
-			     sizeof(error.message)) < 0) {
+	    report_file_open(&report_file, options->report_path, scenario->path, &error) < 0) {
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		vm_destroy(vm);
 		return GMEMVM_STATUS_BAD_INPUT;
@@ -751,8 +750,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	if (output_failed)
 		fprintf(stderr, "gmemvm: cannot write to standard output: %s\n",
 			strerror(errno ? errno : EIO));
-	if (report_file.file && report_file_commit(&report_file, &report, &vm->host, error.message,
-						   sizeof(error.message)) < 0) {
+	if (report_file.file && report_file_commit(&report_file, &report, &vm->host, &error) < 0) {
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		output_failed = true;
 	}
