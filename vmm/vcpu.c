@@ -221,11 +221,12 @@ static void *vcpu_thread(void *argument)
 	struct vcpu_set *set = vcpu->set;
 	struct exit_context *context = &vcpu->exits;
 
-	char err[256];
-	if (set->sandbox && sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->native_conversion,
-					  err, sizeof(err)) < 0) {
+	struct gmemvm_error error = { 0 };
+	if (set->sandbox &&
+	    sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->native_conversion, &error) < 0) {
 		context->outcome = OUTCOME_VMM_ERROR;
-		snprintf(context->message, sizeof(context->message), "%s", err);
+		snprintf(context->message, sizeof(context->message), "%.*s",
+			 (int)sizeof(context->message) - 1, error.message);
 		vcpu_set_stop(set);
 		goto out;
 	}

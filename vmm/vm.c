@@ -672,8 +672,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	    vcpu_set_start(&vm->vcpus, error.message, sizeof(error.message)) < 0)
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 	pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
-	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, error.message,
-					      sizeof(error.message)) < 0) {
+	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, &error) < 0) {
 		/* Without its filter the main thread must not go on: stop the guest. */
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		vcpu_set_stop(&vm->vcpus);
