@@ -315,11 +315,11 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 			overrides[nr_overrides++] = optarg;
 			break;
 		case 't': {
-			char why[160];
+			struct gmemvm_error why;
 			run.trace = true;
-			if (optarg && trace_parse_categories(optarg, &run.trace_categories, why,
-							     sizeof(why)) < 0)
-				return usage_error("run", "%s", why);
+			if (optarg &&
+			    trace_parse_categories(optarg, &run.trace_categories, &why) < 0)
+				return usage_error("run", "%s", why.message);
 			break;
 		}
 		case 'q':
