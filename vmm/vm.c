@@ -385,8 +385,9 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 		return GMEMVM_STATUS_HOST;
 	}
 	for (int i = 0; i < scenario->vcpus; i++) {
-		if (vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, cpuid, vm->guest.entry,
-				error->message, sizeof(error->message)) < 0) {
+		status = vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, cpuid, vm->guest.entry,
+				     error);
+		if (status < 0) {
 			free(cpuid);
 			return GMEMVM_STATUS_HOST;
 		}
@@ -668,8 +669,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	sigset_t stop_signals, previous_mask;
 	stop_signal_set(&stop_signals);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
-	if (!vm->refused && !stop_requested &&
-	    vcpu_set_start(&vm->vcpus, error.message, sizeof(error.message)) < 0)
+	if (!vm->refused && !stop_requested && vcpu_set_start(&vm->vcpus, &error) < 0)
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 	pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
 	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, &error) < 0) {
