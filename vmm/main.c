@@ -241,12 +241,12 @@ static int parse_help_only(const char *command, int argc, char **argv)
 }
 
 /* The loader's error without the "FILE: " it starts with. */
-static const char *load_error(const char *path, const char *err)
+static const char *load_error(const char *path, const char *message)
 {
 	size_t length = strlen(path);
-	if (strncmp(err, path, length) == 0 && strncmp(err + length, ": ", 2) == 0)
-		return err + length + 2;
-	return err;
+	if (strncmp(message, path, length) == 0 && strncmp(message + length, ": ", 2) == 0)
+		return message + length + 2;
+	return message;
 }
 
 static int command_probe(int argc, char **argv, const struct timespec *start)
