@@ -293,6 +293,52 @@ static void test_io_device_stop(void **state)
 	assert_string_equal(f->context.message, "device gave up");
 }
 
+/* --trace: the hypercall device says its port's accesses are requests
+ * (IOTRAP_TRACE_REQUESTS), so their raw line goes with --trace=hypercalls;
+ * every other access, inside that port's 4 bytes too, with the exits. */
+static void test_io_trace_routing(void **state)
+{
+	struct fixture *f = *state;
+	char *exits_text = NULL, *requests_text = NULL;
+	size_t exits_size = 0, requests_size = 0;
+	FILE *exits = open_memstream(&exits_text, &exits_size);
+	FILE *requests = open_memstream(&requests_text, &requests_size);
+
+	assert_non_null(exits);
+	assert_non_null(requests);
+	f->context.trace = exits;
+	f->context.trace_hypercalls = requests;
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, 4, 1);
+	memcpy(io_data(f->run), "\x03\x00\x00\x00", 4);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_IN, GMEMVM_PORT_HYPERCALL, 1, 1);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL + 2, 2, 1);
+	memcpy(io_data(f->run), "\x01\x02", 2);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_OUT, TEST_PORT, 1, 1);
+	memcpy(io_data(f->run), "\x2a", 1);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_IN, 0x80, 1, 1);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_mmio(f->run, TEST_MMIO_BASE, 4, true);
+	memcpy(f->run->mmio.data, "\x44\x33\x22\x11", 4);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	f->context.trace = f->context.trace_hypercalls = NULL;
+	fclose(exits);
+	fclose(requests);
+
+	assert_string_equal(requests_text, "[vcpu 0] io write 0x500 size 4 data 0x3 (hypercall)\n"
+					   "[vcpu 0] io read 0x500 size 1 data 0xff (hypercall)\n");
+	assert_string_equal(exits_text,
+			    "[vcpu 0] io write 0x502 size 2 data 0x201 (hypercall)\n"
+			    "[vcpu 0] io write 0x600 size 1 data 0x2a (test port)\n"
+			    "[vcpu 0] io read 0x80 size 1 data 0xff (no device)\n"
+			    "[vcpu 0] mmio write 0xd0000000 size 4 data 0x11223344 (test mmio)\n");
+	free(exits_text);
+	free(requests_text);
+}
+
 /* ---- MMIO -------------------------------------------------------------- */
 
 static void test_mmio_read_registered(void **state)
@@ -926,6 +972,7 @@ int main(void)
 		TEST(test_io_unregistered_port),
 		TEST(test_io_hypercall_port_counted),
 		TEST(test_io_device_stop),
+		TEST(test_io_trace_routing),
 		TEST(test_mmio_read_registered),
 		TEST(test_mmio_write_registered),
 		TEST(test_mmio_unknown_above_ram),

@@ -11,6 +11,13 @@ void iotrap_init(struct iotrap_registry *registry)
 int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
 		    uint64_t size, const char *name, iotrap_handler handler, void *device)
 {
+	return iotrap_register_flags(registry, space, base, size, name, handler, device, 0);
+}
+
+int iotrap_register_flags(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
+			  uint64_t size, const char *name, iotrap_handler handler, void *device,
+			  unsigned int flags)
+{
 	struct iotrap_range *ranges = registry->ranges[space];
 	int count = registry->count[space];
 	if (size == 0 || base + size < base || count == IOTRAP_MAX_RANGES)
@@ -23,7 +30,7 @@ int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, u
 	if (at < count && base + size > ranges[at].base)
 		return -1;
 	memmove(&ranges[at + 1], &ranges[at], (size_t)(count - at) * sizeof(*ranges));
-	ranges[at] = (struct iotrap_range){ base, size, name, handler, device };
+	ranges[at] = (struct iotrap_range){ base, size, name, handler, device, flags };
 	registry->count[space] = count + 1;
 	return 0;
 }
