@@ -65,11 +65,13 @@ static int build_with_devices(void)
 	hypercall_init(&hypercalls, NULL, NULL);
 	testdev_init(&testdev);
 	struct devtree_host host = { .devices = &traps };
-	int status = console_register(&console, &traps) < 0 ||
-				     hypercall_register(&hypercalls, &traps) < 0 ||
-				     testdev_register(&testdev, &traps) < 0
-			     ? -1
-			     : devtree_build_for_host(blob, sizeof(blob), &sc, &host, &error);
+	int status = console_register(&console, &traps);
+	if (status == 0)
+		status = hypercall_register(&hypercalls, &traps);
+	if (status == 0)
+		status = testdev_register(&testdev, &traps);
+	if (status == 0)
+		status = devtree_build_for_host(blob, sizeof(blob), &sc, &host, &error);
 	testdev_destroy(&testdev);
 	hypercall_destroy(&hypercalls);
 	console_destroy(&console);

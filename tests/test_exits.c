@@ -5,6 +5,7 @@
  * every exit is a struct kvm_run fabricated in a zeroed buffer, the way
  * KVM_RUN would leave it, and dispatched with exit_dispatch().
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -716,13 +717,17 @@ static void test_iotrap_overlap_and_adjacent(void **state)
 		iotrap_register(&registry, IOTRAP_PIO, 0x100, 0x10, "a", ignore_access, NULL), 0);
 	/* Overlapping the start, the end, inside and around: all refused. */
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0xf8, 0x10, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0xf8, 0x10, "x", ignore_access, NULL),
+		-EBUSY);
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0x10f, 0x4, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0x10f, 0x4, "x", ignore_access, NULL),
+		-EBUSY);
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0x104, 0x1, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0x104, 0x1, "x", ignore_access, NULL),
+		-EBUSY);
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0x0, 0x1000, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0x0, 0x1000, "x", ignore_access, NULL),
+		-EBUSY);
 	/* Touching either end is fine. */
 	assert_int_equal(
 		iotrap_register(&registry, IOTRAP_PIO, 0x110, 0x8, "after", ignore_access, NULL),
@@ -764,10 +769,10 @@ static void test_iotrap_refusals(void **state)
 	iotrap_init(&registry);
 	assert_int_equal(
 		iotrap_register(&registry, IOTRAP_MMIO, 0x1000, 0, "empty", ignore_access, NULL),
-		-1);
+		-EINVAL);
 	assert_int_equal(iotrap_register(&registry, IOTRAP_MMIO, UINT64_MAX - 0xf, 0x20, "wraps",
 					 ignore_access, NULL),
-			 -1);
+			 -EINVAL);
 	assert_int_equal(registry.count[IOTRAP_MMIO], 0);
 
 	for (int i = 0; i < IOTRAP_MAX_RANGES; i++)
@@ -776,7 +781,7 @@ static void test_iotrap_refusals(void **state)
 				 0);
 	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x1000, 0x10, "one too many",
 					 ignore_access, NULL),
-			 -1);
+			 -ENOSPC);
 	assert_int_equal(registry.count[IOTRAP_PIO], IOTRAP_MAX_RANGES);
 	/* Sorted despite being full: every range is still found. */
 	for (int i = 0; i < IOTRAP_MAX_RANGES; i++)
