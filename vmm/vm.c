@@ -524,16 +524,11 @@ static int write_timeline(struct vm *vm, FILE *file, const char *path, struct gm
 		 vm->scenario->stage);
 	errno = 0;
 	int status = timeline_write_svg(vm->timeline, file, vm->scenario->name, mode);
-	int saved = errno;
-	if (fclose(file) != 0 && status == 0) {
-		status = -1;
-		saved = errno;
-	}
-	if (status < 0) {
-		saved = saved ? saved : EIO;
-		return gmemvm_failf(error, -saved, "writing the timeline",
-				    "cannot write timeline %s: %s", path, strerror(saved));
-	}
+	if (fclose(file) != 0 && status == 0)
+		status = errno ? -errno : -EIO;
+	if (status < 0)
+		return gmemvm_failf(error, status, "writing the timeline",
+				    "cannot write timeline %s: %s", path, strerror(-status));
 	return 0;
 }
 
