@@ -304,9 +304,11 @@ static bool shared_gmem(struct gmem *gmem)
 {
 	if (!kernel_has(FLAGS_BOTH))
 		return false;
-	if (gmem_create(gmem, vm_fd, GMEM_SIZE, true, false, caps.guest_memfd_flags, false, &why) <
-		    0 ||
-	    gmem_map(gmem, &why) < 0)
+	int status = gmem_create(gmem, vm_fd, GMEM_SIZE, true, false, caps.guest_memfd_flags, false,
+				 &why);
+	if (status == 0)
+		status = gmem_map(gmem, &why);
+	if (status < 0)
 		fail_msg("%s", why.message);
 	return true;
 }
