@@ -211,8 +211,8 @@ static void flatten_line(char *text)
 
 /* The one line of a refusal or a failure: "FILE: [section] key: message",
  * into ld->error (with code and step, or refused when step is NULL). */
-static int report(struct loader *ld, int code, const char *step, const char *section,
-		  const char *key, const char *message)
+static int loader_report(struct loader *ld, int code, const char *step, const char *section,
+			 const char *key, const char *message)
 {
 	char line[GMEMVM_ERROR_MESSAGE_SIZE];
 
@@ -239,7 +239,7 @@ int loader_fail(struct loader *ld, const char *section, const char *key, const c
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return report(ld, -EINVAL, NULL, section, key, message);
+	return loader_report(ld, -EINVAL, NULL, section, key, message);
 }
 
 /* A call the loader made failed (code, a negative errno, from step): the
@@ -253,7 +253,7 @@ loader_failed(struct loader *ld, int code, const char *step, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return report(ld, code, step, NULL, NULL, message);
+	return loader_report(ld, code, step, NULL, NULL, message);
 }
 
 /* Shorthand for the common "'value' is not a number" style of refusal. */
