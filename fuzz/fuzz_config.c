@@ -42,7 +42,7 @@ static void setup(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct scenario scenario; /* large: keep it off the stack */
-	char err[CONFIG_ERROR_SIZE];
+	struct gmemvm_error error;
 	const char *overrides[MAX_OVERRIDES];
 	int nr_overrides = 0;
 
@@ -76,11 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
-	int rc = config_load(scenario_path, overrides, nr_overrides, &scenario, err, sizeof(err));
-	/* The contract: -1 with a one-line message, or 0 with a valid scenario. */
-	if (rc != 0 && rc != -1)
+	int rc = config_load(scenario_path, overrides, nr_overrides, &scenario, &error);
+	/* The contract: a negative errno with a one-line message, or 0 with a
+	 * valid scenario. */
+	if (rc > 0 || (rc < 0 && error.code != rc))
 		abort();
-	if (rc == -1 && (err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL))
+	if (rc < 0 && (error.message[0] == '\0' ||
+		       memchr(error.message, '\0', sizeof(error.message)) == NULL ||
+		       strchr(error.message, '\n')))
 		abort();
 	if (rc == 0 &&
 	    (scenario.vcpus < 1 || scenario.nr_steps < 0 || scenario.nr_steps > CONFIG_MAX_STEPS ||

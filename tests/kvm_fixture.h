@@ -28,11 +28,11 @@ static inline bool kvm_fixture_missing(void)
 /* /dev/kvm, its capabilities and a default VM; -1 (with the reason on stderr) if not. */
 static inline int kvm_fixture_open(int *kvm_fd, int *vm_fd, struct kvm_caps *caps)
 {
-	char err[512];
+	struct gmemvm_error error;
 
-	*kvm_fd = kvm_open(err, sizeof(err));
+	*kvm_fd = kvm_open(&error);
 	if (*kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "%s\n", error.message);
 		return -1;
 	}
 	kvm_read_caps(*kvm_fd, caps);
@@ -47,10 +47,10 @@ static inline int kvm_fixture_open(int *kvm_fd, int *vm_fd, struct kvm_caps *cap
 /* The host as vm.c sees it (gmemvm probe); -1, with the reason on stderr, if not. */
 static inline int kvm_fixture_probe(struct host_probe *host)
 {
-	char err[512];
-	int kvm_fd = kvm_open(err, sizeof(err));
+	struct gmemvm_error error;
+	int kvm_fd = kvm_open(&error);
 	if (kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "%s\n", error.message);
 		return -1;
 	}
 	probe_host(kvm_fd, host, PROBE_ALL);

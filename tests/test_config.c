@@ -37,7 +37,7 @@
 #define COCO "[vm]\nmode = coco-inplace\n"
 
 static char tmp_path[256];
-static char err[CONFIG_ERROR_SIZE];
+static struct gmemvm_error error;
 static struct scenario sc;
 
 /* Write text into a fresh /tmp/gmemvm-cfg-XXXXXX.ini, load it, remove it. */
@@ -51,8 +51,8 @@ static int load_with(const char *text, const char *const *overrides, int nr_over
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, len), (ssize_t)len);
 	close(fd);
-	memset(err, 'x', sizeof(err));
-	rc = config_load(tmp_path, overrides, nr_overrides, &sc, err, sizeof(err));
+	memset(&error, 'x', sizeof(error));
+	rc = config_load(tmp_path, overrides, nr_overrides, &sc, &error);
 	unlink(tmp_path);
 	return rc;
 }
@@ -73,21 +73,25 @@ static bool all_zero(const void *data, size_t size)
 }
 
 /*
- * A refusal is -1, one line naming the file, the section/key and a word
- * that says what is wrong, and an untouched (zeroed) scenario.
+ * A refusal is -EINVAL, marked refused, one line naming the file, the
+ * section/key and a word that says what is wrong, and an untouched (zeroed)
+ * scenario.
  */
 static void check_refused(int rc, const char *where, const char *word, int line)
 {
-	if (rc != -1)
-		fail_msg("line %d: expected -1, got %d", line, rc);
-	if (!strstr(err, tmp_path))
-		fail_msg("line %d: error lacks the file name: %s", line, err);
-	if (where && !strstr(err, where))
-		fail_msg("line %d: error lacks '%s': %s", line, where, err);
-	if (word && !strstr(err, word))
-		fail_msg("line %d: error lacks '%s': %s", line, word, err);
-	if (strchr(err, '\n'))
-		fail_msg("line %d: error is more than one line: %s", line, err);
+	if (rc != -EINVAL)
+		fail_msg("line %d: expected -EINVAL, got %d", line, rc);
+	if (error.code != rc || !error.refused)
+		fail_msg("line %d: error says code %d, refused %d", line, error.code,
+			 error.refused);
+	if (!strstr(error.message, tmp_path))
+		fail_msg("line %d: error lacks the file name: %s", line, error.message);
+	if (where && !strstr(error.message, where))
+		fail_msg("line %d: error lacks '%s': %s", line, where, error.message);
+	if (word && !strstr(error.message, word))
+		fail_msg("line %d: error lacks '%s': %s", line, word, error.message);
+	if (strchr(error.message, '\n'))
+		fail_msg("line %d: error is more than one line: %s", line, error.message);
 	if (!all_zero(&sc, sizeof(sc)))
 		fail_msg("line %d: scenario not cleared on error", line);
 }
@@ -100,9 +104,9 @@ static void check_refused(int rc, const char *where, const char *word, int line)
 static void check_loads(int rc, int line)
 {
 	if (rc != 0)
-		fail_msg("line %d: expected success, got %d: %s", line, rc, err);
-	if (err[0])
-		fail_msg("line %d: err not emptied on success", line);
+		fail_msg("line %d: expected success, got %d: %s", line, rc, error.message);
+	if (error.message[0] || error.code || error.refused)
+		fail_msg("line %d: error not emptied on success", line);
 }
 
 #define LOADS(text) check_loads(load(text), __LINE__)
@@ -371,17 +375,21 @@ static void test_missing_file(void **state)
 
 	(void)state;
 	memset(&sc, 0xff, sizeof(sc));
-	assert_int_equal(config_load(path, NULL, 0, &sc, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, path));
-	assert_non_null(strstr(err, "cannot read: No such file or directory"));
+	assert_int_equal(config_load(path, NULL, 0, &sc, &error), -ENOENT);
+	/* A failed open, not a refusal: the step says which call. */
+	assert_false(error.refused);
+	assert_string_equal(gmemvm_error_step(&error), "open of the scenario file");
+	assert_non_null(strstr(error.message, path));
+	assert_non_null(strstr(error.message, "cannot read: No such file or directory"));
 	assert_true(all_zero(&sc, sizeof(sc)));
 }
 
 static void test_directory(void **state)
 {
 	(void)state;
-	assert_int_equal(config_load("/tmp", NULL, 0, &sc, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "/tmp: is a directory, not a scenario file"));
+	assert_int_equal(config_load("/tmp", NULL, 0, &sc, &error), -EINVAL);
+	assert_true(error.refused);
+	assert_non_null(strstr(error.message, "/tmp: is a directory, not a scenario file"));
 }
 
 /* Special files are refused at once: a FIFO used to hang open() and
@@ -394,12 +402,12 @@ static void test_special_files(void **state)
 	char path[64];
 	snprintf(path, sizeof(path), "%s/f.ini", fifo);
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(config_load(path, NULL, 0, &sc, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "is a FIFO, not a scenario file"));
+	assert_int_equal(config_load(path, NULL, 0, &sc, &error), -EINVAL);
+	assert_non_null(strstr(error.message, "is a FIFO, not a scenario file"));
 	unlink(path);
 	rmdir(fifo);
-	assert_int_equal(config_load("/dev/zero", NULL, 0, &sc, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "/dev/zero: is a character device"));
+	assert_int_equal(config_load("/dev/zero", NULL, 0, &sc, &error), -EINVAL);
+	assert_non_null(strstr(error.message, "/dev/zero: is a character device"));
 }
 
 /* What iniparser would answer with its own words, or echo raw, is refused
@@ -427,10 +435,11 @@ static void test_not_text(void **state)
 		assert_true(fd >= 0);
 		assert_int_equal(write(fd, cases[i].text, length), (ssize_t)length);
 		close(fd);
-		assert_int_equal(config_load(path, NULL, 0, &sc, err, sizeof(err)), -1);
+		assert_int_equal(config_load(path, NULL, 0, &sc, &error), -EINVAL);
 		unlink(path);
-		if (!strstr(err, cases[i].message))
-			fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].message);
+		if (!strstr(error.message, cases[i].message))
+			fail_msg("case %zu: '%s' does not say '%s'", i, error.message,
+				 cases[i].message);
 	}
 	/* UTF-8 in a description is fine; a line of 1024 characters is not. */
 	LOADS("[scenario]\ndescription = caf\xc3\xa9 \xe2\x86\x92 ok\n" VM EXPECT);
@@ -467,7 +476,7 @@ static void test_syntax_error_is_quiet(void **state)
 	unlink(out_path);
 
 	check_refused(rc, "line 3", "syntax error", __LINE__);
-	assert_non_null(strstr(err, "this is not ini"));
+	assert_non_null(strstr(error.message, "this is not ini"));
 	assert_int_equal(st.st_size, 0); /* nothing on stdout or stderr */
 }
 
@@ -487,7 +496,7 @@ static void test_unknown_key(void **state)
 {
 	(void)state;
 	REFUSED(VM "memroy = 8M\n" EXPECT, "[vm] memroy", "unknown key");
-	assert_non_null(strstr(err, "memory")); /* lists what is allowed */
+	assert_non_null(strstr(error.message, "memory")); /* lists what is allowed */
 	REFUSED("[scenario]\ntitle = x\n" VM EXPECT, "[scenario] title", "unknown key");
 	REFUSED(VM "[gmem]\nflag = none\n" EXPECT, "[gmem] flag", "unknown key");
 	REFUSED(VM EXPECT "exit.other = done\n", "[expect] exit.other", "unknown key");
@@ -1229,7 +1238,7 @@ static void test_overrides_refused(void **state)
 	REFUSED_SET(VM EXPECT, bad_key, "--set vm.memroy=8M", "unknown key");
 	REFUSED_SET(VM EXPECT, bad_kind, "--set expect.exits.vmcall=1", "unknown exit kind");
 	REFUSED_SET(VM EXPECT, bad_value, "[vm] memory", "below the minimum");
-	assert_non_null(strstr(err, "--set"));
+	assert_non_null(strstr(error.message, "--set"));
 }
 
 static void test_too_many_overrides(void **state)
@@ -1303,11 +1312,11 @@ static void test_parse_size_bad(void **state)
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		uint64_t value = 42;
 
-		if (config_parse_size(table[i], &value) != -1)
+		if (config_parse_size(table[i], &value) != -EINVAL)
 			fail_msg("'%s' accepted", table[i]);
 		assert_int_equal(value, 42); /* untouched on error */
 	}
-	assert_int_equal(config_parse_size(NULL, NULL), -1);
+	assert_int_equal(config_parse_size(NULL, NULL), -EINVAL);
 }
 
 static void test_names_round_trip(void **state)
@@ -1405,9 +1414,9 @@ static void test_shipped_configs(void **state)
 		if (len < 5 || strcmp(entry->d_name + len - 4, ".ini") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", CONFIGS_DIR, entry->d_name);
-		if (config_load(path, NULL, 0, &sc, err, sizeof(err)) != 0) {
+		if (config_load(path, NULL, 0, &sc, &error) != 0) {
 			closedir(dir);
-			fail_msg("%s", err);
+			fail_msg("%s", error.message);
 		}
 		/* Robust on a loaded 2-core machine: 10 s was once a flake. */
 		if (sc.timeout_ms < 60000) {

@@ -42,7 +42,6 @@ static const char *const backend_names[BACKEND_COUNT] = { "kernel", "model" };
 static int kvm_fd = -1;
 static struct host_probe host;
 static bool backend_available[BACKEND_COUNT];
-static char err[512];
 
 /* One guest_memfd of NR_PAGES pages on a VM of the backend's kind, mapped. */
 struct fixture {
@@ -67,10 +66,11 @@ static void fixture_open(struct fixture *f, enum backend backend, bool private_b
 	/* A VM type may offer fewer flags than KVM as a whole: ask this VM. */
 	uint64_t supported =
 		(uint64_t)kvm_check_extension(f->vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
+	struct gmemvm_error error = { 0 };
 	if (gmem_create(&f->gmem, f->vm_fd, GMEM_SIZE, true, private_by_default, supported, model,
-			err, sizeof(err)) < 0 ||
-	    gmem_map(&f->gmem, err, sizeof(err)) < 0)
-		fail_msg("%s backend: %s", backend_names[backend], err);
+			&error) < 0 ||
+	    gmem_map(&f->gmem, &error) < 0)
+		fail_msg("%s backend: %s", backend_names[backend], error.message);
 }
 
 static void fixture_close(struct fixture *f)
@@ -337,9 +337,10 @@ static void test_vm_without_private_memory(void **state)
 		int vm_fd = kvm_create_vm(kvm_fd, 0);
 		struct gmem gmem;
 		assert_true(vm_fd >= 0);
+		struct gmemvm_error error = { 0 };
 		if (gmem_create(&gmem, vm_fd, GMEM_SIZE, true, false, host.caps.guest_memfd_flags,
-				backend == BACKEND_MODEL, err, sizeof(err)) < 0)
-			fail_msg("%s", err);
+				backend == BACKEND_MODEL, &error) < 0)
+			fail_msg("%s", error.message);
 		gmem.vm_has_private_memory = false;
 		struct kvm_memory_attributes2 request = { .size = PAGE,
 							  .attributes =
@@ -461,9 +462,10 @@ int main(void)
 {
 	if (kvm_fixture_missing())
 		return 77;
-	kvm_fd = kvm_open(err, sizeof(err));
+	struct gmemvm_error error;
+	kvm_fd = kvm_open(&error);
 	if (kvm_fd < 0) {
-		fprintf(stderr, "%s\n", err);
+		fprintf(stderr, "%s\n", error.message);
 		return 1;
 	}
 	probe_host(kvm_fd, &host, PROBE_ALL);

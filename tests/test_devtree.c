@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +30,7 @@
 
 static struct scenario sc;
 static uint8_t blob[GMEMVM_FDT_MAX_SIZE];
-static char err[CONFIG_ERROR_SIZE];
+static struct gmemvm_error error;
 
 static const struct step sample_steps[] = {
 	{ .op = GMEMVM_STEP_WRITE, .addr = 0x200000, .size = 0x1000, .pattern = 0x11, .vcpu = 0 },
@@ -64,12 +65,13 @@ static int build_with_devices(void)
 	hypercall_init(&hypercalls, NULL, NULL);
 	testdev_init(&testdev);
 	struct devtree_host host = { .devices = &traps };
-	int status =
-		console_register(&console, &traps) < 0 ||
-				hypercall_register(&hypercalls, &traps) < 0 ||
-				testdev_register(&testdev, &traps) < 0
-			? -1
-			: devtree_build_for_host(blob, sizeof(blob), &sc, &host, err, sizeof(err));
+	int status = console_register(&console, &traps);
+	if (status == 0)
+		status = hypercall_register(&hypercalls, &traps);
+	if (status == 0)
+		status = testdev_register(&testdev, &traps);
+	if (status == 0)
+		status = devtree_build_for_host(blob, sizeof(blob), &sc, &host, &error);
 	testdev_destroy(&testdev);
 	hypercall_destroy(&hypercalls);
 	console_destroy(&console);
@@ -90,7 +92,7 @@ static int build_sample(void **state)
 	sc.nr_steps = NR_SAMPLE_STEPS;
 	memset(blob, 0, sizeof(blob));
 	if (build_with_devices() < 0) {
-		print_error("devtree_build_for_host: %s\n", err);
+		print_error("devtree_build_for_host: %s\n", error.message);
 		return -1;
 	}
 	return 0;
@@ -222,7 +224,7 @@ static void test_device_nodes_from_registry(void **state)
 	}
 	assert_int_equal(i, 3);
 
-	assert_int_equal(devtree_build(blob, sizeof(blob), &sc, 0, err, sizeof(err)), 0);
+	assert_int_equal(devtree_build(blob, sizeof(blob), &sc, 0, &error), 0);
 	assert_true(fdt_path_offset(blob, "/serial@3f8") < 0);
 	assert_null(fdt_getprop(blob, node("/chosen"), "stdout-path", NULL));
 }
@@ -273,7 +275,7 @@ static void test_every_mode_name(void **state)
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		sc.mode = modes[i];
 		sc.stage = 1;
-		assert_int_equal(devtree_build(blob, sizeof(blob), &sc, 0, err, sizeof(err)), 0);
+		assert_int_equal(devtree_build(blob, sizeof(blob), &sc, 0, &error), 0);
 		assert_string_equal(prop_string(GMEMVM_FDT_NODE, "mode"),
 				    config_mode_name(modes[i]));
 		assert_int_equal(prop_u32(GMEMVM_FDT_NODE, "stage"), 1);
@@ -356,10 +358,11 @@ static void test_buffer_too_small(void **state)
 	uint8_t small[64 + 16];
 
 	memset(small, 0x5a, sizeof(small));
-	memset(err, 0, sizeof(err));
-	assert_int_equal(devtree_build(small, 64, &sc, 0, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "device tree"));
-	assert_non_null(strstr(err, fdt_strerror(-FDT_ERR_NOSPACE)));
+	memset(&error, 0, sizeof(error));
+	assert_int_equal(devtree_build(small, 64, &sc, 0, &error), -ENOSPC);
+	assert_false(error.refused);
+	assert_non_null(strstr(error.message, "device tree"));
+	assert_non_null(strstr(error.message, fdt_strerror(-FDT_ERR_NOSPACE)));
 	for (size_t i = 64; i < sizeof(small); i++)
 		assert_int_equal(small[i], 0x5a);
 }
@@ -370,10 +373,10 @@ static void test_buffer_smaller_than_header(void **state)
 	(void)state;
 	uint8_t tiny[16];
 
-	memset(err, 0, sizeof(err));
-	assert_int_equal(devtree_build(tiny, sizeof(tiny), &sc, 0, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "device tree"));
-	assert_non_null(strstr(err, fdt_strerror(-FDT_ERR_NOSPACE)));
+	memset(&error, 0, sizeof(error));
+	assert_int_equal(devtree_build(tiny, sizeof(tiny), &sc, 0, &error), -ENOSPC);
+	assert_non_null(strstr(error.message, "device tree"));
+	assert_non_null(strstr(error.message, fdt_strerror(-FDT_ERR_NOSPACE)));
 }
 
 /* The largest scenario the config allows must fit where the VMM puts the tree. */
@@ -396,8 +399,8 @@ static void test_max_steps_fit(void **state)
 	memset(sc.name, 'n', sizeof(sc.name) - 1);
 	sc.name[sizeof(sc.name) - 1] = '\0';
 	memset(blob, 0, sizeof(blob));
-	if (devtree_build(blob, GMEMVM_FDT_MAX_SIZE, &sc, 0, err, sizeof(err)) < 0)
-		fail_msg("%s", err);
+	if (devtree_build(blob, GMEMVM_FDT_MAX_SIZE, &sc, 0, &error) < 0)
+		fail_msg("%s", error.message);
 	assert_int_equal(fdt_check_header(blob), 0);
 	assert_true(fdt_totalsize(blob) <= GMEMVM_FDT_MAX_SIZE);
 	print_message("  %d steps: %u of %llu bytes\n", CONFIG_MAX_STEPS, fdt_totalsize(blob),
@@ -474,11 +477,14 @@ static void test_bad_devtree_corpus(void **state)
 				apply_field(field, value);
 		}
 		fclose(file);
-		err[0] = '\0';
-		if (devtree_build(blob, sizeof(blob), &sc, shared_bit, err, sizeof(err)) != -1)
-			fail_msg("%s: the builder accepted it", entry->d_name);
-		if (!expect[0] || !strstr(err, expect) || !strstr(err, "device tree: "))
-			fail_msg("%s: error '%s' lacks '%s'", entry->d_name, err, expect);
+		memset(&error, 0, sizeof(error));
+		if (devtree_build(blob, sizeof(blob), &sc, shared_bit, &error) != -EINVAL ||
+		    !error.refused)
+			fail_msg("%s: the builder accepted it, or did not refuse it",
+				 entry->d_name);
+		if (!expect[0] || !strstr(error.message, expect) ||
+		    !strstr(error.message, "device tree: "))
+			fail_msg("%s: error '%s' lacks '%s'", entry->d_name, error.message, expect);
 		files++;
 	}
 	closedir(dir);

@@ -43,7 +43,6 @@
 static int kvm_fd = -1;
 static int vm_fd = -1;
 static struct kvm_caps caps;
-static char err[512];
 
 /* What one side showed; each field is "ok", an errno name, "SIGBUS" or "-"
  * (not reached), so the two sides compare as strings and print as they are. */
@@ -185,18 +184,19 @@ static void observe_model(bool support_shared, bool init_private, struct observa
 	struct gmem gmem;
 
 	memset(seen, 0, sizeof(*seen));
-	if (gmem_create(&gmem, vm_fd, FILE_SIZE, support_shared, init_private,
-			caps.guest_memfd_flags, true, err, sizeof(err)) < 0) {
-		/* gmem_create reports a message, not an errno: keep the message. */
-		snprintf(seen->create, sizeof(seen->create), "failed");
-		fprintf(stderr, "model: %s\n", err);
+	struct gmemvm_error error = { 0 };
+	int created = gmem_create(&gmem, vm_fd, FILE_SIZE, support_shared, init_private,
+				  caps.guest_memfd_flags, true, &error);
+	if (created < 0) {
+		set_result(seen->create, sizeof(seen->create), -created);
+		fprintf(stderr, "model: %s\n", error.message);
 		not_reached(seen);
 		gmem_destroy(&gmem);
 		return;
 	}
 	set_result(seen->create, sizeof(seen->create), 0);
 	int predicted = gmem_mmap_errno(&gmem, MAP_SHARED);
-	bool mapped = gmem_map(&gmem, err, sizeof(err)) == 0;
+	bool mapped = gmem_map(&gmem, &error) == 0;
 	/* gmem_map must do what gmem_mmap_errno promised. */
 	if (mapped != (predicted == 0))
 		snprintf(seen->map_shared, sizeof(seen->map_shared), "%s/map %s",
@@ -294,8 +294,8 @@ static void test_kernel_and_model_agree(void **state)
 	 * An unknown flag bit. gmem_create takes the notes' flags as two bools
 	 * and cannot express an unknown bit, so the kernel's EINVAL (alone and
 	 * added to a valid set) is compared with the model's one documented
-	 * refusal of a flag set: INIT_PRIVATE without SUPPORT_SHARED, "EINVAL"
-	 * in its message (gmem.h).
+	 * refusal of a flag set: INIT_PRIVATE without SUPPORT_SHARED, -EINVAL
+	 * (gmem.h).
 	 */
 	errno = 0;
 	int alone = kvm_create_guest_memfd(vm_fd, FILE_SIZE, UNKNOWN_FLAG);
@@ -303,11 +303,10 @@ static void test_kernel_and_model_agree(void **state)
 	int added = kvm_create_guest_memfd(vm_fd, FILE_SIZE, caps.guest_memfd_flags | UNKNOWN_FLAG);
 	int added_errno = added < 0 ? -added : 0;
 	struct gmem gmem;
-	bool model_refused = gmem_create(&gmem, vm_fd, FILE_SIZE, false, true,
-					 caps.guest_memfd_flags, true, err, sizeof(err)) < 0;
-	const char *model_errno = model_refused && strstr(err, "(EINVAL)") ? "EINVAL"
-				  : model_refused			   ? "refused, no errno"
-									   : "ok";
+	struct gmemvm_error error = { 0 };
+	int model_status = gmem_create(&gmem, vm_fd, FILE_SIZE, false, true, caps.guest_memfd_flags,
+				       true, &error);
+	const char *model_errno = model_status < 0 ? errno_name(-model_status) : "ok";
 	gmem_destroy(&gmem);
 	bool unknown_same = alone_errno == EINVAL && added_errno == EINVAL &&
 			    strcmp(model_errno, "EINVAL") == 0;

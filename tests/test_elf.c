@@ -318,19 +318,24 @@ static void bad_build(const struct bad_elf *bad, struct tiny *t)
 
 /*
  * Parse from an exactly sized heap copy, so a read past the end is a read
- * past the allocation (valgrind / ASan would see it), and check that err
- * is always a terminated string.
+ * past the allocation (valgrind / ASan would see it), and check that a
+ * failure is a refusal whose code is the one returned and whose message is
+ * a terminated string.
  */
 static int parse_copy(const uint8_t *bytes, size_t size, uint64_t min, uint64_t max,
-		      struct elf_image *image, char *err, size_t err_size)
+		      struct elf_image *image, struct gmemvm_error *error)
 {
 	uint8_t *copy = malloc(size ? size : 1);
 	assert_non_null(copy);
 	memcpy(copy, bytes, size);
-	memset(err, 'x', err_size);
-	err[err_size - 1] = '\0';
-	int rc = elf_parse(copy, size, min, max, image, err, err_size);
+	memset(error, 'x', sizeof(*error));
+	int rc = elf_parse(copy, size, min, max, image, error);
 	free(copy);
+	if (rc < 0) {
+		assert_int_equal(error->code, rc);
+		assert_true(error->refused);
+		assert_non_null(memchr(error->message, '\0', sizeof(error->message)));
+	}
 	return rc;
 }
 
@@ -341,11 +346,10 @@ static void test_tiny_elf_parses(void **state)
 	(void)state;
 	struct tiny t;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 
 	tiny_build(&t);
-	assert_int_equal(
-		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
+	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, &error), 0);
 	assert_int_equal(image.entry, WINDOW_MIN);
 	assert_int_equal(image.nr_segments, 1);
 	assert_int_equal(image.segments[0].gpa, WINDOW_MIN);
@@ -360,17 +364,16 @@ static void test_segment_ending_at_window_end_is_accepted(void **state)
 	(void)state;
 	struct tiny t;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 
 	tiny_build(&t);
 	phdr(&t, 0)->p_paddr = WINDOW_MAX - TINY_MEMSZ;
 	ehdr(&t)->e_entry = WINDOW_MAX - TINY_MEMSZ;
-	assert_int_equal(
-		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
+	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, &error), 0);
 	phdr(&t, 0)->p_memsz++;
-	assert_int_equal(
-		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "window"));
+	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, &error),
+			 -EINVAL);
+	assert_non_null(strstr(error.message, "window"));
 }
 
 /* Adjacent segments touch but do not overlap; ELF_MAX_SEGMENTS is allowed. */
@@ -379,13 +382,12 @@ static void test_max_adjacent_segments_are_accepted(void **state)
 	(void)state;
 	struct tiny t;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 
 	tiny_build(&t);
 	for (int i = 1; i < ELF_MAX_SEGMENTS; i++)
 		tiny_add_segment(&t, i, WINDOW_MIN + (uint64_t)i * TINY_MEMSZ);
-	assert_int_equal(
-		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
+	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, &error), 0);
 	assert_int_equal(image.nr_segments, ELF_MAX_SEGMENTS);
 }
 
@@ -395,15 +397,14 @@ static void test_tiny_elf_copy_zeroes_bss(void **state)
 	(void)state;
 	struct tiny t;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 	size_t ram_size = WINDOW_MAX;
 	uint8_t *ram = malloc(ram_size);
 
 	assert_non_null(ram);
 	memset(ram, 0xa5, ram_size);
 	tiny_build(&t);
-	assert_int_equal(
-		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
+	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, &error), 0);
 	elf_copy(&image, t.bytes, ram, 0);
 	assert_memory_equal(ram + WINDOW_MIN, tiny_code, sizeof(tiny_code));
 	for (size_t i = sizeof(tiny_code); i < TINY_MEMSZ; i++)
@@ -421,9 +422,9 @@ static size_t guest_size;
 static int load_guest(void **state)
 {
 	(void)state;
-	char err[256];
-	if (elf_read_file(GUEST_ELF, &guest, &guest_size, err, sizeof(err)) < 0) {
-		print_error("%s\n", err);
+	struct gmemvm_error error = { 0 };
+	if (elf_read_file(GUEST_ELF, &guest, &guest_size, &error) < 0) {
+		print_error("%s\n", error.message);
 		return -1;
 	}
 	return 0;
@@ -441,10 +442,9 @@ static void test_guest_parses_in_image_window(void **state)
 {
 	(void)state;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 
-	assert_int_equal(
-		elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
+	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, &error), 0);
 	assert_true(image.nr_segments >= 1);
 	for (int i = 0; i < image.nr_segments; i++) {
 		const struct elf_segment *s = &image.segments[i];
@@ -459,12 +459,11 @@ static void test_guest_entry_in_executable_segment(void **state)
 {
 	(void)state;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 	Elf64_Ehdr h;
 	int found = 0;
 
-	assert_int_equal(
-		elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
+	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, &error), 0);
 	memcpy(&h, guest, sizeof(h));
 	assert_int_equal(image.entry, h.e_entry);
 	for (int i = 0; i < h.e_phnum; i++) {
@@ -481,14 +480,13 @@ static void test_guest_copy_places_bytes_and_zeroes_bss(void **state)
 {
 	(void)state;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 	uint8_t *ram = malloc(WINDOW_MAX);
 	int with_bss = 0;
 
 	assert_non_null(ram);
 	memset(ram, 0xa5, WINDOW_MAX);
-	assert_int_equal(
-		elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), 0);
+	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN, WINDOW_MAX, &image, &error), 0);
 	elf_copy(&image, guest, ram, 0);
 	for (int i = 0; i < image.nr_segments; i++) {
 		const struct elf_segment *s = &image.segments[i];
@@ -510,13 +508,13 @@ static void test_guest_refused_by_smaller_window(void **state)
 {
 	(void)state;
 	struct elf_image image;
-	char err[256] = "";
+	struct gmemvm_error error = { 0 };
 
-	assert_int_equal(elf_parse(guest, guest_size, WINDOW_MIN + 0x1000, WINDOW_MAX, &image, err,
-				   sizeof(err)),
-			 -1);
-	assert_non_null(strstr(err, MALFORMED));
-	assert_non_null(strstr(err, "outside the guest image window"));
+	assert_int_equal(
+		elf_parse(guest, guest_size, WINDOW_MIN + 0x1000, WINDOW_MAX, &image, &error),
+		-EINVAL);
+	assert_non_null(strstr(error.message, MALFORMED));
+	assert_non_null(strstr(error.message, "outside the guest image window"));
 }
 
 /* ---- Malformed input, one cmocka test per variant. ---- */
@@ -526,33 +524,34 @@ static void test_malformed(void **state)
 	const struct bad_elf *bad = *state;
 	struct tiny t;
 	struct elf_image image;
-	char err[256];
+	struct gmemvm_error error = { 0 };
 
 	bad_build(bad, &t);
-	assert_int_equal(
-		parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, sizeof(err)), -1);
-	print_message("  %s: %s\n", bad->name, err);
-	assert_non_null(strstr(err, MALFORMED));
-	assert_non_null(strstr(err, bad->word));
+	assert_int_equal(parse_copy(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, &error),
+			 -EINVAL);
+	print_message("  %s: %s\n", bad->name, error.message);
+	assert_non_null(strstr(error.message, MALFORMED));
+	assert_non_null(strstr(error.message, bad->word));
 	/* The entry is only set once the whole file has been accepted. */
 	assert_int_equal(image.entry, 0);
 }
 
-/* A tiny err buffer is truncated, never overrun. */
-static void test_malformed_message_truncated_safely(void **state)
+/* A malformed file is a refusal (-EINVAL), not a failed call: no step. */
+static void test_malformed_is_a_refusal(void **state)
 {
 	(void)state;
 	struct tiny t;
 	struct elf_image image;
-	char err[16 + 1];
+	struct gmemvm_error error = { 0 };
 
 	tiny_build(&t);
 	m_bad_magic(&t);
-	memset(err, 'x', sizeof(err));
-	assert_int_equal(elf_parse(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, err, 16), -1);
-	assert_int_equal(strlen(err), 15);
-	assert_int_equal(err[16], 'x');
-	assert_memory_equal(err, MALFORMED, 15);
+	assert_int_equal(elf_parse(t.bytes, t.size, WINDOW_MIN, WINDOW_MAX, &image, &error),
+			 -EINVAL);
+	assert_int_equal(error.code, -EINVAL);
+	assert_true(error.refused);
+	assert_string_equal(gmemvm_error_step(&error), "");
+	assert_string_equal(error.message, MALFORMED ": no ELF magic");
 }
 
 /* ---- elf_read_file. ---- */
@@ -563,12 +562,15 @@ static void test_read_missing_file(void **state)
 	const char *path = TESTS_DIR "/no-such-guest.elf";
 	uint8_t *data = NULL;
 	size_t size = 0;
-	char err[512] = "";
+	struct gmemvm_error error = { 0 };
 
-	assert_int_equal(elf_read_file(path, &data, &size, err, sizeof(err)), -1);
+	assert_int_equal(elf_read_file(path, &data, &size, &error), -ENOENT);
+	/* A call that failed, not a refusal: the step names it. */
+	assert_false(error.refused);
+	assert_string_equal(gmemvm_error_step(&error), "open of the guest image");
 	assert_null(data);
-	assert_non_null(strstr(err, path));
-	assert_non_null(strstr(err, "No such file"));
+	assert_non_null(strstr(error.message, path));
+	assert_non_null(strstr(error.message, "No such file"));
 }
 
 static void make_sized_file(char *path, size_t path_size, off_t size)
@@ -586,15 +588,16 @@ static void test_read_file_over_limit(void **state)
 	char path[64];
 	uint8_t *data = NULL;
 	size_t size = 0;
-	char err[512] = "";
+	struct gmemvm_error error = { 0 };
 
 	make_sized_file(path, sizeof(path), (off_t)ELF_MAX_FILE_SIZE + 1);
-	int rc = elf_read_file(path, &data, &size, err, sizeof(err));
+	int rc = elf_read_file(path, &data, &size, &error);
 	unlink(path);
-	assert_int_equal(rc, -1);
+	assert_int_equal(rc, -EFBIG);
+	assert_true(error.refused);
 	assert_null(data);
-	assert_non_null(strstr(err, path));
-	assert_non_null(strstr(err, "larger than"));
+	assert_non_null(strstr(error.message, path));
+	assert_non_null(strstr(error.message, "larger than"));
 }
 
 /* Exactly the limit is still read, whole. */
@@ -604,10 +607,10 @@ static void test_read_file_at_limit(void **state)
 	char path[64];
 	uint8_t *data = NULL;
 	size_t size = 0;
-	char err[512] = "";
+	struct gmemvm_error error = { 0 };
 
 	make_sized_file(path, sizeof(path), (off_t)ELF_MAX_FILE_SIZE);
-	int rc = elf_read_file(path, &data, &size, err, sizeof(err));
+	int rc = elf_read_file(path, &data, &size, &error);
 	unlink(path);
 	assert_int_equal(rc, 0);
 	assert_non_null(data);
@@ -621,12 +624,12 @@ static void test_read_directory(void **state)
 	(void)state;
 	uint8_t *data = NULL;
 	size_t size = 0;
-	char err[512] = "";
+	struct gmemvm_error error = { 0 };
 
-	assert_int_equal(elf_read_file(TESTS_DIR, &data, &size, err, sizeof(err)), -1);
+	assert_int_equal(elf_read_file(TESTS_DIR, &data, &size, &error), -EINVAL);
 	assert_null(data);
-	assert_non_null(strstr(err, TESTS_DIR));
-	assert_non_null(strstr(err, "is a directory, not an ELF file"));
+	assert_non_null(strstr(error.message, TESTS_DIR));
+	assert_non_null(strstr(error.message, "is a directory, not an ELF file"));
 }
 
 /* Special files are refused at once: a FIFO used to hang in open() and a
@@ -636,17 +639,18 @@ static void test_read_special_files(void **state)
 	(void)state;
 	uint8_t *data = NULL;
 	size_t size = 0;
-	char err[512] = "", directory[] = "/tmp/gmemvm-elf-fifo-XXXXXX", fifo[64];
+	struct gmemvm_error error = { 0 };
+	char directory[] = "/tmp/gmemvm-elf-fifo-XXXXXX", fifo[64];
 
 	assert_non_null(mkdtemp(directory));
 	snprintf(fifo, sizeof(fifo), "%s/guest.elf", directory);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
-	assert_int_equal(elf_read_file(fifo, &data, &size, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "is a FIFO, not an ELF file"));
+	assert_int_equal(elf_read_file(fifo, &data, &size, &error), -EINVAL);
+	assert_non_null(strstr(error.message, "is a FIFO, not an ELF file"));
 	unlink(fifo);
 	rmdir(directory);
-	assert_int_equal(elf_read_file("/dev/zero", &data, &size, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "is a character device"));
+	assert_int_equal(elf_read_file("/dev/zero", &data, &size, &error), -EINVAL);
+	assert_non_null(strstr(error.message, "is a character device"));
 	assert_null(data);
 }
 
@@ -695,22 +699,21 @@ static void test_corpus_all_refused(void **state)
 		char path[512];
 		uint8_t *data = NULL;
 		size_t size = 0;
-		char err[512] = "";
+		struct gmemvm_error error = { 0 };
 		struct elf_image image;
 
 		if (entry->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", CORPUS_DIR, entry->d_name);
 		files++;
-		if (elf_read_file(path, &data, &size, err, sizeof(err)) == 0) {
-			int rc = elf_parse(data, size, WINDOW_MIN, WINDOW_MAX, &image, err,
-					   sizeof(err));
+		if (elf_read_file(path, &data, &size, &error) == 0) {
+			int rc = elf_parse(data, size, WINDOW_MIN, WINDOW_MAX, &image, &error);
 			free(data);
-			if (rc != -1)
+			if (rc != -EINVAL)
 				fail_msg("%s was accepted", path);
-			assert_non_null(strstr(err, MALFORMED));
+			assert_non_null(strstr(error.message, MALFORMED));
 		}
-		assert_true(err[0] != '\0');
+		assert_true(error.message[0] != '\0');
 	}
 	closedir(dir);
 	assert_true(files >= 10);
@@ -725,12 +728,13 @@ static void test_corpus_matches_generator(void **state)
 		char path[512];
 		uint8_t *data = NULL;
 		size_t size = 0;
-		char err[512] = "";
+		struct gmemvm_error error = { 0 };
 
 		bad_build(&bad_elves[i], &t);
 		corpus_path(path, sizeof(path), bad_elves[i].name);
-		if (elf_read_file(path, &data, &size, err, sizeof(err)) < 0)
-			fail_msg("%s (GMEMVM_WRITE_CORPUS=1 regenerates the corpus)", err);
+		if (elf_read_file(path, &data, &size, &error) < 0)
+			fail_msg("%s (GMEMVM_WRITE_CORPUS=1 regenerates the corpus)",
+				 error.message);
 		assert_int_equal(size, t.size);
 		assert_memory_equal(data, t.bytes, size);
 		free(data);
@@ -752,7 +756,7 @@ int main(void)
 						load_guest, free_guest),
 		cmocka_unit_test_setup_teardown(test_guest_refused_by_smaller_window, load_guest,
 						free_guest),
-		cmocka_unit_test(test_malformed_message_truncated_safely),
+		cmocka_unit_test(test_malformed_is_a_refusal),
 		cmocka_unit_test(test_read_missing_file),
 		cmocka_unit_test(test_read_file_over_limit),
 		cmocka_unit_test(test_read_file_at_limit),

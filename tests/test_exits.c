@@ -5,6 +5,7 @@
  * every exit is a struct kvm_run fabricated in a zeroed buffer, the way
  * KVM_RUN would leave it, and dispatched with exit_dispatch().
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -291,6 +292,52 @@ static void test_io_device_stop(void **state)
 	assert_int_equal(f->device.calls, 1);
 	assert_int_equal(f->context.outcome, OUTCOME_VMM_ERROR);
 	assert_string_equal(f->context.message, "device gave up");
+}
+
+/* --trace: the hypercall device says its port's accesses are requests
+ * (IOTRAP_TRACE_REQUESTS), so their raw line goes with --trace=hypercalls;
+ * every other access, inside that port's 4 bytes too, with the exits. */
+static void test_io_trace_routing(void **state)
+{
+	struct fixture *f = *state;
+	char *exits_text = NULL, *requests_text = NULL;
+	size_t exits_size = 0, requests_size = 0;
+	FILE *exits = open_memstream(&exits_text, &exits_size);
+	FILE *requests = open_memstream(&requests_text, &requests_size);
+
+	assert_non_null(exits);
+	assert_non_null(requests);
+	f->context.trace = exits;
+	f->context.trace_hypercalls = requests;
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, 4, 1);
+	memcpy(io_data(f->run), "\x03\x00\x00\x00", 4);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_IN, GMEMVM_PORT_HYPERCALL, 1, 1);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL + 2, 2, 1);
+	memcpy(io_data(f->run), "\x01\x02", 2);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_OUT, TEST_PORT, 1, 1);
+	memcpy(io_data(f->run), "\x2a", 1);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_io(f->run, KVM_EXIT_IO_IN, 0x80, 1, 1);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	make_mmio(f->run, TEST_MMIO_BASE, 4, true);
+	memcpy(f->run->mmio.data, "\x44\x33\x22\x11", 4);
+	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
+	f->context.trace = f->context.trace_hypercalls = NULL;
+	fclose(exits);
+	fclose(requests);
+
+	assert_string_equal(requests_text, "[vcpu 0] io write 0x500 size 4 data 0x3 (hypercall)\n"
+					   "[vcpu 0] io read 0x500 size 1 data 0xff (hypercall)\n");
+	assert_string_equal(exits_text,
+			    "[vcpu 0] io write 0x502 size 2 data 0x201 (hypercall)\n"
+			    "[vcpu 0] io write 0x600 size 1 data 0x2a (test port)\n"
+			    "[vcpu 0] io read 0x80 size 1 data 0xff (no device)\n"
+			    "[vcpu 0] mmio write 0xd0000000 size 4 data 0x11223344 (test mmio)\n");
+	free(exits_text);
+	free(requests_text);
 }
 
 /* ---- MMIO -------------------------------------------------------------- */
@@ -670,13 +717,17 @@ static void test_iotrap_overlap_and_adjacent(void **state)
 		iotrap_register(&registry, IOTRAP_PIO, 0x100, 0x10, "a", ignore_access, NULL), 0);
 	/* Overlapping the start, the end, inside and around: all refused. */
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0xf8, 0x10, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0xf8, 0x10, "x", ignore_access, NULL),
+		-EBUSY);
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0x10f, 0x4, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0x10f, 0x4, "x", ignore_access, NULL),
+		-EBUSY);
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0x104, 0x1, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0x104, 0x1, "x", ignore_access, NULL),
+		-EBUSY);
 	assert_int_equal(
-		iotrap_register(&registry, IOTRAP_PIO, 0x0, 0x1000, "x", ignore_access, NULL), -1);
+		iotrap_register(&registry, IOTRAP_PIO, 0x0, 0x1000, "x", ignore_access, NULL),
+		-EBUSY);
 	/* Touching either end is fine. */
 	assert_int_equal(
 		iotrap_register(&registry, IOTRAP_PIO, 0x110, 0x8, "after", ignore_access, NULL),
@@ -718,10 +769,10 @@ static void test_iotrap_refusals(void **state)
 	iotrap_init(&registry);
 	assert_int_equal(
 		iotrap_register(&registry, IOTRAP_MMIO, 0x1000, 0, "empty", ignore_access, NULL),
-		-1);
+		-EINVAL);
 	assert_int_equal(iotrap_register(&registry, IOTRAP_MMIO, UINT64_MAX - 0xf, 0x20, "wraps",
 					 ignore_access, NULL),
-			 -1);
+			 -EINVAL);
 	assert_int_equal(registry.count[IOTRAP_MMIO], 0);
 
 	for (int i = 0; i < IOTRAP_MAX_RANGES; i++)
@@ -730,7 +781,7 @@ static void test_iotrap_refusals(void **state)
 				 0);
 	assert_int_equal(iotrap_register(&registry, IOTRAP_PIO, 0x1000, 0x10, "one too many",
 					 ignore_access, NULL),
-			 -1);
+			 -ENOSPC);
 	assert_int_equal(registry.count[IOTRAP_PIO], IOTRAP_MAX_RANGES);
 	/* Sorted despite being full: every range is still found. */
 	for (int i = 0; i < IOTRAP_MAX_RANGES; i++)
@@ -926,6 +977,7 @@ int main(void)
 		TEST(test_io_unregistered_port),
 		TEST(test_io_hypercall_port_counted),
 		TEST(test_io_device_stop),
+		TEST(test_io_trace_routing),
 		TEST(test_mmio_read_registered),
 		TEST(test_mmio_write_registered),
 		TEST(test_mmio_unknown_above_ram),

@@ -37,7 +37,7 @@
 static int kvm_fd = -1;
 static int vm_fd = -1;
 static struct kvm_caps caps;
-static char err[512];
+static struct gmemvm_error why;
 
 static int setup_kvm(void **state)
 {
@@ -268,16 +268,16 @@ static void test_create_refuses_missing_flag(void **state)
 	struct gmem gmem;
 
 	(void)state;
-	assert_int_equal(
-		gmem_create(&gmem, vm_fd, GMEM_SIZE, true, true, 0, false, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "GUEST_MEMFD_FLAG_MMAP"));
+	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, true, 0, false, &why),
+			 -EOPNOTSUPP);
+	assert_non_null(strstr(why.message, "GUEST_MEMFD_FLAG_MMAP"));
 	assert_int_equal(gmem.fd, -1);
 
 	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, true, false, GUEST_MEMFD_FLAG_MMAP,
-				     false, err, sizeof(err)),
-			 -1);
-	assert_non_null(strstr(err, "GUEST_MEMFD_FLAG_INIT_SHARED"));
-	assert_null(strstr(err, "GUEST_MEMFD_FLAG_MMAP"));
+				     false, &why),
+			 -EOPNOTSUPP);
+	assert_non_null(strstr(why.message, "GUEST_MEMFD_FLAG_INIT_SHARED"));
+	assert_null(strstr(why.message, "GUEST_MEMFD_FLAG_MMAP"));
 	assert_int_equal(gmem.fd, -1);
 	gmem_destroy(&gmem);
 }
@@ -290,11 +290,11 @@ static void test_map_needs_support_shared(void **state)
 	/* No SUPPORT_SHARED (INIT_PRIVATE alone is refused now: such a file is
 	 * private anyway). */
 	assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, false, caps.guest_memfd_flags,
-				     false, err, sizeof(err)),
+				     false, &why),
 			 0);
-	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -ENODEV);
-	assert_non_null(strstr(err, "mmap of guest_memfd"));
-	assert_non_null(strstr(err, "SUPPORT_SHARED"));
+	assert_int_equal(gmem_map(&gmem, &why), -ENODEV);
+	assert_non_null(strstr(why.message, "mmap of guest_memfd"));
+	assert_non_null(strstr(why.message, "SUPPORT_SHARED"));
 	assert_null(gmem.host_view);
 	gmem_destroy(&gmem);
 }
@@ -304,18 +304,20 @@ static bool shared_gmem(struct gmem *gmem)
 {
 	if (!kernel_has(FLAGS_BOTH))
 		return false;
-	if (gmem_create(gmem, vm_fd, GMEM_SIZE, true, false, caps.guest_memfd_flags, false, err,
-			sizeof(err)) < 0 ||
-	    gmem_map(gmem, err, sizeof(err)) < 0)
-		fail_msg("%s", err);
+	int status = gmem_create(gmem, vm_fd, GMEM_SIZE, true, false, caps.guest_memfd_flags, false,
+				 &why);
+	if (status == 0)
+		status = gmem_map(gmem, &why);
+	if (status < 0)
+		fail_msg("%s", why.message);
 	return true;
 }
 
 static int check(const struct gmem *gmem, uint64_t offset, const void *address, uint64_t size)
 {
-	err[0] = '\0';
+	memset(&why, 0, sizeof(why));
 	return gmem_check_userspace_addr(gmem, offset, (uint64_t)(uintptr_t)address, size,
-					 "/proc/self/maps", err, sizeof(err));
+					 "/proc/self/maps", &why);
 }
 
 static void test_check_accepts_own_mapping(void **state)
@@ -341,9 +343,10 @@ static void test_check_refuses_anonymous(void **state)
 		return;
 	anonymous = mmap(NULL, HALF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(anonymous != MAP_FAILED);
-	assert_int_equal(check(&gmem, 0, anonymous, HALF), -1);
-	assert_non_null(strstr(err, "another file or anonymous memory"));
-	assert_non_null(strstr(err, "stage 1"));
+	assert_int_equal(check(&gmem, 0, anonymous, HALF), -EINVAL);
+	assert_true(why.refused);
+	assert_non_null(strstr(why.message, "another file or anonymous memory"));
+	assert_non_null(strstr(why.message, "stage 1"));
 	munmap(anonymous, HALF);
 	gmem_destroy(&gmem);
 }
@@ -359,9 +362,9 @@ static void test_check_refuses_wrong_offset(void **state)
 	/* The right file, but its second half, claimed to be offset 0. */
 	upper = mmap(NULL, HALF, PROT_READ | PROT_WRITE, MAP_SHARED, gmem.fd, HALF);
 	assert_true(upper != MAP_FAILED);
-	assert_int_equal(check(&gmem, 0, upper, HALF), -1);
-	assert_non_null(strstr(err, "maps this guest_memfd at 0x200000"));
-	assert_non_null(strstr(err, "not this guest_memfd at offset 0"));
+	assert_int_equal(check(&gmem, 0, upper, HALF), -EINVAL);
+	assert_non_null(strstr(why.message, "maps this guest_memfd at 0x200000"));
+	assert_non_null(strstr(why.message, "not this guest_memfd at offset 0"));
 	/* Claimed at its true offset it is fine. */
 	assert_int_equal(check(&gmem, HALF, upper, HALF), 0);
 	munmap(upper, HALF);
@@ -379,10 +382,10 @@ static void test_check_refuses_unmapped(void **state)
 	hole = mmap(NULL, HALF, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(hole != MAP_FAILED);
 	assert_int_equal(munmap(hole, HALF), 0);
-	assert_int_equal(check(&gmem, 0, hole, HALF), -1);
-	assert_non_null(strstr(err, "not mapped"));
+	assert_int_equal(check(&gmem, 0, hole, HALF), -EINVAL);
+	assert_non_null(strstr(why.message, "not mapped"));
 	/* The whole mapping plus one page more runs off its end. */
-	assert_int_equal(check(&gmem, 0, gmem.host_view, GMEM_SIZE + 4096), -1);
+	assert_int_equal(check(&gmem, 0, gmem.host_view, GMEM_SIZE + 4096), -EINVAL);
 	gmem_destroy(&gmem);
 }
 
@@ -412,13 +415,11 @@ static void test_check_split_mapping_from_file(void **state)
 	fprintf(maps, "10400000-10500000 rw-p 00000000 00:00 0\n");
 	fclose(maps);
 
-	assert_int_equal(gmem_check_userspace_addr(&gmem, 0x80000, 0x10080000, 0x200000, path, err,
-						   sizeof(err)),
-			 0);
 	assert_int_equal(
-		gmem_check_userspace_addr(&gmem, 0, 0x10000000, 0x500000, path, err, sizeof(err)),
-		-1);
-	assert_non_null(strstr(err, "another file or anonymous memory"));
+		gmem_check_userspace_addr(&gmem, 0x80000, 0x10080000, 0x200000, path, &why), 0);
+	assert_int_equal(gmem_check_userspace_addr(&gmem, 0, 0x10000000, 0x500000, path, &why),
+			 -EINVAL);
+	assert_non_null(strstr(why.message, "another file or anonymous memory"));
 	unlink(path);
 	gmem_destroy(&gmem);
 }
@@ -432,7 +433,7 @@ static void test_bind_null_userspace_addr(void **state)
 	vm = kvm_fixture_gmem_vm(kvm_fd, &caps);
 	assert_true(vm >= 0);
 	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, false, false, caps.guest_memfd_flags,
-				     false, err, sizeof(err)),
+				     false, &why),
 			 0);
 	/* No mapping exists at 0: the check must not run. */
 	struct gmemvm_error error = { 0 };
@@ -453,10 +454,10 @@ static void test_bind_checks_before_kernel(void **state)
 		return;
 	vm = kvm_create_vm(kvm_fd, 0);
 	assert_true(vm >= 0);
-	assert_int_equal(gmem_create(&gmem, vm, GMEM_SIZE, true, false, caps.guest_memfd_flags,
-				     false, err, sizeof(err)),
-			 0);
-	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), 0);
+	assert_int_equal(
+		gmem_create(&gmem, vm, GMEM_SIZE, true, false, caps.guest_memfd_flags, false, &why),
+		0);
+	assert_int_equal(gmem_map(&gmem, &why), 0);
 	anonymous =
 		mmap(NULL, GMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(anonymous != MAP_FAILED);
@@ -511,10 +512,10 @@ static bool model_gmem(struct gmem *gmem, bool support_shared, bool init_private
 		return false;
 	}
 	if (gmem_create(gmem, vm_fd, GMEM_SIZE, support_shared, init_private,
-			caps.guest_memfd_flags, true, err, sizeof(err)) < 0)
-		fail_msg("%s", err);
-	if (map && gmem_map(gmem, err, sizeof(err)) < 0)
-		fail_msg("%s", err);
+			caps.guest_memfd_flags, true, &why) < 0)
+		fail_msg("%s", why.message);
+	if (map && gmem_map(gmem, &why) < 0)
+		fail_msg("%s", why.message);
 	return true;
 }
 
@@ -562,10 +563,11 @@ static void test_model_refuses_init_private_alone(void **state)
 	(void)state;
 	for (int model = 0; model < 2; model++) {
 		assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, true,
-					     caps.guest_memfd_flags, model, err, sizeof(err)),
-				 -1);
-		assert_non_null(strstr(err, "INIT_PRIVATE"));
-		assert_non_null(strstr(err, "EINVAL"));
+					     caps.guest_memfd_flags, model, &why),
+				 -EINVAL);
+		assert_true(why.refused);
+		assert_non_null(strstr(why.message, "INIT_PRIVATE"));
+		assert_non_null(strstr(why.message, "EINVAL"));
 		assert_int_equal(gmem.fd, -1);
 		gmem_destroy(&gmem);
 	}
@@ -686,7 +688,7 @@ static void test_model_convert_refusals(void **state)
 	 * range check, model or not. */
 	for (int model = 0; model < 2; model++) {
 		assert_int_equal(gmem_create(&gmem, vm_fd, GMEM_SIZE, false, false,
-					     caps.guest_memfd_flags, model, err, sizeof(err)),
+					     caps.guest_memfd_flags, model, &why),
 				 0);
 		assert_convert_result(&gmem, 0, PAGE, -ENOTTY);
 		assert_convert_result(&gmem, 1, 0, -ENOTTY);
@@ -775,8 +777,8 @@ static void test_model_without_support_shared(void **state)
 	assert_int_not_equal(gmem.content_fd, gmem.fd);
 	assert_null(gmem.content_view);
 	assert_int_equal(gmem_shareability(&gmem, 0), SHAREABILITY_GUEST);
-	assert_int_equal(gmem_map(&gmem, err, sizeof(err)), -ENODEV);
-	assert_non_null(strstr(err, "SUPPORT_SHARED"));
+	assert_int_equal(gmem_map(&gmem, &why), -ENODEV);
+	assert_non_null(strstr(why.message, "SUPPORT_SHARED"));
 	assert_null(gmem.host_view);
 
 	/* Punching reaches the stand-in (and the kernel's file). */

@@ -43,7 +43,6 @@
 #define TEST_GPA     0x200000ULL /* GMEMVM_DATA_GPA: where scenario steps work */
 #define TEST_PAGES   4
 #define TEST_SIZE    (TEST_PAGES * PAGE)
-#define ERR_SIZE     512
 
 /* One row of docs/design.md's table, with the guest_memfd flags a run would use. */
 struct mode_case {
@@ -112,7 +111,6 @@ static int setup_mode(void **state)
 	const struct mode_case *mode_case = *state;
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct gmemvm_error error = { 0 };
-	char err[ERR_SIZE] = "";
 	if (!f)
 		return -1;
 	f->mode_case = mode_case;
@@ -140,8 +138,8 @@ static int setup_mode(void **state)
 	if (gmem_create(&f->gmem, f->vm_fd, RAM_SIZE, mode_case->support_shared,
 			mode_case->init_private,
 			native ? host.private_vm_gmem_flags : f->caps.guest_memfd_flags, !native,
-			err, sizeof(err)) < 0) {
-		fprintf(stderr, "gmem_create: %s\n", err);
+			&error) < 0) {
+		fprintf(stderr, "gmem_create: %s\n", error.message);
 		return -1;
 	}
 	int status = memmap_setup(&f->map, &f->scenario, &f->gmem, f->vm_fd, SHARED_BIT, native,
@@ -175,9 +173,9 @@ static int teardown_mode(void **state)
 
 static void assert_consistent(struct fixture *f)
 {
-	char err[ERR_SIZE] = "";
-	if (memmap_check(&f->map, err, sizeof(err)) != 0)
-		fail_msg("memmap_check (%s): %s", config_mode_name(f->map.mode), err);
+	struct gmemvm_error verdict = { 0 };
+	if (memmap_check(&f->map, &verdict) != 0)
+		fail_msg("memmap_check (%s): %s", config_mode_name(f->map.mode), verdict.message);
 }
 
 /* Convert and require that it happened (or, with expect_converted false, that
@@ -551,10 +549,13 @@ static void break_page(uint8_t *address)
 
 static void expect_check_names(struct fixture *f, const char *view_name)
 {
-	char err[ERR_SIZE] = "";
-	assert_int_equal(memmap_check(&f->map, err, sizeof(err)), -1);
-	if (!strstr(err, view_name))
-		fail_msg("memmap_check's error does not name %s: %s", view_name, err);
+	struct gmemvm_error verdict = { 0 };
+	/* A verdict, not a failed call: -EUCLEAN and no step. */
+	assert_int_equal(memmap_check(&f->map, &verdict), -EUCLEAN);
+	assert_false(verdict.refused);
+	assert_string_equal(gmemvm_error_step(&verdict), "");
+	if (!strstr(verdict.message, view_name))
+		fail_msg("memmap_check's error does not name %s: %s", view_name, verdict.message);
 }
 
 static void test_check_broken_private_view(void **state)
@@ -914,15 +915,14 @@ struct shared_setup {
 	int kvm_fd, vm_fd;
 	struct gmem gmem;
 	struct memmap map;
-	char err[ERR_SIZE];
-	struct gmemvm_error error; /* memmap_setup's */
+	struct gmemvm_error error; /* kvm_open's, gmem_create's, memmap_setup's */
 	int status;		   /* what memmap_setup returned */
 };
 
 static void shared_setup_run(struct shared_setup *setup, int stage, bool null, bool anonymous)
 {
 	memset(setup, 0, sizeof(*setup));
-	setup->kvm_fd = kvm_open(setup->err, sizeof(setup->err));
+	setup->kvm_fd = kvm_open(&setup->error);
 	assert_true(setup->kvm_fd >= 0);
 	struct kvm_caps caps;
 	kvm_read_caps(setup->kvm_fd, &caps);
@@ -945,7 +945,7 @@ static void shared_setup_run(struct shared_setup *setup, int stage, bool null, b
 	scenario.userspace_addr_anonymous = anonymous;
 	memmap_init(&setup->map);
 	assert_int_equal(gmem_create(&setup->gmem, setup->vm_fd, RAM_SIZE, true, false,
-				     caps.guest_memfd_flags, true, setup->err, sizeof(setup->err)),
+				     caps.guest_memfd_flags, true, &setup->error),
 			 0);
 	setup->status = memmap_setup(&setup->map, &scenario, &setup->gmem, setup->vm_fd, SHARED_BIT,
 				     false, (uint32_t)caps.nr_memslots, &setup->error);
@@ -984,8 +984,9 @@ static void test_setup_null_userspace_addr(void **state)
 	assert_int_equal(setup.map.views[0].slots[0].userspace_addr, 0);
 	/* The host still has its view. */
 	assert_int_equal(memmap_write(&setup.map, TEST_GPA, "null", 4), 0);
-	if (memmap_check(&setup.map, setup.err, sizeof(setup.err)) != 0)
-		fail_msg("memmap_check: %s", setup.err);
+	struct gmemvm_error verdict = { 0 };
+	if (memmap_check(&setup.map, &verdict) != 0)
+		fail_msg("memmap_check: %s", verdict.message);
 	shared_setup_release(&setup);
 }
 

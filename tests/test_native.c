@@ -64,10 +64,9 @@ static void alarm_handler(int signal_number)
 
 static void machine_create(struct machine *m, enum data_slot data_slot, bool private)
 {
-	char err[256];
 	memset(m, 0, sizeof(*m));
 	m->gmem_fd = -1;
-	m->kvm_fd = kvm_open(err, sizeof(err));
+	m->kvm_fd = kvm_open(NULL);
 	assert_true(m->kvm_fd >= 0);
 	m->vm_fd = kvm_create_vm(m->kvm_fd, host.private_vm_type);
 	assert_true(m->vm_fd >= 0);

@@ -87,17 +87,17 @@ static char tmp_path[256];
 /* Load text as a scenario file (removed again); fails the test if it does not load. */
 static const struct scenario *load(const char *text)
 {
-	char err[CONFIG_ERROR_SIZE];
+	struct gmemvm_error error = { 0 };
 	snprintf(tmp_path, sizeof(tmp_path), "/tmp/gmemvm-probe-XXXXXX.ini");
 	int fd = mkstemps(tmp_path, 4);
 	assert_true(fd >= 0);
 	size_t length = strlen(text);
 	assert_int_equal(write(fd, text, length), (ssize_t)length);
 	close(fd);
-	int rc = config_load(tmp_path, NULL, 0, &sc, err, sizeof(err));
+	int rc = config_load(tmp_path, NULL, 0, &sc, &error);
 	unlink(tmp_path);
 	if (rc != 0)
-		fail_msg("%s", err);
+		fail_msg("%s", error.message);
 	return &sc;
 }
 
@@ -131,10 +131,10 @@ static void test_needs_serving(void **state)
 static void test_startup_benchmark_needs_nothing(void **state)
 {
 	(void)state;
-	char err[CONFIG_ERROR_SIZE];
+	struct gmemvm_error error = { 0 };
 	const char *path = TESTS_DIR "/../bench/shared-startup.ini";
-	if (config_load(path, NULL, 0, &sc, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
+	if (config_load(path, NULL, 0, &sc, &error) != 0)
+		fail_msg("%s", error.message);
 	assert_int_equal(probe_needs(&sc), 0);
 }
 

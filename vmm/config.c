@@ -150,7 +150,7 @@ enum num_error config_parse_plain(const char *text, uint64_t *out)
 int config_parse_size(const char *text, uint64_t *out)
 {
 	if (!text || parse_size(text, out) != NUM_OK)
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -209,25 +209,51 @@ static void flatten_line(char *text)
 			*text = ' ';
 }
 
+/* The one line of a refusal or a failure: "FILE: [section] key: message",
+ * into ld->error (with code and step, or refused when step is NULL). */
+static int loader_report(struct loader *ld, int code, const char *step, const char *section,
+			 const char *key, const char *message)
+{
+	char line[GMEMVM_ERROR_MESSAGE_SIZE];
+
+	if (!ld->error)
+		return code;
+	if (section && key)
+		snprintf(line, sizeof(line), "%s: [%s] %s: %s%s", ld->path, section, key, message,
+			 key_was_set(ld, section, key) ? " (value from --set)" : "");
+	else if (section)
+		snprintf(line, sizeof(line), "%s: [%s]: %s", ld->path, section, message);
+	else
+		snprintf(line, sizeof(line), "%s: %s", ld->path, message);
+	flatten_line(line);
+	if (step)
+		return gmemvm_failf(ld->error, code, step, "%s", line);
+	return gmemvm_refuse(ld->error, code, "%s", line);
+}
+
 int loader_fail(struct loader *ld, const char *section, const char *key, const char *fmt, ...)
 {
-	char message[CONFIG_ERROR_SIZE];
+	char message[GMEMVM_ERROR_MESSAGE_SIZE];
 	va_list ap;
 
-	if (!ld->err || !ld->err_size)
-		return -1;
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	if (section && key)
-		snprintf(ld->err, ld->err_size, "%s: [%s] %s: %s%s", ld->path, section, key,
-			 message, key_was_set(ld, section, key) ? " (value from --set)" : "");
-	else if (section)
-		snprintf(ld->err, ld->err_size, "%s: [%s]: %s", ld->path, section, message);
-	else
-		snprintf(ld->err, ld->err_size, "%s: %s", ld->path, message);
-	flatten_line(ld->err);
-	return -1;
+	return loader_report(ld, -EINVAL, NULL, section, key, message);
+}
+
+/* A call the loader made failed (code, a negative errno, from step): the
+ * same one line about the whole file, not a refusal. */
+__attribute__((format(printf, 4, 5))) static int
+loader_failed(struct loader *ld, int code, const char *step, const char *fmt, ...)
+{
+	char message[GMEMVM_ERROR_MESSAGE_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return loader_report(ld, code, step, NULL, NULL, message);
 }
 
 /* Shorthand for the common "'value' is not a number" style of refusal. */
@@ -454,7 +480,8 @@ static int apply_overrides(struct loader *ld, const char *const *overrides, int 
 		if ((!iniparser_find_entry(ld->dict, section) &&
 		     iniparser_set(ld->dict, section, NULL) != 0) ||
 		    iniparser_set(ld->dict, entry, value) != 0)
-			return loader_fail(ld, NULL, NULL, "--set %s: out of memory", text);
+			return loader_failed(ld, -ENOMEM, "iniparser_set",
+					     "--set %s: out of memory", text);
 		snprintf(ld->set_keys[ld->nr_set_keys++], sizeof(ld->set_keys[0]), "%s", entry);
 	}
 	return 0;
@@ -627,19 +654,20 @@ static int parse_vm(struct loader *ld)
 			return loader_fail(ld, "vm", "stage", "'%s' must be 1 or 2", text);
 		out->stage = (int)value;
 	}
+	int status = 0;
 	text = loader_get(ld, "vm", "memory");
-	if (text && parse_memory(ld, text))
-		return -1;
+	if (text)
+		status = parse_memory(ld, text);
 	text = loader_get(ld, "vm", "vcpus");
-	if (text && parse_small(ld, "vm", "vcpus", text, 1, GMEMVM_MAX_VCPUS, &out->vcpus))
-		return -1;
+	if (status == 0 && text)
+		status = parse_small(ld, "vm", "vcpus", text, 1, GMEMVM_MAX_VCPUS, &out->vcpus);
 	text = loader_get(ld, "vm", "guest");
-	if (text && parse_guest(ld, text))
-		return -1;
+	if (status == 0 && text)
+		status = parse_guest(ld, text);
 	text = loader_get(ld, "vm", "timeout");
-	if (text && parse_timeout(ld, text))
-		return -1;
-	return 0;
+	if (status == 0 && text)
+		status = parse_timeout(ld, text);
+	return status;
 }
 
 /* ---- [gmem] ----------------------------------------------------------- */
@@ -718,9 +746,10 @@ static int parse_flags(struct loader *ld, const char *text)
 static int parse_gmem(struct loader *ld)
 {
 	const char *text = loader_get(ld, "gmem", "flags");
+	int status = text ? parse_flags(ld, text) : 0;
 
-	if (text && parse_flags(ld, text))
-		return -1;
+	if (status < 0)
+		return status;
 	/* Secret-free VMs keep all memory shared and unmapped from the kernel:
 	 * the ordinary VM of mode shared, on a file the host maps. */
 	if (ld->out->no_direct_map &&
@@ -774,9 +803,10 @@ int loader_range(struct loader *ld, const char *section, const char *key, char *
 		 uint64_t align, uint64_t *addr, uint64_t *size)
 {
 	const char *why = align == 8 ? "" : " (page granularity)";
+	int status = loader_addr_size(ld, section, key, words, addr, size);
 
-	if (loader_addr_size(ld, section, key, words, addr, size))
-		return -1;
+	if (status < 0)
+		return status;
 	if (*addr % align)
 		return loader_fail(ld, section, key, "address %s is not %" PRIu64 "-byte aligned%s",
 				   words[0], align, why);
@@ -820,13 +850,14 @@ static int parse_check(struct loader *ld, const char *key, const char *text,
 				 words[2]);
 	check->kind = kind < 0 ? CHECK_PATTERN : (enum check_kind)kind;
 	/* Pattern and zero compare 64-bit words; the others are per page. */
-	if (loader_range(ld, "expect", key, words,
-			 check->kind == CHECK_PATTERN || check->kind == CHECK_ZERO ? 8 : 4096,
-			 &check->addr, &check->size))
-		return -1;
-	if (check->kind == CHECK_PATTERN &&
-	    loader_pattern(ld, "expect", key, words[2], &check->pattern))
-		return -1;
+	int status =
+		loader_range(ld, "expect", key, words,
+			     check->kind == CHECK_PATTERN || check->kind == CHECK_ZERO ? 8 : 4096,
+			     &check->addr, &check->size);
+	if (status == 0 && check->kind == CHECK_PATTERN)
+		status = loader_pattern(ld, "expect", key, words[2], &check->pattern);
+	if (status < 0)
+		return status;
 	if (check->addr > ld->out->memory_size ||
 	    check->size > ld->out->memory_size - check->addr) {
 		char memory[32];
@@ -885,11 +916,14 @@ static int parse_expect(struct loader *ld)
 {
 	struct scenario *out = ld->out;
 	enum outcome both = OUTCOME_NONE;
+	int status = parse_outcome(ld, "exit", &both);
 
-	if (parse_outcome(ld, "exit", &both) ||
-	    parse_outcome(ld, "exit.gmem-served", &out->expect_gmem_served) ||
-	    parse_outcome(ld, "exit.uaddr-served", &out->expect_uaddr_served))
-		return -1;
+	if (status == 0)
+		status = parse_outcome(ld, "exit.gmem-served", &out->expect_gmem_served);
+	if (status == 0)
+		status = parse_outcome(ld, "exit.uaddr-served", &out->expect_uaddr_served);
+	if (status < 0)
+		return status;
 	if (both == OUTCOME_NONE &&
 	    (out->expect_gmem_served == OUTCOME_NONE || out->expect_uaddr_served == OUTCOME_NONE))
 		return loader_fail(
@@ -906,15 +940,15 @@ static int parse_expect(struct loader *ld)
 
 		snprintf(key, sizeof(key), "exits.%s", exit_kind_name((enum exit_kind)kind));
 		text = loader_get(ld, "expect", key);
-		if (text && parse_count(ld, key, text, &out->expect_exits[kind]))
-			return -1;
+		if (text && (status = parse_count(ld, key, text, &out->expect_exits[kind])) < 0)
+			return status;
 	}
 	for (int kind = 0; kind < EVENT_COUNT; kind++) {
 		const char *key = event_name((enum event_kind)kind);
 		const char *text = loader_get(ld, "expect", key);
 
-		if (text && parse_count(ld, key, text, &out->expect_events[kind]))
-			return -1;
+		if (text && (status = parse_count(ld, key, text, &out->expect_events[kind])) < 0)
+			return status;
 	}
 	for (int n = 1; n <= CONFIG_MAX_CHECKS; n++) {
 		char key[32];
@@ -922,8 +956,9 @@ static int parse_expect(struct loader *ld)
 
 		snprintf(key, sizeof(key), "check%d", n);
 		text = loader_get(ld, "expect", key);
-		if (text && parse_check(ld, key, text, &out->checks[out->nr_checks++]))
-			return -1;
+		if (text &&
+		    (status = parse_check(ld, key, text, &out->checks[out->nr_checks++])) < 0)
+			return status;
 	}
 	return 0;
 }
@@ -934,7 +969,7 @@ static int parse_expect(struct loader *ld)
  * iniparser reports syntax errors through a printf-like callback without a
  * context pointer, so the first message of a load lands in this buffer.
  */
-static _Thread_local char ini_message[CONFIG_ERROR_SIZE];
+static _Thread_local char ini_message[GMEMVM_ERROR_MESSAGE_SIZE];
 
 __attribute__((format(printf, 1, 2))) static int capture_ini_error(const char *fmt, ...)
 {
@@ -1032,9 +1067,11 @@ static int check_readable(struct loader *ld)
 	int fd = open(ld->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		int error = errno;
+		const char *step =
+			fd < 0 ? "open of the scenario file" : "fstat of the scenario file";
 		if (fd >= 0)
 			close(fd);
-		return loader_fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
+		return loader_failed(ld, -error, step, "cannot read: %s", strerror(error));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -1051,7 +1088,8 @@ static int check_readable(struct loader *ld)
 	int error = errno;
 	close(fd);
 	if (length < 0)
-		return loader_fail(ld, NULL, NULL, "cannot read: %s", strerror(error));
+		return loader_failed(ld, -error, "read of the scenario file", "cannot read: %s",
+				     strerror(error));
 	int line;
 	const char *problem = text_problem(text, (size_t)length, &line);
 	if (problem)
@@ -1067,8 +1105,9 @@ static int load(struct loader *ld, const char *const *overrides, int nr_override
 		return loader_fail(ld, NULL, NULL, "path too long (at most %zu characters)",
 				   sizeof(out->path) - 1);
 	snprintf(out->path, sizeof(out->path), "%s", ld->path);
-	if (check_readable(ld))
-		return -1;
+	int status = check_readable(ld);
+	if (status < 0)
+		return status;
 
 	ini_message[0] = '\0';
 	iniparser_set_error_callback(capture_ini_error);
@@ -1077,33 +1116,41 @@ static int load(struct loader *ld, const char *const *overrides, int nr_override
 	if (!ld->dict)
 		return fail_ini_message(ld);
 
-	if (apply_overrides(ld, overrides, nr_overrides) || check_entries(ld))
-		return -1;
+	status = apply_overrides(ld, overrides, nr_overrides);
+	if (status == 0)
+		status = check_entries(ld);
+	if (status < 0)
+		return status;
 
 	out->stage = 2;
 	out->memory_size = MEMORY_DEFAULT;
 	out->vcpus = 1;
 	out->timeout_ms = TIMEOUT_DEFAULT_MS;
 	/* [vm] first: steps and checks are validated against vcpus and memory. */
-	if (parse_scenario(ld) || parse_vm(ld) || parse_gmem(ld) || loader_steps(ld) ||
-	    parse_expect(ld))
-		return -1;
-	return 0;
+	status = parse_scenario(ld);
+	if (status == 0)
+		status = parse_vm(ld);
+	if (status == 0)
+		status = parse_gmem(ld);
+	if (status == 0)
+		status = loader_steps(ld);
+	if (status == 0)
+		status = parse_expect(ld);
+	return status;
 }
 
 int config_load(const char *path, const char *const *overrides, int nr_overrides,
-		struct scenario *out, char *err, size_t err_size)
+		struct scenario *out, struct gmemvm_error *error)
 {
 	struct loader ld = {
 		.path = path ? path : "(null)",
 		.out = out,
-		.err = err,
-		.err_size = err_size,
+		.error = error,
 	};
 	int rc;
 
-	if (err && err_size)
-		err[0] = '\0';
+	if (error)
+		*error = (struct gmemvm_error){ 0 };
 	memset(out, 0, sizeof(*out));
 	if (!path)
 		return loader_fail(&ld, NULL, NULL, "no scenario file given");

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "gmemvm_abi.h"
 #include "mode.h"
 #include "vocabulary.h"
@@ -21,7 +22,6 @@
 #define CONFIG_MAX_OVERRIDES 32
 #define CONFIG_MIN_MEMORY    (4ULL << 20)
 #define CONFIG_MAX_MEMORY    (3ULL << 30) /* RAM ends below the MMIO hole at 3.25 GiB */
-#define CONFIG_ERROR_SIZE    1024
 #define CONFIG_MAX_PIO_COUNT 10000000U
 /* iniparser reads lines of at most 1024 bytes, newline included. */
 #define CONFIG_MAX_LINE	     1023
@@ -120,13 +120,17 @@ struct scenario {
 
 /*
  * Load and validate a scenario. overrides are "section.key=value" strings
- * (gmemvm run --set) applied over the file. On error returns -1 and writes
- * one line "FILE: [section] key: what is wrong" into err.
+ * (gmemvm run --set) applied over the file. 0, with error's message emptied;
+ * or a negative errno with one line "FILE: [section] key: what is wrong" in
+ * error (which may be NULL) and out zeroed: -EINVAL for a file or value the
+ * loader refuses (error->refused), the errno of a read of the file that
+ * failed, -ENOMEM.
  */
 int config_load(const char *path, const char *const *overrides, int nr_overrides,
-		struct scenario *out, char *err, size_t err_size);
+		struct scenario *out, struct gmemvm_error *error);
 
-/* Parse "123", "0x1f", "4K", "16M", "1G" (binary units). -1 on a bad or overflowing number. */
+/* Parse "123", "0x1f", "4K", "16M", "1G" (binary units). 0, or -EINVAL on a
+ * bad or overflowing number. */
 int config_parse_size(const char *text, uint64_t *out);
 
 /* Names of the parser's own words; outcomes, exit kinds and events are in

@@ -3,8 +3,9 @@
  * The scenario loader's insides, shared by its two files and by nothing
  * else: config.c reads the file, its sections, [scenario], [vm], [gmem] and
  * [expect]; config_steps.c reads [steps]. Both refuse a bad value the same
- * way (loader_fail: one line naming the file, section and key) and read
- * numbers, words and ranges with the same helpers.
+ * way (loader_fail: one line naming the file, section and key, -EINVAL) and
+ * read numbers, words and ranges with the same helpers. Every helper returns
+ * 0 or the negative errno of the first refusal, which its caller passes on.
  */
 #ifndef GMEMVM_CONFIG_LOADER_H
 #define GMEMVM_CONFIG_LOADER_H
@@ -15,6 +16,7 @@
 #include <iniparser.h>
 
 #include "config.h"
+#include "error.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -26,16 +28,16 @@ struct loader {
 	const char *path;
 	dictionary *dict;
 	struct scenario *out;
-	char *err;
-	size_t err_size;
+	struct gmemvm_error *error; /* the caller's; may be NULL */
 	/* "section:key" of every --set, so a bad value can say where it came from */
 	char set_keys[CONFIG_MAX_OVERRIDES][128];
 	int nr_set_keys;
 };
 
 /*
- * Write "FILE: [section] key: message" into err and return -1.
- * section and key may be NULL for errors about the whole file.
+ * Refuse the file: "FILE: [section] key: message" into ld->error (refused)
+ * and return -EINVAL. section and key may be NULL for errors about the whole
+ * file.
  */
 __attribute__((format(printf, 4, 5))) int loader_fail(struct loader *ld, const char *section,
 						      const char *key, const char *fmt, ...);

@@ -141,8 +141,7 @@ static int apply_step_options(struct loader *ld, const char *key, const struct s
 			return loader_fail(
 				ld, "steps", key,
 				"result= is only for share, unshare, hold and release, not %s", op);
-		if (parse_result(ld, key, opts->result, &step->expect_result))
-			return -1;
+		return parse_result(ld, key, opts->result, &step->expect_result);
 	}
 	return 0;
 }
@@ -203,8 +202,9 @@ static int parse_flip(struct loader *ld, const char *key, char **words, int posi
 	if (positional != 3)
 		return fail_arguments(ld, key, words[0], "ADDR SIZE COUNT [vcpu=N|all]",
 				      positional);
-	if (parse_step_count(ld, key, words[0], words[3], CONFIG_MAX_FLIP_COUNT, &count))
-		return -1;
+	int status = parse_step_count(ld, key, words[0], words[3], CONFIG_MAX_FLIP_COUNT, &count);
+	if (status < 0)
+		return status;
 	step->count = (uint32_t)count;
 	return loader_addr_size(ld, "steps", key, words + 1, &step->addr, &step->size);
 }
@@ -217,8 +217,10 @@ static int parse_scatter(struct loader *ld, const char *key, char **words, int p
 	uint64_t count;
 	if (positional != 2)
 		return fail_arguments(ld, key, words[0], "ADDR COUNT [vcpu=N|all]", positional);
-	if (parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_SCATTER_COUNT, &count))
-		return -1;
+	int status =
+		parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_SCATTER_COUNT, &count);
+	if (status < 0)
+		return status;
 	if (config_parse_plain(words[1], &step->addr) != NUM_OK || step->addr % 4096)
 		return loader_fail(ld, "steps", key, "scatter address '%s' is not page-aligned",
 				   words[1]);
@@ -240,8 +242,10 @@ static int parse_hostile(struct loader *ld, const char *key, char **words, int p
 	if (config_parse_plain(words[1], &seed) != NUM_OK || seed > UINT32_MAX)
 		return loader_fail(ld, "steps", key, "hostile seed '%s' is not a 32-bit number",
 				   words[1]);
-	if (parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_HOSTILE_COUNT, &count))
-		return -1;
+	int status =
+		parse_step_count(ld, key, words[0], words[2], CONFIG_MAX_HOSTILE_COUNT, &count);
+	if (status < 0)
+		return status;
 	step->pattern = (uint32_t)seed;
 	step->count = (uint32_t)count;
 	step->addr = CONFIG_HOSTILE_PLAYGROUND_GPA;
@@ -261,6 +265,7 @@ static int parse_hostile(struct loader *ld, const char *key, char **words, int p
 static int parse_step_arguments(struct loader *ld, const char *key, const char *text, char **words,
 				int positional, bool vcpu_given, struct step *step)
 {
+	int status;
 	switch (step->op) {
 	case GMEMVM_STEP_PIO:
 		if (positional == 1) {
@@ -298,8 +303,9 @@ static int parse_step_arguments(struct loader *ld, const char *key, const char *
 			return fail_arguments(ld, key, words[0],
 					      "ADDR SIZE [view=private|shared] [vcpu=N|all]",
 					      positional);
-		if (loader_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size))
-			return -1;
+		status = loader_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size);
+		if (status < 0)
+			return status;
 		return check_step_range(ld, key, words[1], step);
 	case GMEMVM_STEP_BARRIER:
 		/* A barrier is for every vCPU: it orders what comes after it. */
@@ -318,9 +324,11 @@ static int parse_step_arguments(struct loader *ld, const char *key, const char *
 		/* One word per page: the range is whole pages. */
 		if (positional != 3)
 			break;
-		if (loader_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size) ||
-		    loader_pattern(ld, "steps", key, words[3], &step->pattern))
-			return -1;
+		status = loader_range(ld, "steps", key, words + 1, 4096, &step->addr, &step->size);
+		if (status == 0)
+			status = loader_pattern(ld, "steps", key, words[3], &step->pattern);
+		if (status < 0)
+			return status;
 		return check_step_range(ld, key, words[1], step);
 	case GMEMVM_STEP_WRITE:
 	case GMEMVM_STEP_VERIFY:
@@ -331,9 +339,11 @@ static int parse_step_arguments(struct loader *ld, const char *key, const char *
 		return fail_arguments(ld, key, words[0],
 				      "ADDR SIZE PATTERN [view=private|shared] [vcpu=N|all]",
 				      positional);
-	if (loader_range(ld, "steps", key, words + 1, 8, &step->addr, &step->size) ||
-	    loader_pattern(ld, "steps", key, words[3], &step->pattern))
-		return -1;
+	status = loader_range(ld, "steps", key, words + 1, 8, &step->addr, &step->size);
+	if (status == 0)
+		status = loader_pattern(ld, "steps", key, words[3], &step->pattern);
+	if (status < 0)
+		return status;
 	return check_step_range(ld, key, words[1], step);
 }
 
@@ -367,8 +377,9 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 
 	for (int i = 1; i < nr_words; i++) {
 		if (strchr(words[i], '=')) {
-			if (parse_step_option(ld, key, words[i], &opts))
-				return -1;
+			int status = parse_step_option(ld, key, words[i], &opts);
+			if (status < 0)
+				return status;
 		} else if (opts.vcpu || opts.view || opts.result) {
 			return loader_fail(ld, "steps", key,
 					   "argument '%s' after an option: options (vcpu=, view=, "
@@ -378,8 +389,9 @@ static int parse_step(struct loader *ld, const char *key, const char *text, stru
 			positional++;
 		}
 	}
-	if (apply_step_options(ld, key, &opts, step))
-		return -1;
+	int status = apply_step_options(ld, key, &opts, step);
+	if (status < 0)
+		return status;
 	return parse_step_arguments(ld, key, text, words, positional, opts.vcpu != NULL, step);
 }
 
@@ -394,8 +406,9 @@ int loader_steps(struct loader *ld)
 
 		snprintf(key, sizeof(key), "step%d", n);
 		text = loader_get(ld, "steps", key);
-		if (text && parse_step(ld, key, text, &out->steps[out->nr_steps++]))
-			return -1;
+		int status = text ? parse_step(ld, key, text, &out->steps[out->nr_steps++]) : 0;
+		if (status < 0)
+			return status;
 	}
 	return 0;
 }

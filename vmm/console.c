@@ -74,9 +74,10 @@ static const struct iotrap_node console_node = {
 
 int console_register(struct console *console, struct iotrap_registry *traps)
 {
-	if (iotrap_register(traps, IOTRAP_PIO, console_node.port, 8, console_node.name,
-			    console_access, console) < 0)
-		return -1;
+	int status = iotrap_register(traps, IOTRAP_PIO, console_node.port, 8, console_node.name,
+				     console_access, console);
+	if (status < 0)
+		return status;
 	return iotrap_add_node(traps, &console_node);
 }
 

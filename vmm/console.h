@@ -27,6 +27,7 @@ struct console {
 };
 
 void console_init(struct console *console, FILE *out);
+/* Its port and its node: 0, or iotrap_register's negative errno. */
 int console_register(struct console *console, struct iotrap_registry *traps);
 /* Emit a partial last line, if the guest left one. */
 void console_flush(struct console *console);

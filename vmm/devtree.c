@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "devtree.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libfdt.h>
 #include <stdarg.h>
@@ -11,15 +12,21 @@
 #include "iotrap.h"
 #include "mode.h"
 
+/* A libfdt call failed with status, a negative FDT_ERR_* code: the errno
+ * that says it (-ENOSPC when the buffer is full), the call as the step, and
+ * libfdt's own words. */
+static int fdt_failed(struct gmemvm_error *error, const char *call, int status)
+{
+	return gmemvm_failf(error, status == -FDT_ERR_NOSPACE ? -ENOSPC : -EINVAL, call,
+			    "device tree: %s: %s", call, fdt_strerror(status));
+}
+
 /* libfdt calls return negative FDT_ERR_* codes; stop at the first one. */
-#define TRY(call)                                                             \
-	do {                                                                  \
-		int status_ = (call);                                         \
-		if (status_ < 0) {                                            \
-			snprintf(err, err_size, "device tree: %s: %s", #call, \
-				 fdt_strerror(status_));                      \
-			return -1;                                            \
-		}                                                             \
+#define TRY(call)                                                 \
+	do {                                                      \
+		int status_ = (call);                             \
+		if (status_ < 0)                                  \
+			return fdt_failed(error, #call, status_); \
 	} while (0)
 
 /* "serial@3f8": the unit address is the first of reg (the MMIO base) or else the port. */
@@ -29,7 +36,7 @@ static void device_path(const struct iotrap_node *device, char *path, size_t siz
 		 device->mmio_size ? device->mmio_base : (uint64_t)device->port);
 }
 
-static int add_device(void *fdt, const struct iotrap_node *device, char *err, size_t err_size)
+static int add_device(void *fdt, const struct iotrap_node *device, struct gmemvm_error *error)
 {
 	char path[64];
 	device_path(device, path, sizeof(path));
@@ -57,7 +64,7 @@ static bool console_path(const struct iotrap_registry *devices, char *path, size
 	return false;
 }
 
-static int add_steps(void *fdt, const struct scenario *scenario, char *err, size_t err_size)
+static int add_steps(void *fdt, const struct scenario *scenario, struct gmemvm_error *error)
 {
 	TRY(fdt_begin_node(fdt, "steps"));
 	for (int i = 0; i < scenario->nr_steps; i++) {
@@ -86,16 +93,16 @@ static int add_steps(void *fdt, const struct scenario *scenario, char *err, size
 	return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t err_size,
+/* The builder's refusal: "device tree: " and what is wrong, -EINVAL. */
+__attribute__((format(printf, 2, 3))) static int refuse(struct gmemvm_error *error,
 							const char *format, ...)
 {
+	char what[GMEMVM_ERROR_MESSAGE_SIZE];
 	va_list args;
 	va_start(args, format);
-	int used = snprintf(err, err_size, "device tree: ");
-	if (used > 0 && (size_t)used < err_size)
-		vsnprintf(err + used, err_size - (size_t)used, format, args);
+	vsnprintf(what, sizeof(what), format, args);
 	va_end(args);
-	return -1;
+	return gmemvm_refuse(error, -EINVAL, "device tree: %s", what);
 }
 
 /*
@@ -103,54 +110,55 @@ __attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t err_si
  * through config_load (a test, a future caller) is checked here too, so a
  * bad one is refused instead of producing a tree the guest misreads.
  */
-static int check_scenario(const struct scenario *scenario, unsigned int shared_bit, char *err,
-			  size_t err_size)
+static int check_scenario(const struct scenario *scenario, unsigned int shared_bit,
+			  struct gmemvm_error *error)
 {
 	if (!memchr(scenario->name, '\0', sizeof(scenario->name)))
-		return refuse(err, err_size, "the scenario name is not terminated");
+		return refuse(error, "the scenario name is not terminated");
 	if (!mode_info(scenario->mode))
-		return refuse(err, err_size, "mode %d is not one of the four", (int)scenario->mode);
+		return refuse(error, "mode %d is not one of the four", (int)scenario->mode);
 	if (scenario->stage != 1 && scenario->stage != 2)
-		return refuse(err, err_size, "stage %d is not 1 or 2", scenario->stage);
+		return refuse(error, "stage %d is not 1 or 2", scenario->stage);
 	if (scenario->vcpus < 1 || scenario->vcpus > GMEMVM_MAX_VCPUS)
-		return refuse(err, err_size, "%d vCPUs is outside 1..%d", scenario->vcpus,
+		return refuse(error, "%d vCPUs is outside 1..%d", scenario->vcpus,
 			      GMEMVM_MAX_VCPUS);
 	if (scenario->memory_size < CONFIG_MIN_MEMORY || scenario->memory_size > CONFIG_MAX_MEMORY)
-		return refuse(err, err_size, "memory size %#llx is outside the limits",
+		return refuse(error, "memory size %#llx is outside the limits",
 			      (unsigned long long)scenario->memory_size);
 	if (shared_bit && (shared_bit < 39 || shared_bit > 46))
-		return refuse(err, err_size, "shared bit %u is outside 39..46", shared_bit);
+		return refuse(error, "shared bit %u is outside 39..46", shared_bit);
 	if (scenario->nr_steps < 0 || scenario->nr_steps > CONFIG_MAX_STEPS)
-		return refuse(err, err_size, "%d steps is outside 0..%d", scenario->nr_steps,
+		return refuse(error, "%d steps is outside 0..%d", scenario->nr_steps,
 			      CONFIG_MAX_STEPS);
 	for (int i = 0; i < scenario->nr_steps; i++) {
 		const struct step *step = &scenario->steps[i];
 		if ((unsigned int)step->op >= GMEMVM_STEP_OP_COUNT)
-			return refuse(err, err_size, "step %d has op %d, which no guest knows",
-				      i + 1, (int)step->op);
+			return refuse(error, "step %d has op %d, which no guest knows", i + 1,
+				      (int)step->op);
 		if (step->vcpu != STEP_VCPU_ALL &&
 		    (step->vcpu < 0 || step->vcpu >= scenario->vcpus))
-			return refuse(err, err_size, "step %d is for vCPU %d of %d", i + 1,
-				      step->vcpu, scenario->vcpus);
+			return refuse(error, "step %d is for vCPU %d of %d", i + 1, step->vcpu,
+				      scenario->vcpus);
 		if (step->view != VIEW_PRIVATE && step->view != VIEW_SHARED)
-			return refuse(err, err_size, "step %d has view %d", i + 1, (int)step->view);
+			return refuse(error, "step %d has view %d", i + 1, (int)step->view);
 	}
 	return 0;
 }
 
 int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
-		  unsigned int shared_bit, char *err, size_t err_size)
+		  unsigned int shared_bit, struct gmemvm_error *error)
 {
 	struct devtree_host host = { .shared_bit = shared_bit };
-	return devtree_build_for_host(buffer, size, scenario, &host, err, err_size);
+	return devtree_build_for_host(buffer, size, scenario, &host, error);
 }
 
 int devtree_build_for_host(void *buffer, size_t size, const struct scenario *scenario,
-			   const struct devtree_host *host, char *err, size_t err_size)
+			   const struct devtree_host *host, struct gmemvm_error *error)
 {
 	unsigned int shared_bit = host->shared_bit;
-	if (check_scenario(scenario, shared_bit, err, err_size) < 0)
-		return -1;
+	int status = check_scenario(scenario, shared_bit, error);
+	if (status < 0)
+		return status;
 	void *fdt = buffer;
 	TRY(fdt_create(fdt, (int)size));
 	TRY(fdt_finish_reservemap(fdt));
@@ -187,13 +195,16 @@ int devtree_build_for_host(void *buffer, size_t size, const struct scenario *sce
 	if (host->map_gpa_range)
 		TRY(fdt_property_string(fdt, GMEMVM_FDT_PROP_CONVERSION_CALL,
 					GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE));
-	if (add_steps(fdt, scenario, err, err_size) < 0)
-		return -1;
+	status = add_steps(fdt, scenario, error);
+	if (status < 0)
+		return status;
 	TRY(fdt_end_node(fdt)); /* gmemvm */
 
-	for (int i = 0; host->devices && i < host->devices->nr_nodes; i++)
-		if (add_device(fdt, host->devices->nodes[i], err, err_size) < 0)
-			return -1;
+	for (int i = 0; host->devices && i < host->devices->nr_nodes; i++) {
+		status = add_device(fdt, host->devices->nodes[i], error);
+		if (status < 0)
+			return status;
+	}
 
 	TRY(fdt_end_node(fdt)); /* root */
 	TRY(fdt_finish(fdt));

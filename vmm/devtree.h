@@ -13,14 +13,17 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "error.h"
 
 struct iotrap_registry;
 
 /* Build into buffer (size bytes, e.g. GMEMVM_FDT_MAX_SIZE). shared_bit is the
- * CoCo modes' shared-view bit (0: no shared view). No device nodes. 0, or -1
- * with err. */
+ * CoCo modes' shared-view bit (0: no shared view). No device nodes. 0, or a
+ * negative errno with "device tree: ..." in error: -EINVAL refused for a
+ * scenario the guest could not read, or the libfdt call that failed
+ * (-ENOSPC: the buffer is too small). */
 int devtree_build(void *buffer, size_t size, const struct scenario *scenario,
-		  unsigned int shared_bit, char *err, size_t err_size);
+		  unsigned int shared_bit, struct gmemvm_error *error);
 
 /* What the probe found that changes how the guest must behave. */
 struct devtree_host {
@@ -33,6 +36,6 @@ struct devtree_host {
 
 /* The same, with what the host needs of the guest. */
 int devtree_build_for_host(void *buffer, size_t size, const struct scenario *scenario,
-			   const struct devtree_host *host, char *err, size_t err_size);
+			   const struct devtree_host *host, struct gmemvm_error *error);
 
 #endif

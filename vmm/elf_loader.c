@@ -13,58 +13,66 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int elf_read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t err_size)
+int elf_read_file(const char *path, uint8_t **data, size_t *size, struct gmemvm_error *error)
 {
 	/* Without blocking, and only a regular file: a FIFO would hang open()
 	 * and a device could be read forever. */
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, err_size, "guest %s: cannot read: %s", path, strerror(errno));
+		int saved = errno;
+		const char *step = fd < 0 ? "open of the guest image" : "fstat of the guest image";
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return gmemvm_failf(error, -saved, step, "guest %s: cannot read: %s", path,
+				    strerror(saved));
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, err_size, "guest %s: is %s, not an ELF file", path,
-			 S_ISDIR(st.st_mode)	? "a directory"
-			 : S_ISFIFO(st.st_mode) ? "a FIFO"
-			 : S_ISCHR(st.st_mode)	? "a character device"
-						: "not a regular file");
 		close(fd);
-		return -1;
+		return gmemvm_refuse(error, -EINVAL, "guest %s: is %s, not an ELF file", path,
+				     S_ISDIR(st.st_mode)    ? "a directory"
+				     : S_ISFIFO(st.st_mode) ? "a FIFO"
+				     : S_ISCHR(st.st_mode)  ? "a character device"
+							    : "not a regular file");
 	}
 	FILE *file = fdopen(fd, "rb");
 	if (!file) {
-		snprintf(err, err_size, "guest %s: cannot read: %s", path, strerror(errno));
+		int saved = errno;
 		close(fd);
-		return -1;
+		return gmemvm_failf(error, -saved, "fdopen of the guest image",
+				    "guest %s: cannot read: %s", path, strerror(saved));
 	}
 	uint8_t *buffer = malloc(ELF_MAX_FILE_SIZE + 1);
 	size_t length = buffer ? fread(buffer, 1, ELF_MAX_FILE_SIZE + 1, file) : 0;
 	bool failed = !buffer || ferror(file);
 	fclose(file);
-	if (failed || length > ELF_MAX_FILE_SIZE) {
-		snprintf(err, err_size, "guest %s: %s", path,
-			 failed ? "read error" : "larger than the 4 MiB a guest image may be");
+	if (failed) {
 		free(buffer);
-		return -1;
+		return gmemvm_failf(error, buffer ? -EIO : -ENOMEM,
+				    buffer ? "read of the guest image"
+					   : "malloc of the guest image",
+				    "guest %s: read error", path);
+	}
+	if (length > ELF_MAX_FILE_SIZE) {
+		free(buffer);
+		return gmemvm_refuse(error, -EFBIG,
+				     "guest %s: larger than the 4 MiB a guest image may be", path);
 	}
 	*data = buffer;
 	*size = length;
 	return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t err_size,
+/* The ELF's refusal: "malformed guest ELF: " and what is wrong, -EINVAL. */
+__attribute__((format(printf, 2, 3))) static int refuse(struct gmemvm_error *error,
 							const char *format, ...)
 {
+	char what[GMEMVM_ERROR_MESSAGE_SIZE];
 	va_list args;
 	va_start(args, format);
-	int used = snprintf(err, err_size, "malformed guest ELF: ");
-	if (used > 0 && (size_t)used < err_size)
-		vsnprintf(err + used, err_size - (size_t)used, format, args);
+	vsnprintf(what, sizeof(what), format, args);
 	va_end(args);
-	return -1;
+	return gmemvm_refuse(error, -EINVAL, "malformed guest ELF: %s", what);
 }
 
 /* [start, start + length) inside [0, limit) without overflow. */
@@ -74,26 +82,25 @@ static bool fits(uint64_t start, uint64_t length, uint64_t limit)
 }
 
 int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load_max,
-	      struct elf_image *image, char *err, size_t err_size)
+	      struct elf_image *image, struct gmemvm_error *error)
 {
 	Elf64_Ehdr header;
 	memset(image, 0, sizeof(*image));
 	if (size < sizeof(header))
-		return refuse(err, err_size, "%zu bytes is shorter than an ELF header", size);
+		return refuse(error, "%zu bytes is shorter than an ELF header", size);
 	memcpy(&header, file, sizeof(header));
 	if (memcmp(header.e_ident, ELFMAG, SELFMAG) != 0)
-		return refuse(err, err_size, "no ELF magic");
+		return refuse(error, "no ELF magic");
 	if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_ident[EI_DATA] != ELFDATA2LSB)
-		return refuse(err, err_size, "not a little-endian 64-bit ELF");
+		return refuse(error, "not a little-endian 64-bit ELF");
 	if (header.e_machine != EM_X86_64)
-		return refuse(err, err_size, "machine %u is not x86-64", header.e_machine);
+		return refuse(error, "machine %u is not x86-64", header.e_machine);
 	if (header.e_type != ET_EXEC)
-		return refuse(err, err_size, "type %u is not a static executable (ET_EXEC)",
-			      header.e_type);
+		return refuse(error, "type %u is not a static executable (ET_EXEC)", header.e_type);
 	if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phnum == 0)
-		return refuse(err, err_size, "no usable program headers");
+		return refuse(error, "no usable program headers");
 	if (!fits(header.e_phoff, (uint64_t)header.e_phnum * sizeof(Elf64_Phdr), size))
-		return refuse(err, err_size, "program headers lie outside the file");
+		return refuse(error, "program headers lie outside the file");
 
 	bool entry_loaded = false;
 	for (unsigned int i = 0; i < header.e_phnum; i++) {
@@ -102,15 +109,13 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load
 		if (segment.p_type != PT_LOAD || segment.p_memsz == 0)
 			continue;
 		if (image->nr_segments == ELF_MAX_SEGMENTS)
-			return refuse(err, err_size, "more than %d loadable segments",
-				      ELF_MAX_SEGMENTS);
+			return refuse(error, "more than %d loadable segments", ELF_MAX_SEGMENTS);
 		if (segment.p_filesz > segment.p_memsz)
-			return refuse(err, err_size, "segment %u has more file bytes than memory",
-				      i);
+			return refuse(error, "segment %u has more file bytes than memory", i);
 		if (!fits(segment.p_offset, segment.p_filesz, size))
-			return refuse(err, err_size, "segment %u lies outside the file", i);
+			return refuse(error, "segment %u lies outside the file", i);
 		if (segment.p_paddr < load_min || !fits(segment.p_paddr, segment.p_memsz, load_max))
-			return refuse(err, err_size,
+			return refuse(error,
 				      "segment %u at %#" PRIx64 "+%#" PRIx64
 				      " is outside the guest image window %#" PRIx64 "-%#" PRIx64,
 				      i, (uint64_t)segment.p_paddr, (uint64_t)segment.p_memsz,
@@ -119,7 +124,7 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load
 			const struct elf_segment *other = &image->segments[j];
 			if (segment.p_paddr < other->gpa + other->memory_size &&
 			    other->gpa < segment.p_paddr + segment.p_memsz)
-				return refuse(err, err_size, "segment %u overlaps another", i);
+				return refuse(error, "segment %u overlaps another", i);
 		}
 		if ((segment.p_flags & PF_X) && header.e_entry >= segment.p_paddr &&
 		    header.e_entry < segment.p_paddr + segment.p_memsz)
@@ -132,9 +137,9 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load
 		};
 	}
 	if (image->nr_segments == 0)
-		return refuse(err, err_size, "no loadable segments");
+		return refuse(error, "no loadable segments");
 	if (!entry_loaded)
-		return refuse(err, err_size, "entry point %#" PRIx64 " is not in executable code",
+		return refuse(error, "entry point %#" PRIx64 " is not in executable code",
 			      (uint64_t)header.e_entry);
 	image->entry = header.e_entry;
 	return 0;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define ELF_MAX_SEGMENTS  8
 #define ELF_MAX_FILE_SIZE (4U << 20)
 
@@ -24,12 +26,17 @@ struct elf_image {
 	int nr_segments;
 };
 
-/* Read a whole file (at most ELF_MAX_FILE_SIZE). The caller frees *data. */
-int elf_read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t err_size);
+/* Read a whole file (at most ELF_MAX_FILE_SIZE). The caller frees *data.
+ * 0, or a negative errno with "guest PATH: ..." in error: the errno of the
+ * call that failed (open, fstat, fdopen; -EIO for a read error, -ENOMEM), or
+ * a refusal, -EINVAL for a file that is not a regular one and -EFBIG for one
+ * above ELF_MAX_FILE_SIZE. */
+int elf_read_file(const char *path, uint8_t **data, size_t *size, struct gmemvm_error *error);
 
-/* Validate file and describe its segments; they must fit in [load_min, load_max). */
+/* Validate file and describe its segments; they must fit in [load_min, load_max).
+ * 0, or -EINVAL refused with "malformed guest ELF: ..." in error. */
 int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load_max,
-	      struct elf_image *image, char *err, size_t err_size);
+	      struct elf_image *image, struct gmemvm_error *error);
 
 /* Copy the segments into window, a buffer holding guest-physical
  * [window_gpa, window_gpa + window size) that covers the load window passed

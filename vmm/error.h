@@ -9,6 +9,11 @@
  * write their own sentence around it. No state is kept anywhere else (no
  * thread-locals): each vCPU thread has its own struct on its stack.
  *
+ * Set-up returns the same way: the scenario loader, the ELF loader, the
+ * device tree, kvm_open, gmem_create and the other set-up steps leave the
+ * one line gmemvm prints in message, a malformed input refused (mostly
+ * -EINVAL), a failed call with its errno and its step.
+ *
  * The guest's answers (GMEMVM_HC_*) are made from these at the hypercall
  * boundary (hypercall.c, exits.c) and nowhere else.
  */
@@ -17,7 +22,9 @@
 
 #include <stdbool.h>
 
-#define GMEMVM_ERROR_MESSAGE_SIZE 512
+/* Room for the longest sentence a set-up step writes: the scenario loader's
+ * "FILE: [section] key: what is wrong" lines are up to 1024 bytes. */
+#define GMEMVM_ERROR_MESSAGE_SIZE 1024
 
 struct gmemvm_error {
 	int code;	  /* the negative errno returned with it; 0: nothing failed */

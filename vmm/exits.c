@@ -42,8 +42,10 @@ static enum exit_action stop_cannot_run(struct exit_context *context, const char
 static void trace_access(const struct exit_context *context, const char *kind,
 			 const struct iotrap_access *access, const struct iotrap_range *range)
 {
-	/* A write to the hypercall port is a request: --trace=hypercalls. */
-	bool request = access->addr == GMEMVM_PORT_HYPERCALL && !strcmp(kind, "io");
+	/* The device says which of its accesses are requests to the VMM (the
+	 * hypercall port's): those go with --trace=hypercalls, not the exits. */
+	bool request =
+		range && (range->flags & IOTRAP_TRACE_REQUESTS) && access->addr == range->base;
 	FILE *trace = request ? context->trace_hypercalls : context->trace;
 	if (!trace)
 		return;

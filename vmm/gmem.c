@@ -33,13 +33,16 @@ uint64_t gmem_kernel_flags(bool support_shared, bool init_private)
 /* The contents of a file without SUPPORT_SHARED: the kernel will not map it,
  * but this KVM reads guest memory through userspace_addr, so the model keeps
  * the private contents in a memfd that stands in for the guest_memfd. */
-static int create_content_standin(struct gmem *gmem, char *err, size_t err_size)
+static int create_content_standin(struct gmem *gmem, struct gmemvm_error *error)
 {
 	gmem->content_fd = memfd_create("gmemvm-private-standin", MFD_CLOEXEC);
 	if (gmem->content_fd < 0 || ftruncate(gmem->content_fd, (off_t)gmem->size) < 0) {
-		snprintf(err, err_size, "memfd for the model's private contents failed: %s",
-			 strerror(errno));
-		return -1;
+		int saved = errno;
+		return gmemvm_failf(error, -saved,
+				    gmem->content_fd < 0 ? "memfd_create of the private contents"
+							 : "ftruncate of the private contents",
+				    "memfd for the model's private contents failed: %s",
+				    strerror(saved));
 	}
 	return 0;
 }
@@ -53,15 +56,15 @@ void gmem_init(struct gmem *gmem)
 }
 
 int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared, bool init_private,
-		uint64_t supported_flags, bool model, char *err, size_t err_size)
+		uint64_t supported_flags, bool model, struct gmemvm_error *error)
 {
 	return gmem_create_with_flags(gmem, vm_fd, size, support_shared, init_private, 0,
-				      supported_flags, model, err, err_size);
+				      supported_flags, model, error);
 }
 
 int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
 			   bool init_private, uint64_t extra_flags, uint64_t supported_flags,
-			   bool model, char *err, size_t err_size)
+			   bool model, struct gmemvm_error *error)
 {
 	gmem_init(gmem);
 	gmem->size = size;
@@ -71,68 +74,71 @@ int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool sup
 	/* The model stands in for a VM type with private memory (upstream
 	 * converts only there); tests clear it to see the refusal. */
 	gmem->vm_has_private_memory = true;
-	if (init_private && !support_shared) {
-		snprintf(err, err_size,
-			 "GUEST_MEMFD_FLAG_INIT_PRIVATE needs GUEST_MEMFD_FLAG_SUPPORT_SHARED "
-			 "(notes' names; upstream: MMAP) (EINVAL): a file the host cannot map is "
-			 "private anyway");
-		return -1;
-	}
+	if (init_private && !support_shared)
+		return gmemvm_refuse(
+			error, -EINVAL,
+			"GUEST_MEMFD_FLAG_INIT_PRIVATE needs "
+			"GUEST_MEMFD_FLAG_SUPPORT_SHARED (notes' names; upstream: MMAP) "
+			"(EINVAL): a file the host cannot map is private anyway");
 	/* The model keeps INIT_PRIVATE itself and needs mappable contents. */
 	gmem->kernel_flags =
 		gmem_kernel_flags(support_shared, init_private && !model) | extra_flags;
 
 	uint64_t missing = gmem->kernel_flags & ~supported_flags;
-	if (missing) {
-		snprintf(err, err_size,
-			 "this kernel's guest_memfd lacks flag%s%s%s%s "
-			 "(KVM_CAP_GUEST_MEMFD_FLAGS = %#" PRIx64 "): %s",
-			 (missing & (missing - 1)) ? "s" : "",
-			 (missing & GUEST_MEMFD_FLAG_MMAP) ? " GUEST_MEMFD_FLAG_MMAP" : "",
-			 (missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? " GUEST_MEMFD_FLAG_INIT_SHARED"
-								  : "",
-			 (missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
-				 ? " GUEST_MEMFD_FLAG_NO_DIRECT_MAP"
-				 : "",
-			 supported_flags,
-			 missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP
-				 ? "NO_DIRECT_MAP is proposed upstream and in no released kernel; "
-				   "drop no_direct_map from [gmem] flags or run on a kernel with it"
-				 : "run on Linux 6.18 or later");
-		return -1;
-	}
+	if (missing)
+		return gmemvm_failf(
+			error, -EOPNOTSUPP, "KVM_CAP_GUEST_MEMFD_FLAGS",
+			"this kernel's guest_memfd lacks flag%s%s%s%s "
+			"(KVM_CAP_GUEST_MEMFD_FLAGS = %#" PRIx64 "): %s",
+			(missing & (missing - 1)) ? "s" : "",
+			(missing & GUEST_MEMFD_FLAG_MMAP) ? " GUEST_MEMFD_FLAG_MMAP" : "",
+			(missing & GUEST_MEMFD_FLAG_INIT_SHARED) ? " GUEST_MEMFD_FLAG_INIT_SHARED"
+								 : "",
+			(missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP)
+				? " GUEST_MEMFD_FLAG_NO_DIRECT_MAP"
+				: "",
+			supported_flags,
+			missing & GUEST_MEMFD_FLAG_NO_DIRECT_MAP
+				? "NO_DIRECT_MAP is proposed upstream and in no released kernel; "
+				  "drop no_direct_map from [gmem] flags or run on a kernel with it"
+				: "run on Linux 6.18 or later");
 	int fd = kvm_create_guest_memfd(vm_fd, size, gmem->kernel_flags);
-	if (fd < 0) {
-		snprintf(err, err_size,
-			 "KVM_CREATE_GUEST_MEMFD(size %#" PRIx64 ", flags %#" PRIx64 ") failed: %s",
-			 size, gmem->kernel_flags, strerror(-fd));
-		return -1;
-	}
+	if (fd < 0)
+		return gmemvm_failf(error, fd, "KVM_CREATE_GUEST_MEMFD",
+				    "KVM_CREATE_GUEST_MEMFD(size %#" PRIx64 ", flags %#" PRIx64
+				    ") failed: %s",
+				    size, gmem->kernel_flags, strerror(-fd));
 	gmem->fd = fd;
 	enum shareability initial =
 		support_shared && !init_private ? SHAREABILITY_ALL : SHAREABILITY_GUEST;
-	if (shareability_init(&gmem->shareability, size, GMEM_PAGE_SIZE, initial) < 0) {
-		snprintf(err, err_size, "guest_memfd size %#" PRIx64 " is not a multiple of 4 KiB",
-			 size);
-		return -1;
-	}
+	int status = shareability_init(&gmem->shareability, size, GMEM_PAGE_SIZE, initial);
+	if (status == -EINVAL)
+		return gmemvm_refuse(error, status,
+				     "guest_memfd size %#" PRIx64 " is not a multiple of 4 KiB",
+				     size);
+	if (status < 0)
+		return gmemvm_failf(error, status, "shareability_init",
+				    "the guest_memfd's shareability state failed: %s",
+				    strerror(-status));
 	if (!model) {
 		gmem->content_fd = gmem->fd;
 		return 0;
 	}
 	if (!support_shared)
-		return create_content_standin(gmem, err, err_size);
+		return create_content_standin(gmem, error);
 	gmem->content_fd = gmem->fd;
 	/* MMAP without INIT_SHARED: the kernel SIGBUSes every host fault on it. */
 	int sigbus_fd = kvm_create_guest_memfd(vm_fd, size, GUEST_MEMFD_FLAG_MMAP);
 	gmem->sigbus_fd = sigbus_fd < 0 ? -1 : sigbus_fd;
 	gmem->content_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem->fd, 0);
 	if (sigbus_fd < 0 || gmem->content_view == MAP_FAILED) {
-		int error = gmem->content_view == MAP_FAILED ? errno : -sigbus_fd;
+		bool unmapped = gmem->content_view == MAP_FAILED;
+		int saved = unmapped ? errno : -sigbus_fd;
 		gmem->content_view = NULL;
-		snprintf(err, err_size, "the model's guest_memfd views failed: %s",
-			 strerror(error));
-		return -1;
+		return gmemvm_failf(error, -saved,
+				    unmapped ? "mmap of the guest_memfd's contents"
+					     : "KVM_CREATE_GUEST_MEMFD of the SIGBUS view",
+				    "the model's guest_memfd views failed: %s", strerror(saved));
 	}
 	return 0;
 }
@@ -176,31 +182,31 @@ static void remap_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 		gmem->host_view = NULL; /* gmem_map sees this and fails */
 }
 
-int gmem_map(struct gmem *gmem, char *err, size_t err_size)
+int gmem_map(struct gmem *gmem, struct gmemvm_error *error)
 {
-	int error = gmem_mmap_errno(gmem, MAP_SHARED);
+	int saved = gmem_mmap_errno(gmem, MAP_SHARED);
 	void *view = MAP_FAILED;
-	if (!error) {
+	if (!saved) {
 		view = mmap(NULL, gmem->size, PROT_READ | PROT_WRITE, MAP_SHARED, gmem->content_fd,
 			    0);
-		error = view == MAP_FAILED ? errno : 0;
+		saved = view == MAP_FAILED ? errno : 0;
 	}
-	if (error) {
-		snprintf(err, err_size, "mmap of guest_memfd (flags %#" PRIx64 ") failed: %s%s",
-			 gmem->kernel_flags, strerror(error),
-			 gmem->support_shared
-				 ? ""
-				 : " (only a guest_memfd with GUEST_MEMFD_FLAG_MMAP, notes: "
-				   "SUPPORT_SHARED, can be mapped)");
-		return -error;
-	}
+	if (saved)
+		return gmemvm_failf(
+			error, -saved, "mmap of guest_memfd",
+			"mmap of guest_memfd (flags %#" PRIx64 ") failed: %s%s", gmem->kernel_flags,
+			strerror(saved),
+			gmem->support_shared
+				? ""
+				: " (only a guest_memfd with GUEST_MEMFD_FLAG_MMAP, notes: "
+				  "SUPPORT_SHARED, can be mapped)");
 	gmem->host_view = view;
 	shareability_for_each(&gmem->shareability, remap_extent, gmem);
 	if (!gmem->host_view) {
 		munmap(view, gmem->size);
-		snprintf(err, err_size, "mapping the GUEST pages out of the host view failed: %s",
-			 strerror(ENOMEM));
-		return -ENOMEM;
+		return gmemvm_failf(error, -ENOMEM, "mmap of the host view's GUEST pages",
+				    "mapping the GUEST pages out of the host view failed: %s",
+				    strerror(ENOMEM));
 	}
 	return 0;
 }
@@ -487,18 +493,20 @@ enum shareability gmem_shareability(const struct gmem *gmem, uint64_t offset)
 }
 
 int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t userspace_addr,
-			      uint64_t size, const char *maps_path, char *err, size_t err_size)
+			      uint64_t size, const char *maps_path, struct gmemvm_error *error)
 {
 	struct stat st;
 	if (fstat(gmem->fd, &st) < 0) {
-		snprintf(err, err_size, "fstat of guest_memfd failed: %s", strerror(errno));
-		return -1;
+		int saved = errno;
+		return gmemvm_failf(error, -saved, "fstat of guest_memfd",
+				    "fstat of guest_memfd failed: %s", strerror(saved));
 	}
 	FILE *maps = fopen(maps_path, "re");
 	if (!maps) {
-		snprintf(err, err_size, "cannot read %s to check userspace_addr: %s", maps_path,
-			 strerror(errno));
-		return -1;
+		int saved = errno;
+		return gmemvm_failf(error, -saved, "fopen of the maps file",
+				    "cannot read %s to check userspace_addr: %s", maps_path,
+				    strerror(saved));
 	}
 	/* Walk the mappings in address order, requiring each byte of the range
 	 * to be covered by this file at the matching file offset. */
@@ -514,29 +522,28 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
 				 entry.dev_minor == minor(st.st_dev);
 		uint64_t file_offset = entry.offset + (cursor - entry.start);
 		if (!same_file || file_offset != offset + (cursor - userspace_addr)) {
-			snprintf(err, err_size,
-				 "userspace_addr %#" PRIx64 " + %#" PRIx64 " maps %s at %#" PRIx64
-				 ", not this guest_memfd at offset %#" PRIx64
-				 " (design notes, stage 1: userspace_addr must refer to the same "
-				 "folio as fd+offset)",
-				 userspace_addr, cursor - userspace_addr,
-				 same_file ? "this guest_memfd"
-					   : "another file or anonymous memory",
-				 same_file ? file_offset : entry.offset,
-				 offset + (cursor - userspace_addr));
 			fclose(maps);
-			return -1;
+			return gmemvm_refuse(
+				error, -EINVAL,
+				"userspace_addr %#" PRIx64 " + %#" PRIx64 " maps %s at %#" PRIx64
+				", not this guest_memfd at offset %#" PRIx64
+				" (design notes, stage 1: userspace_addr must refer to the same "
+				"folio as fd+offset)",
+				userspace_addr, cursor - userspace_addr,
+				same_file ? "this guest_memfd" : "another file or anonymous memory",
+				same_file ? file_offset : entry.offset,
+				offset + (cursor - userspace_addr));
 		}
 		cursor = entry.end;
 	}
 	fclose(maps);
-	if (cursor < end) {
-		snprintf(err, err_size,
-			 "userspace_addr %#" PRIx64 " + %#" PRIx64 " is not mapped (design notes, "
-			 "stage 1: userspace_addr must refer to the same folio as fd+offset)",
-			 userspace_addr, cursor - userspace_addr);
-		return -1;
-	}
+	if (cursor < end)
+		return gmemvm_refuse(
+			error, -EINVAL,
+			"userspace_addr %#" PRIx64 " + %#" PRIx64
+			" is not mapped (design notes, stage 1: userspace_addr must refer "
+			"to the same folio as fd+offset)",
+			userspace_addr, cursor - userspace_addr);
 	return 0;
 }
 
@@ -544,17 +551,12 @@ int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, u
 	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr,
 	      struct gmemvm_error *error)
 {
-	if (userspace_addr && check_userspace_addr &&
-	    gmem_check_userspace_addr(gmem, offset, userspace_addr, size, "/proc/self/maps",
-				      error ? error->message : NULL,
-				      error ? sizeof(error->message) : 0) < 0) {
-		/* The notes' rule, not the kernel: the refusal keeps its words. */
-		if (error) {
-			error->code = -EINVAL;
-			error->step = NULL;
-			error->refused = true;
-		}
-		return -EINVAL;
+	/* The notes' rule, before the kernel sees the binding. */
+	if (userspace_addr && check_userspace_addr) {
+		int status = gmem_check_userspace_addr(gmem, offset, userspace_addr, size,
+						       "/proc/self/maps", error);
+		if (status < 0)
+			return status;
 	}
 	int status = kvm_set_memory_region2(vm_fd, slot, KVM_MEM_GUEST_MEMFD, gpa, size,
 					    userspace_addr, gmem->fd, offset);

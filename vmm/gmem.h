@@ -90,31 +90,35 @@ uint64_t gmem_kernel_flags(bool support_shared, bool init_private);
  * back the views, and a file without SUPPORT_SHARED gets a memfd stand-in
  * for its contents (this KVM reads guest memory through userspace_addr, and
  * such a file cannot be mapped). Refuses INIT_PRIVATE without SUPPORT_SHARED
- * (EINVAL, as the notes define INIT_PRIVATE for mappable files only).
+ * (-EINVAL, as the notes define INIT_PRIVATE for mappable files only). 0, or
+ * a negative errno with the sentence in error: -EOPNOTSUPP when the kernel
+ * lacks a flag, else the errno of the call that failed, named as the step.
  */
 int gmem_create(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared, bool init_private,
-		uint64_t supported_flags, bool model, char *err, size_t err_size);
+		uint64_t supported_flags, bool model, struct gmemvm_error *error);
 /* The same with upstream flags the notes do not have (GUEST_MEMFD_FLAG_NO_DIRECT_MAP),
  * which the model cannot stand in for: refused where the kernel lacks them. */
 int gmem_create_with_flags(struct gmem *gmem, int vm_fd, uint64_t size, bool support_shared,
 			   bool init_private, uint64_t extra_flags, uint64_t supported_flags,
-			   bool model, char *err, size_t err_size);
+			   bool model, struct gmemvm_error *error);
 
 /* The errno a host mmap with these flags gets: ENODEV without SUPPORT_SHARED,
  * EINVAL for anything but MAP_SHARED; 0 when it would succeed. */
 int gmem_mmap_errno(const struct gmem *gmem, int map_flags);
 
 /* mmap the whole file MAP_SHARED for the host, GUEST pages faulting SIGBUS.
- * 0, or a negative errno (-ENODEV without SUPPORT_SHARED) with err. */
-int gmem_map(struct gmem *gmem, char *err, size_t err_size);
+ * 0, or a negative errno (-ENODEV without SUPPORT_SHARED) with error. */
+int gmem_map(struct gmem *gmem, struct gmemvm_error *error);
 
 /*
  * The notes' stage-1 binding rule: a non-NULL userspace_addr must map the same
  * guest_memfd at the same offset over the whole range. Checked against
- * /proc/self/maps (maps_path, so tests can feed their own). 0 when it does.
+ * /proc/self/maps (maps_path, so tests can feed their own). 0 when it does;
+ * -EINVAL refused (the rule's words in error) when it does not; the errno of
+ * the fstat or fopen that failed.
  */
 int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t userspace_addr,
-			      uint64_t size, const char *maps_path, char *err, size_t err_size);
+			      uint64_t size, const char *maps_path, struct gmemvm_error *error);
 
 /*
  * Bind [offset, offset + size) of the file to guest-physical gpa in memslot
@@ -122,7 +126,8 @@ int gmem_check_userspace_addr(const struct gmem *gmem, uint64_t offset, uint64_t
  * userspace_addr check when check_userspace_addr is set and userspace_addr is
  * not 0 (the notes' opt-out). Returns 0; -EINVAL with error->refused when the
  * notes' rule refused userspace_addr (error->message quotes it); or the
- * kernel's negative errno, error->message naming the call.
+ * negative errno of the call that failed (the check's reading of the maps,
+ * or the kernel's), error->message naming it.
  */
 int gmem_bind(const struct gmem *gmem, int vm_fd, uint32_t slot, uint64_t gpa, uint64_t offset,
 	      uint64_t size, uint64_t userspace_addr, bool check_userspace_addr,

@@ -256,10 +256,14 @@ static const struct iotrap_node hypercall_node = {
 	.port = GMEMVM_PORT_HYPERCALL,
 };
 
+/* An access to the port is a request: its raw line goes with the request
+ * and its answer (--trace=hypercalls), not with the exits. */
 int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps)
 {
-	if (iotrap_register(traps, IOTRAP_PIO, hypercall_node.port, 4, hypercall_node.name,
-			    hypercall_access, device) < 0)
-		return -1;
+	int status = iotrap_register_flags(traps, IOTRAP_PIO, hypercall_node.port, 4,
+					   hypercall_node.name, hypercall_access, device,
+					   IOTRAP_TRACE_REQUESTS);
+	if (status < 0)
+		return status;
 	return iotrap_add_node(traps, &hypercall_node);
 }

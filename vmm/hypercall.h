@@ -44,6 +44,7 @@ struct hypercall_device {
 
 void hypercall_init(struct hypercall_device *device, struct memmap *memory,
 		    struct conversion_policy *conversions);
+/* Its port and its node: 0, or iotrap_register's negative errno. */
 int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps);
 void hypercall_destroy(struct hypercall_device *device);
 

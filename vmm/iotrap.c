@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "iotrap.h"
 
+#include <errno.h>
 #include <string.h>
 
 void iotrap_init(struct iotrap_registry *registry)
@@ -11,19 +12,28 @@ void iotrap_init(struct iotrap_registry *registry)
 int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
 		    uint64_t size, const char *name, iotrap_handler handler, void *device)
 {
+	return iotrap_register_flags(registry, space, base, size, name, handler, device, 0);
+}
+
+int iotrap_register_flags(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
+			  uint64_t size, const char *name, iotrap_handler handler, void *device,
+			  unsigned int flags)
+{
 	struct iotrap_range *ranges = registry->ranges[space];
 	int count = registry->count[space];
-	if (size == 0 || base + size < base || count == IOTRAP_MAX_RANGES)
-		return -1;
+	if (size == 0 || base + size < base)
+		return -EINVAL;
+	if (count == IOTRAP_MAX_RANGES)
+		return -ENOSPC;
 	int at = 0;
 	while (at < count && ranges[at].base < base)
 		at++;
 	if (at > 0 && ranges[at - 1].base + ranges[at - 1].size > base)
-		return -1;
+		return -EBUSY;
 	if (at < count && base + size > ranges[at].base)
-		return -1;
+		return -EBUSY;
 	memmove(&ranges[at + 1], &ranges[at], (size_t)(count - at) * sizeof(*ranges));
-	ranges[at] = (struct iotrap_range){ base, size, name, handler, device };
+	ranges[at] = (struct iotrap_range){ base, size, name, handler, device, flags };
 	registry->count[space] = count + 1;
 	return 0;
 }
@@ -31,7 +41,7 @@ int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, u
 int iotrap_add_node(struct iotrap_registry *registry, const struct iotrap_node *node)
 {
 	if (registry->nr_nodes == IOTRAP_MAX_NODES)
-		return -1;
+		return -ENOSPC;
 	registry->nodes[registry->nr_nodes++] = node;
 	return 0;
 }

@@ -46,11 +46,20 @@ struct iotrap_reply {
 typedef void (*iotrap_handler)(void *device, struct iotrap_access *access,
 			       struct iotrap_reply *reply);
 
+/* What a device says of its range when it registers it. */
+enum iotrap_flags {
+	/* An access at the range's base is a request to the VMM (the hypercall
+	 * port): --trace prints its raw line with the requests
+	 * (--trace=hypercalls), not with the exits. */
+	IOTRAP_TRACE_REQUESTS = 1U << 0,
+};
+
 struct iotrap_range {
 	uint64_t base, size;
 	const char *name;
 	iotrap_handler handler;
 	void *device;
+	unsigned int flags; /* enum iotrap_flags */
 };
 
 /*
@@ -75,10 +84,15 @@ struct iotrap_registry {
 };
 
 void iotrap_init(struct iotrap_registry *registry);
-/* 0, or -1 when the range is empty, overflows, overlaps another or the table is full. */
+/* 0, or -EINVAL when the range is empty or overflows, -EBUSY when it overlaps
+ * another, -ENOSPC when the table is full. */
 int iotrap_register(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
 		    uint64_t size, const char *name, iotrap_handler handler, void *device);
-/* A device's node (kept by reference). 0, or -1 when the table is full. */
+/* The same with flags (enum iotrap_flags) for the range. */
+int iotrap_register_flags(struct iotrap_registry *registry, enum iotrap_space space, uint64_t base,
+			  uint64_t size, const char *name, iotrap_handler handler, void *device,
+			  unsigned int flags);
+/* A device's node (kept by reference). 0, or -ENOSPC when the table is full. */
 int iotrap_add_node(struct iotrap_registry *registry, const struct iotrap_node *node);
 /* The range containing [addr, addr + size), or NULL. */
 const struct iotrap_range *iotrap_lookup(const struct iotrap_registry *registry,

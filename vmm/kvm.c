@@ -11,23 +11,24 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-int kvm_open(char *err, size_t err_size)
+int kvm_open(struct gmemvm_error *error)
 {
 	int fd = open(KVM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int saved = errno;
-		snprintf(err, err_size, "cannot open %s: %s (%s)", KVM_DEVICE_PATH, strerror(saved),
-			 saved == ENOENT   ? "load the kvm module or run on a host with KVM"
-			 : saved == EACCES ? "run as root or join the kvm group"
-					   : "check that KVM is usable on this host");
-		return -saved;
+		return gmemvm_failf(error, -saved, "open of " KVM_DEVICE_PATH,
+				    "cannot open %s: %s (%s)", KVM_DEVICE_PATH, strerror(saved),
+				    saved == ENOENT
+					    ? "load the kvm module or run on a host with KVM"
+				    : saved == EACCES ? "run as root or join the kvm group"
+						      : "check that KVM is usable on this host");
 	}
 	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_EXPECTED_API_VERSION) {
-		snprintf(err, err_size, "%s reports KVM API version %d, gmemvm needs %d",
-			 KVM_DEVICE_PATH, version, KVM_EXPECTED_API_VERSION);
 		close(fd);
-		return -EINVAL;
+		return gmemvm_failf(error, -EINVAL, "KVM_GET_API_VERSION",
+				    "%s reports KVM API version %d, gmemvm needs %d",
+				    KVM_DEVICE_PATH, version, KVM_EXPECTED_API_VERSION);
 	}
 	return fd;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "kvm_abi.h"
 
 #define KVM_DEVICE_PATH		 "/dev/kvm"
@@ -32,8 +33,9 @@ struct kvm_caps {
 };
 
 /* Open /dev/kvm and check the API version. The fd, or a negative errno
- * (-EINVAL for another API version) with a one-line reason in err. */
-int kvm_open(char *err, size_t err_size);
+ * (open's, or -EINVAL for another API version) with a one-line reason in
+ * error. */
+int kvm_open(struct gmemvm_error *error);
 void kvm_read_caps(int kvm_fd, struct kvm_caps *caps);
 
 int kvm_create_vm(int kvm_fd, unsigned long type);

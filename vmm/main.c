@@ -241,12 +241,12 @@ static int parse_help_only(const char *command, int argc, char **argv)
 }
 
 /* The loader's error without the "FILE: " it starts with. */
-static const char *load_error(const char *path, const char *err)
+static const char *load_error(const char *path, const char *message)
 {
 	size_t length = strlen(path);
-	if (strncmp(err, path, length) == 0 && strncmp(err + length, ": ", 2) == 0)
-		return err + length + 2;
-	return err;
+	if (strncmp(message, path, length) == 0 && strncmp(message + length, ": ", 2) == 0)
+		return message + length + 2;
+	return message;
 }
 
 static int command_probe(int argc, char **argv, const struct timespec *start)
@@ -269,10 +269,10 @@ static int command_probe(int argc, char **argv, const struct timespec *start)
 	}
 	if (optind < argc)
 		return usage_error("probe", "unexpected argument '%s'", argv[optind]);
-	char err[256];
-	int kvm_fd = kvm_open(err, sizeof(err));
+	struct gmemvm_error error;
+	int kvm_fd = kvm_open(&error);
 	if (kvm_fd < 0) {
-		fprintf(stderr, "gmemvm: %s\n", err);
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		return GMEMVM_STATUS_HOST;
 	}
 	struct host_probe probe;
@@ -315,11 +315,11 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 			overrides[nr_overrides++] = optarg;
 			break;
 		case 't': {
-			char why[160];
+			struct gmemvm_error why;
 			run.trace = true;
-			if (optarg && trace_parse_categories(optarg, &run.trace_categories, why,
-							     sizeof(why)) < 0)
-				return usage_error("run", "%s", why);
+			if (optarg &&
+			    trace_parse_categories(optarg, &run.trace_categories, &why) < 0)
+				return usage_error("run", "%s", why.message);
 			break;
 		}
 		case 'q':
@@ -360,9 +360,9 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 				   argv[optind + 1]);
 
 	static struct scenario scenario;
-	char err[CONFIG_ERROR_SIZE];
-	if (config_load(argv[optind], overrides, nr_overrides, &scenario, err, sizeof(err)) < 0) {
-		fprintf(stderr, "gmemvm: %s\n", err);
+	struct gmemvm_error error;
+	if (config_load(argv[optind], overrides, nr_overrides, &scenario, &error) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	if (run.sandbox)
@@ -395,9 +395,9 @@ static int command_check(int argc, char **argv, const struct timespec *start)
 	static struct scenario scenario;
 	int status = GMEMVM_STATUS_MATCHED;
 	for (int i = optind; i < argc; i++) {
-		char err[CONFIG_ERROR_SIZE];
-		if (config_load(argv[i], NULL, 0, &scenario, err, sizeof(err)) < 0) {
-			printf("%s: %s\n", argv[i], load_error(argv[i], err));
+		struct gmemvm_error error;
+		if (config_load(argv[i], NULL, 0, &scenario, &error) < 0) {
+			printf("%s: %s\n", argv[i], load_error(argv[i], error.message));
 			status = GMEMVM_STATUS_BAD_INPUT;
 			continue;
 		}
@@ -429,7 +429,7 @@ struct listed_scenario {
 	char name[64];
 	const char *mode; /* NULL: the file did not load, text says why */
 	int stage;
-	char text[CONFIG_ERROR_SIZE]; /* the description, or what is wrong */
+	char text[GMEMVM_ERROR_MESSAGE_SIZE]; /* the description, or what is wrong */
 };
 
 static int compare_listed(const void *a, const void *b)
@@ -443,12 +443,12 @@ static void list_load(const char *dir, struct listed_scenario *entry)
 {
 	static struct scenario scenario;
 	char path[4096 + 256];
-	char err[CONFIG_ERROR_SIZE];
+	struct gmemvm_error error;
 	snprintf(path, sizeof(path), "%s/%s", dir, entry->file);
-	if (config_load(path, NULL, 0, &scenario, err, sizeof(err)) < 0) {
+	if (config_load(path, NULL, 0, &scenario, &error) < 0) {
 		snprintf(entry->name, sizeof(entry->name), "%.*s", (int)(strlen(entry->file) - 4),
 			 entry->file);
-		snprintf(entry->text, sizeof(entry->text), "%s", load_error(path, err));
+		snprintf(entry->text, sizeof(entry->text), "%s", load_error(path, error.message));
 		return;
 	}
 	snprintf(entry->name, sizeof(entry->name), "%s", scenario.name);

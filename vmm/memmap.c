@@ -372,13 +372,11 @@ static int setup_shared(struct memmap *map, const struct scenario *scenario,
 	}
 	/* The notes' stage-1 binding rule: userspace_addr must map the same folio.
 	 * Its refusal is the scenario's outcome, not a failure of gmemvm's. */
-	if (userspace && gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace,
-						   map->ram_size, "/proc/self/maps", error->message,
-						   sizeof(error->message)) < 0) {
-		error->code = -EINVAL;
-		error->step = NULL;
-		error->refused = true;
-		return -EINVAL;
+	if (userspace) {
+		int status = gmem_check_userspace_addr(map->gmem, 0, (uint64_t)(uintptr_t)userspace,
+						       map->ram_size, "/proc/self/maps", error);
+		if (status < 0)
+			return status;
 	}
 	return bind_whole_view(map, add_view(map, "ram", 0, true, userspace), error);
 }
@@ -717,9 +715,9 @@ int memmap_hold(struct memmap *map, uint64_t gpa, uint64_t size, bool take)
  * (gmem_map), and so are the contents every view reaches. */
 static int in_place_setup(struct memmap *map, struct gmemvm_error *error)
 {
-	int status = gmem_map(map->gmem, error->message, sizeof(error->message));
+	int status = gmem_map(map->gmem, error);
 	if (status < 0)
-		return gmemvm_fail(error, status, "mmap of guest_memfd");
+		return status;
 	map->host_view = map->gmem->host_view;
 	map->shared_contents = map->private_contents = map->gmem->content_view;
 	map->gmem->owner_lock = &map->lock; /* its conversions run with the map's range reserved */
@@ -880,17 +878,19 @@ static char *slurp_maps(int fd)
 	return text;
 }
 
+/* The mappings of /proc/self/maps: 0, or the negative errno of the read, or
+ * -ENOMEM. */
 static int read_maps(int fd, struct maps_table *table)
 {
 	char *text = slurp_maps(fd);
 	if (!text)
-		return -1;
+		return errno ? -errno : -EIO;
 	size_t capacity = 256;
 	table->lines = malloc(capacity * sizeof(*table->lines));
 	table->count = 0;
 	if (!table->lines) {
 		free(text);
-		return -1;
+		return -ENOMEM;
 	}
 	for (char *line = text, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -915,7 +915,7 @@ static int read_maps(int fd, struct maps_table *table)
 		table->lines[table->count++] = entry;
 	}
 	free(text);
-	return table->lines ? 0 : -1;
+	return table->lines ? 0 : -ENOMEM;
 }
 
 /* What one page range of a view must map: a file at an offset, or nothing. */
@@ -925,13 +925,21 @@ struct expected_mapping {
 	const char *what;
 };
 
+/* The checker's verdict that what it compared disagrees: not a call that
+ * failed, not a rule's refusal, but the map found inconsistent. */
+#define INCONSISTENT (-EUCLEAN)
+
 static int expect_range(const struct maps_table *table, const uint8_t *view, uint64_t gpa,
 			uint64_t size, const struct expected_mapping *want, const char *view_name,
-			char *err, size_t err_size)
+			struct gmemvm_error *error)
 {
 	struct stat st = { 0 };
-	if (want->fd >= 0 && fstat(want->fd, &st) < 0)
-		return -1;
+	if (want->fd >= 0 && fstat(want->fd, &st) < 0) {
+		int saved = errno;
+		return gmemvm_failf(error, -saved, "fstat of a view's file",
+				    "fstat of the file %s maps failed: %s", view_name,
+				    strerror(saved));
+	}
 	uint64_t cursor = (uint64_t)(uintptr_t)view + gpa, end = cursor + size;
 	for (size_t i = 0; i < table->count && cursor < end; i++) {
 		const struct procfs_mapping *line = &table->lines[i];
@@ -948,27 +956,24 @@ static int expect_range(const struct maps_table *table, const uint8_t *view, uin
 					  line->offset + (cursor - line->start) ==
 						  want->offset + (cursor -
 								  (uint64_t)(uintptr_t)view - gpa);
-		if (!good) {
-			snprintf(err, err_size,
-				 "%s at gpa %#" PRIx64 " does not map %s, as its state says",
-				 view_name, cursor - (uint64_t)(uintptr_t)view, want->what);
-			return -1;
-		}
+		if (!good)
+			return gmemvm_failf(
+				error, INCONSISTENT, NULL,
+				"%s at gpa %#" PRIx64 " does not map %s, as its state says",
+				view_name, cursor - (uint64_t)(uintptr_t)view, want->what);
 		cursor = line->end;
 	}
-	if (cursor < end) {
-		snprintf(err, err_size, "%s at gpa %#" PRIx64 " is not mapped at all", view_name,
-			 cursor - (uint64_t)(uintptr_t)view);
-		return -1;
-	}
+	if (cursor < end)
+		return gmemvm_failf(error, INCONSISTENT, NULL,
+				    "%s at gpa %#" PRIx64 " is not mapped at all", view_name,
+				    cursor - (uint64_t)(uintptr_t)view);
 	return 0;
 }
 
 struct check_walk {
 	struct memmap *map;
 	const struct maps_table *table;
-	char *err;
-	size_t err_size;
+	struct gmemvm_error *error;
 	int status;
 };
 
@@ -988,14 +993,14 @@ static void check_extent(void *opaque, uint64_t start, uint64_t end, enum sharea
 			private ? "a file that faults SIGBUS" : "the shared contents",
 		};
 		walk->status = expect_range(walk->table, map->host_view, start, size, &want,
-					    "the host view", walk->err, walk->err_size);
+					    "the host view", walk->error);
 	}
 }
 
 /* A view's memslots must be exactly the maximal runs of pages it reaches,
  * each bound where its role says. */
-static int check_view_slots(struct memmap *map, const struct memmap_view *view, char *err,
-			    size_t err_size)
+static int check_view_slots(struct memmap *map, const struct memmap_view *view,
+			    struct gmemvm_error *error)
 {
 	struct run_collector collector = { .map = map, .view = view };
 	if (view->per_extent)
@@ -1006,49 +1011,50 @@ static int check_view_slots(struct memmap *map, const struct memmap_view *view, 
 		add_run(&collector, view->extent_start, map->ram_size, view->guest_memfd);
 	size_t fixed = view->count && view->slots[0].fixed ? 1 : 0;
 	int status = collector.status;
-	if (status == 0 && view->count - fixed != collector.count) {
-		snprintf(err, err_size, "the %s has %zu memslots where its state has %zu runs",
-			 view->role, view->count - fixed, collector.count);
-		status = -1;
-	}
+	if (status < 0)
+		gmemvm_failf(error, status, "collecting the runs of a view",
+			     "checking the memslots of the %s failed: %s", view->role,
+			     strerror(-status));
+	if (status == 0 && view->count - fixed != collector.count)
+		status = gmemvm_failf(error, INCONSISTENT, NULL,
+				      "the %s has %zu memslots where its state has %zu runs",
+				      view->role, view->count - fixed, collector.count);
 	for (size_t i = 0; status == 0 && i < collector.count; i++) {
 		const struct memmap_slot *slot = &view->slots[fixed + i];
 		uint64_t start = collector.runs[i].start, end = collector.runs[i].end;
 		uint64_t want_userspace = view->userspace_addr ? view->userspace_addr + start : 0;
 		if (slot->offset != start || slot->offset + slot->size != end ||
 		    slot->gpa != view->base + start || slot->userspace_addr != want_userspace ||
-		    slot->guest_memfd != collector.runs[i].guest_memfd) {
-			snprintf(err, err_size,
-				 "memslot %u of the %s covers %#" PRIx64 "+%#" PRIx64
-				 ", its state says %#" PRIx64 "+%#" PRIx64,
-				 slot->slot, view->role, slot->offset, slot->size, start,
-				 end - start);
-			status = -1;
-		}
+		    slot->guest_memfd != collector.runs[i].guest_memfd)
+			status = gmemvm_failf(error, INCONSISTENT, NULL,
+					      "memslot %u of the %s covers %#" PRIx64 "+%#" PRIx64
+					      ", its state says %#" PRIx64 "+%#" PRIx64,
+					      slot->slot, view->role, slot->offset, slot->size,
+					      start, end - start);
 	}
 	free(collector.runs);
 	return status;
 }
 
-int memmap_check(struct memmap *map, char *err, size_t err_size)
+int memmap_check(struct memmap *map, struct gmemvm_error *error)
 {
 	const struct shareability_map *state = state_of(map);
 	lock_range(map, 0, UINT64_MAX); /* no conversion in flight anywhere */
 	struct maps_table table = { 0 };
 	int status = 0;
 	if (!shareability_check(state)) {
-		snprintf(err, err_size, "the shareability state itself is inconsistent");
-		status = -1;
-	} else if (read_maps(map->maps_fd, &table) < 0) {
-		snprintf(err, err_size, "cannot read /proc/self/maps: %s", strerror(errno));
-		status = -1;
+		status = gmemvm_failf(error, INCONSISTENT, NULL,
+				      "the shareability state itself is inconsistent");
+	} else if ((status = read_maps(map->maps_fd, &table)) < 0) {
+		status = gmemvm_failf(error, status, "read of /proc/self/maps",
+				      "cannot read /proc/self/maps: %s", strerror(-status));
 	} else {
-		struct check_walk walk = { map, &table, err, err_size, 0 };
+		struct check_walk walk = { map, &table, error, 0 };
 		shareability_for_each(state, check_extent, &walk);
 		status = walk.status;
 	}
 	for (int i = 0; status == 0 && i < map->nr_views; i++)
-		status = check_view_slots(map, &map->views[i], err, err_size);
+		status = check_view_slots(map, &map->views[i], error);
 	free(table.lines);
 	pthread_mutex_unlock(&map->lock);
 	return status;

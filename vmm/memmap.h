@@ -214,8 +214,11 @@ void memmap_render(struct memmap *map, uint64_t gpa, uint64_t size, char *out, s
 /*
  * The consistency checker: the state map, the memslots and every view agree
  * (each page of each view maps what its state says, read from
- * /proc/self/maps). 0, or -1 with the first disagreement in err.
+ * /proc/self/maps). 0; or -EUCLEAN, the verdict, with the first disagreement
+ * in error (no step: nothing failed, the map is inconsistent); or the
+ * negative errno of the read of /proc/self/maps or an fstat the check could
+ * not do, with its step.
  */
-int memmap_check(struct memmap *map, char *err, size_t err_size);
+int memmap_check(struct memmap *map, struct gmemvm_error *error);
 
 #endif

@@ -58,7 +58,8 @@ static void probe_guest_finish(struct probe_vcpu *vcpu)
 }
 
 /* Run vCPU 0 in real mode from address 0 until its first exit, at most 1 s.
- * 0 with the exit in vcpu->run, or -1 with the reason in detail. */
+ * 0 with the exit in vcpu->run, or a negative errno with the reason in detail
+ * (the probe's table shows it). */
 static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, char *detail,
 			   size_t detail_size)
 {
@@ -70,18 +71,20 @@ static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, char 
 				 vcpu->fd, 0);
 	struct kvm_sregs sregs;
 	if (vcpu->run == MAP_FAILED || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+		int saved = errno ? errno : EIO;
 		snprintf(detail, detail_size, "could not create the probe vCPU: %s",
-			 strerror(errno));
-		return -1;
+			 strerror(saved));
+		return -saved;
 	}
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
 	struct kvm_regs regs = { .rip = 0, .rflags = 0x2 };
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0) {
+		int saved = errno ? errno : EIO;
 		snprintf(detail, detail_size, "could not set the probe vCPU's registers: %s",
-			 strerror(errno));
-		return -1;
+			 strerror(saved));
+		return -saved;
 	}
 
 	struct sigaction action = { .sa_handler = probe_alarm }, previous;
@@ -97,7 +100,7 @@ static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, char 
 		snprintf(detail, detail_size,
 			 "the probe guest did not exit within 1 s (KVM_RUN: %s)",
 			 strerror(-status));
-		return -1;
+		return status;
 	}
 	return 0;
 }

@@ -290,33 +290,33 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 		"  \"process_start_monotonic_ns\": %" PRIu64 ",\n  \"peak_resident_kib\": %ld\n}\n",
 		report->process_start_ns, report->peak_resident_kib);
 	int failed = ferror(out);
-	if (fclose(out) != 0 || failed) {
-		errno = errno ? errno : EIO;
-		return -1;
-	}
+	if (fclose(out) != 0 || failed)
+		return errno ? -errno : -EIO;
 	return 0;
 }
 
 int report_file_open(struct report_file *out, const char *path, const char *scenario_path,
-		     char *err, size_t err_size)
+		     struct gmemvm_error *error)
 {
 	memset(out, 0, sizeof(*out));
 	out->path = path;
 	struct stat target, scenario;
 	bool exists = stat(path, &target) == 0;
 	if (exists && stat(scenario_path, &scenario) == 0 && target.st_dev == scenario.st_dev &&
-	    target.st_ino == scenario.st_ino) {
-		snprintf(err, err_size, "--report %s is the scenario file itself", path);
-		return -1;
-	}
+	    target.st_ino == scenario.st_ino)
+		return gmemvm_refuse(error, -EINVAL, "--report %s is the scenario file itself",
+				     path);
 	int fd;
+	const char *step;
 	if (exists && !S_ISREG(target.st_mode)) {
 		fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+		step = "open of the report";
 	} else if ((size_t)snprintf(out->temporary, sizeof(out->temporary), "%s.XXXXXX", path) >=
 		   sizeof(out->temporary)) {
-		snprintf(err, err_size, "--report path is too long");
-		return -1;
+		out->temporary[0] = '\0';
+		return gmemvm_refuse(error, -ENAMETOOLONG, "--report path is too long");
 	} else {
+		step = "mkostemp beside the report";
 		fd = mkostemp(out->temporary, O_CLOEXEC);
 		if (fd < 0)
 			out->temporary[0] = '\0';
@@ -327,11 +327,13 @@ int report_file_open(struct report_file *out, const char *path, const char *scen
 	}
 	out->file = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!out->file) {
-		snprintf(err, err_size, "cannot write report %s: %s", path, strerror(errno));
+		int saved = errno;
+		gmemvm_failf(error, -saved, fd >= 0 ? "fdopen of the report" : step,
+			     "cannot write report %s: %s", path, strerror(saved));
 		if (fd >= 0)
 			close(fd);
 		report_file_abandon(out);
-		return -1;
+		return -saved;
 	}
 	/* Its buffer now: stdio would allocate it at the first write, later,
 	 * under the sandbox (see main.c for stdout). */
@@ -352,18 +354,21 @@ void report_file_abandon(struct report_file *out)
 }
 
 int report_file_commit(struct report_file *out, const struct run_report *report,
-		       const struct host_probe *probe, char *err, size_t err_size)
+		       const struct host_probe *probe, struct gmemvm_error *error)
 {
 	errno = 0;
 	int status = report_write_json(out->file, report, probe);
+	const char *step = "writing the report";
 	out->file = NULL; /* closed by report_write_json */
-	if (status == 0 && out->temporary[0] && rename(out->temporary, out->path) < 0)
-		status = -1;
+	if (status == 0 && out->temporary[0] && rename(out->temporary, out->path) < 0) {
+		status = errno ? -errno : -EIO;
+		step = "rename of the report into place";
+	}
 	if (status < 0) {
-		snprintf(err, err_size, "cannot write report %s: %s", out->path,
-			 strerror(errno ? errno : EIO));
+		gmemvm_failf(error, status, step, "cannot write report %s: %s", out->path,
+			     strerror(-status));
 		report_file_abandon(out);
-		return -1;
+		return status;
 	}
 	out->temporary[0] = '\0';
 	return 0;

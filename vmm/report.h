@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "conversion.h"
+#include "error.h"
 #include "hypercall.h"
 #include "probe.h"
 #include "vocabulary.h"
@@ -80,7 +81,9 @@ void report_print_summary(FILE *out, const struct run_report *report);
 void report_print_refusals(FILE *out, const struct run_report *report);
 /* "features: native: ...; modelled: ..." */
 void report_print_features(FILE *out, const struct run_report *report);
-/* Write the JSON report to out (opened before the sandbox) and close it. */
+/* Write the JSON report to out (opened before the sandbox) and close it: 0,
+ * or the negative errno of the write or the close (-EIO when stdio kept
+ * none). */
 int report_write_json(FILE *out, const struct run_report *report, const struct host_probe *probe);
 
 /*
@@ -96,13 +99,16 @@ struct report_file {
 	char temporary[4096]; /* empty when written in place */
 };
 
-/* 0, or -1 with the reason in err (exit status 2: bad usage). */
+/* 0, or a negative errno with the reason in error (exit status 2: bad usage):
+ * refused (-EINVAL) for the scenario file itself, -ENAMETOOLONG for a path
+ * too long, else the errno of the open that failed. */
 int report_file_open(struct report_file *out, const char *path, const char *scenario_path,
-		     char *err, size_t err_size);
-/* Write, close and put in place; -1 with the reason in err, and an earlier
- * report at path is left as it was. */
+		     struct gmemvm_error *error);
+/* Write, close and put in place: 0, or the negative errno of the write or
+ * the rename with the reason in error, and an earlier report at path is left
+ * as it was. */
 int report_file_commit(struct report_file *out, const struct run_report *report,
-		       const struct host_probe *probe, char *err, size_t err_size);
+		       const struct host_probe *probe, struct gmemvm_error *error);
 /* A run that ends without a report (a set-up failure): remove the temporary. */
 void report_file_abandon(struct report_file *out);
 

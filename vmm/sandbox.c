@@ -204,13 +204,14 @@ static int add_calls(scmp_filter_ctx filter, const struct allowed_call *calls, s
 	return 0;
 }
 
-int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conversion, char *err,
-		  size_t err_size)
+int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conversion,
+		  struct gmemvm_error *error)
 {
 	thread_name = thread == SANDBOX_THREAD_VCPU ? "vCPU" : "main";
 	thread_index = thread == SANDBOX_THREAD_VCPU ? vcpu_index : -1;
 	scmp_filter_ctx filter = seccomp_init(SCMP_ACT_TRAP);
 	int status = filter ? 0 : -ENOMEM;
+	const char *step = filter ? "seccomp_rule_add" : "seccomp_init";
 	if (status == 0)
 		status = add_calls(filter, common_calls, COUNT(common_calls));
 	if (status == 0 && thread == SANDBOX_THREAD_VCPU)
@@ -221,15 +222,16 @@ int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conver
 		status = add_calls(filter, main_calls, COUNT(main_calls));
 	if (status == 0)
 		status = add_calls(filter, sanitizer_calls, COUNT(sanitizer_calls));
-	if (status == 0)
+	if (status == 0) {
+		step = "seccomp_load";
 		status = seccomp_load(filter);
+	}
 	if (filter)
 		seccomp_release(filter);
-	if (status < 0) {
-		snprintf(err, err_size, "installing the %s thread's seccomp filter failed: %s",
-			 thread_name, strerror(-status));
-		return -1;
-	}
+	if (status < 0)
+		return gmemvm_failf(error, status, step,
+				    "installing the %s thread's seccomp filter failed: %s",
+				    thread_name, strerror(-status));
 	/* The test hook: GMEMVM_SANDBOX_SELFTEST=vcpu|main makes that thread try
 	 * a call no filter allows, right after its filter is in place. */
 	const char *selftest = getenv("GMEMVM_SANDBOX_SELFTEST");

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "error.h"
+
 enum sandbox_thread {
 	SANDBOX_THREAD_VCPU,
 	SANDBOX_THREAD_MAIN
@@ -27,9 +29,11 @@ enum sandbox_thread {
 void sandbox_prepare(void);
 
 /* Install the calling thread's filter. native_conversion adds the guest_memfd
- * conversion ioctls to a vCPU thread's list. 0, or -1 with err. */
-int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conversion, char *err,
-		  size_t err_size);
+ * conversion ioctls to a vCPU thread's list. 0, or libseccomp's negative
+ * errno with the sentence and the step (seccomp_init, seccomp_rule_add,
+ * seccomp_load) in error. */
+int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conversion,
+		  struct gmemvm_error *error);
 
 /* The allowed system calls of each thread kind, one per line: the allow-list
  * test compares this with a committed file, so a change is a visible diff. */

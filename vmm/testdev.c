@@ -66,15 +66,16 @@ static const struct iotrap_node testdev_node = {
 
 int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
 {
-	if (iotrap_register(traps, IOTRAP_MMIO, testdev_node.mmio_base, testdev_node.mmio_size,
-			    "testdev-mmio", testdev_mmio, testdev) < 0)
-		return -1;
-	if (iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_ENTRY, 1, "entry-port", entry_port,
-			    testdev) < 0)
-		return -1;
-	if (iotrap_register(traps, IOTRAP_PIO, testdev_node.port, 4, "testdev-port", testdev_pio,
-			    testdev) < 0)
-		return -1;
+	int status = iotrap_register(traps, IOTRAP_MMIO, testdev_node.mmio_base,
+				     testdev_node.mmio_size, "testdev-mmio", testdev_mmio, testdev);
+	if (status == 0)
+		status = iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_ENTRY, 1, "entry-port",
+					 entry_port, testdev);
+	if (status == 0)
+		status = iotrap_register(traps, IOTRAP_PIO, testdev_node.port, 4, "testdev-port",
+					 testdev_pio, testdev);
+	if (status < 0)
+		return status;
 	return iotrap_add_node(traps, &testdev_node);
 }
 

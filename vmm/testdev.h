@@ -26,6 +26,7 @@ struct testdev {
 };
 
 void testdev_init(struct testdev *testdev);
+/* Its ranges and its node: 0, or iotrap_register's negative errno. */
 int testdev_register(struct testdev *testdev, struct iotrap_registry *traps);
 void testdev_destroy(struct testdev *testdev);
 

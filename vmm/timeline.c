@@ -267,7 +267,7 @@ static int lay_out(struct timeline *timeline, struct layout *layout, double top)
 	size_t n = timeline->count;
 	int32_t *depth = calloc(timeline->nr_pages + 1, sizeof(*depth));
 	if (!depth)
-		return -1;
+		return -ENOMEM;
 	/* Touched pages, by a difference array: O(events + pages). */
 	for (size_t i = 0; i < n; i++) {
 		size_t first, last;
@@ -288,7 +288,7 @@ static int lay_out(struct timeline *timeline, struct layout *layout, double top)
 	layout->row_of = calloc(layout->nr_touched + 1, sizeof(size_t));
 	if (!layout->touched || !layout->row_of) {
 		free(depth);
-		return -1;
+		return -ENOMEM;
 	}
 	for (size_t page = 0, i = 0; page < timeline->nr_pages; page++)
 		if (depth[page])
@@ -314,7 +314,7 @@ static int lay_out(struct timeline *timeline, struct layout *layout, double top)
 	layout->row_start = calloc(layout->nr_rows + 1, sizeof(size_t));
 	layout->row_y = calloc(layout->nr_rows + 1, sizeof(double));
 	if (!layout->row_start || !layout->row_y)
-		return -1;
+		return -ENOMEM;
 	size_t row = 0, in_row = 0;
 	for (size_t i = 0; i < layout->nr_touched; i++) {
 		bool run_starts = i > 0 && layout->touched[i] != layout->touched[i - 1] + 1;
@@ -657,7 +657,7 @@ static int draw_markers(FILE *out, struct timeline *timeline, const struct layou
 	size_t per_column = (n + layout->nr_columns - 1) / layout->nr_columns + 1;
 	struct marker *markers = calloc(per_column, sizeof(*markers));
 	if (!markers)
-		return -1;
+		return -ENOMEM;
 	double size = (layout->column_w < layout->row_h ? layout->column_w : layout->row_h) * 0.45;
 	size = size < 2 ? 2 : size > 5 ? 5 : size;
 	double other_h = layout->row_h < 10 ? 10 : layout->row_h;
@@ -965,7 +965,7 @@ int timeline_write_svg(struct timeline *timeline, FILE *out, const char *title, 
 	struct summary summary;
 	uint8_t *grid = NULL, *start = NULL;
 	bool *vcpus_seen = calloc(UINT16_MAX + 1, sizeof(bool));
-	int status = -1;
+	int status = -ENOMEM;
 	memset(&layout, 0, sizeof(layout));
 	/* Laid out from y = 0 and drawn translated below the header. */
 	if (!vcpus_seen || lay_out(timeline, &layout, 0) < 0 ||
@@ -1001,11 +1001,9 @@ out:
 	free(grid);
 	free(start);
 	free_layout(&layout);
-	if (status < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (status < 0)
+		return status;
 	if (fflush(out) != 0 || ferror(out))
-		return -1;
+		return errno ? -errno : -EIO;
 	return 0;
 }

@@ -69,8 +69,8 @@ uint64_t timeline_dropped(struct timeline *timeline);
 
 /*
  * Write the picture as SVG 1.1. title names the scenario, mode describes
- * the run (e.g. "coco-inplace, stage 2"); both are escaped. 0, or -1 with
- * errno set when out is in error or memory ran out.
+ * the run (e.g. "coco-inplace, stage 2"); both are escaped. 0, or -ENOMEM,
+ * or the negative errno of the stream in error (-EIO when stdio kept none).
  */
 int timeline_write_svg(struct timeline *timeline, FILE *out, const char *title, const char *mode);
 

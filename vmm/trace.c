@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "trace.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -59,7 +60,7 @@ FILE *trace_open(FILE *out, uint64_t limit)
 	return stream;
 }
 
-int trace_parse_categories(const char *list, unsigned int *mask, char *err, size_t err_size)
+int trace_parse_categories(const char *list, unsigned int *mask, struct gmemvm_error *error)
 {
 	static const struct {
 		const char *name;
@@ -82,22 +83,18 @@ int trace_parse_categories(const char *list, unsigned int *mask, char *err, size
 				*mask |= names[i].category;
 				known = true;
 			}
-		if (!known) {
-			snprintf(err, err_size,
-				 "--trace=%s: unknown '%.*s' (exits, faults, conversions, "
-				 "hypercalls, "
-				 "all)",
-				 list, (int)length, word);
-			return -1;
-		}
+		if (!known)
+			return gmemvm_refuse(
+				error, -EINVAL,
+				"--trace=%s: unknown '%.*s' (exits, faults, conversions, "
+				"hypercalls, all)",
+				list, (int)length, word);
 		word += length + (word[length] == ',');
 	}
-	if (!*mask) {
-		snprintf(err, err_size,
-			 "--trace=%s: name what to trace (exits, faults, "
-			 "conversions, hypercalls, all)",
-			 list);
-		return -1;
-	}
+	if (!*mask)
+		return gmemvm_refuse(error, -EINVAL,
+				     "--trace=%s: name what to trace (exits, faults, conversions, "
+				     "hypercalls, all)",
+				     list);
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "error.h"
+
 #define TRACE_DEFAULT_LIMIT 1000000ULL
 #define TRACE_MAX_LIMIT	    100000000ULL
 
@@ -25,7 +27,8 @@ enum trace_category {
 };
 #define TRACE_ALL 0xfU
 
-/* "faults,conversions" -> the mask; 0, or -1 with the unknown word in err. */
-int trace_parse_categories(const char *list, unsigned int *mask, char *err, size_t err_size);
+/* "faults,conversions" -> the mask; 0, or -EINVAL refused with the unknown
+ * word in error. */
+int trace_parse_categories(const char *list, unsigned int *mask, struct gmemvm_error *error);
 
 #endif

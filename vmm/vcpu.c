@@ -113,13 +113,18 @@ static void flat_segment(struct kvm_segment *segment, uint16_t selector, uint64_
 	};
 }
 
-static int set_long_mode(struct vcpu *vcpu, uint64_t entry, char *err, size_t err_size)
+/* An ioctl of a vCPU failed: its errno, the request as the step. */
+static int ioctl_failed(struct gmemvm_error *error, const char *request, const char *what)
+{
+	int saved = errno;
+	return gmemvm_failf(error, -saved, request, "%s failed: %s", what, strerror(saved));
+}
+
+static int set_long_mode(struct vcpu *vcpu, uint64_t entry, struct gmemvm_error *error)
 {
 	struct kvm_sregs sregs;
-	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
-		snprintf(err, err_size, "KVM_GET_SREGS failed: %s", strerror(errno));
-		return -1;
-	}
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return ioctl_failed(error, "KVM_GET_SREGS", "KVM_GET_SREGS");
 	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	sregs.cr3 = GMEMVM_PML4_GPA;
 	sregs.cr4 = CR4_PAE;
@@ -143,10 +148,8 @@ static int set_long_mode(struct vcpu *vcpu, uint64_t entry, char *err, size_t er
 	};
 	sregs.idt.base = 0;
 	sregs.idt.limit = 0;
-	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0) {
-		snprintf(err, err_size, "KVM_SET_SREGS (long mode) failed: %s", strerror(errno));
-		return -1;
-	}
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)
+		return ioctl_failed(error, "KVM_SET_SREGS", "KVM_SET_SREGS (long mode)");
 	struct kvm_regs regs = {
 		.rip = entry,
 		.rsp = GMEMVM_STACK_GPA + (uint64_t)(vcpu->index + 1) * GMEMVM_STACK_SIZE,
@@ -154,10 +157,8 @@ static int set_long_mode(struct vcpu *vcpu, uint64_t entry, char *err, size_t er
 		.rsi = (uint64_t)vcpu->index,
 		.rflags = 0x2,
 	};
-	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0) {
-		snprintf(err, err_size, "KVM_SET_REGS failed: %s", strerror(errno));
-		return -1;
-	}
+	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+		return ioctl_failed(error, "KVM_SET_REGS", "KVM_SET_REGS");
 	return 0;
 }
 
@@ -171,43 +172,38 @@ void vcpu_set_init(struct vcpu_set *set)
 }
 
 int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct kvm_cpuid2 *cpuid,
-		uint64_t entry, char *err, size_t err_size)
+		uint64_t entry, struct gmemvm_error *error)
 {
-	if (set->count == GMEMVM_MAX_VCPUS) {
-		snprintf(err, err_size, "at most %d vCPUs", GMEMVM_MAX_VCPUS);
-		return -1;
-	}
+	if (set->count == GMEMVM_MAX_VCPUS)
+		return gmemvm_refuse(error, -EINVAL, "at most %d vCPUs", GMEMVM_MAX_VCPUS);
 	struct vcpu *vcpu = &set->vcpus[set->count];
 	vcpu->index = set->count;
 	vcpu->set = set;
 	int fd = kvm_create_vcpu(vm_fd, vcpu->index);
-	if (fd < 0) {
-		snprintf(err, err_size, "KVM_CREATE_VCPU %d failed: %s", vcpu->index,
-			 strerror(-fd));
-		return -1;
-	}
+	if (fd < 0)
+		return gmemvm_failf(error, fd, "KVM_CREATE_VCPU", "KVM_CREATE_VCPU %d failed: %s",
+				    vcpu->index, strerror(-fd));
 	vcpu->fd = fd;
 	set->count++;
 	long run_size = kvm_vcpu_mmap_size(kvm_fd);
 	if (run_size < (long)sizeof(struct kvm_run)) {
-		snprintf(err, err_size, "KVM_GET_VCPU_MMAP_SIZE failed: %s",
-			 strerror(run_size < 0 ? (int)-run_size : EINVAL));
-		return -1;
+		int code = run_size < 0 ? (int)run_size : -EINVAL;
+		return gmemvm_failf(error, code, "KVM_GET_VCPU_MMAP_SIZE",
+				    "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(-code));
 	}
 	void *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (run == MAP_FAILED) {
-		snprintf(err, err_size, "mmap of vCPU %d's kvm_run failed: %s", vcpu->index,
-			 strerror(errno));
-		return -1;
+		int saved = errno;
+		return gmemvm_failf(error, -saved, "mmap of kvm_run",
+				    "mmap of vCPU %d's kvm_run failed: %s", vcpu->index,
+				    strerror(saved));
 	}
 	vcpu->run = run;
 	vcpu->run_size = (size_t)run_size;
 	/* CPUID before SREGS: newer kernels check EFER against the guest's CPUID. */
-	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
-		snprintf(err, err_size, "KVM_SET_CPUID2 failed: %s", strerror(errno));
-		return -1;
-	}
-	return set_long_mode(vcpu, entry, err, err_size);
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return ioctl_failed(error, "KVM_SET_CPUID2", "KVM_SET_CPUID2");
+	return set_long_mode(vcpu, entry, error);
 }
 
 static void kick_handler(int signal_number)
@@ -221,11 +217,12 @@ static void *vcpu_thread(void *argument)
 	struct vcpu_set *set = vcpu->set;
 	struct exit_context *context = &vcpu->exits;
 
-	char err[256];
-	if (set->sandbox && sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->native_conversion,
-					  err, sizeof(err)) < 0) {
+	struct gmemvm_error error = { 0 };
+	if (set->sandbox &&
+	    sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->native_conversion, &error) < 0) {
 		context->outcome = OUTCOME_VMM_ERROR;
-		snprintf(context->message, sizeof(context->message), "%s", err);
+		snprintf(context->message, sizeof(context->message), "%.*s",
+			 (int)sizeof(context->message) - 1, error.message);
 		vcpu_set_stop(set);
 		goto out;
 	}
@@ -268,7 +265,7 @@ out:
 	return NULL;
 }
 
-int vcpu_set_start(struct vcpu_set *set, char *err, size_t err_size)
+int vcpu_set_start(struct vcpu_set *set, struct gmemvm_error *error)
 {
 	struct sigaction action = { .sa_handler = kick_handler };
 	sigemptyset(&action.sa_mask);
@@ -284,10 +281,10 @@ int vcpu_set_start(struct vcpu_set *set, char *err, size_t err_size)
 			pthread_mutex_lock(&set->lock);
 			set->running--;
 			pthread_mutex_unlock(&set->lock);
-			snprintf(err, err_size, "cannot start the thread of vCPU %d: %s", i,
-				 strerror(status));
+			gmemvm_failf(error, -status, "pthread_create",
+				     "cannot start the thread of vCPU %d: %s", i, strerror(status));
 			vcpu_set_stop(set);
-			return -1;
+			return -status;
 		}
 		vcpu->started = true;
 	}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "error.h"
 #include "exits.h"
 #include "gmemvm_abi.h"
 #include "kvm.h"
@@ -53,11 +54,14 @@ struct vcpu_set {
 void vcpu_write_boot_tables(uint8_t *low, int vcpus, unsigned int shared_bit);
 
 void vcpu_set_init(struct vcpu_set *set);
-/* Create vCPU index, set its CPUID, long-mode registers and entry state. */
+/* Create vCPU index, set its CPUID, long-mode registers and entry state. 0,
+ * or a negative errno with the sentence in error: the errno of the KVM call
+ * that failed, named as the step, or -EINVAL refused past GMEMVM_MAX_VCPUS. */
 int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct kvm_cpuid2 *cpuid,
-		uint64_t entry, char *err, size_t err_size);
-/* Start one thread per vCPU. */
-int vcpu_set_start(struct vcpu_set *set, char *err, size_t err_size);
+		uint64_t entry, struct gmemvm_error *error);
+/* Start one thread per vCPU: 0, or pthread_create's error as a negative
+ * errno, with error, after stopping the threads already started. */
+int vcpu_set_start(struct vcpu_set *set, struct gmemvm_error *error);
 /* Wait until every vCPU has stopped, timeout_ms passed or *interrupt (a
  * signal's flag; may be NULL) is set; then stop them all, and the ones still
  * running end with OUTCOME_TIMEOUT or OUTCOME_INTERRUPTED. True on timeout. */

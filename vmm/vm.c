@@ -36,8 +36,6 @@
 #include "vcpu.h"
 #include "vocabulary.h"
 
-#define ERROR_SIZE 1024
-
 /* Everything one run owns, released by vm_destroy in reverse order. */
 struct vm {
 	const struct scenario *scenario;
@@ -117,32 +115,32 @@ static const char *guest_path(const struct scenario *scenario)
 }
 
 /* Step 1: everything about the guest that can be refused without KVM. */
-static enum gmemvm_status prepare_guest(struct vm *vm, char *err)
+static enum gmemvm_status prepare_guest(struct vm *vm, struct gmemvm_error *error)
 {
 	const char *path = guest_path(vm->scenario);
-	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, err, ERROR_SIZE) < 0)
+	if (elf_read_file(path, &vm->guest_file, &vm->guest_file_size, error) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
-	char why[512];
 	if (elf_parse(vm->guest_file, vm->guest_file_size, GMEMVM_IMAGE_GPA, GMEMVM_SHARED_AREA_GPA,
-		      &vm->guest, why, sizeof(why)) < 0) {
+		      &vm->guest, error) < 0) {
 		/* The reason first, so a long path cannot push it out. */
-		snprintf(err, ERROR_SIZE, "%s (guest %.400s)", why, path);
+		char why[sizeof(error->message)];
+		snprintf(why, sizeof(why), "%s", error->message);
+		gmemvm_error_message(error, "%s (guest %.400s)", why, path);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	return GMEMVM_STATUS_MATCHED;
 }
 
 /* The kernel features mode shared cannot run without. */
-static int check_host(const struct vm *vm, char *err)
+static int check_host(const struct vm *vm, struct gmemvm_error *error)
 {
 	const struct kvm_caps *caps = &vm->host.caps;
-	if (!caps->user_memory2 || !caps->guest_memfd) {
-		snprintf(err, ERROR_SIZE,
-			 "this kernel lacks %s: guest_memfd needs Linux 6.8 or later with KVM "
-			 "(gmemvm probe shows what is there)",
-			 !caps->guest_memfd ? "KVM_CAP_GUEST_MEMFD" : "KVM_CAP_USER_MEMORY2");
-		return -1;
-	}
+	if (!caps->user_memory2 || !caps->guest_memfd)
+		return gmemvm_failf(error, -EOPNOTSUPP, "KVM_CHECK_EXTENSION",
+				    "this kernel lacks %s: guest_memfd needs Linux 6.8 or later "
+				    "with KVM (gmemvm probe shows what is there)",
+				    !caps->guest_memfd ? "KVM_CAP_GUEST_MEMFD"
+						       : "KVM_CAP_USER_MEMORY2");
 	return 0;
 }
 
@@ -255,7 +253,7 @@ static void load_boot_image(struct vm *vm, unsigned int shared_bit)
 /* CoCo and pKVM guests run from private memory and talk to the VMM through
  * the shared area; these launch-time conversions are not counted as the
  * guest's. */
-static int set_boot_shareability(struct vm *vm, char *err)
+static int set_boot_shareability(struct vm *vm, struct gmemvm_error *error)
 {
 	if (!mode_info(vm->scenario->mode)->boots_private)
 		return 0;
@@ -263,44 +261,48 @@ static int set_boot_shareability(struct vm *vm, char *err)
 	if (status == 0)
 		status = memmap_convert(&vm->memory, GMEMVM_SHARED_AREA_GPA,
 					GMEMVM_SHARED_AREA_SIZE, false, NULL, NULL, NULL);
-	if (status < 0) {
-		snprintf(err, ERROR_SIZE, "converting the boot area failed: %s", strerror(-status));
-		return -1;
-	}
+	if (status < 0)
+		return gmemvm_failf(error, status, "converting the boot area",
+				    "converting the boot area failed: %s", strerror(-status));
 	return 0;
 }
 
-static enum gmemvm_status create_machine(struct vm *vm, char *err)
+static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *error)
 {
 	const struct scenario *scenario = vm->scenario;
-	vm->kvm_fd = kvm_open(err, ERROR_SIZE);
+	vm->kvm_fd = kvm_open(error);
 	if (vm->kvm_fd < 0)
 		return GMEMVM_STATUS_HOST;
 	/* Fetched first: the probe reads the physical-address bits from it. */
 	int cpuid_status = kvm_supported_cpuid(vm->kvm_fd, &vm->cpuid);
 	probe_host_for(vm->kvm_fd, &vm->host, scenario, vm->cpuid);
-	if (check_host(vm, err) < 0)
+	if (check_host(vm, error) < 0)
 		return GMEMVM_STATUS_HOST;
 
 	const struct mode_info *mode = mode_info(scenario->mode);
 	if (!mode) {
-		snprintf(err, ERROR_SIZE, "mode %d is not one of the four", (int)scenario->mode);
+		gmemvm_refuse(error, -EINVAL, "mode %d is not one of the four",
+			      (int)scenario->mode);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	bool coco = mode->coco;
 	unsigned int shared_bit = coco ? vm->host.shared_bit : 0;
 	if (coco && !shared_bit) {
-		snprintf(err, ERROR_SIZE,
-			 "the guest has %u physical address bits: too few for a shared-view bit "
-			 "between 39 and 46",
-			 vm->host.guest_phys_bits);
+		gmemvm_failf(error, -EOPNOTSUPP, "the guest's physical address bits",
+			     "the guest has %u physical address bits: too few for a shared-view "
+			     "bit between 39 and 46",
+			     vm->host.guest_phys_bits);
 		return GMEMVM_STATUS_HOST;
 	}
 	/* The devices, before the device tree: each gives its own node. */
-	if (console_register(&vm->console, &vm->traps) < 0 ||
-	    hypercall_register(&vm->hypercalls, &vm->traps) < 0 ||
-	    testdev_register(&vm->testdev, &vm->traps) < 0) {
-		snprintf(err, ERROR_SIZE, "device ranges overlap (a bug in gmemvm)");
+	int status = console_register(&vm->console, &vm->traps);
+	if (status == 0)
+		status = hypercall_register(&vm->hypercalls, &vm->traps);
+	if (status == 0)
+		status = testdev_register(&vm->testdev, &vm->traps);
+	if (status < 0) {
+		gmemvm_failf(error, status, "registering the devices",
+			     "device ranges overlap (a bug in gmemvm)");
 		return GMEMVM_STATUS_HOST;
 	}
 	/* CoCo guests ask for conversions the way x86 CoCo guests do, where the
@@ -311,8 +313,8 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 		.map_gpa_range = coco && vm->host.map_gpa_range_exits,
 		.devices = &vm->traps,
 	};
-	if (devtree_build_for_host(vm->devtree, sizeof(vm->devtree), scenario, &guest_needs, err,
-				   ERROR_SIZE) < 0)
+	if (devtree_build_for_host(vm->devtree, sizeof(vm->devtree), scenario, &guest_needs,
+				   error) < 0)
 		return GMEMVM_STATUS_BAD_INPUT;
 
 	/* Use case (a) runs on a VM type with VM-wide private memory attributes
@@ -326,8 +328,8 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 					       : 0;
 	int vm_fd = kvm_create_vm(vm->kvm_fd, type);
 	if (vm_fd < 0) {
-		snprintf(err, ERROR_SIZE, "KVM_CREATE_VM(type %lu) failed: %s", type,
-			 strerror(-vm_fd));
+		gmemvm_failf(error, vm_fd, "KVM_CREATE_VM", "KVM_CREATE_VM(type %lu) failed: %s",
+			     type, strerror(-vm_fd));
 		return GMEMVM_STATUS_HOST;
 	}
 	vm->vm_fd = vm_fd;
@@ -336,16 +338,16 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	};
 	if (guest_needs.map_gpa_range &&
 	    ioctl(vm->vm_fd, KVM_ENABLE_CAP, &map_gpa_range_exit) < 0) {
-		snprintf(err, ERROR_SIZE, "KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL) failed: %s",
-			 strerror(errno));
+		int saved = errno;
+		gmemvm_failf(error, -saved, "KVM_ENABLE_CAP",
+			     "KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL) failed: %s", strerror(saved));
 		return GMEMVM_STATUS_HOST;
 	}
-	struct gmemvm_error error = { 0 };
-	if (conversion_check_stage(scenario, &error) < 0) {
+	if (conversion_check_stage(scenario, error) < 0) {
 		/* The notes' rules refuse the binding: nothing runs. */
 		vm->refused = true;
 		snprintf(vm->refusal, sizeof(vm->refusal), "%.*s", (int)sizeof(vm->refusal) - 1,
-			 error.message);
+			 error->message);
 		return GMEMVM_STATUS_MATCHED;
 	}
 	/* Use case (a) keeps its state in memory attributes, not in the
@@ -360,33 +362,33 @@ static enum gmemvm_status create_machine(struct vm *vm, char *err)
 	uint64_t extra_flags = scenario->no_direct_map ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0;
 	if (gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size,
 				   scenario->support_shared, scenario->init_private, extra_flags,
-				   supported, model, err, ERROR_SIZE) < 0)
+				   supported, model, error) < 0)
 		return GMEMVM_STATUS_HOST;
 	if (memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit, native_private,
-			 (uint32_t)vm->host.caps.nr_memslots, &error) < 0) {
-		if (error.refused) {
+			 (uint32_t)vm->host.caps.nr_memslots, error) < 0) {
+		if (error->refused) {
 			/* Not an error of gmemvm's: the outcome the scenario may expect. */
 			vm->refused = true;
 			snprintf(vm->refusal, sizeof(vm->refusal), "%.*s",
-				 (int)sizeof(vm->refusal) - 1, error.message);
+				 (int)sizeof(vm->refusal) - 1, error->message);
 			return GMEMVM_STATUS_MATCHED;
 		}
-		snprintf(err, ERROR_SIZE, "%s", error.message);
 		return GMEMVM_STATUS_HOST;
 	}
 
 	load_boot_image(vm, shared_bit);
-	if (set_boot_shareability(vm, err) < 0)
+	if (set_boot_shareability(vm, error) < 0)
 		return GMEMVM_STATUS_HOST;
 
 	if (cpuid_status < 0) {
-		snprintf(err, ERROR_SIZE, "KVM_GET_SUPPORTED_CPUID failed: %s",
-			 strerror(-cpuid_status));
+		gmemvm_failf(error, cpuid_status, "KVM_GET_SUPPORTED_CPUID",
+			     "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-cpuid_status));
 		return GMEMVM_STATUS_HOST;
 	}
 	for (int i = 0; i < scenario->vcpus; i++) {
-		if (vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpuid, vm->guest.entry, err,
-				ERROR_SIZE) < 0)
+		status = vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpuid, vm->guest.entry,
+				     error);
+		if (status < 0)
 			return GMEMVM_STATUS_HOST;
 		struct exit_context *context = &vm->vcpus.vcpus[i].exits;
 		context->vcpu = i;
@@ -485,21 +487,24 @@ static void snapshot_shareability(struct vm *vm, bool final)
 
 /* --timeline's file, opened before the sandbox (which forbids open) and
  * written after the run; and the state the run begins in, taken now, before
- * any vCPU runs. NULL with the reason in err. */
-static FILE *open_timeline(struct vm *vm, const struct run_options *options, char *err)
+ * any vCPU runs. NULL with the reason in error. */
+static FILE *open_timeline(struct vm *vm, const struct run_options *options,
+			   struct gmemvm_error *error)
 {
 	const char *path = options->timeline_path;
 	struct stat target, scenario;
 	if ((stat(path, &target) == 0 && stat(vm->scenario->path, &scenario) == 0 &&
 	     target.st_dev == scenario.st_dev && target.st_ino == scenario.st_ino) ||
 	    (options->report_path && strcmp(path, options->report_path) == 0)) {
-		snprintf(err, ERROR_SIZE, "--timeline %s is the scenario file or the --report file",
-			 path);
+		gmemvm_refuse(error, -EINVAL,
+			      "--timeline %s is the scenario file or the --report file", path);
 		return NULL;
 	}
 	FILE *file = fopen(path, "we");
 	if (!file) {
-		snprintf(err, ERROR_SIZE, "cannot write timeline %s: %s", path, strerror(errno));
+		int saved = errno;
+		gmemvm_failf(error, -saved, "fopen of the timeline", "cannot write timeline %s: %s",
+			     path, strerror(saved));
 		return NULL;
 	}
 	/* Its buffer now, as stdout's (main.c): no allocation on first write. */
@@ -509,8 +514,9 @@ static FILE *open_timeline(struct vm *vm, const struct run_options *options, cha
 	return file;
 }
 
-/* Draw the picture of the run into file and close it; -1 with err. */
-static int write_timeline(struct vm *vm, FILE *file, const char *path, char *err)
+/* Draw the picture of the run into file and close it: 0, or a negative errno
+ * with error. */
+static int write_timeline(struct vm *vm, FILE *file, const char *path, struct gmemvm_error *error)
 {
 	snapshot_shareability(vm, true);
 	char mode[64];
@@ -518,15 +524,12 @@ static int write_timeline(struct vm *vm, FILE *file, const char *path, char *err
 		 vm->scenario->stage);
 	errno = 0;
 	int status = timeline_write_svg(vm->timeline, file, vm->scenario->name, mode);
-	int error = errno;
-	if (fclose(file) != 0 && status == 0) {
-		status = -1;
-		error = errno;
-	}
+	if (fclose(file) != 0 && status == 0)
+		status = errno ? -errno : -EIO;
 	if (status < 0)
-		snprintf(err, ERROR_SIZE, "cannot write timeline %s: %s", path,
-			 strerror(error ? error : EIO));
-	return status;
+		return gmemvm_failf(error, status, "writing the timeline",
+				    "cannot write timeline %s: %s", path, strerror(-status));
+	return 0;
 }
 
 static void vm_destroy(struct vm *vm)
@@ -585,7 +588,7 @@ static void catch_stop_signals(void)
 
 enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_options *options)
 {
-	char err[ERROR_SIZE] = "";
+	struct gmemvm_error error = { 0 };
 	catch_stop_signals();
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
@@ -625,11 +628,11 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		vm->hypercalls.timeline = vm->timeline;
 	}
 
-	enum gmemvm_status status = prepare_guest(vm, err);
+	enum gmemvm_status status = prepare_guest(vm, &error);
 	if (status == GMEMVM_STATUS_MATCHED)
-		status = create_machine(vm, err);
+		status = create_machine(vm, &error);
 	if (status != GMEMVM_STATUS_MATCHED) {
-		fprintf(stderr, "gmemvm: %s: %s\n", scenario->path, err);
+		fprintf(stderr, "gmemvm: %s: %s\n", scenario->path, error.message);
 		vm_destroy(vm);
 		return status;
 	}
@@ -637,15 +640,15 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	struct run_report report = { .scenario = scenario, .serving = vm->host.serving };
 	/* Opened now: once the sandbox is in place the main thread cannot open files. */
 	struct report_file report_file = { 0 };
-	if (options->report_path && report_file_open(&report_file, options->report_path,
-						     scenario->path, err, ERROR_SIZE) < 0) {
-		fprintf(stderr, "gmemvm: %s\n", err);
+	if (options->report_path &&
+	    report_file_open(&report_file, options->report_path, scenario->path, &error) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		vm_destroy(vm);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	FILE *timeline_file = NULL;
-	if (options->timeline_path && !(timeline_file = open_timeline(vm, options, err))) {
-		fprintf(stderr, "gmemvm: %s\n", err);
+	if (options->timeline_path && !(timeline_file = open_timeline(vm, options, &error))) {
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		report_file_abandon(&report_file);
 		vm_destroy(vm);
 		return GMEMVM_STATUS_BAD_INPUT;
@@ -662,13 +665,12 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	sigset_t stop_signals, previous_mask;
 	stop_signal_set(&stop_signals);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
-	if (!vm->refused && !stop_requested && vcpu_set_start(&vm->vcpus, err, ERROR_SIZE) < 0)
-		fprintf(stderr, "gmemvm: %s\n", err);
+	if (!vm->refused && !stop_requested && vcpu_set_start(&vm->vcpus, &error) < 0)
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 	pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
-	if (options->sandbox &&
-	    sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, err, ERROR_SIZE) < 0) {
+	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, &error) < 0) {
 		/* Without its filter the main thread must not go on: stop the guest. */
-		fprintf(stderr, "gmemvm: %s\n", err);
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		vcpu_set_stop(&vm->vcpus);
 	}
 	vcpu_set_wait(&vm->vcpus, scenario->timeout_ms, &stop_requested);
@@ -700,8 +702,12 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 				  : scenario->expect_uaddr_served;
 	if (!vm->refused) {
 		checks_run(&vm->memory, vm->scenario, &report);
-		if (memmap_check(&vm->memory, report.consistency, sizeof(report.consistency)) < 0)
+		struct gmemvm_error verdict = { 0 };
+		if (memmap_check(&vm->memory, &verdict) < 0) {
 			report.inconsistent = true;
+			snprintf(report.consistency, sizeof(report.consistency), "%.*s",
+				 (int)sizeof(report.consistency) - 1, verdict.message);
+		}
 	}
 	report.conversions = conversion_read_stats(&vm->conversions);
 	report.conversions.eagain = vm->gmem.stats.eagain;
@@ -739,13 +745,13 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	if (output_failed)
 		fprintf(stderr, "gmemvm: cannot write to standard output: %s\n",
 			strerror(errno ? errno : EIO));
-	if (report_file.file &&
-	    report_file_commit(&report_file, &report, &vm->host, err, ERROR_SIZE) < 0) {
-		fprintf(stderr, "gmemvm: %s\n", err);
+	if (report_file.file && report_file_commit(&report_file, &report, &vm->host, &error) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		output_failed = true;
 	}
-	if (timeline_file && write_timeline(vm, timeline_file, options->timeline_path, err) < 0) {
-		fprintf(stderr, "gmemvm: %s\n", err);
+	if (timeline_file &&
+	    write_timeline(vm, timeline_file, options->timeline_path, &error) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", error.message);
 		output_failed = true;
 	}
 	vm_destroy(vm);
