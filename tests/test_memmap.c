@@ -1133,10 +1133,10 @@ static void test_trace(void **state)
  * left them with the contents the mode keeps, and afterwards the checker
  * finds the state, the memslots and every view in agreement.
  */
-#define STRESS_THREADS 8
-#define STRESS_ROUNDS  48
-#define STRESS_OWN     (4 * PAGE)			      /* each thread's own pages */
-#define STRESS_WINDOW  (TEST_GPA + STRESS_THREADS * STRESS_OWN) /* shared by all */
+#define STRESS_THREADS	    8
+#define STRESS_ROUNDS	    48
+#define STRESS_OWN	    (4 * PAGE)				     /* each thread's own pages */
+#define STRESS_WINDOW	    (TEST_GPA + STRESS_THREADS * STRESS_OWN) /* shared by all */
 #define STRESS_WINDOW_PAGES 16
 
 struct stresser {
@@ -1153,7 +1153,7 @@ static uint32_t next_random(uint32_t *random)
 }
 
 __attribute__((format(printf, 2, 3))) static void stress_failed(struct stresser *stresser,
-								 const char *format, ...)
+								const char *format, ...)
 {
 	if (stresser->failure[0])
 		return;
@@ -1182,8 +1182,7 @@ static void stress_own_pages(struct stresser *stresser, uint64_t own, int round)
 		memset(expected, 0, sizeof(expected)); /* discarded, as QEMU does */
 	if (memmap_read(map, own, seen, sizeof(seen)) != 0 ||
 	    memcmp(seen, expected, sizeof(seen)) != 0)
-		stress_failed(stresser, "round %d: its pages came back with other contents",
-			      round);
+		stress_failed(stresser, "round %d: its pages came back with other contents", round);
 }
 
 static void *stress(void *argument)
@@ -1200,8 +1199,9 @@ static void *stress(void *argument)
 		int status = memmap_convert(&stresser->f->map, STRESS_WINDOW + first * PAGE,
 					    pages * PAGE, to_private, NULL, NULL, NULL);
 		if (status != 0)
-			stress_failed(stresser, "round %d: converting the shared window answered %d",
-				      round, status);
+			stress_failed(stresser,
+				      "round %d: converting the shared window answered %d", round,
+				      status);
 	}
 	return NULL;
 }
@@ -1212,7 +1212,8 @@ static void test_conversion_stress(void **state)
 	struct stresser stressers[STRESS_THREADS];
 	pthread_t threads[STRESS_THREADS];
 	for (int i = 0; i < STRESS_THREADS; i++) {
-		stressers[i] = (struct stresser){ .f = f, .index = i, .random = 0x9e3779b9u * (i + 1) };
+		stressers[i] =
+			(struct stresser){ .f = f, .index = i, .random = 0x9e3779b9u * (i + 1) };
 		assert_int_equal(pthread_create(&threads[i], NULL, stress, &stressers[i]), 0);
 	}
 	for (int i = 0; i < STRESS_THREADS; i++)

@@ -584,7 +584,8 @@ static struct memmap_reservation *reserve_range(struct memmap *map, uint64_t gpa
 		for (size_t i = 0; i < MEMMAP_MAX_RESERVATIONS; i++) {
 			struct memmap_reservation *reservation = &map->reservations[i];
 			if (reservation->from == reservation->to) {
-				*reservation = (struct memmap_reservation){ gpa, gpa + size, target };
+				*reservation =
+					(struct memmap_reservation){ gpa, gpa + size, target };
 				return reservation;
 			}
 		}
@@ -667,10 +668,10 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 	/* Only the pages not yet in the wanted state change, and count; a
 	 * range already wholly so is done whatever the file could do. */
 	bool ram = in_ram(map, gpa, size);
-	uint64_t changing = ram ? shareability_bytes_in(state_of(map), gpa, size,
-							to_private ? SHAREABILITY_ALL
-								   : SHAREABILITY_GUEST)
-				: size;
+	uint64_t changing =
+		ram ? shareability_bytes_in(state_of(map), gpa, size,
+					    to_private ? SHAREABILITY_ALL : SHAREABILITY_GUEST)
+		    : size;
 	bool already = ram && changing == 0;
 	int status = already ? 0 : convert_checks(map, gpa, size, error);
 	if (!already && status == 0) {

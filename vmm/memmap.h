@@ -77,7 +77,7 @@ struct memmap_reservation {
 };
 
 /* Each thread has at most one conversion in flight. */
-#define MEMMAP_MAX_RESERVATIONS (2 * GMEMVM_MAX_VCPUS)
+#define MEMMAP_MAX_RESERVATIONS ((size_t)2 * GMEMVM_MAX_VCPUS)
 
 /* The half of the map that differs between coco-legacy and the in-place
  * modes (memmap_backing.h), chosen once by memmap_setup. */
