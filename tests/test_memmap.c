@@ -1125,6 +1125,31 @@ static void test_trace(void **state)
 		MODE_TEST(fn, case_legacy), MODE_TEST(fn, case_legacy_flags)
 
 /*
+ * A guest that shares page after page, each apart from the last, costs a
+ * memslot per range in each view; past KVM_CAP_NR_MEMSLOTS the request is
+ * refused (ENOSPC, the guest told ENOMEM, the run going on), and nothing of
+ * the map changes: the page stays private, the checker agrees.
+ */
+static void test_memslots_exhausted(void **state)
+{
+	struct fixture *f = *state;
+	f->map.max_slots = f->map.next_slot + 4; /* a KVM with few memslots left */
+	uint64_t gpa = TEST_GPA;
+	int status = 0;
+	struct gmemvm_error error = { 0 };
+	for (int i = 0; i < 16 && status == 0; i++, gpa += 2 * PAGE) {
+		error = (struct gmemvm_error){ 0 };
+		status = conversion_on_request(&f->policy, 0, gpa, PAGE, false, &error);
+	}
+	assert_int_equal(status, -ENOSPC);
+	assert_true(error.refused);
+	assert_non_null(strstr(error.message, "KVM_CAP_NR_MEMSLOTS"));
+	assert_true(memmap_is_private(&f->map, gpa - 2 * PAGE, PAGE));
+	assert_int_equal(conversion_read_stats(&f->policy).refused, 1);
+	assert_consistent(f);
+}
+
+/*
  * Conversions on 8 threads at once, as 8 vCPUs make them (docs/design.md,
  * "Locking"): each converts its own pages back and forth, and reads them
  * back when shared, while all of them convert random pieces of one window
@@ -1262,6 +1287,8 @@ int main(void)
 		MODE_TEST(test_fault_refused, case_pkvm),
 		MODE_TEST(test_fault_race, case_inplace),
 		EVERY_MODE(test_conversion_stress),
+		MODE_TEST(test_memslots_exhausted, case_inplace_private),
+		MODE_TEST(test_memslots_exhausted, case_legacy),
 		MODE_TEST(test_init_private, case_inplace_private),
 		MODE_TEST(test_init_private, case_pkvm_private),
 		MODE_TEST(test_legacy_attributes_start_shared, case_legacy),

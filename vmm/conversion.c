@@ -193,6 +193,17 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
 			 size, private_access, status, &done);
 	record_conversion(policy, vcpu, gpa, size, private_access, status, done.pages);
+	if (status < 0 && error->refused) {
+		/* No memslot left for another range: the access cannot complete,
+		 * and the rule's words say why. */
+		char why[GMEMVM_ERROR_MESSAGE_SIZE];
+		snprintf(why, sizeof(why), "%s", error->message);
+		gmemvm_failf(error, status, "KVM_SET_USER_MEMORY_REGION2",
+			     "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s for a memory fault "
+			     "failed: %s",
+			     gpa, size, private_access ? "private" : "shared", why);
+		return status;
+	}
 	if (status < 0) {
 		/* The range was checked: whatever memmap_convert answered, the
 		 * conversion the fault needs failed, and that is the VMM's failure. */
@@ -245,7 +256,10 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 						       : "hypercall",
 			 gpa, size, to_private, status, &done);
 	/* The guest's answer: the range refused, the file without a conversion
-	 * call (EPERM), or the VMM's own failure (ENOMEM: the run stops). */
+	 * call (EPERM), no memslot left for another separate range (ENOMEM, the
+	 * run goes on), or the VMM's own failure (ENOMEM: the run stops). */
+	if (status == -ENOSPC && error->refused)
+		return refuse(policy, vcpu, gpa, size, to_private, -ENOSPC);
 	if (status == -EINVAL || status == -ENOTTY) {
 		error->code = status == -EINVAL ? -EINVAL : -EPERM;
 		error->refused = true;

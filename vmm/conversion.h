@@ -86,7 +86,8 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
  * The guest's share (to_private false) or unshare request. 0, or the guest's
  * answer as a negative errno: refused (error->refused) -EINVAL for a range
  * that is not whole pages of RAM, -ENOSYS in stage 1 (no conversion call),
- * -EPERM for a guest_memfd that cannot be shared; or -ENOMEM when the VMM
+ * -EPERM for a guest_memfd that cannot be shared, -ENOSPC when the views
+ * would need more memslots than KVM allows; or -ENOMEM when the VMM
  * itself failed (a kernel call): error->message says which step and errno,
  * and the run must stop. hypercall_answer() makes the guest ABI's code of it.
  */

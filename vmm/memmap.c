@@ -649,6 +649,14 @@ static int convert_reserved(struct memmap *map, uint64_t gpa, uint64_t size, boo
 			    struct memmap_conversion *done, struct gmemvm_error *error)
 {
 	int status = sync_views(map, gpa, gpa + size);
+	/* Each separately shared range costs a memslot in each view: a guest
+	 * that fragments its memory past what KVM allows is refused, as a
+	 * hypervisor refuses a conversion it has no resources for. */
+	if (status == -ENOSPC)
+		return gmemvm_refuse(error, status,
+				     "the views would need more memslots than this KVM allows "
+				     "(KVM_CAP_NR_MEMSLOTS: %u): too many separately shared ranges",
+				     map->max_slots);
 	if (status < 0)
 		return gmemvm_fail(error, status,
 				   "KVM_SET_USER_MEMORY_REGION2 of a view's memslots");
