@@ -35,6 +35,11 @@ def spawn(argv, stdout=os.devnull):
     return started, os.waitstatus_to_exitcode(status)
 
 
+class NotRun(Exception):
+    """A figure this kernel cannot give (the lab's 6.12 cannot run coco-inplace):
+    outside the lab it ends the benchmark, with the reason."""
+
+
 def summary(values):
     values = sorted(values)
     return {"median": statistics.median(values), "min": values[0], "max": values[-1],
@@ -60,13 +65,13 @@ class Bench:
                 os.unlink(self.report)
             started, status = spawn(argv)
             if not os.path.exists(self.report):
-                sys.exit("gmemvm-bench: %s %s: gmemvm exited with %d before its report "
-                         "(its message is above)" % (config, " ".join(sets), status))
+                raise NotRun("%s %s: gmemvm exited with %d before its report "
+                             "(its message is above)" % (config, " ".join(sets), status))
             with open(self.report) as f:
                 report = json.load(f)
             if status != 0 or not report["matched"]:
-                sys.exit("gmemvm-bench: %s %s did not run as expected: %s" %
-                         (config, " ".join(sets), report["mismatch"] or report["message"]))
+                raise NotRun("%s %s did not run as expected: %s" %
+                             (config, " ".join(sets), report["mismatch"] or report["message"]))
             out.append((started, report))
         return out
 
@@ -77,8 +82,8 @@ class Bench:
         for _ in range(repeat or self.args.runs):
             started, status = spawn([self.args.floor] + [str(a) for a in argv], output)
             if status != 0:
-                sys.exit("gmemvm-bench: gmemvm-floor %s exited with %d (its message is above)"
-                         % (" ".join(str(a) for a in argv), status))
+                raise NotRun("gmemvm-floor %s exited with %d (its message is above)"
+                             % (" ".join(str(a) for a in argv), status))
             with open(output) as f:
                 out.append((started, json.load(f)))
         return out
@@ -148,20 +153,31 @@ class Bench:
                 for kind, size in (("fault", PAGE), ("explicit", PAGE), ("explicit", RANGE_2M)):
                     sets, count = self.conversion_sets(mode, kind, size, vcpus)
                     config = "fault-pages.ini" if kind == "fault" else "flip-pages.ini"
-                    runs = self.gmemvm(config, *sets)
+                    try:
+                        runs = self.gmemvm(config, *sets)
+                    except NotRun as why:
+                        if not self.args.lab:
+                            raise
+                        rows.append({"mode": "coco-" + mode, "kind": kind, "size": size,
+                                     "vcpus": vcpus, "not_run": str(why)})
+                        continue
                     # Over the window from the first conversion to the last, so
                     # the guest's boot does not count (vmm/conversion.h).
                     per_second = summary([count / (r["conversions"]["window_ns"] / 1e9)
                                           for _, r in runs])
                     host_us = summary([r["conversions"]["host_ns"] / count / 1e3
                                        for _, r in runs])
-                    if kind == "fault":
+                    floor = floor_kernel_us = None
+                    if self.args.lab:
+                        pass  # the floor's conversions are PVM's (bench/floor.c): not here
+                    elif kind == "fault":
                         floor_runs = self.floor("fault", mode, count // vcpus // 2, vcpus)
                     else:
                         floor_runs = self.floor("explicit", mode, size, count // vcpus // 2, vcpus)
-                    floor = summary([f["conversions"] / f["seconds"] for _, f in floor_runs])
-                    floor_kernel_us = summary([f["kernel_ns"] / f["conversions"] / 1e3
-                                               for _, f in floor_runs])
+                    if not self.args.lab:
+                        floor = summary([f["conversions"] / f["seconds"] for _, f in floor_runs])
+                        floor_kernel_us = summary([f["kernel_ns"] / f["conversions"] / 1e3
+                                                   for _, f in floor_runs])
                     row = {"mode": "coco-" + mode, "kind": kind, "size": size, "vcpus": vcpus,
                            "per_second": per_second, "host_us": host_us,
                            "floor_per_second": floor, "floor_kernel_us": floor_kernel_us}
@@ -171,7 +187,7 @@ class Bench:
                         scale = RANGE_2M // PAGE
                         rows.append(dict(row, size=RANGE_2M, faults_per_range=scale,
                                          per_second=scaled(per_second, 1 / scale),
-                                         floor_per_second=scaled(floor, 1 / scale)))
+                                         floor_per_second=floor and scaled(floor, 1 / scale)))
         self.results["conversions"] = rows
 
     # 3b. Cost per conversion as the separately shared regions grow.
@@ -211,35 +227,47 @@ def spread(figure, fmt="%.1f"):
 def print_table(results, machine):
     out = []
     add = out.append
-    add("gmemvm benchmarks on %s; median (min...max) of %d runs" %
-        (machine, results["startup_ms"]["to_guest_status"]["runs"]))
-    s = results["startup_ms"]
-    floor = s["floor_to_first_exit"]["median"]
-    add("\nStart-up, mode shared, from spawn            gmemvm ms              floor ms   ratio  target")
-    add("  to the guest's first instruction           %-22s %-10s %5.1fx" %
-        (spread(s["to_first_instruction"], "%.2f"), "%.2f" % floor,
-         s["to_first_instruction"]["median"] / floor))
-    add("  to the guest's final status                %-22s %-10s %5.1fx  < 10 ms: %s" %
-        (spread(s["to_guest_status"], "%.2f"), "%.2f" % floor, s["to_guest_status"]["median"] / floor,
-         verdict(s["to_guest_status"]["median"] < 10)))
-    add("  of which VMM set-up (main to first KVM_RUN) %s" % spread(s["vmm_setup"], "%.2f"))
-    rss = results["peak_rss_kib"]
-    for size in ("64M", "1G"):
-        add("  peak resident memory, %-4s guest          %-22s %-10.0f %5.1fx" %
-            (size, spread(rss[size], "%.0f") + " KiB", rss["floor"]["median"],
-             rss[size]["median"] / rss["floor"]["median"]))
-    e = results["port_io_exits_per_second"]
-    ratio = e["floor"]["median"] / e["gmemvm"]["median"]
-    add("\nExit round trip                              gmemvm /s              floor /s")
-    add("  port-IO exits per second                   %-22s %-10.0f %5.2fx  <= 1.2x: %s" %
-        (spread(e["gmemvm"], "%.0f"), e["floor"]["median"], ratio, verdict(ratio <= 1.2)))
+    for part, why in results.get("not_run", {}).items():
+        add("%s: not run here: %s" % (part, why))
+        results.setdefault(part, [] if part in ("conversions", "regions") else None)
+    add("gmemvm benchmarks on %s; median (min...max) of %d runs" % (machine, results["runs"]))
+    if results.get("startup_ms"):
+        s = results["startup_ms"]
+        floor = s["floor_to_first_exit"]["median"]
+        add("\nStart-up, mode shared, from spawn            gmemvm ms              floor ms   ratio  target")
+        add("  to the guest's first instruction           %-22s %-10s %5.1fx" %
+            (spread(s["to_first_instruction"], "%.2f"), "%.2f" % floor,
+             s["to_first_instruction"]["median"] / floor))
+        ratio = s["to_guest_status"]["median"] / floor
+        add("  to the guest's final status                %-22s %-10s %5.1fx  <= 2.0x: %s" %
+            (spread(s["to_guest_status"], "%.2f"), "%.2f" % floor, ratio, verdict(ratio <= 2.0)))
+        add("  of which VMM set-up (main to first KVM_RUN) %s" % spread(s["vmm_setup"], "%.2f"))
+        rss = results["peak_rss_kib"]
+        for size in ("64M", "1G"):
+            add("  peak resident memory, %-4s guest          %-22s %-10.0f %5.1fx" %
+                (size, spread(rss[size], "%.0f") + " KiB", rss["floor"]["median"],
+                 rss[size]["median"] / rss["floor"]["median"]))
+    if results.get("port_io_exits_per_second"):
+        e = results["port_io_exits_per_second"]
+        ratio = e["floor"]["median"] / e["gmemvm"]["median"]
+        add("\nExit round trip                              gmemvm /s              floor /s")
+        add("  port-IO exits per second                   %-22s %-10.0f %5.2fx  <= 1.2x: %s" %
+            (spread(e["gmemvm"], "%.0f"), e["floor"]["median"], ratio, verdict(ratio <= 1.2)))
     add("\nConversions                          vCPUs  gmemvm per second         us each  host us  "
         "floor /s   floor kernel us  ratio")
     for row in results["conversions"]:
         label = "%s %s %s" % (row["mode"], row["kind"], "4K" if row["size"] == PAGE else "2M")
         if row.get("faults_per_range"):
             label += " (512 faults)"
+        if row.get("not_run"):
+            add("  %-36s %d    not run here: %s" % (label, row["vcpus"], row["not_run"][:120]))
+            continue
         each = 1e6 / row["per_second"]["median"]
+        if not row["floor_per_second"]:
+            add("  %-36s %d    %-24s %7.1f  %7.1f  (no floor here: the floor's conversions are "
+                "PVM's)" % (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
+                           row["host_us"]["median"] * (row.get("faults_per_range") or 1)))
+            continue
         floor_each = 1e6 / row["floor_per_second"]["median"]
         add("  %-36s %d    %-24s %7.1f  %7.1f  %-10.0f %-16.1f %5.2fx%s" %
             (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
@@ -247,7 +275,8 @@ def print_table(results, machine):
              row["floor_per_second"]["median"],
              row["floor_kernel_us"]["median"] * (row.get("faults_per_range") or 1),
              each / floor_each,
-             "  <= 3x: " + verdict(each / floor_each <= 3) if row["kind"] == "fault" else ""))
+             "  <= 3x: " + verdict(each / floor_each <= 3) if row["kind"] == "fault"
+             else "  <= 1.3x: " + verdict(each / floor_each <= 1.3)))
     add("  (us each: 1 / rate, over the window from the first conversion to the last; host us:\n"
         "   time in gmemvm's conversion path, with 4 vCPUs including the wait for the memory\n"
         "   map's lock; floor kernel us: the floor's mmap/fallocate calls; ratio: us each\n"
@@ -328,6 +357,10 @@ def main():
     parser.add_argument("--plot", metavar="FILE.svg")
     parser.add_argument("--smoke", action="store_true",
                         help="one run each with small counts: checks that it all works")
+    parser.add_argument("--lab", action="store_true",
+                        help="inside the lab's kernel (scripts/bench --lab): counts an "
+                        "emulator gets through, no floor for conversions, and a figure the "
+                        "kernel cannot give is reported, not fatal")
     args = parser.parse_args()
     if not os.path.exists("/dev/kvm"):
         # 77: meson's skip, for the smoke test on a host without KVM.
@@ -344,14 +377,27 @@ def main():
         args.runs, args.pio_rounds, args.fault_pages = 1, 2000, 64
         args.flip_rounds = args.flip_rounds_2m = 8
         args.regions, args.region_rounds = [4, 16], 100
+    if args.lab:
+        args.pio_rounds, args.fault_pages = 2000, 64
+        args.flip_rounds, args.flip_rounds_2m = 64, 32
+        args.regions, args.region_rounds = [100, 1000], 32
     bench = Bench(args)
-    bench.startup()
-    bench.exits()
-    bench.conversions()
-    bench.regions()
+    bench.results["runs"] = args.runs
+    for part, measure in (("startup_ms", bench.startup), ("port_io_exits_per_second", bench.exits),
+                          ("conversions", bench.conversions), ("regions", bench.regions)):
+        try:
+            measure()
+        except NotRun as why:
+            if not args.lab:
+                sys.exit("gmemvm-bench: %s" % why)
+            bench.results.setdefault("not_run", {})[part] = str(why)
     machine = "%s, %d CPUs, kernel %s" % (os.uname().nodename, os.cpu_count(), os.uname().release)
+    if args.lab:
+        machine = "the lab's kernel %s under QEMU's emulator (compare ratios, not times)" % (
+            os.uname().release)
     bench.results["machine"] = machine
-    check_results(bench.results)
+    if not args.lab:
+        check_results(bench.results)
     print(print_table(bench.results, machine))
     with open(args.json, "w") as f:
         json.dump(bench.results, f, indent=1)

@@ -111,7 +111,39 @@ def concurrency_checks(repo, build, root):
     return commands
 
 
-def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
+PYTHON = "/usr/bin/python3.11"
+PYTHON_LIBRARY = "/usr/lib/python3.11"
+PYTHON_UNNEEDED = {"test", "idlelib", "tkinter", "lib2to3", "ensurepip", "turtledemo",
+                   "pydoc_data", "dist-packages", "site-packages", "distutils"}
+
+
+def bench_command(repo, build, root, bench_args):
+    """scripts/bench --lab: the benchmarks (bench/bench.py --lab) run inside the
+    kernel, with Debian's Python (no site packages) and the floor beside gmemvm,
+    so every ratio is taken side by side in one boot; the JSON follows a
+    BENCH-JSON line of the test's output (bench/lab_bench.py reads it)."""
+    copy_into(root, PYTHON)
+    for library in shared_libraries(PYTHON):
+        copy_into(root, library)
+    for directory, subdirectories, files in os.walk(PYTHON_LIBRARY):
+        subdirectories[:] = [d for d in subdirectories if d not in PYTHON_UNNEEDED
+                             and not d.startswith("config-")]
+        for name in files:
+            copy_into(root, os.path.join(directory, name))
+    floor = os.path.join(build, "bench", "gmemvm-floor")
+    copy_into(root, floor)
+    for library in shared_libraries(floor):
+        copy_into(root, library)
+    for path in glob.glob(os.path.join(repo, "bench", "*")):
+        if os.path.isfile(path):
+            copy_into(root, path)
+    script = os.path.join(repo, "bench", "bench.py")
+    gmemvm = os.path.join(build, "vmm", "gmemvm")
+    return (f"/bin/sh -c \"{PYTHON} -S {script} --lab --gmemvm {gmemvm} --floor {floor} "
+            f"--json /tmp/bench.json {bench_args} && echo BENCH-JSON && cat /tmp/bench.json\"")
+
+
+def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, bench_args=None):
     """An initramfs holding busybox, gmemvm, its guest, the scenarios and the
     real-KVM tests, each at the same absolute path as in the build tree, so
     the paths compiled into the tests still hold."""
@@ -140,6 +172,8 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted):
                               f"{os.path.join(build, program)} {repo}")
     if tests_wanted:
         commands.update(concurrency_checks(repo, build, root))
+    if bench_args is not None:
+        commands["bench"] = bench_command(repo, build, root, bench_args)
     for name, command in commands.items():
         with open(f"{root}/lab/tests/{name}", "w") as wrapper:
             wrapper.write(f"#!/bin/sh\nexec {command}\n")
@@ -444,6 +478,8 @@ def main():
                         help="more options for every gmemvm run, e.g. --trace")
     parser.add_argument("--no-tests", action="store_true",
                         help="only the probe and the scenarios")
+    parser.add_argument("--bench", default=None, metavar="ARGS",
+                        help="also run bench/bench.py --lab ARGS in each kernel")
     parser.add_argument("kernels", nargs="+")
     args = parser.parse_args()
     build = os.path.join(args.repo, "build")
@@ -453,7 +489,7 @@ def main():
     results, timings = {}, {}
     with tempfile.TemporaryDirectory() as work:
         initramfs = make_initramfs(args.repo, build, args.scenarios, work, args.run_options,
-                                   not args.no_tests)
+                                   not args.no_tests, args.bench)
         for kernel_dir in args.kernels:
             release = open(os.path.join(kernel_dir, "release")).read().strip()
             log = os.path.join(logs, f"console-{release}.log")
