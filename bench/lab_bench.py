@@ -3,9 +3,8 @@
 """The benchmarks as the lab's kernels gave them (scripts/bench --lab).
 
 bench/bench.py --lab ran inside each kernel, gmemvm and the floor in the same
-boot; this prints its table per kernel from the lab's console logs, and then
-the VMM's conversion path and the guest-visible window per conversion of the
-flip and fault scenarios. Under QEMU's emulator every time is dominated by
+boot; this prints its table per kernel from the lab's console logs. Under
+QEMU's emulator every time is dominated by
 emulation: read the ratios, and compare runs with each other, never with a
 host that has KVM.
 """
@@ -43,15 +42,6 @@ def main():
             continue
         results = json.loads(text)
         print(bench.print_table(results, results["machine"]))
-        print(f"\n{'scenario':14} {'conversions':>11} {'VMM path':>12} {'window':>12}")
-        for name, scenario in sorted(parsed["scenarios"].items()):
-            conversions = (scenario.get("report") or {}).get("conversions") or {}
-            count = conversions.get("by_fault", 0) + conversions.get("by_hypercall", 0)
-            if not count:
-                print(f"{name:14} {'not run':>11}")
-                continue
-            print(f"{name:14} {count:11} {conversions['host_ns'] / count / 1000:9.1f} us "
-                  f"{conversions['window_ns'] / count / 1000:9.1f} us")
     sys.exit(1 if failed else 0)
 
 

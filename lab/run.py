@@ -140,7 +140,7 @@ def bench_command(repo, build, root, bench_args):
     script = os.path.join(repo, "bench", "bench.py")
     gmemvm = os.path.join(build, "vmm", "gmemvm")
     return (f"/bin/sh -c \"{PYTHON} -S {script} --lab --gmemvm {gmemvm} --floor {floor} "
-            f"--json /tmp/bench.json {bench_args} && echo BENCH-JSON && cat /tmp/bench.json\"")
+            f"--json /tmp/bench.json {bench_args} && echo BENCH-JSON && cat /tmp/bench.json && echo\"")
 
 
 def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, bench_args=None):
