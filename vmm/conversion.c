@@ -199,7 +199,8 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 		char why[GMEMVM_ERROR_MESSAGE_SIZE];
 		snprintf(why, sizeof(why), "%s", error->message);
 		gmemvm_failf(error, status, "KVM_SET_USER_MEMORY_REGION2",
-			     "converting gpa %#" PRIx64 " size %#" PRIx64 " to %s for a memory fault "
+			     "converting gpa %#" PRIx64 " size %#" PRIx64
+			     " to %s for a memory fault "
 			     "failed: %s",
 			     gpa, size, private_access ? "private" : "shared", why);
 		return status;
