@@ -211,6 +211,7 @@ class Bench:
             # (PVM's mmap of the views) does not: no floor there.
             floor_runs = [] if self.args.lab else self.floor("regions", regions, 2 * rounds)
             rows.append({"regions": regions,
+                         "peak_rss_kib": summary([r["peak_resident_kib"] for _, r in only]),
                          "host_us": per_conversion(lambda r: r["conversions"]["host_ns"] / 1e3),
                          "end_to_end_us": per_conversion(lambda r: r["time_ms"]["run"] * 1e3),
                          "floor_kernel_us": floor_runs and summary(
@@ -301,6 +302,12 @@ def print_table(results, machine):
         add("  host cost grows %.2fx for %dx the regions: %s" %
             (growth, last["regions"] // first["regions"],
              "not linear" if growth < last["regions"] / first["regions"] / 4 else "LINEAR-ISH"))
+        if first.get("peak_rss_kib") and last.get("peak_rss_kib"):
+            per_region = ((last["peak_rss_kib"]["median"] - first["peak_rss_kib"]["median"]) *
+                          1024 / (last["regions"] - first["regions"]))
+            add("  VMM memory: %.0f KiB with %d regions, %.0f KiB with %d: %.0f bytes per region" %
+                (first["peak_rss_kib"]["median"], first["regions"],
+                 last["peak_rss_kib"]["median"], last["regions"], per_region))
     return "\n".join(out)
 
 
@@ -318,8 +325,8 @@ def check_results(results):
             for i, value in enumerate(node):
                 walk(value, "%s[%d]" % (where, i))
     walk(results, "results")
-    # start-up 4, peak RSS 3, exits 2, conversions 16 rows x 4, regions 3 a row
-    expected = 9 + 16 * 4 + 3 * len(results["regions"])
+    # start-up 4, peak RSS 3, exits 2, conversions 16 rows x 4, regions 4 a row
+    expected = 9 + 16 * 4 + 4 * len(results["regions"])
     bad = [where for where, f in figures
            if not all(isinstance(f[k], (int, float)) for k in ("median", "min", "max"))
            or not f["median"] > 0]
