@@ -61,8 +61,10 @@ def concurrency_checks(repo, build, root):
     """The conversions of many vCPUs at once under the checkers that see what
     a plain run does not (docs/design.md, "Locking"): the 8-thread stress test
     and the vCPU storms in the AddressSanitizer/UBSan build (scripts/test
-    builds it before the lab), and the stress test under valgrind's memcheck.
-    Each is left out, saying so, where its build or valgrind is missing."""
+    builds it before the lab), and the stress test under valgrind's memcheck
+    and helgrind (lock order, data races; it needs libc6-dbg's symbols as
+    much as memcheck does). Each is left out, saying so, where its build or
+    valgrind is missing."""
     commands = {}
     asan = os.path.join(repo, "build-asan")
     stress = "GMEMVM_TEST_ONLY=test_conversion_stress"
@@ -105,6 +107,8 @@ def concurrency_checks(repo, build, root):
         commands["valgrind-stress"] = (f"env {only} {valgrind} -q --error-exitcode=99 "
                                        f"--leak-check=full --errors-for-leak-kinds=definite,"
                                        f"indirect {test}")
+        commands["helgrind-stress"] = (f"env {only} {valgrind} -q --error-exitcode=99 "
+                                       f"--tool=helgrind {test}")
     else:
         print("lab: valgrind or libc6-dbg is missing: the stress test runs without "
               "valgrind (apt-get install valgrind libc6-dbg)", flush=True)
