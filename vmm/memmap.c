@@ -575,24 +575,26 @@ static void lock_range(struct memmap *map, uint64_t gpa, uint64_t size)
 		pthread_cond_wait(&map->reservation_ended, &map->lock);
 }
 
-/* With the lock held over a range lock_range found free: reserve it for a
- * conversion to target, waiting for a free entry if need be. */
+static struct memmap_reservation *free_reservation(struct memmap *map)
+{
+	for (size_t i = 0; i < MEMMAP_MAX_RESERVATIONS; i++)
+		if (map->reservations[i].from == map->reservations[i].to)
+			return &map->reservations[i];
+	return NULL;
+}
+
+/* Take the lock and reserve [gpa, gpa + size) for a conversion to target,
+ * once no conversion in flight touches it and an entry is free; whatever
+ * the caller reads of the range afterwards stays so until it ends this. */
 static struct memmap_reservation *reserve_range(struct memmap *map, uint64_t gpa, uint64_t size,
 						enum shareability target)
 {
-	for (;;) {
-		for (size_t i = 0; i < MEMMAP_MAX_RESERVATIONS; i++) {
-			struct memmap_reservation *reservation = &map->reservations[i];
-			if (reservation->from == reservation->to) {
-				*reservation =
-					(struct memmap_reservation){ gpa, gpa + size, target };
-				return reservation;
-			}
-		}
+	pthread_mutex_lock(&map->lock);
+	struct memmap_reservation *reservation;
+	while (reservation_overlaps(map, gpa, gpa + size) || !(reservation = free_reservation(map)))
 		pthread_cond_wait(&map->reservation_ended, &map->lock);
-		while (reservation_overlaps(map, gpa, gpa + size))
-			pthread_cond_wait(&map->reservation_ended, &map->lock);
-	}
+	*reservation = (struct memmap_reservation){ gpa, gpa + size, target };
+	return reservation;
 }
 
 static void end_reservation(struct memmap *map, struct memmap_reservation *reservation)
@@ -672,7 +674,7 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 		done = &unused;
 	*done = (struct memmap_conversion){ 0 };
 	enum shareability target = to_private ? SHAREABILITY_GUEST : SHAREABILITY_ALL;
-	lock_range(map, gpa, size);
+	struct memmap_reservation *reservation = reserve_range(map, gpa, size, target);
 	/* Only the pages not yet in the wanted state change, and count; a
 	 * range already wholly so is done whatever the file could do. */
 	bool ram = in_ram(map, gpa, size);
@@ -682,13 +684,12 @@ int memmap_convert(struct memmap *map, uint64_t gpa, uint64_t size, bool to_priv
 		    : size;
 	bool already = ram && changing == 0;
 	int status = already ? 0 : convert_checks(map, gpa, size, error);
-	if (!already && status == 0) {
-		struct memmap_reservation *reservation = reserve_range(map, gpa, size, target);
+	bool converting = !already && status == 0;
+	if (converting)
 		status = convert_reserved(map, gpa, size, to_private, done, error);
-		end_reservation(map, reservation);
-		if (status < 0)
-			memmap_resync(map, gpa, size);
-	}
+	end_reservation(map, reservation);
+	if (converting && status < 0)
+		memmap_resync(map, gpa, size);
 	done->pages = status == 0 ? changing / GMEM_PAGE_SIZE : 0;
 	if (status == 0 && completion)
 		complete_access(map, completion);
