@@ -167,14 +167,12 @@ class Bench:
                                           for _, r in runs])
                     host_us = summary([r["conversions"]["host_ns"] / count / 1e3
                                        for _, r in runs])
+                    # In the lab there is no floor: its conversions are PVM's (bench/floor.c).
                     floor = floor_kernel_us = None
-                    if self.args.lab:
-                        pass  # the floor's conversions are PVM's (bench/floor.c): not here
-                    elif kind == "fault":
-                        floor_runs = self.floor("fault", mode, count // vcpus // 2, vcpus)
-                    else:
-                        floor_runs = self.floor("explicit", mode, size, count // vcpus // 2, vcpus)
                     if not self.args.lab:
+                        floor_args = (("fault", mode) if kind == "fault"
+                                      else ("explicit", mode, size))
+                        floor_runs = self.floor(*floor_args, count // vcpus // 2, vcpus)
                         floor = summary([f["conversions"] / f["seconds"] for _, f in floor_runs])
                         floor_kernel_us = summary([f["kernel_ns"] / f["conversions"] / 1e3
                                                    for _, f in floor_runs])
