@@ -380,6 +380,15 @@ def main():
               "(load kvm or use a KVM host; scripts/bench --lab measures conversions inside "
               "the lab's kernel)")
         sys.exit(77 if args.smoke else 3)
+    # Every benchmark runs mode shared or the in-place model: both need a
+    # guest_memfd the host can mmap, and a KVM whose guests run. (--lab
+    # reports what each kernel cannot give, figure by figure.)
+    need = subprocess.run([args.gmemvm, "probe", "--require", "guests-run,mmap-shared"],
+                          capture_output=True, text=True)
+    if need.returncode != 0 and not args.lab:
+        why = need.stderr.strip().removeprefix("gmemvm: ")
+        print(f"gmemvm-bench: skipped: {why}")
+        sys.exit(77 if args.smoke and need.returncode == 5 else 3)
     args.pio_rounds, args.fault_pages = 100000, 4096
     args.flip_rounds, args.flip_rounds_2m = 5000, 2000
     args.regions, args.region_rounds = [100, 1000, 10000], 5000

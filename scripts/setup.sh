@@ -14,7 +14,7 @@ install_packages() {
 		echo "gmemvm: missing Debian packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
 		exit 3
 	fi
-	echo "installing:$missing"
+	echo "installing:$missing" >&2
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 }

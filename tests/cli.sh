@@ -20,7 +20,7 @@ call() {
 
 commands="probe run sandbox check list help"
 declare -A options=(
-	[probe]="--json --help -h"
+	[probe]="--json --require --help -h"
 	[run]="--set --trace --quiet --report --no-sandbox --trace-limit --timeline --help -s -t -q -r -h"
 	[sandbox]="--help -h"
 	[check]="--help -h"
@@ -93,6 +93,9 @@ done <<'EOF'
 probe|gmemvm: probe: unknown option '--bogus'|probe --bogus
 probe|gmemvm: probe: option '--json' takes no argument|probe --json=yes
 probe|gmemvm: probe: unexpected argument 'extra'|probe extra
+probe|gmemvm: probe: --require: unknown feature 'bogus'|probe --require guest_memfd,bogus
+probe|gmemvm: probe: --require: unknown feature ''|probe --require guest_memfd,,mmap
+probe|gmemvm: probe: option '--require' needs an argument|probe --require
 run|gmemvm: run: unknown option '--bogus'|run configs/shared-basic.ini --bogus
 run|gmemvm: run: unknown option '-z'|run -z configs/shared-basic.ini
 run|gmemvm: run: ambiguous option '--tr'|run --tr configs/shared-basic.ini
@@ -213,7 +216,7 @@ while IFS='|' read -r line want; do
 done <<'EOF'
 gmemvm pr|probe
 gmemvm --v|--version
-gmemvm probe --|--json --help
+gmemvm probe --|--json --require --help
 gmemvm run x.ini --no|--no-sandbox
 gmemvm run x.ini --set vm.mo|vm.mode=
 gmemvm run x.ini -s gmem.u|gmem.userspace_addr=

@@ -11,6 +11,12 @@ set -u
 gmemvm=$1
 repo=$2
 [ -e /dev/kvm ] || { echo "skipped: /dev/kvm is missing, so no run can fail mid-way here"; exit 77; }
+lacks=$("$gmemvm" probe --require guests-run,guest_memfd 2>&1)
+case $? in
+0) ;;
+5) echo "skipped: ${lacks#gmemvm: }"; exit 77 ;;
+*) echo "FAIL probe --require: $lacks"; exit 1 ;;
+esac
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -53,7 +59,7 @@ inject() { # scenario site n -> 0 when the run did not reach that call
 for scenario in coco-inplace-stage2 coco-legacy-stage1 pkvm-stage2 shared-stage2-convert \
 	coco-inplace-discard; do
 	"$gmemvm" run -q "$repo/configs/$scenario.ini" >"$work/out" 2>"$work/err"
-	if [ $? -eq 3 ] && grep -q "this kernel.* lacks" "$work/err"; then
+	if [ $? -eq 5 ] && grep -q "this kernel.* lacks" "$work/err"; then
 		echo "skip $scenario on this kernel: $(cat "$work/err")"
 		continue
 	fi

@@ -51,6 +51,28 @@ if [ ! -e /dev/kvm ]; then
 	[ "$failed" -eq 0 ] && exit 77 || exit 1
 fi
 
+# A KVM without guest_memfd (before Linux 6.8) or whose guests never run:
+# every scenario must be refused with exit status 5 (unsupported) and the
+# one line the probe gives; then nothing else here can run.
+lacks=$("$gmemvm" probe --require guests-run,guest_memfd 2>&1)
+status=$?
+if [ "$status" -eq 5 ]; then
+	lacks=${lacks#gmemvm: }
+	for file in "$repo"/configs/*.ini; do
+		"$gmemvm" run -q "$file" >"$work/out" 2>"$work/err"
+		status=$?
+		[ "$status" -eq 5 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && [ ! -s "$work/out" ] &&
+			grep -qF -- "$lacks" "$work/err" &&
+			pass "refused $(basename "$file"): exit 5, $lacks" ||
+			fail "refused $(basename "$file"): status $status: $(cat "$work/out" "$work/err")"
+	done
+	echo "skipped: $lacks"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && exit 77 || exit 1
+elif [ "$status" -ne 0 ]; then
+	fail "probe --require: status $status: $lacks"
+fi
+
 "$gmemvm" probe >"$work/probe" 2>&1
 if [ $? -eq 0 ] && grep -q "^KVM_CAP_GUEST_MEMFD " "$work/probe" &&
 	grep -q "^gmem memslot served from" "$work/probe"; then
@@ -64,7 +86,7 @@ for file in "$repo"/configs/*.ini; do
 	name=$(basename "$file" .ini)
 	"$gmemvm" run "$file" --report "$work/$name.json" "$@" >"$work/out" 2>&1
 	status=$?
-	if [ "$status" -eq 3 ] && grep -q "this kernel.* lacks" "$work/out"; then
+	if [ "$status" -eq 5 ] && grep -q "this kernel.* lacks" "$work/out"; then
 		# A kernel without a feature the scenario needs: a clear refusal.
 		skipped=$((skipped + 1))
 		echo "skip scenario $name on this kernel: $(cat "$work/out")"
@@ -101,11 +123,11 @@ if [ -f "$work/shared-null-uaddr.json" ]; then
 fi
 
 # NO_DIRECT_MAP is never modelled: where the kernel lacks it, the run is
-# refused with exit status 3 and the flag's name.
+# refused with exit status 5 (unsupported) and the flag's name.
 if grep -q "NO_DIRECT_MAP no" "$work/probe"; then
 	"$gmemvm" run -q "$repo/configs/shared-no-direct-map.ini" >"$work/out" 2>&1
-	[ $? -eq 3 ] && grep -q "lacks flag.*GUEST_MEMFD_FLAG_NO_DIRECT_MAP" "$work/out" &&
-		pass "no_direct_map on a kernel without it: exit 3, the flag named" ||
+	[ $? -eq 5 ] && grep -q "lacks flag.*GUEST_MEMFD_FLAG_NO_DIRECT_MAP" "$work/out" &&
+		pass "no_direct_map on a kernel without it: exit 5, the flag named" ||
 		fail "no_direct_map refusal: $(cat "$work/out")"
 fi
 

@@ -460,7 +460,7 @@ static void run_case(void **state)
 
 int main(void)
 {
-	if (kvm_fixture_missing())
+	if (kvm_fixture_lacks(NEED_GUESTS_RUN | NEED_GUEST_MEMFD))
 		return 77;
 	struct gmemvm_error error;
 	kvm_fd = kvm_open(&error);

@@ -825,7 +825,7 @@ int main(void)
 		cmocka_unit_test(test_model_without_support_shared),
 	};
 
-	if (kvm_fixture_missing())
+	if (kvm_fixture_lacks(NEED_GUESTS_RUN | NEED_GUEST_MEMFD))
 		return 77;
 	return cmocka_run_group_tests(tests, setup_kvm, teardown_kvm);
 }

@@ -1308,7 +1308,7 @@ int main(void)
 		cmocka_unit_test(test_setup_null_userspace_addr),
 	};
 
-	if (kvm_fixture_missing())
+	if (kvm_fixture_lacks(NEED_GUESTS_RUN | NEED_GUEST_MEMFD))
 		return 77;
 	if (kvm_fixture_probe(&host) < 0)
 		return 1;

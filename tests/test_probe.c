@@ -305,6 +305,204 @@ static void test_run_reads_bits_from_its_table(void **state)
 	close(fd);
 }
 
+/*
+ * The skip decisions (docs/hosts.md): each kind of host gmemvm meets, as the
+ * probe would find it, with what it lacks for each need. The tests, the
+ * scenario runs and scripts/demo all decide from probe_lacks().
+ */
+static void test_host_kinds(void **state)
+{
+	(void)state;
+	const uint64_t mmap_shared = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+	static const struct {
+		const char *host;
+		struct kvm_caps caps;
+		bool guest_runs;
+		enum gmem_serving serving;
+		unsigned long private_vm_type;
+		bool set_attributes2;
+		enum host_kind kind;
+		/* the word in probe_lacks() for each need, "" where it is met */
+		const char *guest_memfd, *mmap, *mmap_shared, *private_memory, *in_place, *runs;
+	} hosts[] = {
+		{ "Linux 6.1 (Debian 12): KVM without guest_memfd",
+		  { .api_version = 12 },
+		  true,
+		  GMEM_SERVING_UNKNOWN,
+		  0,
+		  false,
+		  HOST_KIND_NO_GUEST_MEMFD,
+		  "KVM_CAP_GUEST_MEMFD",
+		  "KVM_CAP_GUEST_MEMFD",
+		  "KVM_CAP_GUEST_MEMFD",
+		  "KVM_X86_SW_PROTECTED_VM",
+		  "KVM_SET_MEMORY_ATTRIBUTES2",
+		  "" },
+		{ "PVM 6.18 without guest_memfd",
+		  { .api_version = 12, .user_memory2 = 1 },
+		  true,
+		  GMEM_SERVING_UNKNOWN,
+		  0,
+		  false,
+		  HOST_KIND_NO_GUEST_MEMFD,
+		  "KVM_CAP_GUEST_MEMFD",
+		  "KVM_CAP_GUEST_MEMFD",
+		  "KVM_CAP_GUEST_MEMFD",
+		  "KVM_X86_SW_PROTECTED_VM",
+		  "KVM_SET_MEMORY_ATTRIBUTES2",
+		  "" },
+		{ "a KVM whose guests never exit",
+		  { .api_version = 12,
+		    .user_memory2 = 1,
+		    .guest_memfd = 1,
+		    .guest_memfd_flags = mmap_shared },
+		  false,
+		  GMEM_SERVING_UNKNOWN,
+		  0,
+		  false,
+		  HOST_KIND_GUESTS_DO_NOT_RUN,
+		  "",
+		  "",
+		  "",
+		  "KVM_X86_SW_PROTECTED_VM",
+		  "KVM_SET_MEMORY_ATTRIBUTES2",
+		  "does not run guests" },
+		{ "Linux 6.12: guest_memfd without mmap",
+		  { .api_version = 12, .user_memory2 = 1, .guest_memfd = 1 },
+		  true,
+		  GMEM_SERVING_UNKNOWN,
+		  1,
+		  false,
+		  HOST_KIND_PRIVATE_ONLY,
+		  "",
+		  "GUEST_MEMFD_FLAG_MMAP",
+		  "GUEST_MEMFD_FLAG_MMAP",
+		  "",
+		  "KVM_SET_MEMORY_ATTRIBUTES2",
+		  "" },
+		{ "PVM 6.18 with guest_memfd",
+		  { .api_version = 12,
+		    .user_memory2 = 1,
+		    .guest_memfd = 1,
+		    .guest_memfd_flags = mmap_shared },
+		  true,
+		  GMEM_SERVING_USERSPACE_ADDR,
+		  0,
+		  false,
+		  HOST_KIND_SERVED_FROM_USERSPACE_ADDR,
+		  "",
+		  "",
+		  "",
+		  "KVM_X86_SW_PROTECTED_VM",
+		  "KVM_SET_MEMORY_ATTRIBUTES2",
+		  "" },
+		{ "Linux 7.3: standard, two-dimensional paging",
+		  { .api_version = 12,
+		    .user_memory2 = 1,
+		    .guest_memfd = 1,
+		    .guest_memfd_flags = mmap_shared },
+		  true,
+		  GMEM_SERVING_GUEST_MEMFD,
+		  1,
+		  false,
+		  HOST_KIND_SERVED_FROM_GUEST_MEMFD,
+		  "",
+		  "",
+		  "",
+		  "",
+		  "KVM_SET_MEMORY_ATTRIBUTES2",
+		  "" },
+		{ "a kernel with in-place conversion",
+		  { .api_version = 12,
+		    .user_memory2 = 1,
+		    .guest_memfd = 1,
+		    .guest_memfd_flags = mmap_shared },
+		  true,
+		  GMEM_SERVING_GUEST_MEMFD,
+		  1,
+		  true,
+		  HOST_KIND_SERVED_FROM_GUEST_MEMFD,
+		  "",
+		  "",
+		  "",
+		  "",
+		  "",
+		  "" },
+		{ "guest_memfd with MMAP but not INIT_SHARED",
+		  { .api_version = 12,
+		    .user_memory2 = 1,
+		    .guest_memfd = 1,
+		    .guest_memfd_flags = GUEST_MEMFD_FLAG_MMAP },
+		  true,
+		  GMEM_SERVING_GUEST_MEMFD,
+		  0,
+		  false,
+		  HOST_KIND_SERVED_FROM_GUEST_MEMFD,
+		  "",
+		  "",
+		  "GUEST_MEMFD_FLAG_INIT_SHARED",
+		  "KVM_X86_SW_PROTECTED_VM",
+		  "KVM_SET_MEMORY_ATTRIBUTES2",
+		  "" },
+	};
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		struct host_probe probe = { .caps = hosts[i].caps,
+					    .probed = PROBE_ALL,
+					    .guest_runs = hosts[i].guest_runs,
+					    .serving = hosts[i].serving,
+					    .private_vm_type = hosts[i].private_vm_type,
+					    .set_attributes2 = hosts[i].set_attributes2 };
+		const struct {
+			unsigned int need;
+			const char *word;
+		} needs[] = {
+			{ NEED_GUEST_MEMFD, hosts[i].guest_memfd },
+			{ NEED_GMEM_MMAP, hosts[i].mmap },
+			{ NEED_GMEM_MMAP_SHARED, hosts[i].mmap_shared },
+			{ NEED_PRIVATE_VM_TYPE, hosts[i].private_memory },
+			{ NEED_SET_ATTRIBUTES2, hosts[i].in_place },
+			{ NEED_GUESTS_RUN, hosts[i].runs },
+		};
+		for (size_t j = 0; j < sizeof(needs) / sizeof(needs[0]); j++) {
+			const char *lacks = probe_lacks(&probe, needs[j].need);
+			if (!needs[j].word[0] && lacks)
+				fail_msg("%s, need %#x: lacks '%s', expected nothing",
+					 hosts[i].host, needs[j].need, lacks);
+			if (needs[j].word[0] && (!lacks || !strstr(lacks, needs[j].word)))
+				fail_msg("%s, need %#x: lacks '%s', expected '%s'", hosts[i].host,
+					 needs[j].need, lacks ? lacks : "(nothing)", needs[j].word);
+		}
+		if (probe_host_kind(&probe) != hosts[i].kind)
+			fail_msg("%s: kind %s, expected %s", hosts[i].host,
+				 probe_host_kind_name(probe_host_kind(&probe)),
+				 probe_host_kind_name(hosts[i].kind));
+		/* The table names the kind in words, once every probe ran. */
+		char *table = printed(&probe, false);
+		assert_non_null(strstr(table, probe_host_kind_text(hosts[i].kind)));
+		free(table);
+	}
+}
+
+/* A need whose probe did not run counts as lacking: nothing is guessed. */
+static void test_unprobed_need_lacks(void **state)
+{
+	(void)state;
+	struct host_probe probe = { .caps = { .user_memory2 = 1, .guest_memfd = 1 } };
+	assert_non_null(probe_lacks(&probe, NEED_GUESTS_RUN));
+	assert_non_null(probe_lacks(&probe, NEED_PRIVATE_VM_TYPE));
+	assert_null(probe_lacks(&probe, NEED_GUEST_MEMFD));
+	/* each need asks for its probe, and only that */
+	assert_int_equal(probe_for_needs(NEED_GUEST_MEMFD | NEED_GMEM_MMAP), 0);
+	assert_int_equal(probe_for_needs(NEED_GUESTS_RUN), PROBE_GUEST_RUNS);
+	assert_int_equal(probe_for_needs(NEED_PRIVATE_VM_TYPE), PROBE_PRIVATE_VM_TYPE);
+	assert_int_equal(probe_for_needs(NEED_SET_ATTRIBUTES2), PROBE_SET_ATTRIBUTES2);
+	/* the kind is a verdict over all: it needs every probe */
+	assert_int_equal(probe_for_needs(NEED_ALL) & PROBE_GMEM_SERVING, PROBE_GMEM_SERVING);
+	char *table = printed(&probe, false);
+	assert_null(strstr(table, "host kind"));
+	free(table);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +516,8 @@ int main(void)
 		cmocka_unit_test(test_full_probe_skips_nothing),
 		cmocka_unit_test(test_guest_phys_bits),
 		cmocka_unit_test(test_run_reads_bits_from_its_table),
+		cmocka_unit_test(test_host_kinds),
+		cmocka_unit_test(test_unprobed_need_lacks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

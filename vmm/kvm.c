@@ -77,6 +77,18 @@ int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags)
 	return result_of(ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &request));
 }
 
+int kvm_set_memory_region(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size,
+			  uint64_t userspace_addr)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = userspace_addr,
+	};
+	return result_of(ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region));
+}
+
 int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
 			   uint64_t userspace_addr, int gmem_fd, uint64_t gmem_offset)
 {

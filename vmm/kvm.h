@@ -40,6 +40,10 @@ void kvm_read_caps(int kvm_fd, struct kvm_caps *caps);
 
 int kvm_create_vm(int kvm_fd, unsigned long type);
 int kvm_create_guest_memfd(int vm_fd, uint64_t size, uint64_t flags);
+/* The first memslot call (KVM_SET_USER_MEMORY_REGION), which every KVM has:
+ * plain host memory, no guest_memfd. */
+int kvm_set_memory_region(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size,
+			  uint64_t userspace_addr);
 int kvm_set_memory_region2(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size,
 			   uint64_t userspace_addr, int gmem_fd, uint64_t gmem_offset);
 /* The VM-wide KVM_SET_MEMORY_ATTRIBUTES (use case (a)): attributes 0 = shared,

@@ -47,6 +47,7 @@ enum long_only_option {
 	OPTION_NO_SANDBOX,
 	OPTION_TRACE_LIMIT,
 	OPTION_TIMELINE,
+	OPTION_REQUIRE,
 };
 
 struct command {
@@ -68,13 +69,19 @@ static int command_help(int argc, char **argv, const struct timespec *start);
 #define HELP_OPTION "  -h, --help           print this help and exit\n"
 
 static const struct command commands[] = {
-	{ "probe", "probe [--json]",
+	{ "probe", "probe [--json] [--require LIST]",
 	  "print what this host's KVM offers for guest_memfd, native or absent",
 	  "Print what this host's KVM offers for guest_memfd, one feature a line, native\n"
-	  "or absent, then what the probe measured in throwaway VMs (the guest's\n"
-	  "physical-address bits; whether gmem-bound memslots are served from\n"
-	  "guest_memfd or from userspace_addr). Needs /dev/kvm.\n",
-	  "      --json           print the same as one JSON object\n" HELP_OPTION, command_probe },
+	  "or absent, then what the probe measured in throwaway VMs (whether a guest\n"
+	  "runs at all; the guest's physical-address bits; whether gmem-bound memslots\n"
+	  "are served from guest_memfd or from userspace_addr), and the kind of host\n"
+	  "this is. Needs /dev/kvm: without it, exit status 5.\n",
+	  "      --json           print the same as one JSON object\n"
+	  "      --require LIST   print nothing; exit 0 if the host has every feature of\n"
+	  "                       LIST (comma-separated: guests-run, guest_memfd, mmap,\n"
+	  "                       mmap-shared, private-memory, in-place), else 5 with one\n"
+	  "                       line naming the first one missing and the fix\n" HELP_OPTION,
+	  command_probe },
 	{ "run",
 	  "run FILE.ini [--set SECTION.KEY=VALUE]... [--trace[=LIST]] [--quiet]\n"
 	  "                  [--report FILE.json] [--no-sandbox] [--trace-limit LINES]\n"
@@ -156,9 +163,11 @@ static void print_overview(FILE *out)
 		"  0  matched: the command succeeded; for run, the scenario ended as it expects\n"
 		"  1  mismatch: the scenario ran and something differed from its [expect]\n"
 		"  2  bad usage, a bad scenario file or a malformed guest image\n"
-		"  3  host or KVM failure: the host lacks something (no /dev/kvm, no guest_memfd,\n"
-		"     a flag) or a kernel call failed during set-up\n"
+		"  3  host or KVM failure: a kernel call failed during set-up\n"
 		"  4  run: the summary, the --report or the --timeline file could not be written\n"
+		"  5  unsupported: this host lacks a feature the scenario needs (no /dev/kvm,\n"
+		"     no guest_memfd, a guest_memfd flag, a VM type); nothing ran, and one line\n"
+		"     names what is missing and the fix\n"
 		"  128+N  run: signal N (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run, which\n"
 		"     still printed its summary (outcome interrupted) and wrote its report\n"
 		"\n"
@@ -249,23 +258,68 @@ static const char *load_error(const char *path, const char *message)
 	return message;
 }
 
+/* --require's words (docs/hosts.md), each the need it names. */
+static const struct {
+	const char *word;
+	unsigned int need;
+} require_words[] = {
+	{ "guests-run", NEED_GUESTS_RUN },
+	{ "guest_memfd", NEED_GUEST_MEMFD },
+	{ "mmap", NEED_GMEM_MMAP },
+	{ "mmap-shared", NEED_GMEM_MMAP_SHARED },
+	{ "private-memory", NEED_PRIVATE_VM_TYPE },
+	{ "in-place", NEED_SET_ATTRIBUTES2 },
+};
+
+/* LIST of --require as enum host_need bits; 0 with the bad word in bad. */
+static unsigned int parse_require(const char *list, char *bad, size_t bad_size)
+{
+	unsigned int needs = 0;
+	const char *word = list;
+	while (*word) {
+		size_t length = strcspn(word, ",");
+		unsigned int need = 0;
+		for (size_t i = 0; i < sizeof(require_words) / sizeof(require_words[0]); i++)
+			if (strlen(require_words[i].word) == length &&
+			    strncmp(require_words[i].word, word, length) == 0)
+				need = require_words[i].need;
+		if (!need) {
+			snprintf(bad, bad_size, "%.*s", (int)length, word);
+			return 0;
+		}
+		needs |= need;
+		word += length + (word[length] == ',');
+	}
+	if (!needs)
+		snprintf(bad, bad_size, "%s", list);
+	return needs;
+}
+
 static int command_probe(int argc, char **argv, const struct timespec *start)
 {
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, OPTION_JSON },
+		{ "require", required_argument, NULL, OPTION_REQUIRE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool json = false;
+	unsigned int needs = 0;
 	int option;
 	(void)start;
 	while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (option == OPTION_JSON)
+		if (option == OPTION_JSON) {
 			json = true;
-		else if (option == 'h')
+		} else if (option == OPTION_REQUIRE) {
+			char bad[64];
+			needs = parse_require(optarg, bad, sizeof(bad));
+			if (!needs)
+				return usage_error("probe", "--require: unknown feature '%s'", bad);
+		} else if (option == 'h') {
 			return print_usage(find_command("probe"));
-		else
+		} else {
 			return option_error("probe", option, argv, ":h", options);
+		}
 	}
 	if (optind < argc)
 		return usage_error("probe", "unexpected argument '%s'", argv[optind]);
@@ -273,11 +327,18 @@ static int command_probe(int argc, char **argv, const struct timespec *start)
 	int kvm_fd = kvm_open(&error);
 	if (kvm_fd < 0) {
 		fprintf(stderr, "gmemvm: %s\n", error.message);
-		return GMEMVM_STATUS_HOST;
+		return error.code == -ENOENT ? GMEMVM_STATUS_UNSUPPORTED : GMEMVM_STATUS_HOST;
 	}
 	struct host_probe probe;
-	probe_host(kvm_fd, &probe, PROBE_ALL); /* every probe, measured now */
+	/* every probe, measured now; --require asks only what it names */
+	probe_host(kvm_fd, &probe, needs ? probe_for_needs(needs) : PROBE_ALL);
 	close(kvm_fd);
+	if (needs) {
+		const char *lacks = probe_lacks(&probe, needs);
+		if (lacks)
+			fprintf(stderr, "gmemvm: %s\n", lacks);
+		return lacks ? GMEMVM_STATUS_UNSUPPORTED : GMEMVM_STATUS_MATCHED;
+	}
 	if (json) {
 		probe_print_json(stdout, &probe);
 		putchar('\n');

@@ -344,6 +344,43 @@ out:
 		close(vm_fd);
 }
 
+/* The question under every other: does a guest of this KVM run at all? One
+ * real-mode write on plain memory, no guest_memfd, so it is asked of every
+ * KVM (a PVM host without guest_memfd, QEMU's nested KVM under load). */
+static void probe_guest_runs(int kvm_fd, struct host_probe *probe)
+{
+	int vm_fd = kvm_create_vm(kvm_fd, 0);
+	uint8_t *page =
+		mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm_fd < 0 || page == MAP_FAILED ||
+	    kvm_set_memory_region(vm_fd, 0, 0, PROBE_PAGE, (uint64_t)(uintptr_t)page) < 0) {
+		snprintf(probe->guest_runs_detail, sizeof(probe->guest_runs_detail),
+			 "could not set up the probe VM: %s",
+			 vm_fd < 0 ? strerror(-vm_fd) : strerror(errno));
+		goto out;
+	}
+	fill_page(page, PROBE_USERSPACE_BYTE);
+	struct probe_vcpu vcpu = { .fd = -1 };
+	if (run_probe_guest(kvm_fd, vm_fd, &vcpu, probe->guest_runs_detail,
+			    sizeof(probe->guest_runs_detail)) == 0) {
+		const struct kvm_run *run = vcpu.run;
+		probe->guest_runs = run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT;
+		if (probe->guest_runs)
+			snprintf(probe->guest_runs_detail, sizeof(probe->guest_runs_detail),
+				 "a real-mode guest on plain memory reached its port write");
+		else
+			snprintf(probe->guest_runs_detail, sizeof(probe->guest_runs_detail),
+				 "the probe guest ended with exit reason %u, not its port write",
+				 run->exit_reason);
+	}
+	probe_guest_finish(&vcpu);
+out:
+	if (page != MAP_FAILED)
+		munmap(page, PROBE_PAGE);
+	if (vm_fd >= 0)
+		close(vm_fd);
+}
+
 void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid)
 {
 	probe->guest_phys_bits = 36; /* the architectural minimum, if CPUID is silent */
@@ -378,6 +415,8 @@ void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
 	kvm_read_caps(kvm_fd, &probe->caps);
 	probe->in_place_parameter = read_in_place_parameter();
 	probe->under_emulator = running_under_qemu_emulator();
+	if (needs & PROBE_GUEST_RUNS)
+		probe_guest_runs(kvm_fd, probe);
 	if (needs & PROBE_GMEM_SERVING)
 		probe_gmem_serving(kvm_fd, probe);
 	if (needs & PROBE_PRIVATE_VM_TYPE)
@@ -434,6 +473,117 @@ void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario 
 		probe_read_guest_phys_bits(probe, cpuid);
 	const struct mode_info *mode = mode_info(scenario->mode);
 	probe->not_needed_by = mode ? mode->name : NULL;
+}
+
+unsigned int probe_for_needs(unsigned int needs)
+{
+	unsigned int probes = 0;
+	if (needs & NEED_PRIVATE_VM_TYPE)
+		probes |= PROBE_PRIVATE_VM_TYPE;
+	if (needs & NEED_SET_ATTRIBUTES2)
+		probes |= PROBE_SET_ATTRIBUTES2;
+	if (needs & NEED_GUESTS_RUN)
+		probes |= PROBE_GUEST_RUNS;
+	if ((needs & NEED_ALL) == NEED_ALL)
+		probes |= PROBE_GMEM_SERVING; /* the host kind tells PVM from the rest */
+	return probes;
+}
+
+/*
+ * The needs in the order a kernel gains them, each with the sentence a user
+ * gets (docs/hosts.md): the first one missing is the one to fix first.
+ */
+const char *probe_lacks(const struct host_probe *probe, unsigned int needs)
+{
+	const struct kvm_caps *caps = &probe->caps;
+	uint64_t shared = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+	if ((needs & NEED_GUESTS_RUN) && !probe->guest_runs)
+		return "this host's KVM does not run guests: a throwaway guest never reached "
+		       "its first exit (gmemvm probe shows why; use a host whose KVM runs "
+		       "guests, or scripts/lab)";
+	if ((needs & (NEED_GUEST_MEMFD | NEED_GMEM_MMAP | NEED_GMEM_MMAP_SHARED)) &&
+	    !caps->guest_memfd)
+		return "this kernel lacks KVM_CAP_GUEST_MEMFD: guest_memfd needs Linux 6.8 or "
+		       "later with KVM (gmemvm probe shows what is there; scripts/lab runs "
+		       "the scenarios on kernels that have it)";
+	if ((needs & (NEED_GUEST_MEMFD | NEED_GMEM_MMAP | NEED_GMEM_MMAP_SHARED)) &&
+	    !caps->user_memory2)
+		return "this kernel lacks KVM_CAP_USER_MEMORY2: guest_memfd needs Linux 6.8 or "
+		       "later with KVM (gmemvm probe shows what is there)";
+	if ((needs & (NEED_GMEM_MMAP | NEED_GMEM_MMAP_SHARED)) &&
+	    !(caps->guest_memfd_flags & GUEST_MEMFD_FLAG_MMAP))
+		return "this kernel lacks GUEST_MEMFD_FLAG_MMAP (notes: SUPPORT_SHARED): a "
+		       "guest_memfd the host can mmap needs Linux 6.18 or later";
+	if ((needs & NEED_GMEM_MMAP_SHARED) && (caps->guest_memfd_flags & shared) != shared)
+		return "this kernel lacks GUEST_MEMFD_FLAG_INIT_SHARED: the model of "
+		       "shareability builds on a guest_memfd that starts shared (Linux 6.18 or "
+		       "later)";
+	if ((needs & NEED_PRIVATE_VM_TYPE) && !probe->private_vm_type)
+		return "this kernel lacks a VM type with private memory attributes "
+		       "(KVM_X86_SW_PROTECTED_VM with KVM_CAP_MEMORY_ATTRIBUTES; "
+		       "CONFIG_KVM_SW_PROTECTED_VM, Linux 6.8 or later)";
+	if ((needs & NEED_SET_ATTRIBUTES2) && !probe->set_attributes2)
+		return "this kernel lacks KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd (in-place "
+		       "conversion, kvm.gmem_in_place_conversion=1; not in a released kernel "
+		       "yet)";
+	return NULL;
+}
+
+enum host_kind probe_host_kind(const struct host_probe *probe)
+{
+	if (probe_lacks(probe, NEED_GUEST_MEMFD))
+		return HOST_KIND_NO_GUEST_MEMFD;
+	if ((probe->probed & PROBE_GUEST_RUNS) && !probe->guest_runs)
+		return HOST_KIND_GUESTS_DO_NOT_RUN;
+	if (probe_lacks(probe, NEED_GMEM_MMAP))
+		return HOST_KIND_PRIVATE_ONLY;
+	if (!(probe->probed & PROBE_GMEM_SERVING))
+		return HOST_KIND_MMAP;
+	switch (probe->serving) {
+	case GMEM_SERVING_USERSPACE_ADDR:
+		return HOST_KIND_SERVED_FROM_USERSPACE_ADDR;
+	case GMEM_SERVING_GUEST_MEMFD:
+		return HOST_KIND_SERVED_FROM_GUEST_MEMFD;
+	default:
+		return HOST_KIND_MMAP;
+	}
+}
+
+const char *probe_host_kind_name(enum host_kind kind)
+{
+	static const char *const names[] = {
+		[HOST_KIND_NO_GUEST_MEMFD] = "no-guest-memfd",
+		[HOST_KIND_GUESTS_DO_NOT_RUN] = "guests-do-not-run",
+		[HOST_KIND_PRIVATE_ONLY] = "private-only",
+		[HOST_KIND_SERVED_FROM_USERSPACE_ADDR] = "served-from-userspace-addr",
+		[HOST_KIND_SERVED_FROM_GUEST_MEMFD] = "served-from-guest-memfd",
+		[HOST_KIND_MMAP] = "mmap",
+	};
+	return kind < sizeof(names) / sizeof(names[0]) && names[kind] ? names[kind] : "mmap";
+}
+
+const char *probe_host_kind_text(enum host_kind kind)
+{
+	switch (kind) {
+	case HOST_KIND_NO_GUEST_MEMFD:
+		return "KVM without guest_memfd (before Linux 6.8): no scenario can run; "
+		       "scripts/lab runs them on kernels that have it";
+	case HOST_KIND_GUESTS_DO_NOT_RUN:
+		return "KVM whose guests never reach an exit: no scenario can run; scripts/lab "
+		       "runs them under QEMU's emulator";
+	case HOST_KIND_PRIVATE_ONLY:
+		return "guest_memfd without mmap (Linux 6.8 to 6.17): use case (a) runs, the "
+		       "modes that keep shared memory in guest_memfd need 6.18";
+	case HOST_KIND_SERVED_FROM_USERSPACE_ADDR:
+		return "guest_memfd with mmap, guest memory served from userspace_addr (e.g. "
+		       "PVM's shadow paging): every mode runs";
+	case HOST_KIND_SERVED_FROM_GUEST_MEMFD:
+		return "guest_memfd with mmap, guest memory served from guest_memfd (Linux 6.18 "
+		       "or later): every mode runs";
+	case HOST_KIND_MMAP:
+	default:
+		return "guest_memfd with mmap (Linux 6.18 or later): every mode runs";
+	}
 }
 
 const char *probe_serving_name(enum gmem_serving serving)
@@ -506,6 +656,8 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	int n = 0;
 	add_line(lines, &n, "KVM API", caps->api_version == KVM_EXPECTED_API_VERSION, "version %d",
 		 caps->api_version);
+	add_line(lines, &n, "guest runs", probe->guest_runs, "%s", probe->guest_runs_detail);
+	unless_probed(probe, lines, n, PROBE_GUEST_RUNS, "");
 	add_line(lines, &n, "KVM_CAP_USER_MEMORY2", caps->user_memory2,
 		 "KVM_SET_USER_MEMORY_REGION2");
 	add_line(lines, &n, "KVM_CAP_GUEST_MEMFD", caps->guest_memfd, "KVM_CREATE_GUEST_MEMFD");
@@ -580,6 +732,10 @@ void probe_print_table(FILE *out, const struct host_probe *probe)
 	for (int i = 0; i < n; i++)
 		fprintf(out, "%-38s %-7s %s\n", lines[i].name, line_status(&lines[i]),
 			lines[i].detail);
+	/* The kind is a verdict over every probe: said only when all ran. */
+	if ((probe->probed & PROBE_ALL) == PROBE_ALL)
+		fprintf(out, "host kind: %s: %s\n", probe_host_kind_name(probe_host_kind(probe)),
+			probe_host_kind_text(probe_host_kind(probe)));
 }
 
 void probe_print_json(FILE *out, const struct host_probe *probe)
@@ -594,8 +750,12 @@ void probe_print_json(FILE *out, const struct host_probe *probe)
 		json_print_string(out, lines[i].detail);
 		fputc('}', out);
 	}
-	fprintf(out, "], \"gmem_served_from\": \"%s\", \"guest_memfd_flags\": %" PRIu64 "}",
+	fprintf(out, "], \"gmem_served_from\": \"%s\", \"guest_memfd_flags\": %" PRIu64,
 		probe->probed & PROBE_GMEM_SERVING ? probe_serving_name(probe->serving)
 						   : "not probed",
 		probe->caps.guest_memfd_flags);
+	if ((probe->probed & PROBE_ALL) == PROBE_ALL)
+		fprintf(out, ", \"host_kind\": \"%s\"",
+			probe_host_kind_name(probe_host_kind(probe)));
+	fputc('}', out);
 }

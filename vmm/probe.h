@@ -31,7 +31,33 @@ enum probe_kind {
 	PROBE_SET_ATTRIBUTES2 = 1U << 2,
 	PROBE_MAP_GPA_RANGE = 1U << 3,	 /* a throwaway VM runs the hypercall */
 	PROBE_GUEST_PHYS_BITS = 1U << 4, /* KVM_GET_SUPPORTED_CPUID */
-	PROBE_ALL = (1U << 5) - 1,
+	PROBE_GUEST_RUNS = 1U << 5,	 /* a throwaway VM on plain memory runs one write */
+	PROBE_ALL = (1U << 6) - 1,
+};
+
+/*
+ * What a test, a scenario or scripts/demo needs of the host, one bit each
+ * (docs/hosts.md): probe_lacks() names the first one missing.
+ */
+enum host_need {
+	NEED_GUEST_MEMFD = 1U << 0,	 /* KVM_CAP_GUEST_MEMFD, KVM_CAP_USER_MEMORY2 (6.8) */
+	NEED_GMEM_MMAP = 1U << 1,	 /* GUEST_MEMFD_FLAG_MMAP (6.18) */
+	NEED_GMEM_MMAP_SHARED = 1U << 2, /* MMAP|INIT_SHARED: what the model builds on */
+	NEED_PRIVATE_VM_TYPE = 1U << 3,	 /* a VM type with private memory attributes */
+	NEED_SET_ATTRIBUTES2 = 1U << 4,	 /* KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd */
+	NEED_GUESTS_RUN = 1U << 5,	 /* a guest runs to its first exit */
+	NEED_ALL = (1U << 6) - 1,
+};
+
+/* The kinds of host gmemvm tells apart (docs/hosts.md), from the probe alone:
+ * never from a kernel version or a machine's name. */
+enum host_kind {
+	HOST_KIND_NO_GUEST_MEMFD,	      /* KVM without guest_memfd: before 6.8 */
+	HOST_KIND_GUESTS_DO_NOT_RUN,	      /* KVM whose guests never reach an exit */
+	HOST_KIND_PRIVATE_ONLY,		      /* guest_memfd without MMAP: 6.8 to 6.17 */
+	HOST_KIND_SERVED_FROM_USERSPACE_ADDR, /* MMAP, guest reads userspace_addr (PVM) */
+	HOST_KIND_SERVED_FROM_GUEST_MEMFD,    /* MMAP, guest reads guest_memfd: 6.18+ */
+	HOST_KIND_MMAP,			      /* MMAP, serving not probed */
 };
 
 enum gmem_serving {
@@ -75,6 +101,9 @@ struct host_probe {
 	 * access with bit 47 set shuts the vCPU down on this KVM (measured), so
 	 * gmemvm takes the bit below it, and at most 46 (4-level paging). */
 	unsigned int shared_bit;
+	/* A throwaway VM on plain memory ran to its port write (PROBE_GUEST_RUNS). */
+	bool guest_runs;
+	char guest_runs_detail[128];
 	/* The probes that ran (enum probe_kind). The fields of the others hold
 	 * zeroes, which the table prints as "not probed", never as absent. */
 	unsigned int probed;
@@ -102,6 +131,18 @@ void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario 
  * the architectural minimum, 36); marks PROBE_GUEST_PHYS_BITS probed. */
 void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid);
 const char *probe_serving_name(enum gmem_serving serving);
+/* The probes that answer needs (enum host_need). */
+unsigned int probe_for_needs(unsigned int needs);
+/* The sentence for the first of needs this host lacks ("this kernel lacks
+ * KVM_CAP_GUEST_MEMFD: ..."), naming the fix; NULL when it has them all. A
+ * need whose probe did not run counts as lacking: nothing is guessed. */
+const char *probe_lacks(const struct host_probe *probe, unsigned int needs);
+/* Which kind of host this is (probed with probe_for_needs(NEED_ALL)). */
+enum host_kind probe_host_kind(const struct host_probe *probe);
+/* The kind as docs/hosts.md and the JSON spell it: "no-guest-memfd" ... */
+const char *probe_host_kind_name(enum host_kind kind);
+/* The kind as one line for people: what it is, what gmemvm runs there. */
+const char *probe_host_kind_text(enum host_kind kind);
 /* The capability table, one feature a line: name, native or absent, detail. */
 void probe_print_table(FILE *out, const struct host_probe *probe);
 /* The same as a JSON object (no trailing newline). */

@@ -131,17 +131,23 @@ static enum gmemvm_status prepare_guest(struct vm *vm, struct gmemvm_error *erro
 	return GMEMVM_STATUS_MATCHED;
 }
 
-/* The kernel features mode shared cannot run without. */
+/* The kernel features no mode can run without. */
 static int check_host(const struct vm *vm, struct gmemvm_error *error)
 {
-	const struct kvm_caps *caps = &vm->host.caps;
-	if (!caps->user_memory2 || !caps->guest_memfd)
-		return gmemvm_failf(error, -EOPNOTSUPP, "KVM_CHECK_EXTENSION",
-				    "this kernel lacks %s: guest_memfd needs Linux 6.8 or later "
-				    "with KVM (gmemvm probe shows what is there)",
-				    !caps->guest_memfd ? "KVM_CAP_GUEST_MEMFD"
-						       : "KVM_CAP_USER_MEMORY2");
+	const char *lacks = probe_lacks(&vm->host, NEED_GUEST_MEMFD);
+	if (lacks)
+		return gmemvm_failf(error, -EOPNOTSUPP, "KVM_CHECK_EXTENSION", "%s", lacks);
 	return 0;
+}
+
+/* A set-up step failed: a feature the host lacks (-EOPNOTSUPP, or no
+ * /dev/kvm at all) is GMEMVM_STATUS_UNSUPPORTED, anything else a failure. */
+static enum gmemvm_status host_failure(const struct gmemvm_error *error)
+{
+	bool no_kvm = error->code == -ENOENT &&
+		      strcmp(gmemvm_error_step(error), "open of " KVM_DEVICE_PATH) == 0;
+	return error->code == -EOPNOTSUPP || no_kvm ? GMEMVM_STATUS_UNSUPPORTED
+						    : GMEMVM_STATUS_HOST;
 }
 
 /* Which guest_memfd features served this run, and which the model stood in for. */
@@ -272,12 +278,12 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	const struct scenario *scenario = vm->scenario;
 	vm->kvm_fd = kvm_open(error);
 	if (vm->kvm_fd < 0)
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	/* Fetched first: the probe reads the physical-address bits from it. */
 	int cpuid_status = kvm_supported_cpuid(vm->kvm_fd, &vm->cpuid);
 	probe_host_for(vm->kvm_fd, &vm->host, scenario, vm->cpuid);
 	if (check_host(vm, error) < 0)
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 
 	const struct mode_info *mode = mode_info(scenario->mode);
 	if (!mode) {
@@ -292,7 +298,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 			     "the guest has %u physical address bits: too few for a shared-view "
 			     "bit between 39 and 46",
 			     vm->host.guest_phys_bits);
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	}
 	/* The devices, before the device tree: each gives its own node. */
 	int status = console_register(&vm->console, &vm->traps);
@@ -303,7 +309,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	if (status < 0) {
 		gmemvm_failf(error, status, "registering the devices",
 			     "device ranges overlap (a bug in gmemvm)");
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	}
 	/* CoCo guests ask for conversions the way x86 CoCo guests do, where the
 	 * hypercall reaches the VMM; elsewhere through the port. */
@@ -330,7 +336,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	if (vm_fd < 0) {
 		gmemvm_failf(error, vm_fd, "KVM_CREATE_VM", "KVM_CREATE_VM(type %lu) failed: %s",
 			     type, strerror(-vm_fd));
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	}
 	vm->vm_fd = vm_fd;
 	struct kvm_enable_cap map_gpa_range_exit = {
@@ -341,7 +347,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 		int saved = errno;
 		gmemvm_failf(error, -saved, "KVM_ENABLE_CAP",
 			     "KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL) failed: %s", strerror(saved));
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	}
 	if (conversion_check_stage(scenario, error) < 0) {
 		/* The notes' rules refuse the binding: nothing runs. */
@@ -363,7 +369,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	if (gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size,
 				   scenario->support_shared, scenario->init_private, extra_flags,
 				   supported, model, error) < 0)
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	if (memmap_setup(&vm->memory, scenario, &vm->gmem, vm->vm_fd, shared_bit, native_private,
 			 (uint32_t)vm->host.caps.nr_memslots, error) < 0) {
 		if (error->refused) {
@@ -373,23 +379,23 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 				 (int)sizeof(vm->refusal) - 1, error->message);
 			return GMEMVM_STATUS_MATCHED;
 		}
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	}
 
 	load_boot_image(vm, shared_bit);
 	if (set_boot_shareability(vm, error) < 0)
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 
 	if (cpuid_status < 0) {
 		gmemvm_failf(error, cpuid_status, "KVM_GET_SUPPORTED_CPUID",
 			     "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-cpuid_status));
-		return GMEMVM_STATUS_HOST;
+		return host_failure(error);
 	}
 	for (int i = 0; i < scenario->vcpus; i++) {
 		status = vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpuid, vm->guest.entry,
 				     error);
 		if (status < 0)
-			return GMEMVM_STATUS_HOST;
+			return host_failure(error);
 		struct exit_context *context = &vm->vcpus.vcpus[i].exits;
 		context->vcpu = i;
 		context->traps = &vm->traps;

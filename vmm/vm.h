@@ -18,8 +18,12 @@ enum gmemvm_status {
 	GMEMVM_STATUS_MATCHED = 0,   /* the run ended as the scenario expects */
 	GMEMVM_STATUS_MISMATCH = 1,  /* it ran, and something differed */
 	GMEMVM_STATUS_BAD_INPUT = 2, /* usage, config or guest image refused */
-	GMEMVM_STATUS_HOST = 3,	     /* the host lacks something, or a set-up call failed */
+	GMEMVM_STATUS_HOST = 3,	     /* a kernel call failed during set-up */
 	GMEMVM_STATUS_OUTPUT = 4,    /* the summary or the --report file could not be written */
+	/* The host lacks a feature the scenario needs (no /dev/kvm, no
+	 * guest_memfd, a flag, the physical-address bits): nothing ran, and the
+	 * one line says what is missing and the fix. Tests skip on it. */
+	GMEMVM_STATUS_UNSUPPORTED = 5,
 	/* 128 + N: signal N (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run,
 	 * which still printed its summary and wrote its report (outcome interrupted). */
 };
