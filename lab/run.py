@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import re
+import selectors
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,15 @@ KVM_SCRIPTS = {  # name: (script, the program it drives)
     "faults.sh": ("faults.sh", "vmm/gmemvm-fault-injection"),
 }
 MAX_BOOTS = 3
+# gmemvm's exit status for "this host lacks a feature the scenario needs"
+# (gmemvm help): a refusal that names what is missing, never a failure.
+UNSUPPORTED = 5
+# A boot is ended only when its console has said nothing new for this long
+# (lab/init.sh reports each test's progress): a loaded machine is slow, and
+# slowness is not a hang. The trial boot of --accel kvm gets less.
+STALL_SECONDS = 600
+TRIAL_STALL_SECONDS = 60
+QEMU = os.environ.get("LAB_QEMU", "qemu-system-x86_64")
 USE_CASES = [
     ("coco-legacy", "(a) CoCo, private-only gmem"),
     ("shared", "(b) non-CoCo, all RAM in gmem"),
@@ -227,12 +237,12 @@ def in_place_summary(result):
             "summary": in_place_words(result["in_place_conversion"])}
 
 
-def qemu_command(kernel_dir, initramfs, accel):
+def qemu_command(kernel_dir, initramfs, accel, trial=False):
     """The QEMU command line that boots one kernel with the initramfs."""
-    extra = ""
+    extra = "lab.trial=1" if trial else ""
     parameters = os.path.join(kernel_dir, "cmdline")
     if os.path.exists(parameters):
-        extra = open(parameters).read().strip()
+        extra = f"{extra} {open(parameters).read().strip()}"
     if in_place_conversion(kernel_dir):
         extra = f"{IN_PLACE_PARAMETER} {extra}"
     # svme-addr-chk: KVM then does not intercept #GP (its workaround for an SVM
@@ -242,26 +252,78 @@ def qemu_command(kernel_dir, initramfs, accel):
     # came back from KVM_RUN under QEMU's emulator. tsc=reliable: once the
     # emulated TSC was marked unstable, no software-protected VM ran on 6.12
     # (both measured in the lab, docs/lab.md).
-    return ["qemu-system-x86_64", "-accel", accel, "-cpu", cpu, "-m", "2G", "-smp", "2",
+    return [QEMU, "-accel", accel, "-cpu", cpu, "-m", "2G", "-smp", "2",
             "-nographic", "-no-reboot", "-kernel", os.path.join(kernel_dir, "bzImage"),
             "-initrd", initramfs, "-append",
             f"console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off tsc=reliable {extra}".strip()]
 
 
-def boot(kernel_dir, initramfs, accel, timeout, log_path):
-    """Boot one kernel; return the console text and the wall time."""
-    command = qemu_command(kernel_dir, initramfs, accel)
+def run_until_stalled(command, stall, log_path):
+    """Run QEMU, writing its console to log_path as it comes (tail -f it);
+    end it once the console has been silent for stall seconds. Returns the
+    text (with an @@LAB stalled line when it was ended) and the wall time."""
     started = time.monotonic()
-    try:
-        result = subprocess.run(command, capture_output=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL)
-        text = result.stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as expired:
-        text = (expired.stdout or b"").decode("utf-8", "replace")
-        text += f"\n@@LAB timeout after {timeout} s\n"
-    with open(log_path, "w") as log:
-        log.write(text)
+    chunks = []
+    stalled = False
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        last_output = time.monotonic()
+        while True:
+            if selector.select(timeout=1.0):
+                data = os.read(process.stdout.fileno(), 65536)
+                if not data:
+                    break
+                chunks.append(data)
+                log.write(data)
+                log.flush()
+                last_output = time.monotonic()
+            elif time.monotonic() - last_output > stall:
+                stalled = True
+                process.kill()
+                break
+        selector.close()
+        process.wait()
+        process.stdout.close()
+        if stalled:
+            note = f"\n@@LAB stalled: no console output for {stall} s, QEMU ended\n"
+            chunks.append(note.encode())
+            log.write(note.encode())
+    text = b"".join(chunks).decode("utf-8", "replace")
     return text.replace("\r", ""), time.monotonic() - started
+
+
+def boot(kernel_dir, initramfs, accel, stall, log_path):
+    """Boot one kernel; return the console text and the wall time."""
+    return run_until_stalled(qemu_command(kernel_dir, initramfs, accel), stall, log_path)
+
+
+def choose_accel(kernel_dir, initramfs, log_path, stall=TRIAL_STALL_SECONDS,
+                 kvm_device="/dev/kvm"):
+    """KVM where a short trial boot shows QEMU runs the lab kernel with nested
+    guests inside it, else QEMU's emulator: (accel, why). A host's KVM may
+    not run a standard kernel at all (QEMU then spins without output)."""
+    if not os.path.exists(kvm_device):
+        return "tcg", f"this machine has no {kvm_device}"
+    if not os.access(kvm_device, os.R_OK | os.W_OK):
+        return "tcg", f"{kvm_device} is not usable by this user"
+    try:
+        text, seconds = run_until_stalled(
+            qemu_command(kernel_dir, initramfs, "kvm", trial=True), stall, log_path)
+    except OSError as error:
+        return "tcg", f"QEMU could not start with -accel kvm ({error})"
+    match = re.search(r"^@@LAB trial (.*)$", text, re.M)
+    if match and match.group(1).strip().endswith("guests-run"):
+        return "kvm", f"a trial boot with -accel kvm ran nested guests ({seconds:.0f} s)"
+    if match:
+        return "tcg", (f"with -accel kvm the lab kernel boots but its nested guests do not "
+                       f"run ({match.group(1).strip()})")
+    if "@@LAB stalled" in text:
+        return "tcg", (f"with -accel kvm QEMU printed nothing for {stall} s (this host's KVM "
+                       f"cannot run the lab kernel)")
+    return "tcg", f"with -accel kvm the trial boot ended without an answer (log {log_path})"
 
 
 def parse_console(text):
@@ -274,6 +336,8 @@ def parse_console(text):
     result["cmdline"] = match.group(1) if match else None
     for name, value in re.findall(r"^@@LAB param (\S+) (\S+)", text, re.M):
         result["param"][name] = value
+    match = re.search(r"^@@LAB stalled.*$", text, re.M)
+    result["stalled"] = match.group(0)[len("@@LAB "):] if match else None
     match = re.search(r"^@@LAB seconds (\S+) (\S+)", text, re.M)
     if match:
         result["guest_seconds"] = float(match.group(2)) - float(match.group(1))
@@ -329,6 +393,12 @@ def run_on_host(build, scenarios):
         return {"kernel": os.uname().release + " (this host)", "absent": "no /dev/kvm here",
                 "scenarios": {}, "tests": {}}
     gmemvm = os.path.join(build, "vmm", "gmemvm")
+    # A KVM whose guests never run would hold every scenario to its timeout.
+    runs = subprocess.run([gmemvm, "probe", "--require", "guests-run"], capture_output=True,
+                          text=True)
+    if runs.returncode != 0:
+        return {"kernel": os.uname().release + " (this host)", "scenarios": {}, "tests": {},
+                "absent": runs.stderr.strip().removeprefix("gmemvm: ")}
     result = {"kernel": os.uname().release + " (this host)", "scenarios": {}, "tests": {},
               "probe": subprocess.run([gmemvm, "probe"], capture_output=True,
                                       text=True).stdout}
@@ -349,12 +419,13 @@ def run_on_host(build, scenarios):
 
 
 def verdict(entry):
-    """ok, cannot (the kernel lacks a feature, said clearly) or FAIL."""
+    """ok, cannot (the kernel lacks a feature: exit status 5, said in one
+    line) or FAIL."""
     if entry is None:
         return "FAIL", "did not run (the boot ended early)"
     if entry["rc"] == 0:
         return "ok", ""
-    if entry["rc"] == 3 and "lacks" in entry["output"]:
+    if entry["rc"] == UNSUPPORTED and entry["output"]:
         return "cannot", entry["output"].splitlines()[-1]
     last = entry["output"].splitlines()[-1] if entry["output"] else ""
     return "FAIL", f"exit {entry['rc']}: {last}"
@@ -375,6 +446,12 @@ def cell(entry):
     return "modelled" if features.get("modelled") else "native"
 
 
+def skip_reason(entry):
+    """The last "skipped: ..." line a test printed (exit 77)."""
+    reasons = re.findall(r"^skipped.*$", entry["output"], re.M)
+    return reasons[-1] if reasons else "(no reason given)"
+
+
 def print_kernel(name, result, out):
     print(f"\n=== {name}: {result.get('kernel')} ===", file=out)
     if result.get("absent"):
@@ -390,9 +467,16 @@ def print_kernel(name, result, out):
         line = entry["output"].splitlines()[-1] if entry["output"] else ""
         print(f"  {state:6} {line if state == 'ok' else scenario + ': ' + why}", file=out)
     for test, entry in sorted(result["tests"].items()):
-        print(f"  {'ok' if entry['rc'] == 0 else 'FAIL':6} test {test} (exit {entry['rc']})",
-              file=out)
+        if entry["rc"] == 77:
+            print(f"  {'skip':6} test {test}: {skip_reason(entry)}", file=out)
+        else:
+            print(f"  {'ok' if entry['rc'] == 0 else 'FAIL':6} test {test} (exit {entry['rc']})",
+                  file=out)
     for name, entry in sorted(result.get("timelines", {}).items()):
+        scenario = result["scenarios"].get(name)
+        if scenario and verdict(scenario)[0] == "cannot":
+            print(f"  {'skip':6} timeline {name}: its scenario cannot run here", file=out)
+            continue
         where = entry.get("path") or "no picture written"
         print(f"  {'ok' if entry['rc'] == 0 and entry.get('path') else 'FAIL':6} timeline "
               f"{name} (exit {entry['rc']}): {where}", file=out)
@@ -414,11 +498,16 @@ def compare(results, out):
     names = sorted({s for r in results.values() for s in r["scenarios"]})
     columns = [k for k in results if not results[k].get("absent")]
     failures = []
+    # Columns as wide as their longest entry, and two spaces between.
+    first = max([len(n) for n in names] + [len("(in-place conversion series)")]) + 2
+    width = max([len(k) for k in columns] + [len("cannot run here"), len("in source, enabled"),
+                                             len("not-run (modelled)")]) + 2
     print("\n=== comparison: outcome per kernel (native/modelled) ===", file=out)
-    print(f"  {'scenario':38}" + "".join(f"{k:28}" for k in columns) + "agree", file=out)
+    print(f"  {'scenario':{first}}" + "".join(f"{k:{width}}" for k in columns) + "agree", file=out)
     words = {True: "in source, enabled", False: "not in source", None: "-"}
     row = [words[results[kernel].get("in_place_conversion")] for kernel in columns]
-    print(f"  {'(in-place conversion series)':38}" + "".join(f"{c:28}" for c in row), file=out)
+    print(f"  {'(in-place conversion series)':{first}}" + "".join(f"{c:{width}}" for c in row),
+          file=out)
     for name in names:
         row, signatures = [], set()
         for kernel in columns:
@@ -427,6 +516,7 @@ def compare(results, out):
             if state == "ok":
                 signatures.add(signature(entry))
                 row.append(f"{entry['report']['outcome']} ({cell(entry)})")
+                width = max(width, len(row[-1]) + 2)
             elif state == "cannot":
                 row.append("cannot run here")
             else:
@@ -436,21 +526,26 @@ def compare(results, out):
         if not agree:
             failures.append(f"{name}: outcomes or data checks differ between kernels: "
                             f"{sorted(signatures, key=str)}")
-        print(f"  {name:38}" + "".join(f"{c:28}" for c in row) + ("yes" if agree else "NO"),
-              file=out)
+        print(f"  {name:{first}}" + "".join(f"{c:{width}}" for c in row) +
+              ("yes" if agree else "NO"), file=out)
     for kernel in columns:
-        for name, entry in results[kernel]["scenarios"].items():
+        # What a kernel cannot run, grouped by its reason: one line each.
+        reasons = {}
+        for name, entry in sorted(results[kernel]["scenarios"].items()):
             state, why = verdict(entry)
             if state == "cannot":
-                print(f"  {kernel}: {name} cannot run: {why}", file=out)
-        for test, entry in results[kernel]["tests"].items():
+                why = re.sub(r"^gmemvm: \S+\.ini: ", "", why)
+                reasons.setdefault(why, []).append(name)
+        for test, entry in sorted(results[kernel]["tests"].items()):
             # 77 is a whole test skipped with its reason: a kernel lacking a
             # feature says so, it does not fail.
             if entry["rc"] == 77:
-                reasons = re.findall(r"^skipped.*$", entry["output"], re.M)
-                print(f"  {kernel}: test {test} skipped: "
-                      f"{reasons[-1] if reasons else '(no reason given)'}", file=out)
-            elif entry["rc"] != 0:
+                why = re.sub(r"^skipped: ", "", skip_reason(entry))
+                reasons.setdefault(why, []).append(f"test {test}")
+        for why, names in reasons.items():
+            print(f"  {kernel}: cannot run {', '.join(names)}: {why}", file=out)
+        for test, entry in results[kernel]["tests"].items():
+            if entry["rc"] not in (0, 77):
                 failures.append(f"{kernel}: test {test} failed (exit {entry['rc']})")
         # The picture must come out wherever its scenario ran (lab/init.sh).
         for name, entry in results[kernel].get("timelines", {}).items():
@@ -462,6 +557,8 @@ def compare(results, out):
                                 f" (see its console log)")
         if results[kernel].get("stuck"):
             failures.append(f"{kernel}: {results[kernel]['stuck']}")
+        if results[kernel].get("stalled"):
+            failures.append(f"{kernel}: {results[kernel]['stalled']} (see its console log)")
         if not results[kernel].get("done", True):
             failures.append(f"{kernel}: the boot did not finish (see its console log)")
         # Booted with the parameter, the kernel must show it on (lab/init.sh).
@@ -477,7 +574,8 @@ def main():
     parser.add_argument("--repo", required=True)
     parser.add_argument("--scenarios", required=True)
     parser.add_argument("--accel", default=None)
-    parser.add_argument("--timeout", type=int, default=1500)
+    parser.add_argument("--stall", type=int, default=STALL_SECONDS,
+                        help="end a boot whose console says nothing new for this many seconds")
     parser.add_argument("--run-options", default="",
                         help="more options for every gmemvm run, e.g. --trace")
     parser.add_argument("--no-tests", action="store_true",
@@ -487,13 +585,18 @@ def main():
     parser.add_argument("kernels", nargs="+")
     args = parser.parse_args()
     build = os.path.join(args.repo, "build")
-    accel = args.accel or ("kvm" if os.path.exists("/dev/kvm") else "tcg")
     logs = os.path.join(build, "lab")
     os.makedirs(logs, exist_ok=True)
     results, timings = {}, {}
     with tempfile.TemporaryDirectory() as work:
         initramfs = make_initramfs(args.repo, build, args.scenarios, work, args.run_options,
                                    not args.no_tests, args.bench)
+        accel = args.accel
+        if not accel:
+            # Decided by trying, on the newest kernel, never from the host's name.
+            accel, why = choose_accel(args.kernels[-1], initramfs,
+                                      os.path.join(logs, "console-accel-trial.log"))
+            print(f"lab: accelerator {accel}: {why}", flush=True)
         for kernel_dir in args.kernels:
             release = open(os.path.join(kernel_dir, "release")).read().strip()
             log = os.path.join(logs, f"console-{release}.log")
@@ -502,7 +605,7 @@ def main():
             boots = 0
             while True:
                 boots += 1
-                text, seconds = boot(kernel_dir, initramfs, accel, args.timeout, log)
+                text, seconds = boot(kernel_dir, initramfs, accel, args.stall, log)
                 stuck = re.search(r"^@@LAB stuck (\S+)", text, re.M)
                 if not stuck or boots == MAX_BOOTS:
                     break
