@@ -503,6 +503,31 @@ static void test_unprobed_need_lacks(void **state)
 	free(table);
 }
 
+/* docs/hosts.md quotes every kind's name and words as the probe prints them. */
+static void test_hosts_doc_quotes_every_kind(void **state)
+{
+	(void)state;
+	FILE *doc = fopen(TESTS_DIR "/../docs/hosts.md", "r");
+	assert_non_null(doc);
+	static char text[64 * 1024];
+	size_t length = fread(text, 1, sizeof(text) - 1, doc);
+	fclose(doc);
+	text[length] = '\0';
+	for (enum host_kind kind = HOST_KIND_NO_GUEST_MEMFD; kind <= HOST_KIND_MMAP; kind++) {
+		char row[512];
+		snprintf(row, sizeof(row), "| `%s` | %s |", probe_host_kind_name(kind),
+			 probe_host_kind_text(kind));
+		if (!strstr(text, row))
+			fail_msg("docs/hosts.md lacks the row \"%s\"", row);
+	}
+	/* and the refusal it shows is the one a run without guest_memfd gets */
+	struct host_probe no_guest_memfd = { .probed = PROBE_ALL, .guest_runs = true };
+	const char *line = probe_lacks(&no_guest_memfd, NEED_GUEST_MEMFD);
+	assert_non_null(line);
+	if (!strstr(text, line))
+		fail_msg("docs/hosts.md lacks the refusal \"%s\"", line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_run_reads_bits_from_its_table),
 		cmocka_unit_test(test_host_kinds),
 		cmocka_unit_test(test_unprobed_need_lacks),
+		cmocka_unit_test(test_hosts_doc_quotes_every_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
