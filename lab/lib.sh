@@ -7,16 +7,31 @@
 # deb822 stanza (Types: deb, not Enabled: no) or of a one-line "deb" entry
 # whose suite is this release's own (bookworm, bookworm-updates ...), not
 # its security suite. Prints nothing and returns 1 if there is none.
+# lab_debian_security_mirror FILE...: the same for the security suite.
 lab_debian_mirror() {
+	lab_find_mirror 0 "$@"
+}
+
+lab_debian_security_mirror() {
+	lab_find_mirror 1 "$@"
+}
+
+lab_codename() {
 	local codename
 	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
-	awk -v codename="${LAB_CODENAME:-$codename}" '
+	echo "${LAB_CODENAME:-$codename}"
+}
+
+lab_find_mirror() {
+	local security=$1
+	shift
+	awk -v codename="$(lab_codename)" -v security="$security" '
 		function consider(uri, suites,    n, i, list) {
 			if (found || uri == "")
 				return
 			n = split(suites, list, /[ \t]+/)
 			for (i = 1; i <= n; i++)
-				if (list[i] != "" && list[i] !~ /security/ &&
+				if (list[i] != "" && (list[i] ~ /security/) == (security == 1) &&
 				    (codename == "" || list[i] == codename || index(list[i], codename "-") == 1)) {
 					sub(/\/+$/, "", uri)
 					print uri

@@ -25,7 +25,7 @@ KVM_SCRIPTS = {  # name: (script, the program it drives)
     "scenarios.sh": ("scenarios.sh", "vmm/gmemvm"),
     "faults.sh": ("faults.sh", "vmm/gmemvm-fault-injection"),
 }
-MAX_BOOTS = 3
+MAX_BOOTS = 5
 # gmemvm's exit status for "this host lacks a feature the scenario needs"
 # (gmemvm help): a refusal that names what is missing, never a failure.
 UNSUPPORTED = 5
@@ -402,6 +402,11 @@ def run_on_host(build, scenarios):
     result = {"kernel": os.uname().release + " (this host)", "scenarios": {}, "tests": {},
               "probe": subprocess.run([gmemvm, "probe"], capture_output=True,
                                       text=True).stdout}
+    try:
+        result["probe_json"] = json.loads(subprocess.run(
+            [gmemvm, "probe", "--json"], capture_output=True, text=True).stdout)
+    except ValueError:
+        result["probe_json"] = None
     with tempfile.TemporaryDirectory() as work:
         for ini in sorted(glob.glob(os.path.join(scenarios, "*.ini"))):
             name = os.path.basename(ini)[:-4]
@@ -569,6 +574,27 @@ def compare(results, out):
     return failures
 
 
+def summary_table(results):
+    """One Markdown row per kernel: the kind of host it is, and how many
+    scenarios ended as expected, could not run there, or failed; the same
+    for the tests. README's lab table is this, from a real run."""
+    rows = ["| kernel | host kind | scenarios: as expected / cannot run / failed "
+            "| tests: passed / skipped / failed |",
+            "| --- | --- | --- | --- |"]
+    for name, result in results.items():
+        if result.get("absent"):
+            rows.append(f"| {result.get('kernel')} | not run: {result['absent']} | - | - |")
+            continue
+        verdicts = [verdict(e)[0] for e in result["scenarios"].values()]
+        rcs = [e["rc"] for e in result["tests"].values()]
+        kind = (result.get("probe_json") or {}).get("host_kind") or "-"
+        rows.append(f"| {result.get('kernel')} | {kind} | {verdicts.count('ok')} / "
+                    f"{verdicts.count('cannot')} / {verdicts.count('FAIL')} | "
+                    f"{rcs.count(0)} / {rcs.count(77)} / "
+                    f"{len([rc for rc in rcs if rc not in (0, 77)])} |")
+    return "\n".join(rows) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repo", required=True)
@@ -609,6 +635,8 @@ def main():
                 stuck = re.search(r"^@@LAB stuck (\S+)", text, re.M)
                 if not stuck or boots == MAX_BOOTS:
                     break
+                # The stuck boot's console is kept beside the next one's.
+                os.replace(log, log.replace(".log", f".boot{boots}.log"))
                 print(f"lab: in boot {boots} of {release} the guest of {stuck.group(1)} never "
                       f"ran its first instruction (QEMU's emulator, docs/lab.md); booting again",
                       flush=True)
@@ -650,6 +678,10 @@ def main():
         }
     with open(os.path.join(build, "lab.json"), "w") as out_json:
         json.dump(summary, out_json, indent=1)
+    table = summary_table(results)
+    with open(os.path.join(build, "lab-table.md"), "w") as out_table:
+        out_table.write(table)
+    print(f"\n=== summary (build/lab-table.md) ===\n{table}", end="")
     scenarios = sum(len(r["scenarios"]) for r in results.values())
     if failures:
         print("\nlab: FAILED:\n  " + "\n  ".join(failures))

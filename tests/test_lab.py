@@ -208,6 +208,18 @@ class Verdicts(unittest.TestCase):
         row = [line for line in out.getvalue().splitlines() if long_name in line][0]
         self.assertRegex(row, long_name + r"  +done \(native\)  +cannot run here  +yes")
 
+    def test_summary_counts_each_verdict(self):
+        ok = {"rc": 0, "output": "ok", "report": {"outcome": "done"}}
+        results = {
+            "6.1": {"kernel": "6.1.192", "probe_json": {"host_kind": "no-guest-memfd"},
+                    "scenarios": {"a": {"rc": 5, "output": "lacks"}, "b": ok},
+                    "tests": {"t1": {"rc": 77}, "t2": {"rc": 0}, "t3": {"rc": 1}}},
+            "host": {"kernel": "6.18 (this host)", "absent": "no /dev/kvm here",
+                     "scenarios": {}, "tests": {}}}
+        rows = run.summary_table(results).splitlines()
+        self.assertEqual(rows[2], "| 6.1.192 | no-guest-memfd | 1 / 1 / 0 | 1 / 1 / 1 |")
+        self.assertEqual(rows[3], "| 6.18 (this host) | not run: no /dev/kvm here | - | - |")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
