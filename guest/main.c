@@ -2,8 +2,9 @@
 /*
  * The gmemvm guest: reads the scenario the VMM put in the device tree and
  * runs its steps on this vCPU, then reports the outcome with GMEMVM_HC_DONE.
- * Every vCPU runs this code on its own stack; they share nothing but the
- * serial lock and do not synchronise with each other between steps.
+ * Every vCPU runs this code on its own stack; they share the serial lock,
+ * and meet only at a scenario's barrier steps (each vCPU waits there until
+ * all have arrived).
  */
 #include <stdbool.h>
 #include <stdint.h>

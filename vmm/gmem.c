@@ -31,7 +31,8 @@ uint64_t gmem_kernel_flags(bool support_shared, bool init_private)
 }
 
 /* The contents of a file without SUPPORT_SHARED: the kernel will not map it,
- * but this KVM reads guest memory through userspace_addr, so the model keeps
+ * but a KVM that reads guest memory through userspace_addr (PVM's shadow
+ * paging) needs a mapping of them, so the model keeps
  * the private contents in a memfd that stands in for the guest_memfd. */
 static int create_content_standin(struct gmem *gmem, struct gmemvm_error *error)
 {

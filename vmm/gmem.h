@@ -18,7 +18,9 @@
  * Names: SUPPORT_SHARED is upstream GUEST_MEMFD_FLAG_MMAP; INIT_PRIVATE is
  * upstream's default, its absence GUEST_MEMFD_FLAG_INIT_SHARED.
  *
- * Not thread-safe: callers serialise conversions (memmap holds a lock).
+ * Not thread-safe for one range: memmap reserves a range before converting
+ * it, so two conversions of the same pages never meet here, while
+ * conversions of disjoint ranges may run at once (docs/design.md, "Locking").
  */
 #ifndef GMEMVM_GMEM_H
 #define GMEMVM_GMEM_H
