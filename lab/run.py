@@ -431,7 +431,7 @@ def verdict(entry):
     if entry["rc"] == 0:
         return "ok", ""
     if entry["rc"] == UNSUPPORTED and entry["output"]:
-        return "cannot", entry["output"].splitlines()[-1]
+        return "cannot", re.sub(r"^gmemvm: \S+\.ini: ", "", entry["output"].splitlines()[-1])
     last = entry["output"].splitlines()[-1] if entry["output"] else ""
     return "FAIL", f"exit {entry['rc']}: {last}"
 
@@ -539,7 +539,6 @@ def compare(results, out):
         for name, entry in sorted(results[kernel]["scenarios"].items()):
             state, why = verdict(entry)
             if state == "cannot":
-                why = re.sub(r"^gmemvm: \S+\.ini: ", "", why)
                 reasons.setdefault(why, []).append(name)
         for test, entry in sorted(results[kernel]["tests"].items()):
             # 77 is a whole test skipped with its reason: a kernel lacking a
