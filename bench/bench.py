@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""gmemvm benchmarks (README, "Performance"): start-up, exits and conversions, each beside
+"""gmemvm benchmarks (docs/performance.md): start-up, exits and conversions, each beside
 the bare kernel cost measured in the same run by gmemvm-floor (bench/floor.c).
 
 Every figure is the median of --runs repetitions, with the spread (min..max).

@@ -216,7 +216,7 @@ int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *
 	hc->arg[1] = size;
 	hc->arg[2] = hc->arg[3] = 0;
 	/*
-	 * The benchmarks (README, "Performance") measure explicit conversions against the bare
+	 * The benchmarks (docs/performance.md) measure explicit conversions against the bare
 	 * kernel: per request only the op and the unanswered marker are rewritten, since every
 	 * guest instruction is emulated on PVM hosts.
 	 */

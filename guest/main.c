@@ -43,7 +43,7 @@ struct step {
  * Every property the guest reads, of any node. A node's properties are read
  * in one pass (read_props), not by one libfdt lookup per name: each lookup
  * walks the node again, tag by tag, and names byte by byte (the start-up
- * time, README "Performance"; the parsing also runs in user mode,
+ * time, docs/performance.md; the parsing also runs in user mode,
  * unprivileged.h).
  */
 enum prop {
@@ -334,7 +334,7 @@ static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
 	uint64_t left = count ? count : 1; /* the step's size: round trips, 0 means 1 */
 
 	/*
-	 * The exit-path benchmark (README, "Performance"): six instructions a round trip, each
+	 * The exit-path benchmark (docs/performance.md): six instructions a round trip, each
 	 * emulated on PVM hosts, so no more than the check needs. The value is
 	 * this vCPU's own: a device that did not store it, or that answered with
 	 * another vCPU's register, ends the loop with got != value.

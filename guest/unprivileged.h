@@ -3,7 +3,7 @@
  * Running pure computation in user mode. On hosts that emulate the guest's
  * supervisor code one instruction at a time (PVM, docs/design.md) user-mode
  * code runs natively, about 1000 times faster, so the guest reads its device
- * tree in user mode (the start-up time, README "Performance"). The VMM maps every page user-
+ * tree in user mode (the start-up time, docs/performance.md). The VMM maps every page user-
  * accessible and gives each vCPU a TSS (gmemvm_abi.h). User-mode code may
  * touch memory but must not do port I/O or privileged instructions: it
  * returns what it found and supervisor code acts on it.

@@ -59,7 +59,7 @@ for file in $LAB_SCENARIOS/*.ini; do
 	[ -f /tmp/report.json ] && cat /tmp/report.json
 	echo "@@LAB end rc $rc"
 done
-# The picture README.md shows (docs/timeline-coco-inplace-stage2.svg), carried
+# The picture docs/usage.md shows (docs/timeline-coco-inplace-stage2.svg), carried
 # out as the SVG itself between markers: gmemvm writes no '@' into a picture,
 # so none of its lines can be taken for a marker, and the block always ends
 # on a line of its own. lab/run.py saves it in build/lab/.
@@ -75,6 +75,15 @@ if [ -f /tmp/timeline.svg ]; then
 fi
 echo "@@LAB end rc $rc"
 [ "$rc" -eq 0 ] || sed 's/^/timeline: /' /tmp/out
+# The transcripts the docs quote (lab/transcripts.txt, scripts/docs).
+grep -v '^#' /lab/transcripts.txt | while read -r name scenario options; do
+	# shellcheck disable=SC2086
+	"$GMEMVM" run "$LAB_CONFIGS/$scenario.ini" $options >/tmp/out 2>&1
+	rc=$?
+	echo "@@LAB begin transcript $name"
+	cat /tmp/out
+	echo "@@LAB end rc $rc"
+done
 # Each test runs with its output in a file; while it runs, a line says so
 # whenever that output grew, so lab/run.py sees progress on a slow machine
 # and a test that stops making progress is ended (LAB_TEST_STALL seconds

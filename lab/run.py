@@ -24,6 +24,7 @@ KVM_TESTS = ["test_gmem", "test_memmap", "test_differential", "test_native", "te
 KVM_SCRIPTS = {  # name: (script, the program it drives)
     "scenarios.sh": ("scenarios.sh", "vmm/gmemvm"),
     "faults.sh": ("faults.sh", "vmm/gmemvm-fault-injection"),
+    "exercises.sh": ("exercises.sh", "vmm/gmemvm"),
 }
 MAX_BOOTS = 5
 # gmemvm's exit status for "this host lacks a feature the scenario needs"
@@ -167,6 +168,7 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, benc
         os.makedirs(os.path.join(root, directory), exist_ok=True)
     copy_into(root, "/bin/busybox")
     copy_into(root, os.path.join(repo, "lab", "init.sh"), "/init")
+    copy_into(root, os.path.join(repo, "lab", "transcripts.txt"), "/lab/transcripts.txt")
     os.chmod(root + "/init", 0o755)
     gmemvm = os.path.join(build, "vmm", "gmemvm")
     guest = os.path.join(build, "guest", "gmemvm-guest.elf")
@@ -202,6 +204,8 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, benc
             copy_into(root, path)
     for path in glob.glob(os.path.join(repo, "configs", "*.ini")):
         copy_into(root, path)
+    # tests/exercises.sh reads the answers from the page that states them.
+    copy_into(root, os.path.join(repo, "docs", "exercises.md"))
     with open(root + "/lab/env", "w") as env:
         env.write(f"GMEMVM={gmemvm}\nGMEMVM_GUEST={guest}\nexport GMEMVM_GUEST\n")
         env.write(f"LAB_SCENARIOS={lab_scenarios}\n")
@@ -363,6 +367,8 @@ def parse_console(text):
         elif kind == "test":
             summary = re.findall(r"^\[  (PASSED|FAILED|SKIPPED)  \] (\d+) test", body, re.M)
             result["tests"][name] = {"rc": rc, "summary": summary, "output": body}
+        elif kind == "transcript":
+            result.setdefault("transcripts", {})[name] = {"rc": rc, "text": body}
         elif kind == "timeline":
             # gmemvm run --timeline's SVG, as lab/init.sh printed it; None
             # when the run wrote none (its output follows the block).
@@ -373,7 +379,7 @@ def parse_console(text):
 
 def save_timelines(result, directory, release):
     """Write each picture of one boot as build/lab/timeline-RELEASE-NAME.svg
-    (README.md shows the newest kernel's); return the paths written."""
+    (docs/usage.md shows the newest kernel's); return the paths written."""
     paths = []
     for name, entry in sorted(result.get("timelines", {}).items()):
         entry["path"] = None
@@ -642,6 +648,15 @@ def main():
             results[release] = parse_console(text)
             for path in save_timelines(results[release], logs, release):
                 print(f"lab: {release}: picture {path}", flush=True)
+            # The runs the docs quote, for scripts/docs: those that ran as
+            # their scenario expects (a kernel that cannot run one has none).
+            for name, entry in results[release].get("transcripts", {}).items():
+                path = os.path.join(logs, f"transcript-{release}-{name}.txt")
+                if entry["rc"] == 0:
+                    with open(path, "w") as out:
+                        out.write(entry["text"])
+                elif os.path.exists(path):
+                    os.unlink(path)
             results[release]["boots"] = boots
             if stuck:
                 results[release]["stuck"] = f"nested guests never ran in {boots} boots"

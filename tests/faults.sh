@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection (README, "Hostile input"): make the N-th kernel call at each site of the
+# Fault injection (docs/hardening.md): make the N-th kernel call at each site of the
 # conversion path fail (remap: mmap of a view, state: growing the state,
 # punch: fallocate, memslot: KVM_SET_USER_MEMORY_REGION2 of a view,
 # attributes: KVM_SET_MEMORY_ATTRIBUTES, kvm_run: KVM_RUN) in the test build of gmemvm, and require

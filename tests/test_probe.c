@@ -127,7 +127,7 @@ static void test_needs_serving(void **state)
 				 PROBE_GUEST_PHYS_BITS);
 }
 
-/* The start-up benchmark's scenario (README, "Performance") runs no throwaway VM. */
+/* The start-up benchmark's scenario (docs/performance.md) runs no throwaway VM. */
 static void test_startup_benchmark_needs_nothing(void **state)
 {
 	(void)state;

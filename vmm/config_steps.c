@@ -210,7 +210,7 @@ static int parse_flip(struct loader *ld, const char *key, char **words, int posi
 }
 
 /* scatter ADDR COUNT: pages ADDR, ADDR + 8K, ... shared, the ones between
- * left as they were: the region-count benchmark (README, "Performance"). */
+ * left as they were: the region-count benchmark (docs/performance.md). */
 static int parse_scatter(struct loader *ld, const char *key, char **words, int positional,
 			 struct step *step)
 {

@@ -36,10 +36,10 @@ struct conversion_stats {
 	/* KVM_SET_MEMORY_ATTRIBUTES2's EAGAIN answers, and the retries after the
 	 * VMM dropped its holds (gmem_stats, copied at the end of the run). */
 	uint64_t eagain, retries;
-	uint64_t host_ns; /* time in memmap_convert for the counted conversions (README,
-			     "Performance") */
+	uint64_t host_ns; /* time in memmap_convert for the counted conversions
+			     (docs/performance.md) */
 	/* CLOCK_MONOTONIC when the first counted conversion began and the last
-	 * ended: the window a conversion rate is measured over (README, "Performance"). */
+	 * ended: the window a conversion rate is measured over (docs/performance.md). */
 	uint64_t first_started_ns, last_finished_ns;
 };
 

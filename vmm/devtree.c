@@ -170,7 +170,7 @@ int devtree_build_for_host(void *buffer, size_t size, const struct scenario *sce
 
 	/* Nodes the guest looks up come first, devices last: libfdt finds a node
 	 * by walking every tag before it, so the guest's one pass over the root
-	 * stops early (the start-up time, README "Performance"). */
+	 * stops early (the start-up time, docs/performance.md). */
 	TRY(fdt_begin_node(fdt, "chosen"));
 	TRY(fdt_property_u32(fdt, "gmemvm,vcpus", (uint32_t)scenario->vcpus));
 	char stdout_path[64];

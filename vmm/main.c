@@ -396,7 +396,7 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 			run.timeline_path = optarg;
 			break;
 		case OPTION_TRACE_LIMIT: {
-			/* Refused before anything is allocated (README, "Hostile input"). */
+			/* Refused before anything is allocated (docs/hardening.md). */
 			uint64_t lines;
 			if (config_parse_size(optarg, &lines) < 0 || lines == 0 ||
 			    lines > TRACE_MAX_LIMIT)

@@ -42,7 +42,7 @@ static void testdev_pio(void *device, struct iotrap_access *access, struct iotra
 }
 
 /* The entry port: the write itself is the message, timestamped once per vCPU
- * (the start-up time, README "Performance"); the byte means nothing and reads give all ones. */
+ * (the start-up time, docs/performance.md); the byte means nothing and reads give all ones. */
 static void entry_port(void *device, struct iotrap_access *access, struct iotrap_reply *reply)
 {
 	struct testdev *testdev = device;

@@ -6,7 +6,7 @@
  * but the vDSO's clock); after the run the renderer writes an SVG 1.1
  * picture with one band per touched page of guest RAM, shared or private
  * over the run, starting from the state the run began with, and a marker per
- * event in the colour of its vCPU (README.md, "Pictures").
+ * event in the colour of its vCPU (docs/usage.md, "Pictures").
  *
  * The replay is exact: a band changes state only where a recorded
  * conversion changed it. Events are ordered by the time they were recorded,

@@ -74,7 +74,7 @@ static double elapsed_ms(const struct timespec *since)
 	return between_ms(since, &now);
 }
 
-/* Start-up times (README, "Performance"): vCPU 0's entry port write, and the end of the
+/* Start-up times (docs/performance.md): vCPU 0's entry port write, and the end of the
  * last vCPU whose guest code ran at all. */
 static void record_guest_times(const struct vm *vm, const struct timespec *process_start,
 			       struct run_report *report)
@@ -247,7 +247,7 @@ static void load_boot_image(struct vm *vm, unsigned int shared_bit)
 	vcpu_write_boot_tables(low, vm->scenario->vcpus, shared_bit);
 	elf_copy(&vm->guest, vm->guest_file, window, GMEMVM_IMAGE_GPA);
 	/* Only what holds data: a new guest_memfd reads as zeroes already, and
-	 * every page written here is a page the host must fault in (README, "Performance"). */
+	 * every page written here is a page the host must fault in (docs/performance.md). */
 	uint64_t image_size = elf_image_end(&vm->guest) - GMEMVM_IMAGE_GPA;
 	memmap_populate(&vm->memory, 0, low, VCPU_BOOT_TABLES_SIZE);
 	memmap_populate(&vm->memory, GMEMVM_FDT_GPA, vm->devtree, fdt_totalsize(vm->devtree));

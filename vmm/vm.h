@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-/* Exit statuses of gmemvm, documented in README.md. */
+/* Exit statuses of gmemvm, documented in docs/usage.md (and gmemvm help). */
 enum gmemvm_status {
 	GMEMVM_STATUS_MATCHED = 0,   /* the run ended as the scenario expects */
 	GMEMVM_STATUS_MISMATCH = 1,  /* it ran, and something differed */
