@@ -75,6 +75,19 @@ if [ -f /tmp/timeline.svg ]; then
 fi
 echo "@@LAB end rc $rc"
 [ "$rc" -eq 0 ] || sed 's/^/timeline: /' /tmp/out
+# The memory map of each mode before and after its first conversion
+# (docs/memory-map.md; scripts/docs copies the newest kernel's).
+for scenario in coco-legacy-stage2 shared-stage2-convert pkvm-stage2 coco-inplace-stage2; do
+	rm -f /tmp/memmap.svg
+	"$GMEMVM" run "$LAB_CONFIGS/$scenario.ini" --quiet --memmap /tmp/memmap.svg >/tmp/out 2>&1
+	rc=$?
+	echo "@@LAB begin memmap $scenario"
+	if [ -f /tmp/memmap.svg ]; then
+		cat /tmp/memmap.svg
+		[ -n "$(tail -c 1 /tmp/memmap.svg)" ] && echo
+	fi
+	echo "@@LAB end rc $rc"
+done
 # The transcripts the docs quote (lab/transcripts.txt, scripts/docs).
 grep -v '^#' /lab/transcripts.txt | while read -r name scenario options; do
 	# shellcheck disable=SC2086

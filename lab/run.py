@@ -333,7 +333,7 @@ def choose_accel(kernel_dir, initramfs, log_path, stall=TRIAL_STALL_SECONDS,
 def parse_console(text):
     """The @@LAB blocks of one boot."""
     result = {"kernel": None, "scenarios": {}, "tests": {}, "probe": "", "probe_json": None,
-              "done": "@@LAB done" in text, "param": {}, "timelines": {}}
+              "done": "@@LAB done" in text, "param": {}, "timelines": {}, "memmaps": {}}
     match = re.search(r"^@@LAB kernel (\S+)", text, re.M)
     result["kernel"] = match.group(1) if match else None
     match = re.search(r"^@@LAB cmdline (.*)$", text, re.M)
@@ -374,18 +374,23 @@ def parse_console(text):
             # when the run wrote none (its output follows the block).
             svg = body if body.lstrip().startswith("<?xml") and "</svg>" in body else None
             result["timelines"][name] = {"rc": rc, "svg": svg}
+        elif kind == "memmap":
+            # gmemvm run --memmap's SVG (lab/init.sh), for scripts/docs.
+            svg = body if body.lstrip().startswith("<?xml") and "</svg>" in body else None
+            result["memmaps"][name] = {"rc": rc, "svg": svg if rc == 0 else None}
     return result
 
 
-def save_timelines(result, directory, release):
-    """Write each picture of one boot as build/lab/timeline-RELEASE-NAME.svg
-    (docs/usage.md shows the newest kernel's); return the paths written."""
+def save_pictures(result, directory, release, kind="timeline"):
+    """Write each picture of one boot as build/lab/KIND-RELEASE-NAME.svg
+    (docs/usage.md shows the newest kernel's timeline, docs/memory-map.md
+    its memory maps); return the paths written."""
     paths = []
-    for name, entry in sorted(result.get("timelines", {}).items()):
+    for name, entry in sorted(result.get(kind + "s", {}).items()):
         entry["path"] = None
         if entry["svg"] is None:
             continue
-        path = os.path.join(directory, f"timeline-{release}-{name}.svg")
+        path = os.path.join(directory, f"{kind}-{release}-{name}.svg")
         with open(path, "w") as out:
             out.write(entry["svg"])
         entry["path"] = path
@@ -618,6 +623,9 @@ def main():
     build = os.path.join(args.repo, "build")
     logs = os.path.join(build, "lab")
     os.makedirs(logs, exist_ok=True)
+    for old in glob.glob(os.path.join(logs, "transcript-*.txt")) + \
+            glob.glob(os.path.join(logs, "memmap-*.svg")):
+        os.unlink(old)  # scripts/docs reads only this run's
     results, timings = {}, {}
     with tempfile.TemporaryDirectory() as work:
         initramfs = make_initramfs(args.repo, build, args.scenarios, work, args.run_options,
@@ -646,8 +654,9 @@ def main():
                       f"ran its first instruction (QEMU's emulator, docs/lab.md); booting again",
                       flush=True)
             results[release] = parse_console(text)
-            for path in save_timelines(results[release], logs, release):
+            for path in save_pictures(results[release], logs, release):
                 print(f"lab: {release}: picture {path}", flush=True)
+            save_pictures(results[release], logs, release, "memmap")
             # The runs the docs quote, for scripts/docs: those that ran as
             # their scenario expects (a kernel that cannot run one has none).
             for name, entry in results[release].get("transcripts", {}).items():
@@ -696,6 +705,15 @@ def main():
     with open(os.path.join(build, "lab-table.md"), "w") as out_table:
         out_table.write(table)
     print(f"\n=== summary (build/lab-table.md) ===\n{table}", end="")
+    # The docs quote the newest kernel's runs: they must still be what the
+    # code prints (scripts/docs; a newer kernel than the docs quote is said).
+    if args.scenarios == os.path.join(args.repo, "configs"):
+        docs = subprocess.run([sys.executable, os.path.join(args.repo, "scripts", "docs"),
+                               "--check", "--lab-only"], capture_output=True, text=True)
+        print(docs.stdout, end="")
+        if docs.returncode != 0:
+            failures.append("the docs' quoted runs differ from this run: run scripts/docs "
+                            "and commit what changed")
     scenarios = sum(len(r["scenarios"]) for r in results.values())
     if failures:
         print("\nlab: FAILED:\n  " + "\n  ".join(failures))

@@ -21,7 +21,7 @@ call() {
 commands="probe run sandbox check list help"
 declare -A options=(
 	[probe]="--json --require --help -h"
-	[run]="--set --trace --quiet --report --no-sandbox --trace-limit --timeline --help -s -t -q -r -h"
+	[run]="--set --trace --quiet --report --no-sandbox --trace-limit --timeline --memmap --help -s -t -q -r -h"
 	[sandbox]="--help -h"
 	[check]="--help -h"
 	[list]="--help -h"
@@ -102,6 +102,7 @@ run|gmemvm: run: ambiguous option '--tr'|run --tr configs/shared-basic.ini
 run|gmemvm: run: option '--set' needs an argument|run configs/shared-basic.ini --set
 run|gmemvm: run: option '--no-sandbox' takes no argument|run configs/shared-basic.ini --no-sandbox=1
 run|gmemvm: run: missing the scenario FILE.ini|run --trace
+run|gmemvm: run: --timeline and --memmap name the same file 'x.svg'|run a.ini --timeline x.svg --memmap x.svg
 run|gmemvm: run: unexpected argument 'b.ini' (one scenario a run)|run a.ini b.ini
 run|gmemvm: run: --trace-limit '0': give a number of lines from 1 to 100000000|run a.ini --trace-limit 0
 sandbox|gmemvm: sandbox: unknown option '--bogus'|sandbox --bogus

@@ -260,6 +260,27 @@ status=$?
 	pass "a --timeline that cannot be opened is refused before the run" ||
 	fail "--timeline into a missing directory: status $status: $(cat "$work/err")"
 
+# --memmap: the memory map before the first vCPU and after the first
+# conversion, from the run's own map; a refused set-up draws why there is none.
+picture=$work/memmap.svg
+"$gmemvm" run -q --memmap "$picture" "$repo/configs/coco-inplace-stage2.ini" >"$work/out" 2>&1
+status=$?
+if [ "$status" -eq 0 ] && head -n 1 "$picture" | grep -q '^<?xml' &&
+	[ "$(tail -n 1 "$picture")" = "</svg>" ] && ! grep -q '@' "$picture" &&
+	grep -q "Before the first vCPU runs" "$picture" &&
+	grep -q "After the first conversion: vCPU 0's memory fault (modelled), 0x200000+0x1000 to private" "$picture" &&
+	grep -q "KVM_MEM_GUEST_MEMFD at guest_memfd offset 0x200000" "$picture" &&
+	{ ! command -v rsvg-convert >/dev/null || rsvg-convert -o "$work/memmap.png" "$picture"; }; then
+	pass "--memmap draws the map before and after the first conversion ($(wc -c <"$picture") bytes)"
+else
+	fail "--memmap: status $status: $(cat "$work/out") $(head -c 300 "$picture" 2>&1)"
+fi
+"$gmemvm" run -q --memmap "$picture" "$repo/configs/pkvm-stage1.ini" >"$work/out" 2>&1
+status=$?
+[ "$status" -eq 0 ] && grep -q "No memory map: the set-up was refused" "$picture" &&
+	pass "--memmap of a refused set-up says there is no map, and why" ||
+	fail "--memmap refused: status $status: $(cat "$work/out") $(head -c 300 "$picture" 2>&1)"
+
 # The sandbox: a forbidden call on either thread kills the run with SIGSYS,
 # and the message names the call and the thread; --no-sandbox says so.
 for thread in vcpu main; do

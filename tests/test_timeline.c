@@ -25,6 +25,7 @@
 #include "conversion.h"
 #include "gmemvm_abi.h"
 #include "memmap.h"
+#include "memmap_picture.h"
 #include "timeline.h"
 
 #define PAGE	    4096ULL
@@ -39,17 +40,20 @@ struct picture {
 	char *text;
 };
 
-static void draw(struct timeline *timeline, const char *title, const char *mode,
-		 struct picture *picture)
+/* A temporary file for a picture, open for writing. */
+static FILE *create_picture(struct picture *picture)
 {
 	snprintf(picture->path, sizeof(picture->path), "/tmp/test_timeline-XXXXXX");
 	int fd = mkstemp(picture->path);
 	assert_true(fd >= 0);
 	FILE *out = fdopen(fd, "w");
 	assert_non_null(out);
-	assert_int_equal(timeline_write_svg(timeline, out, title, mode), 0);
-	assert_int_equal(fclose(out), 0);
+	return out;
+}
 
+/* The picture written to its file, read back as text. */
+static void read_picture(struct picture *picture)
+{
 	FILE *in = fopen(picture->path, "r");
 	assert_non_null(in);
 	assert_int_equal(fseek(in, 0, SEEK_END), 0);
@@ -60,6 +64,15 @@ static void draw(struct timeline *timeline, const char *title, const char *mode,
 	assert_non_null(picture->text);
 	assert_int_equal(fread(picture->text, 1, (size_t)size, in), (size_t)size);
 	fclose(in);
+}
+
+static void draw(struct timeline *timeline, const char *title, const char *mode,
+		 struct picture *picture)
+{
+	FILE *out = create_picture(picture);
+	assert_int_equal(timeline_write_svg(timeline, out, title, mode), 0);
+	assert_int_equal(fclose(out), 0);
+	read_picture(picture);
 }
 
 static void forget(struct picture *picture)
@@ -405,6 +418,88 @@ static void conversion_hooks_record(void **state)
 	conversion_destroy(&policy);
 }
 
+/* A CoCo map of 16 MiB: both views, RAM shared but for the private view's
+ * boot area, as coco-inplace sets it up. */
+static void fabricated_map(struct memmap_snapshot *map, const char *label)
+{
+	memset(map, 0, sizeof(*map));
+	map->taken = true;
+	snprintf(map->label, sizeof(map->label), "%s", label);
+	map->ram_size = RAM_SIZE;
+	map->shared_in_gmem = true;
+	map->runs[0] = (struct memmap_picture_run){ 0, GMEMVM_SHARED_AREA_GPA, true };
+	map->runs[1] = (struct memmap_picture_run){ GMEMVM_SHARED_AREA_GPA, RAM_SIZE, false };
+	map->run_count = map->runs_shown = 2;
+	map->nr_views = 2;
+	snprintf(map->views[0].role, sizeof(map->views[0].role), "private view");
+	map->views[0].slots[0] =
+		(struct memmap_picture_slot){ 1, 0, GMEMVM_SHARED_AREA_GPA, true, true };
+	map->views[0].count = map->views[0].shown = 1;
+	snprintf(map->views[1].role, sizeof(map->views[1].role), "shared view");
+	map->views[1].base = 1ULL << 46;
+	map->views[1].slots[0] =
+		(struct memmap_picture_slot){ 2, GMEMVM_SHARED_AREA_GPA,
+					      RAM_SIZE - GMEMVM_SHARED_AREA_GPA, true, true };
+	map->views[1].count = map->views[1].shown = 1;
+}
+
+/* --memmap: before and after one conversion of a page, drawn and rendered;
+ * a map with more memslots than a picture holds says how many it left out. */
+static void memmap_picture_renders(void **state)
+{
+	(void)state;
+	struct memmap_snapshot *maps = calloc(2, sizeof(*maps));
+	assert_non_null(maps);
+	fabricated_map(&maps[0], "Before the first vCPU runs");
+	fabricated_map(&maps[1], "After the first conversion: 0x200000+0x1000 to private <&>");
+	/* The page at DATA turns private: the state splits, the private view
+	 * gains a guest_memfd memslot, the shared view's splits around it. */
+	maps[1].runs[1] = (struct memmap_picture_run){ GMEMVM_SHARED_AREA_GPA, DATA, false };
+	maps[1].runs[2] = (struct memmap_picture_run){ DATA, DATA + PAGE, true };
+	maps[1].runs[3] = (struct memmap_picture_run){ DATA + PAGE, RAM_SIZE, false };
+	maps[1].run_count = maps[1].runs_shown = 4;
+	maps[1].views[0].slots[1] = (struct memmap_picture_slot){ 3, DATA, PAGE, true, true };
+	maps[1].views[0].count = maps[1].views[0].shown = 2;
+	maps[1].views[1].slots[0].size = DATA - GMEMVM_SHARED_AREA_GPA;
+	maps[1].views[1].slots[1] =
+		(struct memmap_picture_slot){ 4, DATA + PAGE, RAM_SIZE - DATA - PAGE, true, true };
+	maps[1].views[1].count = 60; /* more than the picture holds */
+	maps[1].views[1].shown = 2;
+	struct picture picture;
+	FILE *out = create_picture(&picture);
+	assert_int_equal(memmap_picture_write_svg(out, &maps[0], &maps[1], "coco-inplace-stage2",
+						  "coco-inplace, stage 2"),
+			 0);
+	assert_int_equal(fclose(out), 0);
+	read_picture(&picture);
+	assert_contains(picture.text, "Before the first vCPU runs");
+	assert_contains(picture.text, "After the first conversion: 0x200000+0x1000 to private "
+				      "&lt;&amp;&gt;");
+	assert_contains(picture.text, "memslot 3: GPA 0x200000+4 KiB, KVM_MEM_GUEST_MEMFD at "
+				      "guest_memfd offset 0x200000, userspace_addr set");
+	assert_contains(picture.text, "memslots at GPA | 1 &lt;&lt; 46");
+	assert_contains(picture.text, "+58 memslots");
+	assert_contains(picture.text, "the host view maps a file that faults: SIGBUS");
+	assert_contains(picture.text, ">0x200000<");
+	assert_null(strchr(picture.text, '@'));
+	render_png(&picture);
+	if (getenv("GMEMVM_KEEP_PICTURE"))
+		rename(picture.path, getenv("GMEMVM_KEEP_PICTURE"));
+	forget(&picture);
+	/* A run that converted nothing: one picture, and it says so. */
+	out = create_picture(&picture);
+	maps[1].taken = false;
+	assert_int_equal(memmap_picture_write_svg(out, &maps[0], &maps[1], "shared-basic",
+						  "shared, stage 2"),
+			 0);
+	assert_int_equal(fclose(out), 0);
+	read_picture(&picture);
+	assert_contains(picture.text, "The run converted nothing");
+	render_png(&picture);
+	forget(&picture);
+	free(maps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +512,7 @@ int main(void)
 		cmocka_unit_test(no_events_still_draws),
 		cmocka_unit_test(write_error_is_reported),
 		cmocka_unit_test(conversion_hooks_record),
+		cmocka_unit_test(memmap_picture_renders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

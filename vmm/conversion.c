@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "memmap_picture.h"
 #include "mode.h"
 #include "timeline.h"
 
@@ -124,6 +125,29 @@ static void record_conversion(struct conversion_policy *policy, int vcpu, uint64
 	timeline_record(policy->timeline, vcpu, kind, gpa, size, pages, status < 0 ? status : 0);
 }
 
+/* --memmap: the first conversion that changed pages draws the map as it
+ * left it (docs/memory-map.md). */
+static void picture_conversion(struct conversion_policy *policy, int vcpu, const char *cause,
+			       uint64_t gpa, uint64_t size, bool to_private, int status,
+			       uint64_t pages)
+{
+	if (!policy->memmap_after || status < 0 || pages == 0)
+		return;
+	pthread_mutex_lock(&policy->lock);
+	bool claimed = policy->memmap_after_claimed;
+	policy->memmap_after_claimed = true;
+	pthread_mutex_unlock(&policy->lock);
+	if (claimed)
+		return;
+	char label[160];
+	snprintf(label, sizeof(label),
+		 "After the first conversion: vCPU %d's %s, %#" PRIx64 "+%#" PRIx64
+		 " to %s with %s",
+		 vcpu, cause, gpa, size, to_private ? "private" : "shared",
+		 policy->mode->conversion_call);
+	memmap_snapshot(policy->memory, policy->memmap_after, label);
+}
+
 static uint64_t monotonic_ns(void)
 {
 	struct timespec now;
@@ -193,6 +217,8 @@ int conversion_on_memory_fault(struct conversion_policy *policy, int vcpu, uint6
 	trace_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
 			 size, private_access, status, &done);
 	record_conversion(policy, vcpu, gpa, size, private_access, status, done.pages);
+	picture_conversion(policy, vcpu, modelled ? "memory fault (modelled)" : "memory fault", gpa,
+			   size, private_access, status, done.pages);
 	if (status < 0 && error->refused) {
 		/* No memslot left for another range: the access cannot complete,
 		 * and the rule's words say why. */
@@ -274,6 +300,9 @@ int conversion_on_request(struct conversion_policy *policy, int vcpu, uint64_t g
 		return refuse(policy, vcpu, gpa, size, to_private, -ENOMEM);
 	}
 	record_conversion(policy, vcpu, gpa, size, to_private, status, done.pages);
+	picture_conversion(policy, vcpu,
+			   policy->mode->hypervisor_side ? "request (hypervisor side)" : "request",
+			   gpa, size, to_private, status, done.pages);
 	count(policy, done.pages, to_private, &policy->stats.by_hypercall, started_ns);
 	if (done.pages) {
 		if (policy->mode->hypervisor_side) {

@@ -21,6 +21,7 @@
 
 struct mode_info;
 struct timeline;
+struct memmap_snapshot;
 
 struct conversion_stats {
 	uint64_t memory_faults_kernel;	 /* KVM_EXIT_MEMORY_FAULT from the kernel */
@@ -51,6 +52,11 @@ struct conversion_policy {
 	/* --timeline: each fault, conversion and refusal is recorded (timeline.h);
 	 * NULL when not asked for. Set after conversion_init. */
 	struct timeline *timeline;
+	/* --memmap: the map right after the run's first conversion is copied
+	 * here (memmap_picture.h); NULL when not asked for. Set after
+	 * conversion_init; the first conversion that changed a page claims it. */
+	struct memmap_snapshot *memmap_after;
+	bool memmap_after_claimed; /* under lock */
 	pthread_mutex_t lock;
 	struct conversion_stats stats;
 };

@@ -48,6 +48,7 @@ enum long_only_option {
 	OPTION_TRACE_LIMIT,
 	OPTION_TIMELINE,
 	OPTION_REQUIRE,
+	OPTION_MEMMAP,
 };
 
 struct command {
@@ -85,7 +86,7 @@ static const struct command commands[] = {
 	{ "run",
 	  "run FILE.ini [--set SECTION.KEY=VALUE]... [--trace[=LIST]] [--quiet]\n"
 	  "                  [--report FILE.json] [--no-sandbox] [--trace-limit LINES]\n"
-	  "                  [--timeline FILE.svg]",
+	  "                  [--timeline FILE.svg] [--memmap FILE.svg]",
 	  "run a scenario; exit 0 only if it ended as the file's [expect] says",
 	  "Run the scenario FILE.ini (docs/config.md) on KVM and compare what happened\n"
 	  "with its [expect] section: exit 0 if the run ended as expected, 1 if something\n"
@@ -110,7 +111,12 @@ static const struct command commands[] = {
 	  "      --timeline FILE.svg\n"
 	  "                       draw the run as a picture (SVG): every touched page,\n"
 	  "                       shared or private over time, and each memory fault,\n"
-	  "                       conversion, refusal and discard, by vCPU\n" HELP_OPTION,
+	  "                       conversion, refusal and discard, by vCPU\n"
+	  "      --memmap FILE.svg\n"
+	  "                       draw the memory map (SVG) before the first vCPU runs\n"
+	  "                       and after the first conversion: each page's state,\n"
+	  "                       each view's memslots and what backs them, the host's\n"
+	  "                       mapping\n" HELP_OPTION,
 	  command_run },
 	{ "sandbox", "sandbox", "list the system calls each thread may make once the guest runs",
 	  "Print the seccomp allow-list: the system calls (and ioctl requests) that each\n"
@@ -359,6 +365,7 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 		{ "no-sandbox", no_argument, NULL, OPTION_NO_SANDBOX },
 		{ "trace-limit", required_argument, NULL, OPTION_TRACE_LIMIT },
 		{ "timeline", required_argument, NULL, OPTION_TIMELINE },
+		{ "memmap", required_argument, NULL, OPTION_MEMMAP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *overrides[CONFIG_MAX_OVERRIDES];
@@ -395,6 +402,9 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 		case OPTION_TIMELINE:
 			run.timeline_path = optarg;
 			break;
+		case OPTION_MEMMAP:
+			run.memmap_path = optarg;
+			break;
 		case OPTION_TRACE_LIMIT: {
 			/* Refused before anything is allocated (docs/hardening.md). */
 			uint64_t lines;
@@ -416,6 +426,9 @@ static int command_run(int argc, char **argv, const struct timespec *start)
 	}
 	if (optind == argc)
 		return usage_error("run", "missing the scenario FILE.ini");
+	if (run.timeline_path && run.memmap_path && strcmp(run.timeline_path, run.memmap_path) == 0)
+		return usage_error("run", "--timeline and --memmap name the same file '%s'",
+				   run.memmap_path);
 	if (optind < argc - 1)
 		return usage_error("run", "unexpected argument '%s' (one scenario a run)",
 				   argv[optind + 1]);

@@ -16,6 +16,7 @@
 #include "gmemvm_abi.h"
 #include "kvm.h"
 #include "memmap_backing.h"
+#include "memmap_picture.h"
 #include "mode.h"
 #include "procfs.h"
 
@@ -1068,4 +1069,44 @@ int memmap_check(struct memmap *map, struct gmemvm_error *error)
 	free(table.lines);
 	pthread_mutex_unlock(&map->lock);
 	return status;
+}
+
+static void snapshot_run(void *opaque, uint64_t start, uint64_t end, enum shareability state)
+{
+	struct memmap_snapshot *out = opaque;
+	if (out->runs_shown < MEMMAP_PICTURE_MAX_RUNS)
+		out->runs[out->runs_shown++] = (struct memmap_picture_run){
+			.start = start, .end = end, .private = state == SHAREABILITY_GUEST
+		};
+	out->run_count++;
+}
+
+void memmap_snapshot(struct memmap *map, struct memmap_snapshot *out, const char *label)
+{
+	lock_range(map, 0, UINT64_MAX); /* no conversion in flight anywhere */
+	memset(out, 0, sizeof(*out));
+	out->taken = true;
+	snprintf(out->label, sizeof(out->label), "%s", label);
+	out->ram_size = map->ram_size;
+	out->shared_in_gmem = mode_info(map->mode)->shared_in_gmem;
+	shareability_for_each(state_of(map), snapshot_run, out);
+	out->nr_views = map->nr_views;
+	for (int i = 0; i < map->nr_views && i < 2; i++) {
+		const struct memmap_view *view = &map->views[i];
+		struct memmap_picture_view *picture = &out->views[i];
+		snprintf(picture->role, sizeof(picture->role), "%s", view->role);
+		picture->base = view->base;
+		picture->count = view->count;
+		for (size_t j = 0; j < view->count && j < MEMMAP_PICTURE_MAX_SLOTS; j++) {
+			const struct memmap_slot *slot = &view->slots[j];
+			picture->slots[picture->shown++] = (struct memmap_picture_slot){
+				.slot = slot->slot,
+				.offset = slot->offset,
+				.size = slot->size,
+				.guest_memfd = slot->guest_memfd,
+				.userspace_addr = slot->userspace_addr != 0,
+			};
+		}
+	}
+	pthread_mutex_unlock(&map->lock);
 }

@@ -221,4 +221,9 @@ void memmap_render(struct memmap *map, uint64_t gpa, uint64_t size, char *out, s
  */
 int memmap_check(struct memmap *map, struct gmemvm_error *error);
 
+/* Copy the map as it stands into out (--memmap, memmap_picture.h), once no
+ * conversion is in flight; allocates nothing, so a vCPU may call it. */
+struct memmap_snapshot;
+void memmap_snapshot(struct memmap *map, struct memmap_snapshot *out, const char *label);
+
 #endif

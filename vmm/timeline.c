@@ -367,7 +367,7 @@ static void free_layout(struct layout *layout)
 /* Escaped for XML text and attributes. '@' too, so that no line of the
  * picture can look like the lab's console markers (lab/init.sh); bytes that
  * are not printable ASCII become '?', so the file is valid UTF-8 XML. */
-static void put_text(FILE *out, const char *text)
+void svg_put_text(FILE *out, const char *text)
 {
 	for (; text && *text; text++) {
 		unsigned char c = (unsigned char)*text;
@@ -760,7 +760,7 @@ static void draw_axis(FILE *out, struct timeline *timeline, const struct layout 
 static double legend_words(FILE *out, double x, double y, const char *words)
 {
 	fprintf(out, "<text class=\"g\" x=\"%.1f\" y=\"%.1f\">", x + 10, y + 4);
-	put_text(out, words);
+	svg_put_text(out, words);
 	fprintf(out, "</text>\n");
 	return x + 10 + (double)strlen(words) * CHAR_W + 22;
 }
@@ -849,7 +849,7 @@ static void summarize(const struct timeline *timeline, struct summary *summary, 
 static void put_line(FILE *out, double y, const char *class, const char *text)
 {
 	fprintf(out, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">", class, PLOT_X - 100, y);
-	put_text(out, text);
+	svg_put_text(out, text);
 	fprintf(out, "</text>\n");
 }
 
@@ -861,9 +861,9 @@ static double draw_header(FILE *out, struct timeline *timeline, const struct lay
 {
 	char line[512];
 	fprintf(out, "<text class=\"title\" x=\"%.1f\" y=\"24\">", PLOT_X - 100);
-	put_text(out, title);
+	svg_put_text(out, title);
 	fputs(" (", out);
-	put_text(out, mode);
+	svg_put_text(out, mode);
 	fputs("): shareability of the touched pages over the run</text>\n", out);
 	size_t n = timeline->count;
 	uint64_t faults = s->kinds[TIMELINE_FAULT_PRIVATE] + s->kinds[TIMELINE_FAULT_SHARED];
@@ -923,7 +923,7 @@ static void put_prologue(FILE *out, const char *title, double height)
 		"height=\"%.0f\" viewBox=\"0 0 %d %.0f\">\n",
 		WIDTH, height, WIDTH, height);
 	fprintf(out, "<title>gmemvm timeline: ");
-	put_text(out, title);
+	svg_put_text(out, title);
 	fprintf(out, "</title>\n<desc>Written by gmemvm run --timeline (vmm/timeline.c): a band "
 		     "per touched page of guest RAM, shared or private over the run, and a marker "
 		     "per memory fault, conversion, refusal and discard in the colour of its "

@@ -74,4 +74,9 @@ uint64_t timeline_dropped(struct timeline *timeline);
  */
 int timeline_write_svg(struct timeline *timeline, FILE *out, const char *title, const char *mode);
 
+/* text escaped for an SVG's text and attributes, with '@' escaped too (no
+ * line of a picture may look like the lab's console markers); also used by
+ * the memory-map picture (memmap_picture.c). */
+void svg_put_text(FILE *out, const char *text);
+
 #endif

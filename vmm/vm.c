@@ -25,6 +25,7 @@
 #include "iotrap.h"
 #include "kvm.h"
 #include "memmap.h"
+#include "memmap_picture.h"
 #include "mode.h"
 #include "probe.h"
 #include "procfs.h"
@@ -54,9 +55,12 @@ struct vm {
 	size_t guest_file_size;
 	struct elf_image guest;
 	uint8_t devtree[GMEMVM_FDT_MAX_SIZE];
-	FILE *trace;				/* --trace, bounded (trace.h); NULL when off */
-	unsigned int trace_categories;		/* what --trace=LIST prints (TRACE_*) */
-	struct timeline *timeline;		/* --timeline (timeline.h); NULL when off */
+	FILE *trace;		       /* --trace, bounded (trace.h); NULL when off */
+	unsigned int trace_categories; /* what --trace=LIST prints (TRACE_*) */
+	struct timeline *timeline;     /* --timeline (timeline.h); NULL when off */
+	/* --memmap (memmap_picture.h): the map before the first vCPU runs, and
+	 * after the first conversion (the policy fills that one); NULL when off */
+	struct memmap_snapshot *memmap_pictures;
 	bool refused;				/* a rule of the design notes refused the set-up */
 	char refusal[REPORT_MESSAGE_SIZE - 32]; /* leaves room for "set-up refused: " */
 };
@@ -491,33 +495,79 @@ static void snapshot_shareability(struct vm *vm, bool final)
 	free(states);
 }
 
-/* --timeline's file, opened before the sandbox (which forbids open) and
- * written after the run; and the state the run begins in, taken now, before
- * any vCPU runs. NULL with the reason in error. */
-static FILE *open_timeline(struct vm *vm, const struct run_options *options,
-			   struct gmemvm_error *error)
+/* A picture's file (--timeline, --memmap), opened before the sandbox (which
+ * forbids open) and written after the run. NULL with the reason in error. */
+static FILE *open_picture(const struct vm *vm, const struct run_options *options,
+			  const char *option, const char *path, struct gmemvm_error *error)
 {
-	const char *path = options->timeline_path;
 	struct stat target, scenario;
 	if ((stat(path, &target) == 0 && stat(vm->scenario->path, &scenario) == 0 &&
 	     target.st_dev == scenario.st_dev && target.st_ino == scenario.st_ino) ||
 	    (options->report_path && strcmp(path, options->report_path) == 0)) {
-		gmemvm_refuse(error, -EINVAL,
-			      "--timeline %s is the scenario file or the --report file", path);
+		gmemvm_refuse(error, -EINVAL, "--%s %s is the scenario file or the --report file",
+			      option, path);
 		return NULL;
 	}
 	FILE *file = fopen(path, "we");
 	if (!file) {
 		int saved = errno;
-		gmemvm_failf(error, -saved, "fopen of the timeline", "cannot write timeline %s: %s",
+		gmemvm_failf(error, -saved, "fopen of a picture", "cannot write %s %s: %s", option,
 			     path, strerror(saved));
 		return NULL;
 	}
-	/* Its buffer now, as stdout's (main.c): no allocation on first write. */
+	return file;
+}
+
+/* --timeline's file, with its buffer now, as stdout's (main.c): no
+ * allocation on first write; and the state the run begins in, taken now,
+ * before any vCPU runs. */
+static FILE *open_timeline(struct vm *vm, const struct run_options *options,
+			   struct gmemvm_error *error)
+{
+	FILE *file = open_picture(vm, options, "timeline", options->timeline_path, error);
+	if (!file)
+		return NULL;
 	static char buffer[1 << 16];
 	setvbuf(file, buffer, _IOFBF, sizeof(buffer));
 	snapshot_shareability(vm, false);
 	return file;
+}
+
+/* --memmap's file, and the picture before any vCPU runs. */
+static FILE *open_memmap_picture(struct vm *vm, const struct run_options *options,
+				 struct gmemvm_error *error)
+{
+	FILE *file = open_picture(vm, options, "memmap", options->memmap_path, error);
+	if (!file)
+		return NULL;
+	static char buffer[1 << 16];
+	setvbuf(file, buffer, _IOFBF, sizeof(buffer));
+	if (!vm->refused)
+		memmap_snapshot(&vm->memory, &vm->memmap_pictures[0],
+				"Before the first vCPU runs: the memory map as set up");
+	else
+		snprintf(vm->memmap_pictures[0].label, sizeof(vm->memmap_pictures[0].label),
+			 "No memory map: the set-up was refused: %.100s", vm->refusal);
+	return file;
+}
+
+/* Draw the memory map's pictures into file and close it: 0, or a negative
+ * errno with error. */
+static int write_memmap_picture(struct vm *vm, FILE *file, const char *path,
+				struct gmemvm_error *error)
+{
+	char mode[64];
+	snprintf(mode, sizeof(mode), "%s, stage %d", config_mode_name(vm->scenario->mode),
+		 vm->scenario->stage);
+	errno = 0;
+	int status = memmap_picture_write_svg(file, &vm->memmap_pictures[0],
+					      &vm->memmap_pictures[1], vm->scenario->name, mode);
+	if (fclose(file) != 0 && status == 0)
+		status = errno ? -errno : -EIO;
+	if (status < 0)
+		return gmemvm_failf(error, status, "writing the memory map",
+				    "cannot write memmap %s: %s", path, strerror(-status));
+	return 0;
 }
 
 /* Draw the picture of the run into file and close it: 0, or a negative errno
@@ -556,6 +606,7 @@ static void vm_destroy(struct vm *vm)
 	if (vm->trace)
 		fclose(vm->trace);
 	timeline_destroy(vm->timeline);
+	free(vm->memmap_pictures);
 	free(vm);
 }
 
@@ -633,6 +684,16 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		vm->conversions.timeline = vm->timeline;
 		vm->hypercalls.timeline = vm->timeline;
 	}
+	if (options->memmap_path) {
+		/* Both pictures exist before the vCPUs: a vCPU copies, never allocates. */
+		vm->memmap_pictures = calloc(2, sizeof(*vm->memmap_pictures));
+		if (!vm->memmap_pictures) {
+			fprintf(stderr, "gmemvm: cannot set up --memmap: out of memory\n");
+			vm_destroy(vm);
+			return GMEMVM_STATUS_HOST;
+		}
+		vm->conversions.memmap_after = &vm->memmap_pictures[1];
+	}
 
 	enum gmemvm_status status = prepare_guest(vm, &error);
 	if (status == GMEMVM_STATUS_MATCHED)
@@ -652,9 +713,12 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		vm_destroy(vm);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
-	FILE *timeline_file = NULL;
-	if (options->timeline_path && !(timeline_file = open_timeline(vm, options, &error))) {
+	FILE *timeline_file = NULL, *memmap_file = NULL;
+	if ((options->timeline_path && !(timeline_file = open_timeline(vm, options, &error))) ||
+	    (options->memmap_path && !(memmap_file = open_memmap_picture(vm, options, &error)))) {
 		fprintf(stderr, "gmemvm: %s\n", error.message);
+		if (timeline_file)
+			fclose(timeline_file);
 		report_file_abandon(&report_file);
 		vm_destroy(vm);
 		return GMEMVM_STATUS_BAD_INPUT;
@@ -757,6 +821,11 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 	if (timeline_file &&
 	    write_timeline(vm, timeline_file, options->timeline_path, &error) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", error.message);
+		output_failed = true;
+	}
+	if (memmap_file &&
+	    write_memmap_picture(vm, memmap_file, options->memmap_path, &error) < 0) {
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		output_failed = true;
 	}

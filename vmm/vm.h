@@ -37,6 +37,9 @@ struct run_options {
 	const char *report_path;
 	/* --timeline FILE.svg: the run's picture (timeline.h) */
 	const char *timeline_path;
+	/* --memmap FILE.svg: the memory map before and after the first
+	 * conversion (memmap_picture.h) */
+	const char *memmap_path;
 	struct timespec process_start; /* CLOCK_MONOTONIC at main() */
 };
 
