@@ -34,7 +34,7 @@ UNSUPPORTED = 5
 # (lab/init.sh reports each test's progress): a loaded machine is slow, and
 # slowness is not a hang. The trial boot of --accel kvm gets less.
 STALL_SECONDS = 600
-TRIAL_STALL_SECONDS = 60
+TRIAL_STALL_SECONDS = 30
 QEMU = os.environ.get("LAB_QEMU", "qemu-system-x86_64")
 USE_CASES = [
     ("coco-legacy", "(a) CoCo, private-only gmem"),

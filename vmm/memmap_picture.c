@@ -76,7 +76,7 @@ static void build_axis(struct axis *axis, const struct memmap_snapshot *before,
 		if (kept == 0 || axis->cuts[i] != axis->cuts[kept - 1])
 			axis->cuts[kept++] = axis->cuts[i];
 	axis->count = kept;
-	double total = 0, widths[MAX_CUTS];
+	double total = 0, widths[MAX_CUTS] = { 0 };
 	for (size_t i = 0; i + 1 < axis->count; i++) {
 		uint64_t pages = (axis->cuts[i + 1] - axis->cuts[i]) / 4096;
 		widths[i] = 1.0 + (pages ? 63 - __builtin_clzll(pages) : 0);
@@ -99,8 +99,8 @@ static double x_of(const struct axis *axis, uint64_t offset)
 
 static const char *kib(uint64_t bytes, char *out, size_t size)
 {
-	if (bytes % (1024 * 1024) == 0)
-		snprintf(out, size, "%" PRIu64 " MiB", bytes / (1024 * 1024));
+	if (bytes % (UINT64_C(1024) * 1024) == 0)
+		snprintf(out, size, "%" PRIu64 " MiB", bytes / (UINT64_C(1024) * 1024));
 	else
 		snprintf(out, size, "%" PRIu64 " KiB", bytes / 1024);
 	return out;
