@@ -35,6 +35,8 @@ for check in coco-legacy-stage1 shared-basic; do
 	if [ -f /tmp/check.json ] && grep -q '"outcome": "timeout"' /tmp/check.json &&
 		grep -q '"guest_entry": -1' /tmp/check.json; then
 		echo "@@LAB stuck $check"
+		# What the kernel said, for the console log (docs/lab.md).
+		dmesg | tail -n 30
 		sync
 		reboot -f
 	fi
