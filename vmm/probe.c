@@ -293,6 +293,33 @@ static const uint8_t map_gpa_range_code[] = {
 };
 #define MAP_GPA_RANGE_CALL_OFFSET 21
 
+/* A throwaway default VM with one page of plain memory at GPA 0, the probe
+ * guests' home: 0, or a negative errno with everything undone. */
+struct probe_vm {
+	int fd;
+	uint8_t *page;
+};
+
+static int probe_vm_open(int kvm_fd, struct probe_vm *vm)
+{
+	vm->fd = kvm_create_vm(kvm_fd, 0);
+	vm->page =
+		mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int status = vm->fd < 0 ? vm->fd : vm->page == MAP_FAILED ? -errno : 0;
+	if (status == 0)
+		status = kvm_set_memory_region(vm->fd, 0, 0, PROBE_PAGE,
+					       (uint64_t)(uintptr_t)vm->page);
+	return status;
+}
+
+static void probe_vm_close(struct probe_vm *vm)
+{
+	if (vm->page != MAP_FAILED)
+		munmap(vm->page, PROBE_PAGE);
+	if (vm->fd >= 0)
+		close(vm->fd);
+}
+
 /*
  * Does the guest's KVM_HC_MAP_GPA_RANGE reach the VMM? Enable the exit on a
  * throwaway VM and run the call: KVM_EXIT_HYPERCALL with the same arguments
@@ -307,24 +334,24 @@ static void probe_map_gpa_range(int kvm_fd, struct host_probe *probe)
 			 "KVM_CAP_EXIT_HYPERCALL does not offer it");
 		return;
 	}
-	int vm_fd = kvm_create_vm(kvm_fd, 0);
-	uint8_t *page =
-		mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct probe_vm vm;
 	struct kvm_enable_cap enable = { .cap = KVM_CAP_EXIT_HYPERCALL,
 					 .args = { 1ULL << GMEMVM_KVM_HC_MAP_GPA_RANGE } };
-	if (vm_fd < 0 || page == MAP_FAILED || ioctl(vm_fd, KVM_ENABLE_CAP, &enable) < 0 ||
-	    kvm_set_memory_region2(vm_fd, 0, 0, 0, PROBE_PAGE, (uint64_t)(uintptr_t)page, -1, 0) <
-		    0) {
+	int status = probe_vm_open(kvm_fd, &vm);
+	if (status == 0 && ioctl(vm.fd, KVM_ENABLE_CAP, &enable) < 0)
+		status = -errno;
+	if (status < 0) {
 		snprintf(probe->map_gpa_range_detail, sizeof(probe->map_gpa_range_detail),
-			 "not probed: could not set up the probe VM: %s", strerror(errno));
+			 "not probed: could not set up the probe VM: %s", strerror(-status));
 		goto out;
 	}
+	uint8_t *page = vm.page;
 	memset(page, 0xf4, PROBE_PAGE);
 	memcpy(page, map_gpa_range_code, sizeof(map_gpa_range_code));
 	if (probe->hypercall_vmmcall)
 		page[MAP_GPA_RANGE_CALL_OFFSET + 2] = 0xd9;
 	struct probe_vcpu vcpu = { .fd = -1 };
-	if (run_probe_guest(kvm_fd, vm_fd, &vcpu, 1, probe->map_gpa_range_detail,
+	if (run_probe_guest(kvm_fd, vm.fd, &vcpu, 1, probe->map_gpa_range_detail,
 			    sizeof(probe->map_gpa_range_detail)) == 0) {
 		const struct kvm_run *run = vcpu.run;
 		probe->map_gpa_range_exits = run->exit_reason == KVM_EXIT_HYPERCALL &&
@@ -338,10 +365,7 @@ static void probe_map_gpa_range(int kvm_fd, struct host_probe *probe)
 	}
 	probe_guest_finish(&vcpu);
 out:
-	if (page != MAP_FAILED)
-		munmap(page, PROBE_PAGE);
-	if (vm_fd >= 0)
-		close(vm_fd);
+	probe_vm_close(&vm);
 }
 
 /* The question under every other: does a guest of this KVM run at all? One
@@ -349,21 +373,18 @@ out:
  * KVM (a PVM host without guest_memfd, QEMU's nested KVM under load). */
 static void probe_guest_runs(int kvm_fd, struct host_probe *probe)
 {
-	int vm_fd = kvm_create_vm(kvm_fd, 0);
-	uint8_t *page =
-		mmap(NULL, PROBE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vm_fd < 0 || page == MAP_FAILED ||
-	    kvm_set_memory_region(vm_fd, 0, 0, PROBE_PAGE, (uint64_t)(uintptr_t)page) < 0) {
+	struct probe_vm vm;
+	int status = probe_vm_open(kvm_fd, &vm);
+	if (status < 0) {
 		snprintf(probe->guest_runs_detail, sizeof(probe->guest_runs_detail),
-			 "could not set up the probe VM: %s",
-			 vm_fd < 0 ? strerror(-vm_fd) : strerror(errno));
+			 "could not set up the probe VM: %s", strerror(-status));
 		goto out;
 	}
-	fill_page(page, PROBE_USERSPACE_BYTE);
+	fill_page(vm.page, PROBE_USERSPACE_BYTE);
 	struct probe_vcpu vcpu = { .fd = -1 };
 	/* 10 s, not 1: the answer gates whole runs, and a loaded emulator is
 	 * slow; only a KVM whose guests never run waits that long. */
-	if (run_probe_guest(kvm_fd, vm_fd, &vcpu, 10, probe->guest_runs_detail,
+	if (run_probe_guest(kvm_fd, vm.fd, &vcpu, 10, probe->guest_runs_detail,
 			    sizeof(probe->guest_runs_detail)) == 0) {
 		const struct kvm_run *run = vcpu.run;
 		probe->guest_runs = run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT;
@@ -377,10 +398,7 @@ static void probe_guest_runs(int kvm_fd, struct host_probe *probe)
 	}
 	probe_guest_finish(&vcpu);
 out:
-	if (page != MAP_FAILED)
-		munmap(page, PROBE_PAGE);
-	if (vm_fd >= 0)
-		close(vm_fd);
+	probe_vm_close(&vm);
 }
 
 void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid)
