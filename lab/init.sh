@@ -29,6 +29,14 @@ fi
 # is reported and ended at once, and lab/run.py boots again. The bound is
 # wide (120 s, where a healthy guest starts in under 1 s idle and took over
 # 5 s with both cores busy): a loaded machine is slow, not stuck.
+if ! "$GMEMVM" probe --require guests-run >/tmp/out 2>&1; then
+	# Even a real-mode guest on plain memory never exits: every kernel.
+	echo "@@LAB stuck guests-run"
+	cat /tmp/out
+	dmesg | tail -n 30
+	sync
+	reboot -f
+fi
 for check in coco-legacy-stage1 shared-basic; do
 	"$GMEMVM" run "$LAB_CONFIGS/$check.ini" --quiet --set vm.timeout=120s \
 		--report /tmp/check.json >/dev/null 2>&1

@@ -650,8 +650,8 @@ def main():
                     break
                 # The stuck boot's console is kept beside the next one's.
                 os.replace(log, log.replace(".log", f".boot{boots}.log"))
-                print(f"lab: in boot {boots} of {release} the guest of {stuck.group(1)} never "
-                      f"ran its first instruction (QEMU's emulator, docs/lab.md); booting again",
+                print(f"lab: in boot {boots} of {release} nested guests did not run (check "
+                      f"{stuck.group(1)}; QEMU's emulator, docs/lab.md); booting again",
                       flush=True)
             results[release] = parse_console(text)
             for path in save_pictures(results[release], logs, release):

@@ -382,9 +382,10 @@ static void probe_guest_runs(int kvm_fd, struct host_probe *probe)
 	}
 	fill_page(vm.page, PROBE_USERSPACE_BYTE);
 	struct probe_vcpu vcpu = { .fd = -1 };
-	/* 10 s, not 1: the answer gates whole runs, and a loaded emulator is
-	 * slow; only a KVM whose guests never run waits that long. */
-	if (run_probe_guest(kvm_fd, vm.fd, &vcpu, 10, probe->guest_runs_detail,
+	/* 30 s, not 1: the answer gates whole runs, and a loaded emulator is
+	 * slow (a healthy nested guest took over 5 s to start with both cores
+	 * busy); only a KVM whose guests never run waits that long. */
+	if (run_probe_guest(kvm_fd, vm.fd, &vcpu, 30, probe->guest_runs_detail,
 			    sizeof(probe->guest_runs_detail)) == 0) {
 		const struct kvm_run *run = vcpu.run;
 		probe->guest_runs = run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT;
