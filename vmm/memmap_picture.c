@@ -169,7 +169,8 @@ static void draw_view(FILE *out, const struct axis *axis, const struct memmap_pi
 				 "KVM_MEM_GUEST_MEMFD at guest_memfd offset %#" PRIx64,
 				 slot->offset);
 		else
-			snprintf(backing, sizeof(backing), "plain memory");
+			snprintf(backing, sizeof(backing),
+				 "no guest_memfd: served from userspace_addr");
 		snprintf(tooltip, sizeof(tooltip),
 			 "memslot %u: GPA %#" PRIx64 "+%s, %s, userspace_addr %s", slot->slot,
 			 view->base + slot->offset, kib(slot->size, size, sizeof(size)), backing,
@@ -262,7 +263,7 @@ int memmap_picture_write_svg(FILE *out, const struct memmap_snapshot *before,
 	if (any)
 		build_axis(axis, before, after);
 	double height =
-		80 + (any ? panel_height(before) : 40) + (both ? panel_height(after) : 40) + 20;
+		96 + (any ? panel_height(before) : 40) + (both ? panel_height(after) : 40) + 20;
 	fprintf(out,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
@@ -289,11 +290,12 @@ int memmap_picture_write_svg(FILE *out, const struct memmap_snapshot *before,
 	svg_put_text(out, mode);
 	fprintf(out, "): the memory map</text>\n<text x=\"12\" y=\"44\">green: shared; "
 		     "lavender: private; blue: a memslot bound to the guest_memfd (its number, "
-		     "and its offset on hovering); grey: a memslot of plain memory;</text>\n"
-		     "<text x=\"12\" y=\"60\">red: the host's access faults (SIGBUS); no "
-		     "memslot: a guest access there exits to the VMM (the model's memory "
-		     "fault)</text>\n");
-	double y = 70;
+		     "and its offset on hovering);</text>\n"
+		     "<text x=\"12\" y=\"60\">grey: a memslot without guest_memfd, served "
+		     "from its userspace_addr (which may map the guest_memfd); red: the host's "
+		     "access faults (SIGBUS);</text>\n<text x=\"12\" y=\"76\">no memslot: a "
+		     "guest access there exits to the VMM (the model's memory fault)</text>\n");
+	double y = 86;
 	if (!any) {
 		/* No map was set up (a rule refused the set-up): its words instead. */
 		fprintf(out, "<text class=\"h2\" x=\"12\" y=\"%.1f\">", y + 22);
