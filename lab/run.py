@@ -707,7 +707,9 @@ def main():
     print(f"\n=== summary (build/lab-table.md) ===\n{table}", end="")
     # The docs quote the newest kernel's runs: they must still be what the
     # code prints (scripts/docs; a newer kernel than the docs quote is said).
-    if args.scenarios == os.path.join(args.repo, "configs"):
+    full_run = (args.scenarios == os.path.join(args.repo, "configs") and not args.no_tests
+                and args.bench is None and not args.run_options)
+    if full_run:
         docs = subprocess.run([sys.executable, os.path.join(args.repo, "scripts", "docs"),
                                "--check", "--lab-only"], capture_output=True, text=True)
         print(docs.stdout, end="")

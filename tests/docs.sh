@@ -3,8 +3,9 @@
 # cite as NAME() must exist in the code (a definition or a call in vmm/,
 # guest/, bench/, fuzz/, include/, tests/ or lab/), so a rename fails here;
 # and every output they quote must be what the code prints now
-# (scripts/docs --check: gmemvm's own commands here, the lab's runs inside
-# the lab, the walkthroughs' trace lines against the code's formats).
+# (scripts/docs --check --static: gmemvm's own commands, and the
+# walkthroughs' trace lines against the code's formats; the lab's runs are
+# compared by the lab itself, since build/lab may hold an older run).
 # usage: docs.sh REPO_DIR GMEMVM
 set -u
 repo=$1
@@ -20,7 +21,7 @@ for name in $names; do
 		fail "$name() is cited in $(grep -lE "\b$name\(\)" README.md docs/*.md | tr '\n' ' ')but is not in the code"
 	fi
 done
-if GMEMVM=$gmemvm python3 "$repo/scripts/docs" --check >"$work/docs" 2>&1; then
+if GMEMVM=$gmemvm python3 "$repo/scripts/docs" --check --static >"$work/docs" 2>&1; then
 	pass "scripts/docs --check: the quoted outputs are what the code prints"
 	sed 's/^/    /' "$work/docs"
 else
