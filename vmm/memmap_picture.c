@@ -137,7 +137,7 @@ static void row_name(FILE *out, double y, const char *name, const char *detail)
 static void draw_state(FILE *out, const struct axis *axis, const struct memmap_snapshot *s,
 		       double y)
 {
-	row_name(out, y, "state", "upstream: attributes");
+	row_name(out, y, "state", "per page, as gmemvm keeps it");
 	for (size_t i = 0; i < s->runs_shown; i++) {
 		const struct memmap_picture_run *run = &s->runs[i];
 		char tooltip[160], size[32];
