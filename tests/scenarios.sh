@@ -277,7 +277,7 @@ status=$?
 if [ "$status" -eq 0 ] && head -n 1 "$picture" | grep -q '^<?xml' &&
 	[ "$(tail -n 1 "$picture")" = "</svg>" ] && ! grep -q '@' "$picture" &&
 	grep -q "Before the first vCPU runs" "$picture" &&
-	grep -q "After the first conversion: vCPU 0's memory fault (modelled), 0x200000+0x1000 to private" "$picture" &&
+	grep -q "After the first conversion: vCPU 0&apos;s memory fault (modelled), 0x200000+0x1000 to private" "$picture" &&
 	grep -q "KVM_MEM_GUEST_MEMFD at guest_memfd offset 0x200000" "$picture" &&
 	{ ! command -v rsvg-convert >/dev/null || rsvg-convert -o "$work/memmap.png" "$picture"; }; then
 	pass "--memmap draws the map before and after the first conversion ($(wc -c <"$picture") bytes)"
