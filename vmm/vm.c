@@ -496,9 +496,12 @@ static void snapshot_shareability(struct vm *vm, bool final)
 }
 
 /* A picture's file (--timeline, --memmap), opened before the sandbox (which
- * forbids open) and written after the run. NULL with the reason in error. */
+ * forbids open) and written after the run, with its buffer given now, as
+ * stdout's (main.c): no allocation on the first write. NULL with the reason
+ * in error. */
 static FILE *open_picture(const struct vm *vm, const struct run_options *options,
-			  const char *option, const char *path, struct gmemvm_error *error)
+			  const char *option, const char *path, char *buffer, size_t size,
+			  struct gmemvm_error *error)
 {
 	struct stat target, scenario;
 	if ((stat(path, &target) == 0 && stat(vm->scenario->path, &scenario) == 0 &&
@@ -515,21 +518,20 @@ static FILE *open_picture(const struct vm *vm, const struct run_options *options
 			     path, strerror(saved));
 		return NULL;
 	}
+	setvbuf(file, buffer, _IOFBF, size);
 	return file;
 }
 
-/* --timeline's file, with its buffer now, as stdout's (main.c): no
- * allocation on first write; and the state the run begins in, taken now,
- * before any vCPU runs. */
+/* --timeline's file, and the state the run begins in, taken now, before
+ * any vCPU runs. */
 static FILE *open_timeline(struct vm *vm, const struct run_options *options,
 			   struct gmemvm_error *error)
 {
-	FILE *file = open_picture(vm, options, "timeline", options->timeline_path, error);
-	if (!file)
-		return NULL;
 	static char buffer[1 << 16];
-	setvbuf(file, buffer, _IOFBF, sizeof(buffer));
-	snapshot_shareability(vm, false);
+	FILE *file = open_picture(vm, options, "timeline", options->timeline_path, buffer,
+				  sizeof(buffer), error);
+	if (file)
+		snapshot_shareability(vm, false);
 	return file;
 }
 
@@ -537,11 +539,11 @@ static FILE *open_timeline(struct vm *vm, const struct run_options *options,
 static FILE *open_memmap_picture(struct vm *vm, const struct run_options *options,
 				 struct gmemvm_error *error)
 {
-	FILE *file = open_picture(vm, options, "memmap", options->memmap_path, error);
+	static char buffer[1 << 16];
+	FILE *file = open_picture(vm, options, "memmap", options->memmap_path, buffer,
+				  sizeof(buffer), error);
 	if (!file)
 		return NULL;
-	static char buffer[1 << 16];
-	setvbuf(file, buffer, _IOFBF, sizeof(buffer));
 	if (!vm->refused)
 		memmap_snapshot(&vm->memory, &vm->memmap_pictures[0],
 				"Before the first vCPU runs: the memory map as set up");
