@@ -553,41 +553,47 @@ static FILE *open_memmap_picture(struct vm *vm, const struct run_options *option
 	return file;
 }
 
-/* Draw the memory map's pictures into file and close it: 0, or a negative
- * errno with error. */
+/* The scenario's mode and stage, as the pictures' titles name them. */
+static void picture_mode(const struct vm *vm, char *mode, size_t size)
+{
+	snprintf(mode, size, "%s, stage %d", config_mode_name(vm->scenario->mode),
+		 vm->scenario->stage);
+}
+
+/* Close a picture's file after drawing it (status: the drawing's): 0, or a
+ * negative errno with error naming the file. */
+static int close_picture(FILE *file, int status, const char *step, const char *option,
+			 const char *path, struct gmemvm_error *error)
+{
+	if (fclose(file) != 0 && status == 0)
+		status = errno ? -errno : -EIO;
+	if (status < 0)
+		return gmemvm_failf(error, status, step, "cannot write %s %s: %s", option, path,
+				    strerror(-status));
+	return 0;
+}
+
+/* Draw the memory map's pictures into file and close it. */
 static int write_memmap_picture(struct vm *vm, FILE *file, const char *path,
 				struct gmemvm_error *error)
 {
 	char mode[64];
-	snprintf(mode, sizeof(mode), "%s, stage %d", config_mode_name(vm->scenario->mode),
-		 vm->scenario->stage);
+	picture_mode(vm, mode, sizeof(mode));
 	errno = 0;
 	int status = memmap_picture_write_svg(file, &vm->memmap_pictures[0],
 					      &vm->memmap_pictures[1], vm->scenario->name, mode);
-	if (fclose(file) != 0 && status == 0)
-		status = errno ? -errno : -EIO;
-	if (status < 0)
-		return gmemvm_failf(error, status, "writing the memory map",
-				    "cannot write memmap %s: %s", path, strerror(-status));
-	return 0;
+	return close_picture(file, status, "writing the memory map", "memmap", path, error);
 }
 
-/* Draw the picture of the run into file and close it: 0, or a negative errno
- * with error. */
+/* Draw the picture of the run into file and close it. */
 static int write_timeline(struct vm *vm, FILE *file, const char *path, struct gmemvm_error *error)
 {
 	snapshot_shareability(vm, true);
 	char mode[64];
-	snprintf(mode, sizeof(mode), "%s, stage %d", config_mode_name(vm->scenario->mode),
-		 vm->scenario->stage);
+	picture_mode(vm, mode, sizeof(mode));
 	errno = 0;
 	int status = timeline_write_svg(vm->timeline, file, vm->scenario->name, mode);
-	if (fclose(file) != 0 && status == 0)
-		status = errno ? -errno : -EIO;
-	if (status < 0)
-		return gmemvm_failf(error, status, "writing the timeline",
-				    "cannot write timeline %s: %s", path, strerror(-status));
-	return 0;
+	return close_picture(file, status, "writing the timeline", "timeline", path, error);
 }
 
 static void vm_destroy(struct vm *vm)
