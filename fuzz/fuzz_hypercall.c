@@ -178,7 +178,7 @@ static void make_io(uint8_t direction, uint16_t port, uint8_t size, uint32_t cou
  * back into RAM at gpa + 4 (marked dirty). */
 static void port_write(uint32_t gpa)
 {
-	make_io(KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, 4, 1);
+	make_io(KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL, 4, 1);
 	memcpy((uint8_t *)f.run + IO_DATA_OFFSET, &gpa, 4);
 	mark_dirty((uint64_t)gpa + offsetof(struct gmemvm_hypercall, result), sizeof(int32_t));
 	enum exit_action action = exit_dispatch(&f.context, f.run);
@@ -246,7 +246,7 @@ static void run_op(struct input *in, uint64_t base)
 		uint8_t shape = (uint8_t)take(in, 1);
 		uint8_t size = sizes[shape % 3];
 		uint32_t count = 1 + (shape >> 2) % 4;
-		uint16_t port = (uint16_t)(GMEMVM_PORT_HYPERCALL - 4 + (shape >> 4) % 12);
+		uint16_t port = (uint16_t)(GMEMVM_DEVICE_HYPERCALL - 4 + (shape >> 4) % 12);
 		uint8_t direction = (shape & 2) ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN;
 		make_io(direction, port, size, count);
 		for (uint32_t i = 0; i < size * count; i++)

@@ -6,15 +6,16 @@
  * (the draws never depend on what the VMM answers). Each action attacks one
  * interface of the VMM and checks the answer the guest can see:
  *
- *   a. hypercall port: outb/outw/outl of junk and of request-block GPAs that
+ *   a. hypercall register: 8-, 16- and 32-bit writes of junk and of request-block GPAs that
  *      cannot be read (misaligned, beyond RAM, straddling its end, in the MMIO
  *      hole); reads of the port are all-ones.
  *   b. request blocks in this vCPU's slot: unknown ops (-ENOSYS), malformed
  *      SHARE/UNSHARE/DISCARD ranges (-EINVAL), and valid SHARE/UNSHARE of
  *      pages in the playground (0, or -ENOSYS where the mode has no
  *      conversions: the same answer every time).
- *   c. port IO of every width, in and out, to the serial port, the test
- *      device's echo port and ports nobody handles (reads all-ones).
+ *   c. device registers (ports on x86, MMIO on arm64) of every width, in and
+ *      out: the serial port, the test device's echo register and addresses
+ *      nobody handles (reads all-ones).
  *   d. MMIO to addresses above RAM that no device handles (reads all-ones) and
  *      partial or unaligned accesses to the test device's registers.
  *   e. (CoCo modes) a load or store through the wrong view of a playground
@@ -98,13 +99,11 @@ static int bad(struct hostile *h, const char *what, uint64_t where, uint64_t got
 	return -1;
 }
 
-static uint32_t port_in(uint16_t port, unsigned int width)
+/* On arm64 device registers are Device memory, where an unaligned access is
+ * an alignment fault in the guest, not a request to the VMM: align there. */
+static uint64_t device_aligned(uint64_t address, unsigned int width)
 {
-	if (width == 1)
-		return inb(port);
-	if (width == 2)
-		return inw(port);
-	return inl(port);
+	return ARCH_DEVICE_ACCESS_ALIGNED ? address & ~(uint64_t)(width - 1) : address;
 }
 
 /* Does [port, port + width) lie inside [base, base + size)? */
@@ -151,29 +150,29 @@ static uint32_t bad_block_gpa(struct hostile *h)
 
 static int act_port_hc(struct hostile *h)
 {
-	uint16_t port = GMEMVM_PORT_HYPERCALL;
+	uint64_t port = GMEMVM_DEVICE_HYPERCALL;
 	unsigned int width;
 	uint32_t got;
 
 	switch (pick(h, 4)) {
-	case 0: /* outb anywhere in the port's 4 bytes: never a request */
-		outb((uint16_t)(port + pick(h, 4)), (uint8_t)next(h));
+	case 0: /* a byte anywhere in the register's 4 bytes: never a request */
+		device_write(port + pick(h, 4), (uint8_t)next(h), 1);
 		h->refusals++;
 		return 0;
-	case 1: /* outw: inside the port (refused) or straddling its end (no device) */
-		port += (uint16_t)pick(h, 4);
-		outw(port, (uint16_t)next(h));
-		if (port + 2 <= GMEMVM_PORT_HYPERCALL + 4)
+	case 1: /* 16 bits: inside the register (refused) or straddling its end (no device) */
+		port = device_aligned(port + pick(h, 4), 2);
+		device_write(port, (uint16_t)next(h), 2);
+		if (port + 2 <= GMEMVM_DEVICE_HYPERCALL + 4)
 			h->refusals++;
 		return 0;
 	case 2: /* a request whose block cannot be read */
-		outl(port, bad_block_gpa(h));
+		device_write(port, bad_block_gpa(h), 4);
 		h->refusals++;
 		return 0;
-	default: /* reads of the port float high */
+	default: /* reads of the register float high */
 		width = pick_width(h);
-		port += (uint16_t)pick(h, 4);
-		got = port_in(port, width);
+		port = device_aligned(port + pick(h, 4), width);
+		got = device_read(port, width);
 		if (got != ones(width))
 			return bad(h, "read of the hypercall port", port, got, ones(width));
 		return 0;
@@ -344,17 +343,16 @@ static int act_convert(struct hostile *h)
 
 static int handled_port(uint64_t port, unsigned int width)
 {
-	return overlaps(port, width, GMEMVM_PORT_SERIAL, 8) ||
-	       overlaps(port, width, GMEMVM_PORT_HYPERCALL, 4) ||
-	       overlaps(port, width, GMEMVM_PORT_TESTDEV, 4);
+	return overlaps(port, width, GMEMVM_DEVICE_SERIAL, 8) ||
+	       overlaps(port, width, GMEMVM_DEVICE_HYPERCALL, 4) ||
+	       overlaps(port, width, GMEMVM_DEVICE_TESTDEV, 4) ||
+	       overlaps(port, width, ARCH_DEVICE_RESERVED_BASE, ARCH_DEVICE_RESERVED_SIZE);
 }
 
 static int act_pio(struct hostile *h)
 {
-	/* Ports next to and straddling the VMM's ranges, and a few classics. */
-	static const uint16_t edges[] = { 0x0,	 0x80,	0x1234, 0xfff0, 0x3f0, 0x3f6, 0x3f7,
-					  0x3ff, 0x400, 0x4fe,	0x4ff,	0x502, 0x503, 0x504,
-					  0x50e, 0x50f, 0x511,	0x512,	0x513, 0x514, 0xcf8 };
+	/* Registers next to and straddling the VMM's ranges, and a few classics. */
+	static const uint64_t edges[] = ARCH_DEVICE_EDGES;
 	unsigned int width = pick_width(h);
 	int is_out = (int)pick(h, 2);
 	uint32_t value = (uint32_t)next(h);
@@ -363,31 +361,31 @@ static int act_pio(struct hostile *h)
 
 	switch (pick(h, 4)) {
 	case 0: /* the serial port's 8 registers */
-		port = GMEMVM_PORT_SERIAL + pick(h, 8);
+		port = device_aligned(GMEMVM_DEVICE_SERIAL + pick(h, 8), width);
 		if (is_out) {
 			/* THR prints the low byte: keep it printable. */
-			if (port == GMEMVM_PORT_SERIAL + UART_THR)
+			if (port == GMEMVM_DEVICE_SERIAL + UART_THR)
 				value = (value & ~0xffU) | (uint32_t)(0x21 + pick(h, 94));
-			serial_noise((uint16_t)port, value, width);
+			serial_noise(port, value, width);
 			return 0;
 		}
-		got = port_in((uint16_t)port, width);
+		got = device_read(port, width);
 		/* Reads inside the UART are its registers; past its end, nobody's. */
-		if (!inside(port, width, GMEMVM_PORT_SERIAL, 8) && got != ones(width))
+		if (!inside(port, width, GMEMVM_DEVICE_SERIAL, 8) && got != ones(width))
 			return bad(h, "read across the serial port's end", port, got, ones(width));
 		return 0;
 	case 1: /* the test device's echo port: a whole 32-bit register per vCPU */
-		port = GMEMVM_PORT_TESTDEV + pick(h, 4);
+		port = device_aligned(GMEMVM_DEVICE_TESTDEV + pick(h, 4), width);
 		if (is_out) {
-			port_out((uint16_t)port, value, width);
-			if (port == GMEMVM_PORT_TESTDEV && width == 4) {
+			device_write(port, value, width);
+			if (port == GMEMVM_DEVICE_TESTDEV && width == 4) {
 				h->echo = value;
 				h->have_echo = 1;
 			}
 			return 0;
 		}
-		got = port_in((uint16_t)port, width);
-		if (port == GMEMVM_PORT_TESTDEV && width == 4) {
+		got = device_read(port, width);
+		if (port == GMEMVM_DEVICE_TESTDEV && width == 4) {
 			if (h->have_echo && got != h->echo)
 				return bad(h, "echo port read", port, got, h->echo);
 			return 0;
@@ -397,24 +395,24 @@ static int act_pio(struct hostile *h)
 			return bad(h, "partial read of the echo port", port, got, ones(width));
 		return 0;
 	case 2: /* edges and classics */
-		port = edges[pick(h, sizeof(edges) / sizeof(edges[0]))];
+		port = device_aligned(edges[pick(h, sizeof(edges) / sizeof(edges[0]))], width);
 		/* Inside a handled range it is case 0, 1 or the hypercall port. */
-		if (inside(port, width, GMEMVM_PORT_SERIAL, 8) ||
-		    inside(port, width, GMEMVM_PORT_HYPERCALL, 4) ||
-		    inside(port, width, GMEMVM_PORT_TESTDEV, 4))
-			port = 0x80;
+		if (handled_port(port, width))
+			port = ARCH_DEVICE_NOBODY;
 		break;
-	default: /* any port nobody handles */
+	default: /* any register address nobody handles */
 		do
-			port = pick(h, 0x10000 - 4);
+			port = device_aligned(ARCH_DEVICE_WINDOW_BASE +
+						      pick(h, ARCH_DEVICE_WINDOW_SIZE - 4),
+					      width);
 		while (handled_port(port, width));
 		break;
 	}
 	if (is_out) {
-		port_out((uint16_t)port, value, width);
+		device_write(port, value, width);
 		return 0;
 	}
-	got = port_in((uint16_t)port, width);
+	got = device_read(port, width);
 	want = (uint32_t)ones(width);
 	if (got != want)
 		return bad(h, "read of an unhandled port", port, got, want);
@@ -458,7 +456,7 @@ static void mmio_write(uint64_t gpa, uint64_t value, unsigned int width)
 /* An address above RAM, below 4 GiB, that no device handles. */
 static uint64_t unknown_mmio(struct hostile *h, unsigned int width)
 {
-	static const uint64_t fixed[] = { 0xe0000000ULL, 0xfec00000ULL, 0xd0001000ULL,
+	static const uint64_t fixed[] = { 0xe0000000ULL, 0xfec00000ULL, 0xd0003000ULL,
 					  0xcffff000ULL, 0xfffff000ULL };
 	uint64_t gpa;
 
@@ -471,7 +469,9 @@ static uint64_t unknown_mmio(struct hostile *h, unsigned int width)
 		gpa = (h->p->ram_size + pick(h, FOUR_GIB - h->p->ram_size)) &
 		      ~(uint64_t)(width - 1);
 	while (gpa < h->p->ram_size || gpa >> 12 == GMEMVM_TESTDEV_MMIO_GPA >> 12 ||
-	       gpa >> 12 == LAPIC_PAGE >> 12);
+	       gpa >> 12 == LAPIC_PAGE >> 12 ||
+	       (ARCH_DEVICES_ARE_MMIO && gpa + width > ARCH_DEVICE_WINDOW_BASE &&
+		gpa < ARCH_DEVICE_WINDOW_BASE + ARCH_DEVICE_WINDOW_SIZE));
 	return gpa;
 }
 
@@ -494,10 +494,12 @@ static int act_mmio(struct hostile *h)
 			return bad(h, "MMIO read of no device", gpa, got, ones(width));
 		return 0;
 	}
-	/* The test device: any offset in its page, aligned or not. */
+	/* The test device: any offset in its page, aligned or not (aligned on
+	 * arm64: device_aligned). */
 	offset = pick(h, GMEMVM_TESTDEV_MMIO_SIZE - width + 1);
 	if (pick(h, 2))
 		offset &= 0x1f; /* mostly around the two registers */
+	offset = device_aligned(offset, width);
 	gpa = GMEMVM_TESTDEV_MMIO_GPA + offset;
 	if (is_write) {
 		/* Scratch takes whole 64-bit writes; anything else is ignored. */

@@ -36,9 +36,8 @@ static struct spinlock hc_spare_lock = SPINLOCK_INIT;
 
 unsigned int guest_vcpu_index(void)
 {
-	uint64_t rsp;
+	uint64_t rsp = arch_stack_pointer();
 
-	__asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
 	if (rsp < GMEMVM_STACK_GPA)
 		return GMEMVM_MAX_VCPUS;
 	rsp = (rsp - GMEMVM_STACK_GPA) / GMEMVM_STACK_SIZE;
@@ -74,8 +73,8 @@ int32_t hypercall_submit(uint64_t gpa, int32_t unanswered, uint32_t op, uint64_t
 	hc->arg[1] = a1;
 	hc->arg[2] = a2;
 	hc->arg[3] = a3;
-	/* outl() clobbers memory: the stores above are done before the exit. */
-	outl(GMEMVM_PORT_HYPERCALL, (uint32_t)gpa);
+	/* device_write() clobbers memory: the stores above are done before the exit. */
+	device_write(GMEMVM_DEVICE_HYPERCALL, (uint32_t)gpa, 4);
 	return hc->result;
 }
 
@@ -99,95 +98,47 @@ int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a
 	return ret;
 }
 
-/* How guest_convert reaches the VMM. Every vCPU stores the same value at start. */
-enum conversion_call {
-	CONVERT_BY_PORT,    /* GMEMVM_HC_SHARE/UNSHARE request blocks */
-	CONVERT_BY_VMCALL,  /* KVM_HC_MAP_GPA_RANGE with Intel's instruction */
-	CONVERT_BY_VMMCALL, /* KVM_HC_MAP_GPA_RANGE with AMD's and Hygon's */
-};
+/* Whether guest_convert uses the architecture's conversion call instead of
+ * the port. Every vCPU stores the same value at start. */
+static bool by_hypercall;
+static const char *hypercall_name;
 
-static enum conversion_call conversion_call = CONVERT_BY_PORT;
-
-/* The size MAP_GPA_RANGE counts in, GMEMVM_MAP_GPA_RANGE_PAGE_SZ_4K. */
-#define MAP_GPA_RANGE_PAGE_SIZE 4096ULL
-
-/*
- * KVM accepts either instruction but handles the other vendor's one only by
- * emulating it, which nested or emulated setups may not do; so pick the
- * CPU's own. Unknown vendors get vmcall.
- */
-static bool cpu_uses_vmmcall(void)
+void guest_set_conversion_call(bool hypercall)
 {
-	uint32_t eax = 0, ebx, ecx = 0, edx; /* leaf 0, subleaf 0 */
-	uint32_t vendor[3];
+	const char *name = hypercall ? arch_conversion_call_select() : NULL;
 
-	__asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
-	/* The vendor string is ebx, edx, ecx in that order. */
-	vendor[0] = ebx;
-	vendor[1] = edx;
-	vendor[2] = ecx;
-	return !memcmp(vendor, "AuthenticAMD", sizeof(vendor)) ||
-	       !memcmp(vendor, "HygonGenuine", sizeof(vendor));
-}
-
-void guest_set_conversion_call(bool map_gpa_range)
-{
-	enum conversion_call call = CONVERT_BY_PORT;
-
-	if (map_gpa_range)
-		call = cpu_uses_vmmcall() ? CONVERT_BY_VMMCALL : CONVERT_BY_VMCALL;
-	/* All vCPUs store the same value: atomic only to keep the store whole. */
-	__atomic_store_n(&conversion_call, call, __ATOMIC_RELAXED);
+	/* All vCPUs store the same values: atomic only to keep the stores whole. */
+	__atomic_store_n(&hypercall_name, name, __ATOMIC_RELAXED);
+	__atomic_store_n(&by_hypercall, hypercall, __ATOMIC_RELAXED);
 }
 
 const char *guest_conversion_call_name(void)
 {
-	switch (__atomic_load_n(&conversion_call, __ATOMIC_RELAXED)) {
-	case CONVERT_BY_VMCALL:
-		return GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE " (vmcall)";
-	case CONVERT_BY_VMMCALL:
-		return GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE " (vmmcall)";
-	default:
-		return GMEMVM_CONVERSION_CALL_PORT;
-	}
-}
-
-/* Returns KVM's or the VMM's answer in rax: 0 or -errno, as a 64-bit value. */
-static int64_t map_gpa_range(enum conversion_call call, uint64_t gpa, uint64_t npages,
-			     uint64_t attrs)
-{
-	int64_t ret = GMEMVM_KVM_HC_MAP_GPA_RANGE; /* rax: the number in, the result out */
-
-	/* KVM writes only rax. "memory": no access to the range may move across its conversion. */
-	if (call == CONVERT_BY_VMMCALL)
-		__asm__ volatile("vmmcall"
-				 : "+a"(ret)
-				 : "b"(gpa), "c"(npages), "d"(attrs)
-				 : "memory");
-	else
-		__asm__ volatile("vmcall"
-				 : "+a"(ret)
-				 : "b"(gpa), "c"(npages), "d"(attrs)
-				 : "memory");
-	return ret;
+	if (__atomic_load_n(&by_hypercall, __ATOMIC_RELAXED))
+		return __atomic_load_n(&hypercall_name, __ATOMIC_RELAXED);
+	return GMEMVM_CONVERSION_CALL_PORT;
 }
 
 int32_t guest_convert(uint64_t gpa, uint64_t size, bool to_private)
 {
-	enum conversion_call call = __atomic_load_n(&conversion_call, __ATOMIC_RELAXED);
-	uint64_t attrs =
-		to_private ? GMEMVM_MAP_GPA_RANGE_ENCRYPTED : GMEMVM_MAP_GPA_RANGE_DECRYPTED;
-
 	/*
-	 * MAP_GPA_RANGE counts whole 4 KiB pages: a size it cannot express goes
-	 * to the port, so that the VMM still checks and refuses it. A size of 0
-	 * is 0 pages, which KVM itself refuses with -22.
+	 * The conversion calls count whole 4 KiB pages: a size they cannot
+	 * express goes to the port, so that the VMM still checks and refuses
+	 * it. A size of 0 is the architecture's to answer.
 	 */
-	if (call == CONVERT_BY_PORT || size % MAP_GPA_RANGE_PAGE_SIZE)
-		return hypercall(to_private ? GMEMVM_HC_UNSHARE : GMEMVM_HC_SHARE, gpa, size, 0, 0);
-	/* Every code the steps expect fits an int32, as in the request block. */
-	return (int32_t)map_gpa_range(call, gpa, size / MAP_GPA_RANGE_PAGE_SIZE,
-				      attrs | GMEMVM_MAP_GPA_RANGE_PAGE_SZ_4K);
+	int32_t got = ARCH_CONVERSION_INEXPRESSIBLE;
+
+	if (guest_convert_uses_call(size))
+		got = arch_conversion_call(gpa, size, to_private);
+	if (got == ARCH_CONVERSION_INEXPRESSIBLE)
+		got = hypercall(to_private ? GMEMVM_HC_UNSHARE : GMEMVM_HC_SHARE, gpa, size, 0, 0);
+	return got;
+}
+
+bool guest_convert_uses_call(uint64_t size)
+{
+	return __atomic_load_n(&by_hypercall, __ATOMIC_RELAXED) &&
+	       size % ARCH_CONVERSION_GRANULE == 0 && (size || !ARCH_CONVERSION_CALL_NEEDS_PAGES);
 }
 
 int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *failed)
@@ -197,8 +148,8 @@ int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *
 	int32_t got = GMEMVM_HC_OK;
 	unsigned int cpu;
 
-	/* MAP_GPA_RANGE has no block to reuse: each request is a call of its own. */
-	if (__atomic_load_n(&conversion_call, __ATOMIC_RELAXED) != CONVERT_BY_PORT) {
+	/* A conversion call has no block to reuse: each request is a call of its own. */
+	if (__atomic_load_n(&by_hypercall, __ATOMIC_RELAXED)) {
 		for (i = 0; i < 2 * rounds; i++) {
 			got = guest_convert(addr, size, !(i & 1)); /* unshare first, as below */
 			if (got != GMEMVM_HC_OK)
@@ -223,7 +174,7 @@ int32_t hypercall_flip(uint64_t addr, uint64_t size, uint32_t rounds, uint32_t *
 	for (i = 0; i < 2 * rounds; i++) {
 		hc->op = op;
 		hc->result = GMEMVM_HC_ENOSYS;
-		outl(GMEMVM_PORT_HYPERCALL, gpa);
+		device_write(GMEMVM_DEVICE_HYPERCALL, gpa, 4);
 		got = hc->result;
 		if (got != GMEMVM_HC_OK)
 			break;

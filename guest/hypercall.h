@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Guest side of the gmemvm hypercall: fill a request block in this vCPU's slot
- * of the shared area, write its GPA to GMEMVM_PORT_HYPERCALL, read the result
+ * of the shared area, write its GPA to GMEMVM_DEVICE_HYPERCALL, read the result
  * the VMM wrote back. Conversions may instead go through KVM's
  * KVM_HC_MAP_GPA_RANGE when the device tree says so (guest_convert).
  */
@@ -62,6 +62,10 @@ const char *guest_conversion_call_name(void);
  * or with MAP_GPA_RANGE also KVM's own answers (gmemvm_abi.h).
  */
 int32_t guest_convert(uint64_t gpa, uint64_t size, bool to_private);
+/* Whether guest_convert of size bytes goes through the architecture's call
+ * (else the port): its answers are then the architecture's codes
+ * (arch_conversion_answer). */
+bool guest_convert_uses_call(uint64_t size);
 
 /* Returns the block's result field: GMEMVM_HC_OK or a negative GMEMVM_HC_E* code. */
 int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);

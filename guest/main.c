@@ -26,7 +26,6 @@
 
 /* The lowest shared bit the guest accepts: the alias must lie above the 4 GiB identity map. */
 #define SHARED_BIT_MIN 32
-#define CR4_LA57       (1ULL << 12)
 
 struct step {
 	uint32_t op; /* enum gmemvm_step_op; its name is gmemvm_step_op_name(op) */
@@ -330,25 +329,12 @@ static int do_mmio(unsigned long cpu, unsigned int k, int all)
 /* Test device echo port: the VMM keeps one echo register per vCPU. */
 static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
 {
-	uint32_t value = PIO_VALUE(cpu), got = value;
+	uint32_t value = PIO_VALUE(cpu);
 	uint64_t left = count ? count : 1; /* the step's size: round trips, 0 means 1 */
 
-	/*
-	 * The exit-path benchmark (docs/performance.md): six instructions a round trip, each
-	 * emulated on PVM hosts, so no more than the check needs. The value is
-	 * this vCPU's own: a device that did not store it, or that answered with
-	 * another vCPU's register, ends the loop with got != value.
-	 */
-	__asm__ volatile("1: outl %%eax, %%dx\n\t"
-			 "inl %%dx, %%eax\n\t"
-			 "cmpl %%eax, %[value]\n\t"
-			 "jne 2f\n\t"
-			 "dec %[left]\n\t"
-			 "jnz 1b\n"
-			 "2:"
-			 : "+a"(got), [left] "+r"(left)
-			 : [value] "r"(value), "d"((uint16_t)GMEMVM_PORT_TESTDEV)
-			 : "cc", "memory");
+	/* The value is this vCPU's own: a device that did not store it, or that
+	 * answered with another vCPU's register, ends the loop with got != value. */
+	uint32_t got = arch_echo_round_trips(value, left);
 	if (got != value) {
 		serial_printf("vcpu %lu: step %u pio read 0x%x, wrote 0x%x\n", cpu, k, got, value);
 		return -1;
@@ -365,20 +351,24 @@ static int do_pio(unsigned long cpu, unsigned int k, uint64_t count)
 static int do_convert(const struct step *st, unsigned long cpu, unsigned int k)
 {
 	uint64_t addr = slice_start(st, cpu);
-	int32_t got;
+	int32_t got, want = st->expect_result;
 
 	/* hold and release: the VMM takes or drops a page reference, as a
 	 * device doing DMA would; a later unshare then meets EAGAIN in the VMM. */
-	if (st->op == GMEMVM_STEP_HOLD || st->op == GMEMVM_STEP_RELEASE)
+	if (st->op == GMEMVM_STEP_HOLD || st->op == GMEMVM_STEP_RELEASE) {
 		got = hypercall(st->op == GMEMVM_STEP_HOLD ? GMEMVM_HC_HOLD : GMEMVM_HC_RELEASE,
 				addr, st->size, 0, 0);
-	else
+	} else {
+		/* The step's result is the port's code; a conversion call answers in its own. */
+		if (guest_convert_uses_call(st->size))
+			want = arch_conversion_answer(want);
 		got = guest_convert(addr, st->size, st->op == GMEMVM_STEP_UNSHARE);
+	}
 
-	if (got != st->expect_result) {
+	if (got != want) {
 		serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx got %d, expected %d\n", cpu, k,
 			      gmemvm_step_op_name(st->op), (unsigned long long)addr,
-			      (unsigned long long)st->size, got, st->expect_result);
+			      (unsigned long long)st->size, got, want);
 		return -1;
 	}
 	serial_printf("vcpu %lu: step %u %s 0x%llx+0x%llx ok\n", cpu, k,
@@ -613,7 +603,7 @@ static const char *parse_conversion_call(const struct node_props *props, bool *m
 	if (!props->value[PROP_CONVERSION_CALL])
 		return NULL;
 	call = get_string(props, PROP_CONVERSION_CALL);
-	if (call && !strcmp(call, GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE)) {
+	if (call && !strcmp(call, GMEMVM_CONVERSION_CALL_HYPERCALL)) {
 		*map_gpa_range = true;
 		return NULL;
 	}
@@ -699,30 +689,26 @@ static long next_step(void *arg)
 	return 0;
 }
 
-/*
- * The shared bit must leave the alias above the 4 GiB identity map and be a
- * canonical virtual address (the VMM maps it virtual == physical). Reading
- * CR4 is privileged: this part runs in supervisor mode.
- */
+/* Where the mode has a shared alias, its address bit must suit this CPU's
+ * page tables (arch_check_shared_bit). */
 static const char *set_shared_bit(const struct boot_info *info)
 {
-	uint32_t max;
-	uint64_t cr4;
+	const char *why;
 
 	if (!info->has_shared_bit) {
 		guest_set_shared_mask(0);
 		return NULL;
 	}
-	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-	/* Canonical addresses: bits 47 (4-level paging) or 56 (5-level) and up copy the top bit. */
-	max = cr4 & CR4_LA57 ? 55 : 46;
-	if (info->shared_bit < SHARED_BIT_MIN || info->shared_bit > max)
-		return "shared-bit outside [32, top canonical virtual address bit)";
+	if (info->shared_bit < SHARED_BIT_MIN)
+		return "shared-bit below 32: the alias would overlap RAM";
+	why = arch_check_shared_bit(info->shared_bit);
+	if (why)
+		return why;
 	guest_set_shared_mask(1ULL << info->shared_bit);
 	return NULL;
 }
 
-/* Called from _start with rdi = device-tree GPA and rsi = vCPU index. */
+/* Called from _start with the device-tree GPA and the vCPU index (gmemvm_arch_abi.h). */
 __attribute__((noreturn)) void guest_main(const void *fdt, unsigned long cpu);
 
 void guest_main(const void *fdt, unsigned long cpu)
@@ -748,7 +734,7 @@ void guest_main(const void *fdt, unsigned long cpu)
 	guest_vcpus = info.vcpus;
 	unprivileged_exit_fence = info.exit_fence;
 	guest_ram_size = info.ram_size;
-	/* Supervisor mode: in map-gpa-range mode it runs CPUID to pick vmcall or vmmcall. */
+	/* Supervisor mode: on x86 it runs CPUID to pick vmcall or vmmcall. */
 	guest_set_conversion_call(info.map_gpa_range);
 
 	if (cpu == 0 && guest_shared_mask)

@@ -18,9 +18,9 @@ static unsigned int noise_open;
 
 static void serial_putc(char c)
 {
-	while (!(inb(GMEMVM_PORT_SERIAL + UART_LSR) & UART_LSR_THRE))
+	while (!(device_read(GMEMVM_DEVICE_SERIAL + UART_LSR, 1) & UART_LSR_THRE))
 		cpu_relax();
-	outb(GMEMVM_PORT_SERIAL + UART_THR, (uint8_t)c);
+	device_write(GMEMVM_DEVICE_SERIAL + UART_THR, (uint8_t)c, 1);
 }
 
 static void put_str(const char *s)
@@ -40,11 +40,11 @@ static void end_noise(void)
 	}
 }
 
-void serial_noise(uint16_t port, uint32_t value, unsigned int width)
+void serial_noise(uint64_t address, uint32_t value, unsigned int width)
 {
 	spin_lock(&serial_lock);
-	port_out(port, value, width);
-	if (port == GMEMVM_PORT_SERIAL + UART_THR && ++noise_open >= NOISE_LINE_MAX)
+	device_write(address, value, width);
+	if (address == GMEMVM_DEVICE_SERIAL + UART_THR && ++noise_open >= NOISE_LINE_MAX)
 		end_noise();
 	spin_unlock(&serial_lock);
 }

@@ -13,23 +13,17 @@
 #include <stdint.h>
 #endif
 
-/* Guest-physical layout of the low part of RAM, set up by the VMM. */
-#define GMEMVM_PML4_GPA	       0x1000ULL
-#define GMEMVM_PDPT_GPA	       0x2000ULL
-#define GMEMVM_PD_GPA	       0x3000ULL /* 4 page directories: 4 GiB identity map, 2 MiB pages */
-#define GMEMVM_PD_COUNT	       4
-#define GMEMVM_GDT_GPA	       0x7000ULL
-#define GMEMVM_TLS_GPA	       0x8000ULL /* per-vCPU block, FS base; stack canary at +0x28 */
-#define GMEMVM_TLS_SIZE	       0x100ULL
-#define GMEMVM_TSS_GPA	       0x8800ULL /* per-vCPU 64-bit TSS: the guest sets RSP0 (+4) */
-#define GMEMVM_TSS_SIZE	       0x80ULL
+/* What differs between architectures: the boot tables' layout and where the
+ * devices are (ports on x86, MMIO on arm64). The build puts the one of the
+ * architecture it builds for on the include path (include/arch/ARCH/). */
+#include "gmemvm_arch_abi.h"
+
+/* Guest-physical layout of the low part of RAM, set up by the VMM; the boot
+ * tables below GMEMVM_FDT_GPA are the architecture's. */
 #define GMEMVM_FDT_GPA	       0x10000ULL
 #define GMEMVM_FDT_MAX_SIZE    0x10000ULL
 #define GMEMVM_STACK_GPA       0x20000ULL /* vCPU i's stack top is STACK_GPA + (i + 1) * STACK_SIZE */
 #define GMEMVM_STACK_SIZE      0x4000ULL
-#define GMEMVM_SHARED_PDPT_GPA 0x9000ULL /* CoCo modes: the shared alias (GPA | shared bit) */
-#define GMEMVM_SHARED_PD_GPA   0xa000ULL /* 3 page directories: RAM is at most 3 GiB */
-#define GMEMVM_SHARED_PD_COUNT 3
 #define GMEMVM_IMAGE_GPA \
 	0x100000ULL /* the guest ELF must load inside [IMAGE_GPA, SHARED_AREA_GPA) */
 /*
@@ -44,36 +38,6 @@
 #define GMEMVM_SHARED_AREA_STRIDE 0x100ULL
 #define GMEMVM_DATA_GPA		  0x200000ULL /* scenario steps touch RAM from here up */
 #define GMEMVM_MAX_VCPUS	  8
-#define GMEMVM_STACK_CANARY	  0x5f676d656d766d5fULL
-
-/*
- * Entry state of every vCPU: 64-bit long mode, identity map, interrupts off,
- * rdi = device-tree GPA, rsi = vCPU index, rsp = that vCPU's stack top,
- * FS base = that vCPU's TLS block (libfdt.a reads the canary at %fs:0x28).
- * Every page is user-accessible and the GDT has user segments and a TSS per
- * vCPU (TR loaded), so the guest can run pure computation in user mode: on
- * hosts that emulate supervisor code instruction by instruction (PVM,
- * docs/design.md) user mode runs natively, about 1000x faster. DS, ES, FS
- * and GS hold the user data selector so that an iretq to user mode keeps them.
- */
-#define GMEMVM_SELECTOR_KERNEL_CODE 0x08
-#define GMEMVM_SELECTOR_KERNEL_DATA 0x10
-#define GMEMVM_SELECTOR_USER_DATA   0x1b	      /* GDT entry 3, RPL 3 */
-#define GMEMVM_SELECTOR_USER_CODE   0x23	      /* GDT entry 4, RPL 3 */
-#define GMEMVM_SELECTOR_TSS(i)	    (0x28 + 16 * (i)) /* 16-byte system descriptors */
-#define GMEMVM_GDT_ENTRIES	    (5ULL + 2ULL * GMEMVM_MAX_VCPUS)
-
-/* Ports. */
-#define GMEMVM_PORT_SERIAL    0x3f8 /* 16550-style UART, 8 registers */
-#define GMEMVM_PORT_HYPERCALL 0x500 /* 32-bit write of a request block's GPA */
-#define GMEMVM_PORT_TESTDEV   0x510 /* 32-bit echo register of the test device */
-/*
- * Entry port: the guest's first instruction writes a byte here, and the VMM
- * timestamps each vCPU's first write as the moment its guest code began
- * (the start-up time "to the guest's first instruction", README, "Performance"). The byte
- * means nothing; reads give all ones.
- */
-#define GMEMVM_PORT_ENTRY 0x514
 
 /* MMIO test device: no memslot covers it, so every access is an MMIO exit. */
 #define GMEMVM_TESTDEV_MMIO_GPA	   0xd0000000ULL
@@ -229,11 +193,12 @@ static inline const char *gmemvm_step_op_name(uint32_t op)
  * release must get; absent = 0) and, for flip, hostile and scatter, count (u32).
  */
 #define GMEMVM_FDT_PROP_SHARED_BIT "shared-bit"
-/* Absent or "port": GMEMVM_HC_SHARE/UNSHARE request blocks on GMEMVM_PORT_HYPERCALL.
- * "map-gpa-range": GMEMVM_KVM_HC_MAP_GPA_RANGE, as x86 confidential guests convert. */
-#define GMEMVM_FDT_PROP_CONVERSION_CALL	     "conversion-call"
-#define GMEMVM_CONVERSION_CALL_PORT	     "port"
-#define GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE "map-gpa-range"
+/* Absent or "port": GMEMVM_HC_SHARE/UNSHARE request blocks on GMEMVM_DEVICE_HYPERCALL.
+ * GMEMVM_CONVERSION_CALL_HYPERCALL (gmemvm_arch_abi.h): the conversion call
+ * of the architecture's confidential guests, "map-gpa-range" on x86 and
+ * "mem-share" (pKVM's SMCCC calls) on arm64. */
+#define GMEMVM_FDT_PROP_CONVERSION_CALL "conversion-call"
+#define GMEMVM_CONVERSION_CALL_PORT	"port"
 /* Present when the guest must make an exit of its own (a write to the entry
  * port) after each return from user mode: QEMU's emulated SVM reports the #GP
  * that return raised as still being delivered on the next exit, and KVM then

@@ -45,7 +45,7 @@ static const struct step sample_steps[] = {
 	  .pattern = 7,
 	  .vcpu = 3 },
 	{ .op = GMEMVM_STEP_PIO,
-	  .addr = GMEMVM_PORT_TESTDEV,
+	  .addr = GMEMVM_DEVICE_TESTDEV,
 	  .size = 4,
 	  .pattern = 0x55aa,
 	  .vcpu = 1 },
@@ -194,11 +194,11 @@ static void test_device_nodes_carry_abi_ports(void **state)
 	const void *reg;
 
 	assert_string_equal(prop_string("/serial@3f8", "compatible"), "ns16550a");
-	assert_int_equal(prop_u32("/serial@3f8", GMEMVM_FDT_PROP_PORT), GMEMVM_PORT_SERIAL);
+	assert_int_equal(prop_u32("/serial@3f8", GMEMVM_FDT_PROP_PORT), GMEMVM_DEVICE_SERIAL);
 	assert_string_equal(prop_string("/hypercall@500", "compatible"), "gmemvm,hypercall-port");
-	assert_int_equal(prop_u32("/hypercall@500", GMEMVM_FDT_PROP_PORT), GMEMVM_PORT_HYPERCALL);
+	assert_int_equal(prop_u32("/hypercall@500", GMEMVM_FDT_PROP_PORT), GMEMVM_DEVICE_HYPERCALL);
 	assert_string_equal(prop_string("/testdev@d0000000", "compatible"), "gmemvm,testdev");
-	assert_int_equal(prop_u32("/testdev@d0000000", GMEMVM_FDT_PROP_PORT), GMEMVM_PORT_TESTDEV);
+	assert_int_equal(prop_u32("/testdev@d0000000", GMEMVM_FDT_PROP_PORT), GMEMVM_DEVICE_TESTDEV);
 	reg = prop("/testdev@d0000000", "reg", 2 * sizeof(fdt64_t));
 	assert_int_equal(u64_at(reg, 0), GMEMVM_TESTDEV_MMIO_GPA);
 	assert_int_equal(u64_at(reg, 1), GMEMVM_TESTDEV_MMIO_SIZE);

@@ -258,7 +258,7 @@ static void test_io_hypercall_port_counted(void **state)
 
 	/* A bad block is refused, but the exit is still a hypercall exit: the
 	 * device counts it (the report's exits.hypercall), the run loop an io exit. */
-	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, 4, 1);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL, 4, 1);
 	memcpy(io_data(f->run), "\x03\x00\x00\x00", 4);
 	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
 	assert_int_equal(f->hypercall.stats.port_writes, 1);
@@ -268,11 +268,11 @@ static void test_io_hypercall_port_counted(void **state)
 
 	/* Any write exit at the port itself, whatever its size, and a string
 	 * instruction once; not a read, nor a write inside the port's 4 bytes. */
-	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, 1, 3);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL, 1, 3);
 	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
-	make_io(f->run, KVM_EXIT_IO_IN, GMEMVM_PORT_HYPERCALL, 4, 1);
+	make_io(f->run, KVM_EXIT_IO_IN, GMEMVM_DEVICE_HYPERCALL, 4, 1);
 	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
-	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL + 2, 2, 1);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL + 2, 2, 1);
 	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
 	assert_int_equal(f->hypercall.stats.port_writes, 2);
 	assert_int_equal(f->hypercall.stats.requests, 5);
@@ -309,12 +309,12 @@ static void test_io_trace_routing(void **state)
 	assert_non_null(requests);
 	f->context.trace = exits;
 	f->context.trace_hypercalls = requests;
-	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, 4, 1);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL, 4, 1);
 	memcpy(io_data(f->run), "\x03\x00\x00\x00", 4);
 	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
-	make_io(f->run, KVM_EXIT_IO_IN, GMEMVM_PORT_HYPERCALL, 1, 1);
+	make_io(f->run, KVM_EXIT_IO_IN, GMEMVM_DEVICE_HYPERCALL, 1, 1);
 	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
-	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL + 2, 2, 1);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL + 2, 2, 1);
 	memcpy(io_data(f->run), "\x01\x02", 2);
 	assert_int_equal(exit_dispatch(&f->context, f->run), EXIT_ACTION_CONTINUE);
 	make_io(f->run, KVM_EXIT_IO_OUT, TEST_PORT, 1, 1);
@@ -678,7 +678,7 @@ static void test_exit_counts(void **state)
 		make_io(f->run, KVM_EXIT_IO_OUT, TEST_PORT, 1, 1);
 		exit_dispatch(&f->context, f->run);
 	}
-	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, 4, 1);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL, 4, 1);
 	exit_dispatch(&f->context, f->run);
 	for (int i = 0; i < 2; i++) {
 		make_mmio(f->run, TEST_MMIO_BASE, 4, false);
@@ -805,7 +805,7 @@ static struct gmemvm_hypercall *put_block(struct fixture *f, uint64_t gpa, uint3
 
 static enum exit_action hypercall(struct fixture *f, uint64_t gpa, uint8_t size)
 {
-	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_PORT_HYPERCALL, size, 1);
+	make_io(f->run, KVM_EXIT_IO_OUT, GMEMVM_DEVICE_HYPERCALL, size, 1);
 	for (uint8_t i = 0; i < size; i++)
 		io_data(f->run)[i] = (uint8_t)(gpa >> (8 * i));
 	return exit_dispatch(&f->context, f->run);

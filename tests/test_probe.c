@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "mode.h"
+#include "arch/arch.h"
 #include "probe.h"
 
 #ifndef TESTS_DIR
@@ -161,7 +162,7 @@ static void test_probe_host_records_what_ran(void **state)
 	assert_int_equal(probe.guest_phys_bits, 36); /* no CPUID from /dev/null */
 	assert_null(probe.not_needed_by);
 	/* the run's form names the mode for the table */
-	probe_host_for(fd, &probe, plain(MODE_SHARED), NULL);
+	probe_host_for(fd, &probe, plain(MODE_SHARED));
 	assert_int_equal(probe.probed, 0);
 	assert_string_equal(probe.not_needed_by, "shared");
 	close(fd);
@@ -252,57 +253,20 @@ static void test_full_probe_skips_nothing(void **state)
 	free(json);
 }
 
-static struct kvm_cpuid2 *cpuid_with_phys_bits(unsigned int bits)
-{
-	struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + 3 * sizeof(cpuid->entries[0]));
-	assert_non_null(cpuid);
-	cpuid->nent = 3;
-	cpuid->entries[0].function = 0;
-	cpuid->entries[1].function = 0x80000008;
-	cpuid->entries[1].eax = 0x3000 | bits; /* virtual-address bits above */
-	cpuid->entries[2].function = 0x80000001;
-	return cpuid;
-}
-
-/* The shared-view bit: two below the width, at most 46, none below 39. */
+/* The probe keeps the width and takes the architecture's bit for it
+ * (tests/test_arch_*.c check each architecture's rule). */
 static void test_guest_phys_bits(void **state)
 {
 	(void)state;
-	static const struct {
-		unsigned int bits, shared_bit;
-	} cases[] = { { 52, 46 }, { 48, 46 }, { 46, 44 }, { 41, 39 }, { 40, 0 }, { 36, 0 } };
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct kvm_cpuid2 *cpuid = cpuid_with_phys_bits(cases[i].bits);
+	static const unsigned int widths[] = { 52, 48, 46, 41, 40, 36 };
+	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
 		struct host_probe probe = { 0 };
-		probe_read_guest_phys_bits(&probe, cpuid);
-		assert_int_equal(probe.guest_phys_bits, cases[i].bits);
-		assert_int_equal(probe.shared_bit, cases[i].shared_bit);
+		probe_set_guest_phys_bits(&probe, widths[i]);
+		assert_int_equal(probe.guest_phys_bits, widths[i]);
+		assert_int_equal(probe.shared_bit, arch_shared_bit(widths[i]));
+		assert_true(probe.shared_bit == 0 || probe.shared_bit < widths[i]);
 		assert_int_equal(probe.probed, PROBE_GUEST_PHYS_BITS);
-		free(cpuid);
 	}
-	struct host_probe probe = { 0 };
-	probe_read_guest_phys_bits(&probe, NULL);
-	assert_int_equal(probe.guest_phys_bits, 36);
-	assert_int_equal(probe.shared_bit, 0);
-}
-
-/* The run reads the bits from its own table, for every mode: no second
- * KVM_GET_SUPPORTED_CPUID, and nothing skipped that came for free. */
-static void test_run_reads_bits_from_its_table(void **state)
-{
-	(void)state;
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	assert_true(fd >= 0);
-	struct kvm_cpuid2 *cpuid = cpuid_with_phys_bits(48);
-	for (int mode = 0; mode_info((enum vm_mode)mode); mode++) {
-		struct host_probe probe;
-		probe_host_for(fd, &probe, plain((enum vm_mode)mode), cpuid);
-		assert_int_equal(probe.guest_phys_bits, 48);
-		assert_int_equal(probe.probed,
-				 probe_needs(plain((enum vm_mode)mode)) | PROBE_GUEST_PHYS_BITS);
-	}
-	free(cpuid);
-	close(fd);
 }
 
 /*
@@ -457,7 +421,6 @@ int main(void)
 		cmocka_unit_test(test_skipped_probes_say_so),
 		cmocka_unit_test(test_full_probe_skips_nothing),
 		cmocka_unit_test(test_guest_phys_bits),
-		cmocka_unit_test(test_run_reads_bits_from_its_table),
 		cmocka_unit_test(test_host_kinds),
 		cmocka_unit_test(test_unprobed_need_lacks),
 		cmocka_unit_test(test_hosts_doc_quotes_every_kind),

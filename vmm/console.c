@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "arch/arch.h"
+
 #include "gmemvm_abi.h"
 
 #define UART_THR		   0
@@ -68,13 +70,14 @@ static void console_access(void *device, struct iotrap_access *access, struct io
 static const struct iotrap_node console_node = {
 	.name = "serial",
 	.compatible = "ns16550a",
-	.port = GMEMVM_PORT_SERIAL,
+	.address = GMEMVM_DEVICE_SERIAL,
+	.address_size = 8,
 	.console = true,
 };
 
 int console_register(struct console *console, struct iotrap_registry *traps)
 {
-	int status = iotrap_register(traps, IOTRAP_PIO, console_node.port, 8, console_node.name,
+	int status = iotrap_register(traps, arch_device_space, console_node.address, 8, console_node.name,
 				     console_access, console);
 	if (status < 0)
 		return status;

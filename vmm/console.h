@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The console: a transmit-only 16550 at GMEMVM_PORT_SERIAL. The guest polls
+ * The console: a transmit-only 16550 at GMEMVM_DEVICE_SERIAL. The guest polls
  * LSR and writes THR; whole lines go to the output, so lines printed by
  * different vCPUs never mix, and the run keeps a transcript for its report.
  */

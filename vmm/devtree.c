@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "devtree.h"
 
+#include "arch/arch.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <libfdt.h>
@@ -29,11 +31,11 @@ static int fdt_failed(struct gmemvm_error *error, const char *call, int status)
 			return fdt_failed(error, #call, status_); \
 	} while (0)
 
-/* "serial@3f8": the unit address is the first of reg (the MMIO base) or else the port. */
+/* "serial@3f8": the unit address is the MMIO window's base, or else the registers'. */
 static void device_path(const struct iotrap_node *device, char *path, size_t size)
 {
 	snprintf(path, size, "/%s@%" PRIx64, device->name,
-		 device->mmio_size ? device->mmio_base : (uint64_t)device->port);
+		 device->mmio_size ? device->mmio_base : device->address);
 }
 
 static int add_device(void *fdt, const struct iotrap_node *device, struct gmemvm_error *error)
@@ -42,12 +44,20 @@ static int add_device(void *fdt, const struct iotrap_node *device, struct gmemvm
 	device_path(device, path, sizeof(path));
 	TRY(fdt_begin_node(fdt, path + 1));
 	TRY(fdt_property_string(fdt, "compatible", device->compatible));
-	TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_PORT, device->port));
+	fdt64_t reg[4];
+	int entries = 0;
 	if (device->mmio_size) {
-		fdt64_t reg[2] = { cpu_to_fdt64(device->mmio_base),
-				   cpu_to_fdt64(device->mmio_size) };
-		TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
+		reg[entries++] = cpu_to_fdt64(device->mmio_base);
+		reg[entries++] = cpu_to_fdt64(device->mmio_size);
 	}
+	if (arch_device_space == IOTRAP_PIO) {
+		TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_PORT, (uint32_t)device->address));
+	} else {
+		reg[entries++] = cpu_to_fdt64(device->address);
+		reg[entries++] = cpu_to_fdt64(device->address_size);
+	}
+	if (entries)
+		TRY(fdt_property(fdt, "reg", reg, (int)(entries * sizeof(reg[0]))));
 	TRY(fdt_end_node(fdt));
 	return 0;
 }
@@ -194,7 +204,7 @@ int devtree_build_for_host(void *buffer, size_t size, const struct scenario *sce
 		TRY(fdt_property(fdt, GMEMVM_FDT_PROP_EXIT_FENCE, NULL, 0));
 	if (host->map_gpa_range)
 		TRY(fdt_property_string(fdt, GMEMVM_FDT_PROP_CONVERSION_CALL,
-					GMEMVM_CONVERSION_CALL_MAP_GPA_RANGE));
+					GMEMVM_CONVERSION_CALL_HYPERCALL));
 	status = add_steps(fdt, scenario, error);
 	if (status < 0)
 		return status;

@@ -5,12 +5,12 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "gmem.h"
 #include "gmemvm_abi.h"
 #include "hypercall.h"
 
-__attribute__((format(printf, 3, 4))) static enum exit_action
-stop(struct exit_context *context, enum outcome outcome, const char *format, ...)
+enum exit_action exit_stop(struct exit_context *context, enum outcome outcome, const char *format, ...)
 {
 	va_list args;
 	va_start(args, format);
@@ -25,14 +25,14 @@ stop(struct exit_context *context, enum outcome outcome, const char *format, ...
  * where such a run ends (docs/design.md, "Host facts that shape the design").
  * On a host served from guest_memfd the guest runs, so the exit means what it
  * says. */
-static bool cannot_run(const struct exit_context *context)
+bool exit_cannot_run(const struct exit_context *context)
 {
 	return context->userspace_addr_null && !context->gmem_served && context->exits_total == 1;
 }
 
-static enum exit_action stop_cannot_run(struct exit_context *context, const char *what)
+enum exit_action exit_stop_cannot_run(struct exit_context *context, const char *what)
 {
-	return stop(context, OUTCOME_CANNOT_RUN,
+	return exit_stop(context, OUTCOME_CANNOT_RUN,
 		    "%s before the guest's first instruction completed: this host serves "
 		    "gmem-bound memslots through userspace_addr (probe), and the scenario binds "
 		    "userspace_addr = NULL, so KVM cannot read any guest memory",
@@ -73,12 +73,12 @@ static enum exit_action call_device(struct exit_context *context, const struct i
 	case IOTRAP_STOP:
 		break;
 	}
-	return stop(context, (enum outcome)reply.outcome, "%s", reply.message);
+	return exit_stop(context, (enum outcome)reply.outcome, "%s", reply.message);
 }
 
 /* Hand one access to the device that owns it; with no device, behave like an
  * empty bus: writes vanish, reads float high. Every access is traced. */
-static enum exit_action serve_access(struct exit_context *context, const char *kind,
+enum exit_action exit_serve_access(struct exit_context *context, const char *kind,
 				     const struct iotrap_range *range, struct iotrap_access *access,
 				     uint64_t *unhandled)
 {
@@ -93,33 +93,6 @@ static enum exit_action serve_access(struct exit_context *context, const char *k
 	return action;
 }
 
-enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run)
-{
-	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
-	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-
-	/* String instructions (rep outsb) arrive as count > 1: one access each. */
-	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		struct iotrap_access access = {
-			.vcpu = context->vcpu,
-			.addr = run->io.port,
-			.size = run->io.size,
-			.element = i,
-			.is_write = is_write,
-		};
-		if (is_write)
-			memcpy(access.data, data, run->io.size);
-		const struct iotrap_range *range =
-			iotrap_lookup(context->traps, IOTRAP_PIO, access.addr, access.size);
-		if (serve_access(context, "io", range, &access, &context->unhandled_pio) ==
-		    EXIT_ACTION_STOP)
-			return EXIT_ACTION_STOP;
-		if (!is_write)
-			memcpy(data, access.data, run->io.size);
-	}
-	return EXIT_ACTION_CONTINUE;
-}
-
 enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *run)
 {
 	struct iotrap_access access = {
@@ -129,7 +102,7 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 		.is_write = run->mmio.is_write,
 	};
 	if (access.size == 0 || access.size > 8)
-		return stop(context, OUTCOME_INTERNAL_ERROR,
+		return exit_stop(context, OUTCOME_INTERNAL_ERROR,
 			    "MMIO exit with length %u at %#" PRIx64, access.size, access.addr);
 	if (access.is_write)
 		memcpy(access.data, run->mmio.data, access.size);
@@ -139,14 +112,14 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 	if (!range && access.addr < context->ram_size) {
 		/* docs/design.md, "Wrong-view faults": a RAM access KVM cannot resolve through
 		 * userspace_addr comes back as an MMIO exit at that address. */
-		if (cannot_run(context))
-			return stop_cannot_run(context, "MMIO exit at RAM address");
-		return stop(context, OUTCOME_BAD_MMIO,
+		if (exit_cannot_run(context))
+			return exit_stop_cannot_run(context, "MMIO exit at RAM address");
+		return exit_stop(context, OUTCOME_BAD_MMIO,
 			    "MMIO exit at RAM address %#" PRIx64 ": KVM could not reach this page "
 			    "through the memslot's userspace_addr",
 			    access.addr);
 	}
-	if (serve_access(context, "mmio", range, &access, &context->unhandled_mmio) ==
+	if (exit_serve_access(context, "mmio", range, &access, &context->unhandled_mmio) ==
 	    EXIT_ACTION_STOP)
 		return EXIT_ACTION_STOP;
 	if (!access.is_write)
@@ -160,26 +133,15 @@ enum exit_action exit_handle_hlt(struct exit_context *context, struct kvm_run *r
 	if (context->trace)
 		fprintf(context->trace, "[vcpu %d] hlt\n", context->vcpu);
 	if (!context->reported)
-		return stop(context, OUTCOME_GUEST_FAILED,
+		return exit_stop(context, OUTCOME_GUEST_FAILED,
 			    "vCPU %d halted without reporting a status through the hypercall port",
 			    context->vcpu);
-	return stop(context, context->reported_outcome, "%s", context->reported_message);
-}
-
-enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run)
-{
-	(void)run;
-	if (cannot_run(context))
-		return stop_cannot_run(context, "shutdown (triple fault)");
-	return stop(context, OUTCOME_SHUTDOWN,
-		    "vCPU %d shut down (triple fault: the guest's IDT has a gate for #GP "
-		    "only, so any other exception in supervisor mode ends here)",
-		    context->vcpu);
+	return exit_stop(context, context->reported_outcome, "%s", context->reported_message);
 }
 
 enum exit_action exit_handle_fail_entry(struct exit_context *context, struct kvm_run *run)
 {
-	return stop(context, OUTCOME_FAIL_ENTRY,
+	return exit_stop(context, OUTCOME_FAIL_ENTRY,
 		    "KVM could not enter vCPU %d: hardware entry failure reason %#llx on cpu %u",
 		    context->vcpu,
 		    (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
@@ -206,9 +168,9 @@ enum exit_action exit_handle_internal_error(struct exit_context *context, struct
 {
 	uint32_t suberror = run->internal.suberror;
 	if (suberror == KVM_INTERNAL_ERROR_EMULATION && context->userspace_addr_null) {
-		if (cannot_run(context))
-			return stop_cannot_run(context, "emulation failure");
-		return stop(context, OUTCOME_EMULATION_REFUSED,
+		if (exit_cannot_run(context))
+			return exit_stop_cannot_run(context, "emulation failure");
+		return exit_stop(context, OUTCOME_EMULATION_REFUSED,
 			    "emulation refused: KVM needed to read guest memory through "
 			    "userspace_addr to emulate an instruction, and the configuration "
 			    "forbids it (gmem.userspace_addr = null; design notes, stage 1)");
@@ -221,7 +183,7 @@ enum exit_action exit_handle_internal_error(struct exit_context *context, struct
 		used += (uint32_t)snprintf(details + used, sizeof(details) - used, "%s%#llx",
 					   i ? " " : "; data ",
 					   (unsigned long long)run->internal.data[i]);
-	return stop(context, OUTCOME_INTERNAL_ERROR,
+	return exit_stop(context, OUTCOME_INTERNAL_ERROR,
 		    "KVM internal error on vCPU %d: suberror %u (%s%s)%s", context->vcpu, suberror,
 		    internal_error_name(suberror), details,
 		    suberror == KVM_INTERNAL_ERROR_EMULATION
@@ -235,7 +197,7 @@ static enum exit_action handle_fault(struct exit_context *context, uint64_t gpa,
 				     struct memmap_completion *completion)
 {
 	if (!context->conversions)
-		return stop(context, OUTCOME_INTERNAL_ERROR,
+		return exit_stop(context, OUTCOME_INTERNAL_ERROR,
 			    "memory fault at gpa %#" PRIx64 " size %#" PRIx64
 			    " (%s access): no conversion policy in this run",
 			    gpa, size, private_access ? "private" : "shared");
@@ -245,7 +207,7 @@ static enum exit_action handle_fault(struct exit_context *context, uint64_t gpa,
 	if (status < 0)
 		/* A fault the policy refuses is the guest's (or gmemvm's) error;
 		 * a conversion that failed is the VMM's. */
-		return stop(context, error.refused ? OUTCOME_INTERNAL_ERROR : OUTCOME_VMM_ERROR,
+		return exit_stop(context, error.refused ? OUTCOME_INTERNAL_ERROR : OUTCOME_VMM_ERROR,
 			    "%s", error.message);
 	return EXIT_ACTION_CONTINUE;
 }
@@ -280,7 +242,7 @@ enum exit_action exit_handle_model_fault(struct exit_context *context, struct kv
 	uint64_t page = canonical & ~(GMEM_PAGE_SIZE - 1);
 	uint32_t length = run->mmio.len;
 	if (length == 0 || length > 8 || canonical + length > page + GMEM_PAGE_SIZE)
-		return stop(context, OUTCOME_INTERNAL_ERROR,
+		return exit_stop(context, OUTCOME_INTERNAL_ERROR,
 			    "an access of %u bytes at gpa %#" PRIx64 " crosses a page: the model "
 			    "cannot complete it",
 			    length, canonical);
@@ -302,66 +264,42 @@ enum exit_action exit_handle_model_fault(struct exit_context *context, struct kv
 	return handle_fault(context, page, GMEM_PAGE_SIZE, private_access, true, &completion);
 }
 
-enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run)
+int32_t exit_convert_request(struct exit_context *context, uint64_t gpa, uint64_t size,
+			     bool to_private, enum exit_action *action)
 {
-	uint64_t gpa = run->hypercall.args[0], pages = run->hypercall.args[1];
-	uint64_t attributes = run->hypercall.args[2];
-	bool to_private = attributes & GMEMVM_MAP_GPA_RANGE_ENCRYPTED;
-	int32_t result;
-	int status = 0;
 	struct gmemvm_error error = { 0 };
-	/* KVM exits only for this call; the rest is the guest's to get right. */
-	if (run->hypercall.nr != GMEMVM_KVM_HC_MAP_GPA_RANGE || !context->conversions) {
-		result = GMEMVM_HC_ENOSYS;
-	} else if ((attributes & ~GMEMVM_MAP_GPA_RANGE_ENCRYPTED) ||
-		   pages > context->ram_size / GMEM_PAGE_SIZE) {
-		result = GMEMVM_HC_EINVAL; /* another page size, or more pages than RAM */
-	} else {
-		status = conversion_on_request(context->conversions, context->vcpu, gpa,
-					       pages * GMEM_PAGE_SIZE, to_private, &error);
-		result = hypercall_answer(status);
-	}
-	if (context->trace_hypercalls)
-		fprintf(context->trace_hypercalls,
-			"[vcpu %d] KVM_HC_MAP_GPA_RANGE gpa %#" PRIx64 " pages %" PRIu64
-			" attributes %#" PRIx64 " (%s) -> %d\n",
-			context->vcpu, gpa, pages, attributes, to_private ? "private" : "shared",
-			result);
-	run->hypercall.ret = (uint64_t)(int64_t)result;
+	*action = EXIT_ACTION_CONTINUE;
+	if (!context->conversions)
+		return GMEMVM_HC_ENOSYS;
+	int status = conversion_on_request(context->conversions, context->vcpu, gpa, size,
+					   to_private, &error);
 	if (status < 0 && !error.refused) /* the VMM failed, not the guest: stop cleanly */
-		return stop(context, OUTCOME_VMM_ERROR, "%s", error.message);
-	return EXIT_ACTION_CONTINUE;
+		*action = exit_stop(context, OUTCOME_VMM_ERROR, "%s", error.message);
+	return hypercall_answer(status);
 }
 
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run)
 {
-	return stop(context, OUTCOME_UNKNOWN_EXIT,
+	return exit_stop(context, OUTCOME_UNKNOWN_EXIT,
 		    "vCPU %d: exit reason %u is not handled by gmemvm; stopping cleanly",
 		    context->vcpu, run->exit_reason);
 }
 
-/* Map an exit reason to the kind counted in the report. */
+/* Map an exit reason to the kind counted in the report: the shared ones
+ * here, the rest by the architecture. */
 static enum exit_kind exit_kind_of(uint32_t reason)
 {
 	switch (reason) {
-	case KVM_EXIT_IO:
-		return EXIT_KIND_IO;
 	case KVM_EXIT_MMIO:
 		return EXIT_KIND_MMIO;
-	case KVM_EXIT_HLT:
-		return EXIT_KIND_HLT;
-	case KVM_EXIT_SHUTDOWN:
-		return EXIT_KIND_SHUTDOWN;
 	case KVM_EXIT_FAIL_ENTRY:
 		return EXIT_KIND_FAIL_ENTRY;
 	case KVM_EXIT_INTERNAL_ERROR:
 		return EXIT_KIND_INTERNAL_ERROR;
 	case KVM_EXIT_MEMORY_FAULT:
 		return EXIT_KIND_MEMORY_FAULT;
-	case KVM_EXIT_HYPERCALL:
-		return EXIT_KIND_MAP_GPA_RANGE;
 	default:
-		return EXIT_KIND_UNKNOWN;
+		return arch_exit_kind(reason);
 	}
 }
 
@@ -387,27 +325,22 @@ enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run
 		context->exits_total++;
 		return exit_handle_model_fault(context, run, canonical, private_access);
 	}
+	enum exit_action action;
+	if (run->exit_reason == KVM_EXIT_MMIO && arch_exit_mmio(context, run, &action))
+		return action; /* the architecture counted it as its own kind */
 	context->exits[exit_kind_of(run->exit_reason)]++;
 	context->exits_total++;
 
 	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		return exit_handle_io(context, run);
 	case KVM_EXIT_MMIO:
 		return exit_handle_mmio(context, run);
-	case KVM_EXIT_HLT:
-		return exit_handle_hlt(context, run);
-	case KVM_EXIT_SHUTDOWN:
-		return exit_handle_shutdown(context, run);
 	case KVM_EXIT_FAIL_ENTRY:
 		return exit_handle_fail_entry(context, run);
 	case KVM_EXIT_INTERNAL_ERROR:
 		return exit_handle_internal_error(context, run);
 	case KVM_EXIT_MEMORY_FAULT:
 		return exit_handle_memory_fault(context, run);
-	case KVM_EXIT_HYPERCALL:
-		return exit_handle_hypercall(context, run);
 	default:
-		return exit_handle_unknown(context, run);
+		return arch_exit_dispatch(context, run);
 	}
 }

@@ -24,6 +24,7 @@ enum exit_action {
 
 struct exit_context {
 	int vcpu;
+	int vcpu_fd;	/* for the architecture's exits that read registers (arm64's SMCCC calls) */
 	struct iotrap_registry *traps;
 	uint64_t ram_size;	  /* an MMIO exit below this is RAM the host view cannot reach */
 	bool userspace_addr_null; /* the memslot was bound with userspace_addr = NULL */
@@ -52,10 +53,10 @@ struct exit_context {
 
 enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run);
 
-enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run);
+/* The shared handlers (exits.c). */
 enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *run);
+/* The vCPU's end: x86's KVM_EXIT_HLT, arm64's halt register. */
 enum exit_action exit_handle_hlt(struct exit_context *context, struct kvm_run *run);
-enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run);
 enum exit_action exit_handle_fail_entry(struct exit_context *context, struct kvm_run *run);
 enum exit_action exit_handle_internal_error(struct exit_context *context, struct kvm_run *run);
 enum exit_action exit_handle_memory_fault(struct exit_context *context, struct kvm_run *run);
@@ -63,9 +64,30 @@ enum exit_action exit_handle_memory_fault(struct exit_context *context, struct k
  * match the page (memmap.h). Goes to the same policy as the kernel's. */
 enum exit_action exit_handle_model_fault(struct exit_context *context, struct kvm_run *run,
 					 uint64_t canonical, bool private_access);
-/* KVM_EXIT_HYPERCALL: the guest's KVM_HC_MAP_GPA_RANGE share/unshare request,
- * checked like the port's and answered in kvm_run.hypercall.ret. */
-enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run);
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run);
+
+/* The architecture's handlers (arch/x86/exits.c, arch/arm64/exits.c). */
+enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run);
+/* KVM_EXIT_HYPERCALL: x86's KVM_HC_MAP_GPA_RANGE, arm64's forwarded SMCCC
+ * MEM_SHARE / MEM_UNSHARE; checked like the port's requests and answered. */
+enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run);
+enum exit_action exit_handle_system_event(struct exit_context *context, struct kvm_run *run);
+
+/* Helpers for every handler: stop the vCPU with an outcome and a message;
+ * whether this first exit means the guest could not run at all (userspace_addr
+ * NULL on a host that serves memslots from it); hand one access to the
+ * device that owns it (range NULL: an empty bus); ask the conversion policy
+ * for a guest's conversion request, answered as a GMEMVM_HC_* code (*action
+ * says whether the VMM itself failed). */
+__attribute__((format(printf, 3, 4))) enum exit_action
+exit_stop(struct exit_context *context, enum outcome outcome, const char *format, ...);
+bool exit_cannot_run(const struct exit_context *context);
+enum exit_action exit_stop_cannot_run(struct exit_context *context, const char *what);
+enum exit_action exit_serve_access(struct exit_context *context, const char *kind,
+				   const struct iotrap_range *range, struct iotrap_access *access,
+				   uint64_t *unhandled);
+int32_t exit_convert_request(struct exit_context *context, uint64_t gpa, uint64_t size,
+			     bool to_private, enum exit_action *action);
 
 #endif

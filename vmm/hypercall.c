@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "hypercall.h"
 
+#include "arch/arch.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -73,7 +75,9 @@ void hypercall_read_string(struct memmap *memory, uint64_t gpa, char *out, size_
 static void report_exception(const struct hypercall_device *device, int vcpu,
 			     const struct gmemvm_hypercall *request, struct iotrap_reply *reply)
 {
-	uint64_t step = request->arg[1], error = request->arg[2], rip = request->arg[3];
+	uint64_t step = request->arg[1];
+	char exception[64];
+	arch_describe_exception(request->arg[2], request->arg[3], exception, sizeof(exception));
 	const struct scenario *scenario = device->scenario;
 	bool mmio_step = scenario && step >= 1 && step <= (uint64_t)scenario->nr_steps &&
 			 scenario->steps[step - 1].op == GMEMVM_STEP_MMIO;
@@ -82,15 +86,15 @@ static void report_exception(const struct hypercall_device *device, int vcpu,
 		snprintf(reply->message, sizeof(reply->message),
 			 "emulation refused: KVM could not read the MMIO instruction of step "
 			 "%" PRIu64 " through userspace_addr = NULL and injected an exception into "
-			 "vCPU %d instead (#GP, error code %#" PRIx64 ", rip %#" PRIx64 ")",
-			 step, vcpu, error, rip);
+			 "vCPU %d instead (%s)",
+			 step, vcpu, exception);
 		return;
 	}
 	reply->outcome = OUTCOME_GUEST_FAILED;
 	snprintf(reply->message, sizeof(reply->message),
 		 "vCPU %d took an exception it has no handler for in step %" PRIu64
-		 " (#GP, error code %#" PRIx64 ", rip %#" PRIx64 ")",
-		 vcpu, step, error, rip);
+		 " (%s)",
+		 vcpu, step, exception);
 }
 
 static void count(struct hypercall_device *device, uint64_t *counter)
@@ -253,14 +257,15 @@ static void hypercall_access(void *opaque, struct iotrap_access *access, struct 
 static const struct iotrap_node hypercall_node = {
 	.name = "hypercall",
 	.compatible = "gmemvm,hypercall-port",
-	.port = GMEMVM_PORT_HYPERCALL,
+	.address = GMEMVM_DEVICE_HYPERCALL,
+	.address_size = 4,
 };
 
 /* An access to the port is a request: its raw line goes with the request
  * and its answer (--trace=hypercalls), not with the exits. */
 int hypercall_register(struct hypercall_device *device, struct iotrap_registry *traps)
 {
-	int status = iotrap_register_flags(traps, IOTRAP_PIO, hypercall_node.port, 4,
+	int status = iotrap_register_flags(traps, arch_device_space, hypercall_node.address, 4,
 					   hypercall_node.name, hypercall_access, device,
 					   IOTRAP_TRACE_REQUESTS);
 	if (status < 0)

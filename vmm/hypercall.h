@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The hypercall port: the guest writes the 32-bit guest-physical address of
- * a struct gmemvm_hypercall to GMEMVM_PORT_HYPERCALL. The VMM bounds-checks
+ * a struct gmemvm_hypercall to GMEMVM_DEVICE_HYPERCALL. The VMM bounds-checks
  * the block before touching it (Solo5 hvt's rule), runs the request and
  * writes the result code back into the block.
  */

@@ -66,13 +66,16 @@ struct iotrap_range {
  * How a device appears in the guest's device tree, said by the device itself
  * when it registers, as kvmtool's devices write their own nodes: devtree.c
  * gives each a node "name@unit" under the root, in registration order, unit
- * being the MMIO base in hex if the device has MMIO, else its port.
+ * being the MMIO window's base in hex if the device has one, else its
+ * registers' address. Registers that are ports are GMEMVM_FDT_PROP_PORT;
+ * MMIO ones (every device on arm64) are the first entry of reg.
  */
 struct iotrap_node {
 	const char *name;	       /* "serial" */
 	const char *compatible;	       /* "ns16550a" */
-	uint32_t port;		       /* GMEMVM_FDT_PROP_PORT */
-	uint64_t mmio_base, mmio_size; /* reg, when mmio_size is not 0 */
+	uint64_t address;	       /* its registers, in arch_device_space (arch/arch.h) */
+	uint64_t address_size;	       /* how many bytes of registers there */
+	uint64_t mmio_base, mmio_size; /* an MMIO window besides, when mmio_size is not 0 */
 	bool console;		       /* /chosen stdout-path names it */
 };
 

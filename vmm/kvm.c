@@ -133,29 +133,6 @@ long kvm_vcpu_mmap_size(int kvm_fd)
 	return result_of(ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0));
 }
 
-int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **cpuid)
-{
-	/* Grow the buffer until the kernel stops answering E2BIG. 256 entries
-	 * is enough for today's CPUs in one call (each E2BIG costs ~0.25 ms). */
-	*cpuid = NULL;
-	for (unsigned int entries = 256; entries <= 4096; entries *= 2) {
-		struct kvm_cpuid2 *table =
-			calloc(1, sizeof(*table) + entries * sizeof(struct kvm_cpuid_entry2));
-		if (!table)
-			return -ENOMEM;
-		table->nent = entries;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, table) == 0) {
-			*cpuid = table;
-			return 0;
-		}
-		int saved = errno;
-		free(table);
-		if (saved != E2BIG)
-			return -saved;
-	}
-	return -E2BIG;
-}
-
 int kvm_run(int vcpu_fd)
 {
 	return result_of(ioctl(vcpu_fd, KVM_RUN, 0));

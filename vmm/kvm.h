@@ -53,8 +53,6 @@ int kvm_set_memory_attributes(int vm_fd, uint64_t gpa, uint64_t size, uint64_t a
 long kvm_check_extension(int fd, long cap);
 int kvm_create_vcpu(int vm_fd, int index);
 long kvm_vcpu_mmap_size(int kvm_fd);
-/* KVM_GET_SUPPORTED_CPUID into *cpuid, which the caller frees. 0 or a negative errno. */
-int kvm_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **cpuid);
 int kvm_run(int vcpu_fd);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "config.h"
 #include "gmem.h"
 #include "gmemvm_abi.h"
@@ -21,35 +22,23 @@
 
 #define PROBE_PAGE	     4096
 #define PROBE_MAX_LINES	     20
-#define PROBE_PORT	     0x10
-#define PROBE_DATA_OFFSET    0x100
 #define PROBE_USERSPACE_BYTE 0xaa
 #define PROBE_GMEM_BYTE	     0xbb
-
-/* Real mode: mov al, [0x100]; out 0x10, al; hlt. The same code sits in both
- * backings; only the byte at 0x100 tells which one the guest read. */
-static const uint8_t probe_code[] = { 0xa0, 0x00, 0x01, 0xe6, PROBE_PORT, 0xf4 };
 
 static void probe_alarm(int signal_number)
 {
 	(void)signal_number; /* interrupts a KVM_RUN that would never return */
 }
 
+/* The same code sits in both backings; only the byte at
+ * ARCH_PROBE_DATA_OFFSET tells which one the guest read. */
 static void fill_page(uint8_t *page, uint8_t marker)
 {
-	memset(page, 0xf4, PROBE_PAGE); /* hlt everywhere else */
-	memcpy(page, probe_code, sizeof(probe_code));
-	page[PROBE_DATA_OFFSET] = marker;
+	arch_probe_write_guest(page, PROBE_PAGE);
+	page[ARCH_PROBE_DATA_OFFSET] = marker;
 }
 
-/* vCPU 0 of a throwaway VM and its kvm_run. */
-struct probe_vcpu {
-	int fd;
-	long run_size;
-	struct kvm_run *run;
-};
-
-static void probe_guest_finish(struct probe_vcpu *vcpu)
+void probe_guest_finish(struct probe_vcpu *vcpu)
 {
 	if (vcpu->run && vcpu->run != MAP_FAILED)
 		munmap(vcpu->run, (size_t)vcpu->run_size);
@@ -57,10 +46,7 @@ static void probe_guest_finish(struct probe_vcpu *vcpu)
 		close(vcpu->fd);
 }
 
-/* Run vCPU 0 in real mode from address 0 until its first exit, at most seconds.
- * 0 with the exit in vcpu->run, or a negative errno with the reason in detail
- * (the probe's table shows it). */
-static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int seconds,
+int probe_run_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int seconds,
 			   char *detail, size_t detail_size)
 {
 	vcpu->fd = kvm_create_vcpu(vm_fd, 0);
@@ -69,22 +55,17 @@ static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int s
 	if (vcpu->fd >= 0 && vcpu->run_size > 0)
 		vcpu->run = mmap(NULL, (size_t)vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 				 vcpu->fd, 0);
-	struct kvm_sregs sregs;
-	if (vcpu->run == MAP_FAILED || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (vcpu->run == MAP_FAILED) {
 		int saved = errno ? errno : EIO;
 		snprintf(detail, detail_size, "could not create the probe vCPU: %s",
 			 strerror(saved));
 		return -saved;
 	}
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	struct kvm_regs regs = { .rip = 0, .rflags = 0x2 };
-	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 ||
-	    ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0) {
-		int saved = errno ? errno : EIO;
+	int status = arch_probe_vcpu_init(vm_fd, vcpu->fd);
+	if (status < 0) {
 		snprintf(detail, detail_size, "could not set the probe vCPU's registers: %s",
-			 strerror(saved));
-		return -saved;
+			 strerror(-status));
+		return status;
 	}
 
 	struct sigaction action = { .sa_handler = probe_alarm }, previous;
@@ -92,7 +73,7 @@ static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int s
 	sigaction(SIGALRM, &action, &previous);
 	struct itimerval timer = { .it_value = { .tv_sec = seconds } };
 	setitimer(ITIMER_REAL, &timer, NULL);
-	int status = kvm_run(vcpu->fd);
+	status = kvm_run(vcpu->fd);
 	struct itimerval off = { 0 };
 	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &previous, NULL);
@@ -108,11 +89,11 @@ static int run_probe_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int s
 static void probe_serving_guest(int kvm_fd, int vm_fd, struct host_probe *probe)
 {
 	struct probe_vcpu vcpu = { .fd = -1 };
-	if (run_probe_guest(kvm_fd, vm_fd, &vcpu, 1, probe->serving_detail,
+	if (probe_run_guest(kvm_fd, vm_fd, &vcpu, 1, probe->serving_detail,
 			    sizeof(probe->serving_detail)) == 0) {
 		struct kvm_run *run = vcpu.run;
-		if (run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT) {
-			uint8_t value = *((uint8_t *)run + run->io.data_offset);
+		uint8_t value;
+		if (arch_probe_exit_value(run, &value)) {
 			probe->serving = value == PROBE_GMEM_BYTE ? GMEM_SERVING_GUEST_MEMFD
 					 : value == PROBE_USERSPACE_BYTE
 						 ? GMEM_SERVING_USERSPACE_ADDR
@@ -171,20 +152,6 @@ out:
 		close(gmem_fd);
 	if (vm_fd >= 0)
 		close(vm_fd);
-}
-
-/* The CPU vendor decides the hypercall instruction: vmmcall on AMD and Hygon,
- * vmcall elsewhere (KVM's guests see the host's vendor). */
-static bool host_cpu_is_amd(void)
-{
-	unsigned int eax, ebx, ecx, edx;
-	__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0), "c"(0));
-	char vendor[13];
-	memcpy(vendor, &ebx, 4);
-	memcpy(vendor + 4, &edx, 4);
-	memcpy(vendor + 8, &ecx, 4);
-	vendor[12] = '\0';
-	return strcmp(vendor, "AuthenticAMD") == 0 || strcmp(vendor, "HygonGenuine") == 0;
 }
 
 /* kvm.gmem_in_place_conversion: 1 or 0, or -1 when the module has no such parameter. */
@@ -278,29 +245,9 @@ static void probe_protected_vm(int kvm_fd, struct host_probe *probe, bool attrib
 		close(vm_fd);
 }
 
-/* Real mode: eax = KVM_HC_MAP_GPA_RANGE, ebx = 0x1000, ecx = 1 page, edx = 0
- * (shared), then the hypercall instruction (3 bytes, patched in), then hlt. */
-static const uint8_t map_gpa_range_code[] = {
-	0x66, 0xb8, GMEMVM_KVM_HC_MAP_GPA_RANGE,
-	0,    0,    0, /* mov eax, 12 */
-	0x66, 0xbb, 0x00,
-	0x10, 0,    0, /* mov ebx, 0x1000 */
-	0x66, 0xb9, 1,
-	0,    0,    0,	  /* mov ecx, 1 */
-	0x66, 0x31, 0xd2, /* xor edx, edx */
-	0x0f, 0x01, 0xc1, /* vmcall (vmmcall: 0f 01 d9) */
-	0xf4,		  /* hlt */
-};
-#define MAP_GPA_RANGE_CALL_OFFSET 21
-
 /* A throwaway default VM with one page of plain memory at GPA 0, the probe
  * guests' home: 0, or a negative errno with everything undone. */
-struct probe_vm {
-	int fd;
-	uint8_t *page;
-};
-
-static int probe_vm_open(int kvm_fd, struct probe_vm *vm)
+int probe_vm_open(int kvm_fd, struct probe_vm *vm)
 {
 	vm->fd = kvm_create_vm(kvm_fd, 0);
 	vm->page =
@@ -312,60 +259,12 @@ static int probe_vm_open(int kvm_fd, struct probe_vm *vm)
 	return status;
 }
 
-static void probe_vm_close(struct probe_vm *vm)
+void probe_vm_close(struct probe_vm *vm)
 {
 	if (vm->page != MAP_FAILED)
 		munmap(vm->page, PROBE_PAGE);
 	if (vm->fd >= 0)
 		close(vm->fd);
-}
-
-/*
- * Does the guest's KVM_HC_MAP_GPA_RANGE reach the VMM? Enable the exit on a
- * throwaway VM and run the call: KVM_EXIT_HYPERCALL with the same arguments
- * within a second means yes. Asked, not assumed: a host may have the
- * capability and still never return from the hypercall.
- */
-static void probe_map_gpa_range(int kvm_fd, struct host_probe *probe)
-{
-	probe->hypercall_vmmcall = host_cpu_is_amd();
-	if (!(probe->caps.exit_hypercall & (1ULL << GMEMVM_KVM_HC_MAP_GPA_RANGE))) {
-		snprintf(probe->map_gpa_range_detail, sizeof(probe->map_gpa_range_detail),
-			 "KVM_CAP_EXIT_HYPERCALL does not offer it");
-		return;
-	}
-	struct probe_vm vm;
-	struct kvm_enable_cap enable = { .cap = KVM_CAP_EXIT_HYPERCALL,
-					 .args = { 1ULL << GMEMVM_KVM_HC_MAP_GPA_RANGE } };
-	int status = probe_vm_open(kvm_fd, &vm);
-	if (status == 0 && ioctl(vm.fd, KVM_ENABLE_CAP, &enable) < 0)
-		status = -errno;
-	if (status < 0) {
-		snprintf(probe->map_gpa_range_detail, sizeof(probe->map_gpa_range_detail),
-			 "not probed: could not set up the probe VM: %s", strerror(-status));
-		goto out;
-	}
-	uint8_t *page = vm.page;
-	memset(page, 0xf4, PROBE_PAGE);
-	memcpy(page, map_gpa_range_code, sizeof(map_gpa_range_code));
-	if (probe->hypercall_vmmcall)
-		page[MAP_GPA_RANGE_CALL_OFFSET + 2] = 0xd9;
-	struct probe_vcpu vcpu = { .fd = -1 };
-	if (run_probe_guest(kvm_fd, vm.fd, &vcpu, 1, probe->map_gpa_range_detail,
-			    sizeof(probe->map_gpa_range_detail)) == 0) {
-		const struct kvm_run *run = vcpu.run;
-		probe->map_gpa_range_exits = run->exit_reason == KVM_EXIT_HYPERCALL &&
-					     run->hypercall.nr == GMEMVM_KVM_HC_MAP_GPA_RANGE &&
-					     run->hypercall.args[0] == 0x1000 &&
-					     run->hypercall.args[1] == 1;
-		snprintf(probe->map_gpa_range_detail, sizeof(probe->map_gpa_range_detail), "%s: %s",
-			 probe->hypercall_vmmcall ? "vmmcall" : "vmcall",
-			 probe->map_gpa_range_exits ? "KVM_EXIT_HYPERCALL"
-						    : "ended with another exit");
-	}
-	probe_guest_finish(&vcpu);
-out:
-	probe_vm_close(&vm);
 }
 
 /* The question under every other: does a guest of this KVM run at all? One
@@ -385,16 +284,17 @@ static void probe_guest_runs(int kvm_fd, struct host_probe *probe)
 	/* 30 s, not 1: the answer gates whole runs, and a loaded emulator is
 	 * slow (a healthy nested guest took over 5 s to start with both cores
 	 * busy); only a KVM whose guests never run waits that long. */
-	if (run_probe_guest(kvm_fd, vm.fd, &vcpu, 30, probe->guest_runs_detail,
+	if (probe_run_guest(kvm_fd, vm.fd, &vcpu, 30, probe->guest_runs_detail,
 			    sizeof(probe->guest_runs_detail)) == 0) {
 		const struct kvm_run *run = vcpu.run;
-		probe->guest_runs = run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT;
+		uint8_t value;
+		probe->guest_runs = arch_probe_exit_value(run, &value);
 		if (probe->guest_runs)
 			snprintf(probe->guest_runs_detail, sizeof(probe->guest_runs_detail),
-				 "a real-mode guest on plain memory reached its port write");
+				 "a guest on plain memory reached its device write");
 		else
 			snprintf(probe->guest_runs_detail, sizeof(probe->guest_runs_detail),
-				 "the probe guest ended with exit reason %u, not its port write",
+				 "the probe guest ended with exit reason %u, not its device write",
 				 run->exit_reason);
 	}
 	probe_guest_finish(&vcpu);
@@ -402,29 +302,11 @@ out:
 	probe_vm_close(&vm);
 }
 
-void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid)
+void probe_set_guest_phys_bits(struct host_probe *probe, unsigned int bits)
 {
-	probe->guest_phys_bits = 36; /* the architectural minimum, if CPUID is silent */
-	for (unsigned int i = 0; cpuid && i < cpuid->nent; i++)
-		if (cpuid->entries[i].function == 0x80000008)
-			probe->guest_phys_bits = cpuid->entries[i].eax & 0xff;
-	unsigned int bit = probe->guest_phys_bits - 2;
-	probe->shared_bit = bit > 46 ? 46 : bit < 39 ? 0 : bit;
+	probe->guest_phys_bits = bits;
+	probe->shared_bit = arch_shared_bit(bits);
 	probe->probed |= PROBE_GUEST_PHYS_BITS;
-}
-
-static bool running_under_qemu_emulator(void)
-{
-	unsigned int eax, ebx, ecx, edx;
-	__asm__ volatile("cpuid"
-			 : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
-			 : "a"(0x40000000), "c"(0));
-	char signature[13];
-	memcpy(signature, &ebx, 4);
-	memcpy(signature + 4, &ecx, 4);
-	memcpy(signature + 8, &edx, 4);
-	signature[12] = '\0';
-	return strcmp(signature, "TCGTCGTCGTCG") == 0;
 }
 
 void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
@@ -435,7 +317,7 @@ void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
 	probe->probed = needs & PROBE_ALL;
 	kvm_read_caps(kvm_fd, &probe->caps);
 	probe->in_place_parameter = read_in_place_parameter();
-	probe->under_emulator = running_under_qemu_emulator();
+	probe->under_emulator = arch_under_emulator();
 	if (needs & PROBE_GUEST_RUNS)
 		probe_guest_runs(kvm_fd, probe);
 	if (needs & PROBE_GMEM_SERVING)
@@ -443,13 +325,9 @@ void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
 	if (needs & PROBE_PRIVATE_VM_TYPE)
 		probe_protected_vm(kvm_fd, probe, needs & PROBE_SET_ATTRIBUTES2);
 	if (needs & PROBE_MAP_GPA_RANGE)
-		probe_map_gpa_range(kvm_fd, probe);
-	if (needs & PROBE_GUEST_PHYS_BITS) {
-		struct kvm_cpuid2 *cpuid = NULL;
-		kvm_supported_cpuid(kvm_fd, &cpuid); /* NULL on failure */
-		probe_read_guest_phys_bits(probe, cpuid);
-		free(cpuid);
-	}
+		arch_probe_conversion_call(kvm_fd, probe);
+	if (needs & PROBE_GUEST_PHYS_BITS)
+		probe_set_guest_phys_bits(probe, arch_guest_phys_bits(kvm_fd));
 }
 
 /*
@@ -484,14 +362,9 @@ unsigned int probe_needs(const struct scenario *scenario)
 	return needs;
 }
 
-void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario *scenario,
-		    const struct kvm_cpuid2 *cpuid)
+void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario *scenario)
 {
-	unsigned int needs = probe_needs(scenario);
-	probe_host(kvm_fd, probe, cpuid ? needs & ~PROBE_GUEST_PHYS_BITS : needs);
-	/* The run holds the table anyway: the bits cost nothing, for any mode. */
-	if (cpuid)
-		probe_read_guest_phys_bits(probe, cpuid);
+	probe_host(kvm_fd, probe, probe_needs(scenario));
 	const struct mode_info *mode = mode_info(scenario->mode);
 	probe->not_needed_by = mode ? mode->name : NULL;
 }

@@ -11,6 +11,8 @@
 #ifndef GMEMVM_PROBE_H
 #define GMEMVM_PROBE_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "kvm.h"
@@ -78,8 +80,9 @@ struct host_probe {
 	uint64_t gmem_attributes;
 	int in_place_parameter;
 	char attributes2_detail[128];
-	/* The guest's KVM_HC_MAP_GPA_RANGE reaches the VMM as KVM_EXIT_HYPERCALL;
-	 * the instruction is vmmcall on AMD, vmcall elsewhere. */
+	/* The guest's conversion call reaches the VMM as KVM_EXIT_HYPERCALL:
+	 * on x86 KVM_HC_MAP_GPA_RANGE, whose instruction is vmmcall on AMD and
+	 * vmcall elsewhere; on arm64 SMCCC MEM_SHARE, forwarded by the SMCCC filter. */
 	bool map_gpa_range_exits;
 	bool hypercall_vmmcall;
 	char map_gpa_range_detail[128];
@@ -92,14 +95,12 @@ struct host_probe {
 	unsigned long protected_vm_type;
 	uint64_t private_vm_attributes;
 	uint64_t private_vm_gmem_flags;
-	/* This machine is QEMU's emulator (CPUID 0x40000000 says "TCGTCGTCGTCG"),
-	 * as in the lab: the guest then fences its returns from user mode
+	/* This machine is QEMU's emulator (arch_under_emulator), as in the lab:
+	 * an x86 guest then fences its returns from user mode
 	 * (GMEMVM_FDT_PROP_EXIT_FENCE). */
 	bool under_emulator;
-	unsigned int guest_phys_bits; /* KVM_GET_SUPPORTED_CPUID 0x80000008 */
-	/* The CoCo modes' shared-view bit: TDX takes the top GPA bit, but a guest
-	 * access with bit 47 set shuts the vCPU down on this KVM (measured), so
-	 * gmemvm takes the bit below it, and at most 46 (4-level paging). */
+	unsigned int guest_phys_bits; /* arch_guest_phys_bits */
+	/* The CoCo modes' shared-view bit (arch_shared_bit); 0 = none. */
 	unsigned int shared_bit;
 	/* A throwaway VM on plain memory ran to its port write (PROBE_GUEST_RUNS). */
 	bool guest_runs;
@@ -122,14 +123,34 @@ void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs);
  * serving, where its outcome depends on it). PROBE_ALL for an unknown mode.
  */
 unsigned int probe_needs(const struct scenario *scenario);
-/* The run's probe: probe_host with probe_needs(scenario). cpuid, when not
- * NULL, is the KVM_GET_SUPPORTED_CPUID table the run fetched for its vCPUs:
- * the physical-address bits are read from it instead of asking KVM again. */
-void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario *scenario,
-		    const struct kvm_cpuid2 *cpuid);
-/* guest_phys_bits and shared_bit from a KVM_GET_SUPPORTED_CPUID table (NULL:
- * the architectural minimum, 36); marks PROBE_GUEST_PHYS_BITS probed. */
-void probe_read_guest_phys_bits(struct host_probe *probe, const struct kvm_cpuid2 *cpuid);
+/* The run's probe: probe_host with probe_needs(scenario). */
+void probe_host_for(int kvm_fd, struct host_probe *probe, const struct scenario *scenario);
+/* guest_phys_bits, and the shared bit the architecture takes for that width
+ * (arch_shared_bit); marks PROBE_GUEST_PHYS_BITS probed. */
+void probe_set_guest_phys_bits(struct host_probe *probe, unsigned int bits);
+
+/*
+ * The probe guests, for probe.c and the architecture's probes: a throwaway
+ * default VM with one page of plain memory at GPA 0, and its vCPU 0 run
+ * from GPA 0 (arch_probe_vcpu_init) until its first exit, at most seconds:
+ * 0 with the exit in vcpu->run, or a negative errno with the reason in
+ * detail (the probe's table shows it).
+ */
+#define PROBE_PAGE 4096
+struct probe_vm {
+	int fd;
+	uint8_t *page;
+};
+struct probe_vcpu {
+	int fd;
+	long run_size;
+	struct kvm_run *run;
+};
+int probe_vm_open(int kvm_fd, struct probe_vm *vm);
+void probe_vm_close(struct probe_vm *vm);
+int probe_run_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int seconds, char *detail,
+		    size_t detail_size);
+void probe_guest_finish(struct probe_vcpu *vcpu);
 const char *probe_serving_name(enum gmem_serving serving);
 /* The probes that answer needs (enum host_need). */
 unsigned int probe_for_needs(unsigned int needs);

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "arch/arch.h"
+
 void testdev_init(struct testdev *testdev)
 {
 	memset(testdev, 0, sizeof(*testdev));
@@ -59,7 +61,8 @@ static void entry_port(void *device, struct iotrap_access *access, struct iotrap
 static const struct iotrap_node testdev_node = {
 	.name = "testdev",
 	.compatible = "gmemvm,testdev",
-	.port = GMEMVM_PORT_TESTDEV,
+	.address = GMEMVM_DEVICE_TESTDEV,
+	.address_size = 4,
 	.mmio_base = GMEMVM_TESTDEV_MMIO_GPA,
 	.mmio_size = GMEMVM_TESTDEV_MMIO_SIZE,
 };
@@ -69,10 +72,10 @@ int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
 	int status = iotrap_register(traps, IOTRAP_MMIO, testdev_node.mmio_base,
 				     testdev_node.mmio_size, "testdev-mmio", testdev_mmio, testdev);
 	if (status == 0)
-		status = iotrap_register(traps, IOTRAP_PIO, GMEMVM_PORT_ENTRY, 1, "entry-port",
+		status = iotrap_register(traps, arch_device_space, GMEMVM_DEVICE_ENTRY, 1, "entry-port",
 					 entry_port, testdev);
 	if (status == 0)
-		status = iotrap_register(traps, IOTRAP_PIO, testdev_node.port, 4, "testdev-port",
+		status = iotrap_register(traps, arch_device_space, testdev_node.address, 4, "testdev-port",
 					 testdev_pio, testdev);
 	if (status < 0)
 		return status;

@@ -2,8 +2,8 @@
 /*
  * The test device: 64-bit registers at GMEMVM_TESTDEV_MMIO_GPA, where no
  * memslot is, so every access needs KVM's instruction emulation, and a
- * 32-bit echo port at GMEMVM_PORT_TESTDEV (one echo register per vCPU), and
- * the entry port every vCPU's first instruction writes (GMEMVM_PORT_ENTRY).
+ * 32-bit echo port at GMEMVM_DEVICE_TESTDEV (one echo register per vCPU), and
+ * the entry port every vCPU's first instruction writes (GMEMVM_DEVICE_ENTRY).
  */
 #ifndef GMEMVM_TESTDEV_H
 #define GMEMVM_TESTDEV_H

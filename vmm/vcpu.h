@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vCPU set-up and the run loop. Each vCPU starts directly in 64-bit long
- * mode (docs/design.md: some KVMs refuse 32-bit paging) on its own thread;
- * the loop calls KVM_RUN and hands every exit to exit_dispatch().
+ * vCPU set-up and the run loop. Each vCPU runs on its own thread from the
+ * entry state its architecture gives it (arch/arch.h); the loop calls
+ * KVM_RUN and hands every exit to exit_dispatch().
  */
 #ifndef GMEMVM_VCPU_H
 #define GMEMVM_VCPU_H
@@ -21,6 +21,7 @@
 #include "kvm.h"
 
 struct vcpu_set;
+struct arch_cpu;
 
 struct vcpu {
 	int index;
@@ -46,18 +47,12 @@ struct vcpu_set {
 	int running;
 };
 
-/* The first BOOT_TABLES_SIZE bytes of guest RAM: page tables (a 4 GiB
- * identity map in 2 MiB pages, and with shared_bit set the shared view
- * GPA | 1 << shared_bit of RAM too), the GDT and the per-vCPU TLS blocks.
- * low is a buffer the caller copies to GPA 0. */
-#define VCPU_BOOT_TABLES_SIZE GMEMVM_FDT_GPA
-void vcpu_write_boot_tables(uint8_t *low, int vcpus, unsigned int shared_bit);
-
 void vcpu_set_init(struct vcpu_set *set);
-/* Create vCPU index, set its CPUID, long-mode registers and entry state. 0,
- * or a negative errno with the sentence in error: the errno of the KVM call
- * that failed, named as the step, or -EINVAL refused past GMEMVM_MAX_VCPUS. */
-int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct kvm_cpuid2 *cpuid,
+/* Create the next vCPU and give it the entry state of its architecture
+ * (arch_vcpu_init). 0, or a negative errno with the sentence in error: the
+ * errno of the KVM call that failed, named as the step, or -EINVAL refused
+ * past GMEMVM_MAX_VCPUS. */
+int vcpu_create(struct vcpu_set *set, int kvm_fd, int vm_fd, const struct arch_cpu *cpu,
 		uint64_t entry, struct gmemvm_error *error);
 /* Start one thread per vCPU: 0, or pthread_create's error as a negative
  * errno, with error, after stopping the threads already started. */

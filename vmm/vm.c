@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "checks.h"
 #include "console.h"
 #include "conversion.h"
@@ -42,7 +43,7 @@ struct vm {
 	const struct scenario *scenario;
 	int kvm_fd, vm_fd;
 	struct host_probe host;
-	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID: the probe's and the vCPUs' */
+	struct arch_cpu *cpu; /* what every vCPU is created from (arch/arch.h) */
 	struct gmem gmem;
 	struct memmap memory;
 	struct iotrap_registry traps;
@@ -244,16 +245,16 @@ static void record_features(const struct vm *vm, struct run_report *report)
  * initial image, and everything else through the host's view. */
 static void load_boot_image(struct vm *vm, unsigned int shared_bit)
 {
-	uint8_t *low = calloc(1, VCPU_BOOT_TABLES_SIZE);
+	uint8_t *low = calloc(1, ARCH_BOOT_TABLES_SIZE);
 	uint8_t *window = calloc(1, GMEMVM_SHARED_AREA_GPA - GMEMVM_IMAGE_GPA);
 	if (!low || !window)
 		abort(); /* a few hundred KiB at start-up: nothing sensible to do */
-	vcpu_write_boot_tables(low, vm->scenario->vcpus, shared_bit);
+	arch_write_boot_tables(low, vm->scenario->vcpus, shared_bit);
 	elf_copy(&vm->guest, vm->guest_file, window, GMEMVM_IMAGE_GPA);
 	/* Only what holds data: a new guest_memfd reads as zeroes already, and
 	 * every page written here is a page the host must fault in (docs/performance.md). */
 	uint64_t image_size = elf_image_end(&vm->guest) - GMEMVM_IMAGE_GPA;
-	memmap_populate(&vm->memory, 0, low, VCPU_BOOT_TABLES_SIZE);
+	memmap_populate(&vm->memory, 0, low, ARCH_BOOT_TABLES_SIZE);
 	memmap_populate(&vm->memory, GMEMVM_FDT_GPA, vm->devtree, fdt_totalsize(vm->devtree));
 	memmap_populate(&vm->memory, GMEMVM_IMAGE_GPA, window, image_size);
 	free(low);
@@ -283,9 +284,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	vm->kvm_fd = kvm_open(error);
 	if (vm->kvm_fd < 0)
 		return host_failure(error);
-	/* Fetched first: the probe reads the physical-address bits from it. */
-	int cpuid_status = kvm_supported_cpuid(vm->kvm_fd, &vm->cpuid);
-	probe_host_for(vm->kvm_fd, &vm->host, scenario, vm->cpuid);
+	probe_host_for(vm->kvm_fd, &vm->host, scenario);
 	if (check_host(vm, error) < 0)
 		return host_failure(error);
 
@@ -300,8 +299,8 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	if (coco && !shared_bit) {
 		gmemvm_failf(error, -EOPNOTSUPP, "the guest's physical address bits",
 			     "the guest has %u physical address bits: too few for a shared-view "
-			     "bit between 39 and 46",
-			     vm->host.guest_phys_bits);
+			     "bit on %s",
+			     vm->host.guest_phys_bits, arch_name);
 		return host_failure(error);
 	}
 	/* The devices, before the device tree: each gives its own node. */
@@ -343,16 +342,10 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 		return host_failure(error);
 	}
 	vm->vm_fd = vm_fd;
-	struct kvm_enable_cap map_gpa_range_exit = {
-		.cap = KVM_CAP_EXIT_HYPERCALL, .args = { 1ULL << GMEMVM_KVM_HC_MAP_GPA_RANGE }
-	};
-	if (guest_needs.map_gpa_range &&
-	    ioctl(vm->vm_fd, KVM_ENABLE_CAP, &map_gpa_range_exit) < 0) {
-		int saved = errno;
-		gmemvm_failf(error, -saved, "KVM_ENABLE_CAP",
-			     "KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL) failed: %s", strerror(saved));
+	/* The conversion call's exit (x86: KVM_CAP_EXIT_HYPERCALL; arm64: the
+	 * SMCCC filter), where the guest converts with it. */
+	if (arch_vm_init(vm->vm_fd, guest_needs.map_gpa_range, error) < 0)
 		return host_failure(error);
-	}
 	if (conversion_check_stage(scenario, error) < 0) {
 		/* The notes' rules refuse the binding: nothing runs. */
 		vm->refused = true;
@@ -390,13 +383,10 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	if (set_boot_shareability(vm, error) < 0)
 		return host_failure(error);
 
-	if (cpuid_status < 0) {
-		gmemvm_failf(error, cpuid_status, "KVM_GET_SUPPORTED_CPUID",
-			     "KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-cpuid_status));
+	if (arch_cpu_read(vm->kvm_fd, vm->vm_fd, &vm->cpu, error) < 0)
 		return host_failure(error);
-	}
 	for (int i = 0; i < scenario->vcpus; i++) {
-		status = vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpuid, vm->guest.entry,
+		status = vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpu, vm->guest.entry,
 				     error);
 		if (status < 0)
 			return host_failure(error);
@@ -413,8 +403,8 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 		context->memory = &vm->memory;
 		context->conversions = &vm->conversions;
 	}
-	free(vm->cpuid); /* now, before the sandbox */
-	vm->cpuid = NULL;
+	arch_cpu_free(vm->cpu); /* now, before the sandbox */
+	vm->cpu = NULL;
 	return GMEMVM_STATUS_MATCHED;
 }
 
@@ -610,7 +600,7 @@ static void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	free(vm->guest_file);
-	free(vm->cpuid);
+	arch_cpu_free(vm->cpu);
 	if (vm->trace)
 		fclose(vm->trace);
 	timeline_destroy(vm->timeline);

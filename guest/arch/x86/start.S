@@ -14,7 +14,7 @@
 	.type _start, @function
 _start:
 	/* First: tell the VMM this vCPU's guest code has begun (the entry port). */
-	movw	$GMEMVM_PORT_ENTRY, %dx
+	movw	$GMEMVM_DEVICE_ENTRY, %dx
 	outb	%al, %dx
 	/* The C code expects the SysV state: DF clear, rsp 16-aligned at the call. */
 	cld

@@ -5,6 +5,7 @@
 
 #include "gmemvm_abi.h"
 #include "hypercall.h"
+#include "arch.h"
 #include "io.h"
 #include "serial.h"
 
@@ -54,7 +55,7 @@ long unprivileged_call(long (*fn)(void *), void *arg)
 	long result = unprivileged_enter(
 		fn, arg, (uint64_t *)(uintptr_t)(GMEMVM_TSS_GPA + cpu * GMEMVM_TSS_SIZE + 4));
 	if (unprivileged_exit_fence)
-		outb(GMEMVM_PORT_ENTRY, 0); /* GMEMVM_FDT_PROP_EXIT_FENCE says why */
+		device_write(GMEMVM_DEVICE_ENTRY, 0, 1); /* GMEMVM_FDT_PROP_EXIT_FENCE says why */
 	return result;
 }
 
