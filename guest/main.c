@@ -18,7 +18,7 @@
 #include "unprivileged.h"
 
 /* Step memory ranges must stay inside the identity map the VMM builds. */
-#define IDENTITY_MAP_END ((uint64_t)GMEMVM_PD_COUNT << 30)
+#define IDENTITY_MAP_END GMEMVM_IDENTITY_MAP_END
 
 /* Value a vCPU writes to the test device's scratch register: high bytes "scratch". */
 #define SCRATCH_VALUE(cpu) (0x7363726174636800ULL | (cpu))

@@ -36,6 +36,15 @@ UNSUPPORTED = 5
 STALL_SECONDS = 600
 TRIAL_STALL_SECONDS = 30
 QEMU = os.environ.get("LAB_QEMU", "qemu-system-x86_64")
+QEMU_ARM64 = os.environ.get("LAB_QEMU_ARM64", "qemu-system-aarch64")
+# arm64 kernels (scripts/lab's "arm64:" entries): the cross build, the arm64
+# busybox and bash that scripts/lab unpacked (never installed: busybox-static:arm64
+# would replace the host's), and where the cross toolchain's libraries are.
+ARM64_CACHE = os.environ.get("GMEMVM_ARM64_CACHE",
+                             os.path.expanduser("~/.cache/gmemvm/arm64"))
+ARM64_LIBRARY_DIRS = ["/usr/aarch64-linux-gnu/lib",
+                      os.path.join(ARM64_CACHE, "sysroot", "usr", "lib", "aarch64-linux-gnu"),
+                      os.path.join(ARM64_CACHE, "sysroot", "lib", "aarch64-linux-gnu")]
 USE_CASES = [
     ("coco-legacy", "(a) CoCo, private-only gmem"),
     ("shared", "(b) non-CoCo, all RAM in gmem"),
@@ -57,6 +66,42 @@ def shared_libraries(binary):
         if match:
             paths.append(match.group(1))
     return paths
+
+
+def arm64_libraries(binary):
+    """The shared libraries an arm64 binary needs (ldd cannot run it): its
+    NEEDED entries found in the cross toolchain's and the sysroot's
+    directories, recursively, with the dynamic loader; (path, target) pairs."""
+    found, todo = {}, [binary]
+    while todo:
+        dynamic = subprocess.run(["aarch64-linux-gnu-readelf", "-d", todo.pop()],
+                                 capture_output=True, text=True).stdout
+        for name in re.findall(r"\(NEEDED\).*\[(.+)\]", dynamic):
+            if name in found:
+                continue
+            for directory in ARM64_LIBRARY_DIRS:
+                path = os.path.join(directory, name)
+                if os.path.exists(path):
+                    found[name] = path
+                    todo.append(path)
+                    break
+    pairs = [(path, "/lib/aarch64-linux-gnu/" + name) for name, path in found.items()]
+    if found:
+        pairs.append(("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1",
+                      "/lib/ld-linux-aarch64.so.1"))
+    return pairs
+
+
+def kernel_arch(kernel_dir):
+    """x86_64 or arm64, as scripts/lab wrote it beside the kernel."""
+    path = os.path.join(kernel_dir, "arch")
+    return open(path).read().strip() if os.path.exists(path) else "x86_64"
+
+
+def kernel_name(kernel_dir):
+    """The kernel's column: its release, with the architecture for arm64."""
+    release = open(os.path.join(kernel_dir, "release")).read().strip()
+    return release if kernel_arch(kernel_dir) == "x86_64" else f"{release}-arm64"
 
 
 def copy_into(root, path, target=None):
@@ -158,15 +203,23 @@ def bench_command(repo, build, root, bench_args):
             f"--json /tmp/bench.json {bench_args} && echo BENCH-JSON && cat /tmp/bench.json && echo\"")
 
 
-def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, bench_args=None):
+def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, bench_args=None,
+                   arch="x86_64"):
     """An initramfs holding busybox, gmemvm, its guest, the scenarios and the
     real-KVM tests, each at the same absolute path as in the build tree, so
-    the paths compiled into the tests still hold."""
-    root = os.path.join(work, "root")
+    the paths compiled into the tests still hold. For arm64, build is the
+    cross build and every program is arm64's."""
+    root = os.path.join(work, f"root-{arch}")
     os.makedirs(root)
     for directory in ("bin", "proc", "sys", "dev", "tmp", "lab"):
         os.makedirs(os.path.join(root, directory), exist_ok=True)
-    copy_into(root, "/bin/busybox")
+    arm64 = arch == "arm64"
+    if arm64:
+        unpacked = os.path.join(ARM64_CACHE, "lab-root")
+        copy_into(root, os.path.join(unpacked, "bin", "busybox"), "/bin/busybox")
+        copy_into(root, os.path.join(unpacked, "bin", "bash-static"), "/bin/bash")
+    else:
+        copy_into(root, "/bin/busybox")
     copy_into(root, os.path.join(repo, "lab", "init.sh"), "/init")
     copy_into(root, os.path.join(repo, "lab", "transcripts.txt"), "/lab/transcripts.txt")
     os.chmod(root + "/init", 0o755)
@@ -175,10 +228,14 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, benc
     tests = [os.path.join(build, "tests", name) for name in KVM_TESTS if tests_wanted]
     tests = [t for t in tests if os.path.exists(t)]
     programs = [os.path.join(build, program) for _, program in KVM_SCRIPTS.values()]
-    for binary in [gmemvm, "/bin/bash"] + tests + programs:
+    for binary in [gmemvm] + ([] if arm64 else ["/bin/bash"]) + tests + programs:
         copy_into(root, binary)
-        for library in shared_libraries(binary):
-            copy_into(root, library)
+        if arm64:
+            for library, target in arm64_libraries(binary):
+                copy_into(root, library, target)
+        else:
+            for library in shared_libraries(binary):
+                copy_into(root, library)
     # One small script per test, so the init runs each the same way.
     os.makedirs(root + "/lab/tests")
     commands = {os.path.basename(t): t for t in tests}
@@ -186,7 +243,7 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, benc
         for name, (script, program) in KVM_SCRIPTS.items():
             commands[name] = (f"/bin/bash {os.path.join(repo, 'tests', script)} "
                               f"{os.path.join(build, program)} {repo}")
-    if tests_wanted:
+    if tests_wanted and not arm64:  # the sanitizer build and valgrind are x86's
         commands.update(concurrency_checks(repo, build, root))
     if bench_args is not None:
         commands["bench"] = bench_command(repo, build, root, bench_args)
@@ -214,7 +271,7 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, benc
     listing = subprocess.run(["find", "."], cwd=root, capture_output=True, check=True).stdout
     archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=listing,
                              capture_output=True, check=True).stdout
-    path = os.path.join(work, "initramfs.gz")
+    path = os.path.join(work, f"initramfs-{arch}.gz")
     with gzip.open(path, "wb", compresslevel=1) as out:
         out.write(archive)
     return path
@@ -249,6 +306,15 @@ def qemu_command(kernel_dir, initramfs, accel, trial=False):
         extra = f"{extra} {open(parameters).read().strip()}"
     if in_place_conversion(kernel_dir):
         extra = f"{IN_PLACE_PARAMETER} {extra}"
+    if kernel_arch(kernel_dir) == "arm64":
+        # virtualization=on: the kernel boots at EL2, which KVM needs. cortex-a72,
+        # not max: it boots about 4 times faster (docs/lab.md). nvhe: ordinary
+        # KVM with the hypervisor at EL2, the mode pKVM builds on.
+        return [QEMU_ARM64, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
+                "-m", "2G", "-smp", "2", "-nographic", "-no-reboot",
+                "-kernel", os.path.join(kernel_dir, "Image"), "-initrd", initramfs, "-append",
+                f"console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init kvm-arm.mode=nvhe "
+                f"{extra}".strip()]
     # svme-addr-chk: KVM then does not intercept #GP (its workaround for an SVM
     # erratum), which QEMU's emulator reports stale after re-injection (docs/lab.md).
     cpu = "max,phys-bits=48,+svme-addr-chk" if accel == "tcg" else "host,phys-bits=48"
@@ -628,25 +694,32 @@ def main():
     for old in glob.glob(os.path.join(logs, "transcript-*.txt")) + \
             glob.glob(os.path.join(logs, "memmap-*.svg")):
         os.unlink(old)  # scripts/docs reads only this run's
-    results, timings = {}, {}
+    results, timings, accels = {}, {}, {}
     with tempfile.TemporaryDirectory() as work:
-        initramfs = make_initramfs(args.repo, build, args.scenarios, work, args.run_options,
-                                   not args.no_tests, args.bench)
+        initramfs_of = {}
+        for arch in sorted({kernel_arch(k) for k in args.kernels}):
+            initramfs_of[arch] = make_initramfs(
+                args.repo, build if arch == "x86_64" else os.path.join(args.repo, "build-arm64"),
+                args.scenarios, work, args.run_options, not args.no_tests, args.bench, arch)
         accel = args.accel
-        if not accel:
+        x86_kernels = [k for k in args.kernels if kernel_arch(k) == "x86_64"]
+        if not accel and x86_kernels:
             # Decided by trying, on the newest kernel, never from the host's name.
-            accel, why = choose_accel(args.kernels[-1], initramfs,
+            accel, why = choose_accel(x86_kernels[-1], initramfs_of["x86_64"],
                                       os.path.join(logs, "console-accel-trial.log"))
             print(f"lab: accelerator {accel}: {why}", flush=True)
         for kernel_dir in args.kernels:
-            release = open(os.path.join(kernel_dir, "release")).read().strip()
+            release = kernel_name(kernel_dir)
+            initramfs = initramfs_of[kernel_arch(kernel_dir)]
+            # An arm64 kernel on this x86 machine runs under QEMU's emulator.
+            kernel_accel = accel if kernel_arch(kernel_dir) == "x86_64" else "tcg"
             log = os.path.join(logs, f"console-{release}.log")
-            print(f"lab: booting {release} ({accel}); console log {log}", flush=True)
+            print(f"lab: booting {release} ({kernel_accel}); console log {log}", flush=True)
             # A boot whose nested guests never run is booted again (lab/init.sh).
             boots = 0
             while True:
                 boots += 1
-                text, seconds = boot(kernel_dir, initramfs, accel, args.stall, log)
+                text, seconds = boot(kernel_dir, initramfs, kernel_accel, args.stall, log)
                 stuck = re.search(r"^@@LAB stuck (\S+)", text, re.M)
                 if not stuck or boots == MAX_BOOTS:
                     break
@@ -672,6 +745,9 @@ def main():
             if stuck:
                 results[release]["stuck"] = f"nested guests never ran in {boots} boots"
             results[release]["kernel"] = results[release]["kernel"] or release
+            if kernel_arch(kernel_dir) == "arm64":
+                results[release]["kernel"] += " arm64"
+            accels[release] = kernel_accel
             results[release]["kernel_dir"] = kernel_dir
             results[release]["in_place_conversion"] = in_place_conversion(kernel_dir)
             timings[release] = seconds
@@ -682,8 +758,8 @@ def main():
     failures = compare(results, out)
     print("\n=== time ===", file=out)
     for release, seconds in timings.items():
-        print(f"  {release}: boot and run {seconds:.1f} s (accel {accel})", file=out)
-    summary = {"accel": accel, "timings_s": timings, "failures": failures, "kernels": {}}
+        print(f"  {release}: boot and run {seconds:.1f} s (accel {accels[release]})", file=out)
+    summary = {"accel": accel, "accels": accels, "timings_s": timings, "failures": failures, "kernels": {}}
     for name, result in results.items():
         summary["kernels"][name] = {
             "kernel": result.get("kernel"), "absent": result.get("absent"),

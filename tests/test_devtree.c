@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "console.h"
+#include "arch/arch.h"
 #include "devtree.h"
 #include "gmemvm_abi.h"
 #include "hypercall.h"
@@ -179,32 +180,57 @@ static void test_memory_node(void **state)
 	assert_int_equal(u64_at(reg, 1), 32ULL << 20);
 }
 
+/* The node paths of the three devices: unit addresses from the ABI. */
+static char serial_path[32], hypercall_path[32];
+#define TESTDEV_PATH "/testdev@d0000000"
+
+static void device_paths(void)
+{
+	snprintf(serial_path, sizeof(serial_path), "/serial@%llx",
+		 (unsigned long long)GMEMVM_DEVICE_SERIAL);
+	snprintf(hypercall_path, sizeof(hypercall_path), "/hypercall@%llx",
+		 (unsigned long long)GMEMVM_DEVICE_HYPERCALL);
+}
+
+/* Where a device's registers are, as the guest reads it: the port property
+ * on x86, the last entry of reg where devices are MMIO (arm64). */
+static uint64_t device_registers(const char *path, int reg_entries)
+{
+	if (arch_device_space == IOTRAP_PIO)
+		return prop_u32(path, GMEMVM_FDT_PROP_PORT);
+	const void *reg = prop(path, "reg", reg_entries * 2 * (int)sizeof(fdt64_t));
+	return u64_at(reg, 2 * (reg_entries - 1));
+}
+
 static void test_chosen_node(void **state)
 {
 	(void)state;
+	device_paths();
 	assert_int_equal(prop_u32("/chosen", "gmemvm,vcpus"), 4);
-	assert_string_equal(prop_string("/chosen", "stdout-path"), "/serial@3f8");
+	assert_string_equal(prop_string("/chosen", "stdout-path"), serial_path);
 	/* stdout-path names a node that exists. */
 	node(prop_string("/chosen", "stdout-path"));
 }
 
-static void test_device_nodes_carry_abi_ports(void **state)
+static void test_device_nodes_carry_abi_addresses(void **state)
 {
 	(void)state;
 	const void *reg;
+	int mmio_registers = arch_device_space == IOTRAP_MMIO;
 
-	assert_string_equal(prop_string("/serial@3f8", "compatible"), "ns16550a");
-	assert_int_equal(prop_u32("/serial@3f8", GMEMVM_FDT_PROP_PORT), GMEMVM_DEVICE_SERIAL);
-	assert_string_equal(prop_string("/hypercall@500", "compatible"), "gmemvm,hypercall-port");
-	assert_int_equal(prop_u32("/hypercall@500", GMEMVM_FDT_PROP_PORT), GMEMVM_DEVICE_HYPERCALL);
-	assert_string_equal(prop_string("/testdev@d0000000", "compatible"), "gmemvm,testdev");
-	assert_int_equal(prop_u32("/testdev@d0000000", GMEMVM_FDT_PROP_PORT), GMEMVM_DEVICE_TESTDEV);
-	reg = prop("/testdev@d0000000", "reg", 2 * sizeof(fdt64_t));
+	device_paths();
+	assert_string_equal(prop_string(serial_path, "compatible"), "ns16550a");
+	assert_int_equal(device_registers(serial_path, 1), GMEMVM_DEVICE_SERIAL);
+	assert_string_equal(prop_string(hypercall_path, "compatible"), "gmemvm,hypercall-port");
+	assert_int_equal(device_registers(hypercall_path, 1), GMEMVM_DEVICE_HYPERCALL);
+	assert_string_equal(prop_string(TESTDEV_PATH, "compatible"), "gmemvm,testdev");
+	assert_int_equal(device_registers(TESTDEV_PATH, 1 + mmio_registers), GMEMVM_DEVICE_TESTDEV);
+	reg = prop(TESTDEV_PATH, "reg", (2 + 2 * mmio_registers) * (int)sizeof(fdt64_t));
 	assert_int_equal(u64_at(reg, 0), GMEMVM_TESTDEV_MMIO_GPA);
 	assert_int_equal(u64_at(reg, 1), GMEMVM_TESTDEV_MMIO_SIZE);
 	/* Devices are siblings under the root, not nested in one another. */
-	assert_int_equal(fdt_parent_offset(blob, node("/testdev@d0000000")), 0);
-	assert_int_equal(fdt_parent_offset(blob, node("/hypercall@500")), 0);
+	assert_int_equal(fdt_parent_offset(blob, node(TESTDEV_PATH)), 0);
+	assert_int_equal(fdt_parent_offset(blob, node(hypercall_path)), 0);
 }
 
 /* Device nodes are what the registered devices say of themselves, in
@@ -212,12 +238,13 @@ static void test_device_nodes_carry_abi_ports(void **state)
 static void test_device_nodes_from_registry(void **state)
 {
 	(void)state;
-	static const char *const order[] = { "serial@3f8", "hypercall@500", "testdev@d0000000" };
+	const char *order[] = { serial_path + 1, hypercall_path + 1, TESTDEV_PATH + 1 };
 	int child, i = 0;
 
+	device_paths();
 	fdt_for_each_subnode(child, blob, 0) {
 		const char *name = fdt_get_name(blob, child, NULL);
-		if (fdt_getprop(blob, child, GMEMVM_FDT_PROP_PORT, NULL)) {
+		if (fdt_getprop(blob, child, "compatible", NULL)) {
 			assert_true(i < 3);
 			assert_string_equal(name, order[i++]);
 		}
@@ -225,7 +252,7 @@ static void test_device_nodes_from_registry(void **state)
 	assert_int_equal(i, 3);
 
 	assert_int_equal(devtree_build(blob, sizeof(blob), &sc, 0, &error), 0);
-	assert_true(fdt_path_offset(blob, "/serial@3f8") < 0);
+	assert_true(fdt_path_offset(blob, serial_path) < 0);
 	assert_null(fdt_getprop(blob, node("/chosen"), "stdout-path", NULL));
 }
 
@@ -499,7 +526,7 @@ int main(void)
 		TEST(test_header_is_valid),
 		TEST(test_memory_node),
 		TEST(test_chosen_node),
-		TEST(test_device_nodes_carry_abi_ports),
+		TEST(test_device_nodes_carry_abi_addresses),
 		TEST(test_device_nodes_from_registry),
 		TEST(test_gmemvm_node),
 		TEST(test_steps_in_order),

@@ -159,7 +159,8 @@ static void test_probe_host_records_what_ran(void **state)
 	assert_string_equal(probe.attributes2_detail, "not probed: no guest_memfd");
 	probe_host(fd, &probe, PROBE_ALL);
 	assert_int_equal(probe.probed, PROBE_ALL);
-	assert_int_equal(probe.guest_phys_bits, 36); /* no CPUID from /dev/null */
+	/* /dev/null answers nothing: the architecture's minimum (36 on x86, 40 on arm64) */
+	assert_int_equal(probe.guest_phys_bits, arch_guest_phys_bits(fd));
 	assert_null(probe.not_needed_by);
 	/* the run's form names the mode for the table */
 	probe_host_for(fd, &probe, plain(MODE_SHARED));
@@ -170,8 +171,12 @@ static void test_probe_host_records_what_ran(void **state)
 
 static char *printed(const struct host_probe *probe, bool json)
 {
-	char *text = NULL;
-	size_t size = 0;
+	/* Static: open_memstream keeps their addresses until fclose, which one
+	 * compiler (GCC 12 for aarch64) mistakes for a dangling pointer. */
+	static char *text;
+	static size_t size;
+	text = NULL;
+	size = 0;
 	FILE *out = open_memstream(&text, &size);
 	assert_non_null(out);
 	if (json)
@@ -213,7 +218,9 @@ static void test_skipped_probes_say_so(void **state)
 	const char *why = "not probed (not needed by mode coco-legacy)";
 	assert_line(table, "KVM_SET_MEMORY_ATTRIBUTES2", "skipped", why);
 	assert_line(table, "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES", "skipped", why);
-	assert_line(table, "KVM_HC_MAP_GPA_RANGE exit", "skipped", why);
+	char call_exit[64];
+	snprintf(call_exit, sizeof(call_exit), "%s exit", arch_conversion_call_name);
+	assert_line(table, call_exit, "skipped", why);
 	assert_line(table, "guest physical address bits", "skipped", why);
 	assert_line(table, "gmem memslot served from", "skipped",
 		    "not probed (not needed by mode coco-legacy: the scenario neither binds "
@@ -227,9 +234,12 @@ static void test_skipped_probes_say_so(void **state)
 
 	char *json = printed(&probe, true);
 	assert_non_null(strstr(json, "\"gmem_served_from\": \"not probed\""));
-	assert_non_null(strstr(json, "{\"name\": \"KVM_HC_MAP_GPA_RANGE exit\", \"status\": "
-				     "\"skipped\", \"detail\": \"not probed (not needed by "
-				     "mode coco-legacy)\"}"));
+	char json_line[192];
+	snprintf(json_line, sizeof(json_line),
+		 "{\"name\": \"%s\", \"status\": \"skipped\", \"detail\": \"not probed (not "
+		 "needed by mode coco-legacy)\"}",
+		 call_exit);
+	assert_non_null(strstr(json, json_line));
 	free(json);
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "elf_loader.h"
 
+#include "arch/arch.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -93,8 +95,8 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t load_min, uint64_t load
 		return refuse(error, "no ELF magic");
 	if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_ident[EI_DATA] != ELFDATA2LSB)
 		return refuse(error, "not a little-endian 64-bit ELF");
-	if (header.e_machine != EM_X86_64)
-		return refuse(error, "machine %u is not x86-64", header.e_machine);
+	if (header.e_machine != arch_elf_machine)
+		return refuse(error, "machine %u is not %s", header.e_machine, arch_name);
 	if (header.e_type != ET_EXEC)
 		return refuse(error, "type %u is not a static executable (ET_EXEC)", header.e_type);
 	if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phnum == 0)

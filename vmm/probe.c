@@ -21,7 +21,8 @@
 #include "mode.h"
 
 #define PROBE_PAGE	     4096
-#define PROBE_MAX_LINES	     20
+#define PROBE_MAX_LINES	     21
+#define PROBE_PRIVATE_GPA    0x100000 /* above the probe guest's page */
 #define PROBE_USERSPACE_BYTE 0xaa
 #define PROBE_GMEM_BYTE	     0xbb
 
@@ -107,6 +108,27 @@ static void probe_serving_guest(int kvm_fd, int vm_fd, struct host_probe *probe)
 		}
 	}
 	probe_guest_finish(&vcpu);
+}
+
+/*
+ * Use case (a) keeps private memory in a guest_memfd the host cannot map
+ * (no MMAP flag). Whether an ordinary VM takes such a file in a memslot: x86
+ * does; arm64 before its CoCo support refuses it (EINVAL), and the model of
+ * use case (a) cannot stand in there.
+ */
+static void probe_private_gmem_binds(int vm_fd, struct host_probe *probe)
+{
+	int gmem_fd = kvm_create_guest_memfd(vm_fd, PROBE_PAGE, 0);
+	int status = gmem_fd < 0 ? gmem_fd
+				 : kvm_set_memory_region2(vm_fd, 1, KVM_MEM_GUEST_MEMFD,
+							  PROBE_PRIVATE_GPA, PROBE_PAGE, 0,
+							  gmem_fd, 0);
+	probe->private_gmem_binds = status == 0 ? 1 : 0;
+	snprintf(probe->private_gmem_detail, sizeof(probe->private_gmem_detail),
+		 "a guest_memfd without GUEST_MEMFD_FLAG_MMAP in a memslot of an ordinary VM: %s",
+		 status == 0 ? "accepted" : strerror(-status));
+	if (gmem_fd >= 0)
+		close(gmem_fd);
 }
 
 /* Bind a guest_memfd holding one marker while userspace_addr points at an
@@ -236,6 +258,15 @@ static void probe_protected_vm(int kvm_fd, struct host_probe *probe, bool attrib
 				vm_fd, GMEMVM_KVM_CAP_GUEST_MEMFD_FLAGS);
 		}
 	}
+	/* Without such a type, use case (a)'s model binds its private-only
+	 * guest_memfd to an ordinary VM: ask one whether it takes it. */
+	if (!probe->private_vm_type && probe->caps.guest_memfd) {
+		int default_vm = kvm_create_vm(kvm_fd, 0);
+		if (default_vm >= 0) {
+			probe_private_gmem_binds(default_vm, probe);
+			close(default_vm);
+		}
+	}
 	if (attributes2) {
 		if (vm_fd < 0)
 			vm_fd = kvm_create_vm(kvm_fd, 0);
@@ -312,6 +343,7 @@ void probe_set_guest_phys_bits(struct host_probe *probe, unsigned int bits)
 void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
 {
 	memset(probe, 0, sizeof(*probe));
+	probe->private_gmem_binds = -1;
 	if (needs & PROBE_SET_ATTRIBUTES2)
 		needs |= PROBE_PRIVATE_VM_TYPE; /* the VM type the call is asked on */
 	probe->probed = needs & PROBE_ALL;
@@ -588,7 +620,9 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 		 : probe->in_place_parameter > 0 ? "Y: attributes live on the guest_memfd; the "
 						   "VM-wide KVM_CAP_MEMORY_ATTRIBUTES reports 0"
 						 : "N");
-	add_line(lines, &n, "KVM_HC_MAP_GPA_RANGE exit", probe->map_gpa_range_exits,
+	static char call_exit[48]; /* the lines keep their names by reference */
+	snprintf(call_exit, sizeof(call_exit), "%s exit", arch_conversion_call_name);
+	add_line(lines, &n, call_exit, probe->map_gpa_range_exits,
 		 "KVM_CAP_EXIT_HYPERCALL %#" PRIx64 "; %s; guest conversion requests use %s",
 		 probe->caps.exit_hypercall, probe->map_gpa_range_detail,
 		 probe->map_gpa_range_exits ? "the hypercall" : "the port");
@@ -603,9 +637,11 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 		add_line(lines, &n, "private memory (VM type)", false,
 			 "no VM type with private memory attributes; gmemvm models them");
 	unless_probed(probe, lines, n, PROBE_PRIVATE_VM_TYPE, "");
+	if (probe->private_gmem_binds >= 0)
+		add_line(lines, &n, "private-only gmem memslot", probe->private_gmem_binds,
+			 "%s", probe->private_gmem_detail);
 	if (probe->under_emulator)
-		add_line(lines, &n, "host CPU", true,
-			 "QEMU's emulator (TCG): the guest exits after each return from user mode");
+		add_line(lines, &n, "host CPU", true, "%s", arch_emulator_words);
 	add_line(lines, &n, "guest physical address bits", probe->guest_phys_bits > 0,
 		 "%u; shared-view bit for CoCo modes: %u", probe->guest_phys_bits,
 		 probe->shared_bit);
@@ -615,6 +651,7 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	unless_probed(probe, lines, n, PROBE_GMEM_SERVING,
 		      ": the scenario neither binds userspace_addr = null nor expects an "
 		      "outcome per serving");
+
 	return n;
 }
 

@@ -105,6 +105,11 @@ struct host_probe {
 	/* A throwaway VM on plain memory ran to its port write (PROBE_GUEST_RUNS). */
 	bool guest_runs;
 	char guest_runs_detail[128];
+	/* With PROBE_PRIVATE_VM_TYPE, where no such type exists: an ordinary VM
+	 * takes a guest_memfd without MMAP in a memslot (1), refuses it (0), or
+	 * it was not asked (-1). */
+	int private_gmem_binds;
+	char private_gmem_detail[112];
 	/* The probes that ran (enum probe_kind). The fields of the others hold
 	 * zeroes, which the table prints as "not probed", never as absent. */
 	unsigned int probed;

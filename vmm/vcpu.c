@@ -86,8 +86,11 @@ static void *vcpu_thread(void *argument)
 			break;
 		}
 		/* A memory fault is the one exit KVM_RUN reports with -1 (EFAULT);
-		 * clearing the reason first tells it from a stale one. */
-		vcpu->run->exit_reason = KVM_EXIT_UNKNOWN;
+		 * clearing the reason first tells it from a stale one. Not after an
+		 * MMIO exit: arm64's KVM completes the access (the load's register,
+		 * the PC) on entry only when the reason still says MMIO. */
+		if (vcpu->run->exit_reason != KVM_EXIT_MMIO)
+			vcpu->run->exit_reason = KVM_EXIT_UNKNOWN;
 		int status = fault_inject(FAULT_KVM_RUN) ? -errno : kvm_run(vcpu->fd);
 		if (status < 0) {
 			if (status == -EINTR || status == -EAGAIN)

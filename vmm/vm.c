@@ -209,13 +209,17 @@ static void record_features(const struct vm *vm, struct run_report *report)
 				  "shared memory outside the guest_memfd)",
 			native_attributes);
 	}
+	/* Static: the report keeps the names by reference; one run per process. */
+	static char conversion_call[96], conversion_port[112];
+	snprintf(conversion_call, sizeof(conversion_call), "guest requests: %s (%s)",
+		 arch_conversion_call_name, arch_conversion_call_exit);
+	snprintf(conversion_port, sizeof(conversion_port),
+		 "guest requests: the port (%s does not reach the VMM on this kernel)",
+		 arch_conversion_call_name);
 	if (mode->coco)
 		report_add_feature(
 			report,
-			vm->host.map_gpa_range_exits
-				? "guest requests: KVM_HC_MAP_GPA_RANGE (KVM_EXIT_HYPERCALL)"
-				: "guest requests: the port (KVM_HC_MAP_GPA_RANGE does not "
-				  "reach the VMM on this kernel)",
+			vm->host.map_gpa_range_exits ? conversion_call : conversion_port,
 			vm->host.map_gpa_range_exits);
 	/* Upstream's protected VMs (arm64) share and unshare anonymous memory
 	 * inside the hypervisor; mode pkvm shows the notes' design instead. */
@@ -356,6 +360,16 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	/* Use case (a) keeps its state in memory attributes, not in the
 	 * guest_memfd: natively its file is exactly what the kernel makes. */
 	bool model = !native_private && !native_in_place;
+	/* The model binds the private-only guest_memfd to an ordinary VM, which
+	 * some kernels refuse (arm64 before its CoCo support: the probe asked). */
+	if (model && !scenario->support_shared && vm->host.private_gmem_binds == 0) {
+		gmemvm_failf(error, -EOPNOTSUPP, "KVM_SET_USER_MEMORY_REGION2",
+			     "this kernel takes no guest_memfd without GUEST_MEMFD_FLAG_MMAP "
+			     "in a memslot of an ordinary VM (%s), and it has no VM type with "
+			     "private memory: a private-only guest_memfd cannot back this guest",
+			     arch_name);
+		return host_failure(error);
+	}
 	/* A VM type may offer fewer flags than KVM as a whole: ask this VM. */
 	uint64_t supported =
 		native_private ? vm->host.private_vm_gmem_flags

@@ -21,6 +21,16 @@
 
 /* "x86_64" or "arm64": the report's host table, [expect.ARCH] sections. */
 extern const char arch_name[];
+/* The guest's conversion call as the probe and the report name it, and what
+ * it is when it reaches the VMM: "KVM_HC_MAP_GPA_RANGE" / "KVM_EXIT_HYPERCALL"
+ * on x86, "SMCCC MEM_SHARE/UNSHARE" / "KVM_EXIT_HYPERCALL via the SMCCC
+ * filter" on arm64. */
+extern const char arch_conversion_call_name[];
+extern const char arch_conversion_call_exit[];
+/* What the probe's table says of a host that is QEMU (arch_under_emulator). */
+extern const char arch_emulator_words[];
+/* The guest ELF's e_machine: EM_X86_64 or EM_AARCH64. */
+extern const unsigned int arch_elf_machine;
 /* Where the guest's devices live: ports on x86, MMIO on arm64. */
 extern const enum iotrap_space arch_device_space;
 
@@ -71,6 +81,16 @@ bool arch_exit_mmio(struct exit_context *context, struct kvm_run *run, enum exit
 /* One line on the exception a guest reported (GMEMVM_DONE_EXCEPTION's two
  * words: x86's #GP error code and rip; arm64's ESR and FAR). */
 void arch_describe_exception(uint64_t first, uint64_t second, char *text, size_t size);
+
+/* The vCPU thread's ioctls besides KVM_RUN and the conversions' that its
+ * architecture's exits make (arm64: the SMCCC call's registers); the
+ * sandbox allows exactly these (sandbox.c). */
+struct arch_ioctl {
+	unsigned long request;
+	const char *name, *why;
+};
+extern const struct arch_ioctl arch_vcpu_ioctls[];
+extern const size_t arch_nr_vcpu_ioctls;
 
 /*
  * The probe's questions, asked the architecture's way (probe.c has the

@@ -20,6 +20,7 @@
 #define GMEMVM_L0_TABLE_GPA	   0x1000ULL
 #define GMEMVM_L1_TABLE_GPA	   0x2000ULL
 #define GMEMVM_L1_SHARED_TABLE_GPA 0x3000ULL
+#define GMEMVM_IDENTITY_MAP_END	   0x100000000ULL /* the guest reaches [0, 4 GiB) */
 #define GMEMVM_DEVICE_BLOCK_GPA	   0xc0000000ULL /* the 1 GiB block mapped as device memory */
 /* MAIR_EL1 attribute indexes the tables use: 0 = device nGnRE, 1 = normal write-back. */
 #define GMEMVM_MAIR_EL1		   0xff04ULL

@@ -13,6 +13,7 @@
 #define GMEMVM_PDPT_GPA	       0x2000ULL
 #define GMEMVM_PD_GPA	       0x3000ULL /* 4 page directories: 4 GiB identity map, 2 MiB pages */
 #define GMEMVM_PD_COUNT	       4
+#define GMEMVM_IDENTITY_MAP_END (GMEMVM_PD_COUNT * 0x40000000ULL) /* the guest reaches RAM below it */
 #define GMEMVM_GDT_GPA	       0x7000ULL
 #define GMEMVM_TLS_GPA	       0x8000ULL /* per-vCPU block, FS base; stack canary at +0x28 */
 #define GMEMVM_TLS_SIZE	       0x100ULL

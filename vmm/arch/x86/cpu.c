@@ -6,6 +6,7 @@
  */
 #include "arch/arch.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "gmemvm_abi.h"
 
 const char arch_name[] = "x86_64";
+const unsigned int arch_elf_machine = EM_X86_64;
 const enum iotrap_space arch_device_space = IOTRAP_PIO;
 
 #define PAGE_PRESENT  (1ULL << 0)

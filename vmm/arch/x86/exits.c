@@ -76,6 +76,10 @@ enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_
 	return action;
 }
 
+/* Every x86 exit is answered in kvm_run: no register is read or written. */
+const struct arch_ioctl arch_vcpu_ioctls[1];
+const size_t arch_nr_vcpu_ioctls = 0;
+
 enum exit_kind arch_exit_kind(uint32_t reason)
 {
 	switch (reason) {

@@ -16,6 +16,11 @@
 
 #define PROBE_PORT 0x10
 
+const char arch_conversion_call_name[] = "KVM_HC_MAP_GPA_RANGE";
+const char arch_conversion_call_exit[] = "KVM_EXIT_HYPERCALL";
+const char arch_emulator_words[] =
+	"QEMU's emulator (TCG): the guest exits after each return from user mode";
+
 /* Real mode: mov al, [0x100]; out 0x10, al; hlt. */
 static const uint8_t probe_code[] = { 0xa0, 0x00, 0x01, 0xe6, PROBE_PORT, 0xf4 };
 _Static_assert(ARCH_PROBE_DATA_OFFSET == 0x100, "probe_code reads the byte at 0x100");
