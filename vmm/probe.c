@@ -124,8 +124,7 @@ static void probe_private_gmem_binds(int vm_fd, struct host_probe *probe)
 							  PROBE_PRIVATE_GPA, PROBE_PAGE, 0,
 							  gmem_fd, 0);
 	probe->private_gmem_binds = status == 0 ? 1 : 0;
-	snprintf(probe->private_gmem_detail, sizeof(probe->private_gmem_detail),
-		 "a guest_memfd without GUEST_MEMFD_FLAG_MMAP in a memslot of an ordinary VM: %s",
+	snprintf(probe->private_gmem_detail, sizeof(probe->private_gmem_detail), "%s",
 		 status == 0 ? "accepted" : strerror(-status));
 	if (gmem_fd >= 0)
 		close(gmem_fd);
@@ -639,7 +638,9 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	unless_probed(probe, lines, n, PROBE_PRIVATE_VM_TYPE, "");
 	if (probe->private_gmem_binds >= 0)
 		add_line(lines, &n, "private-only gmem memslot", probe->private_gmem_binds,
-			 "%s", probe->private_gmem_detail);
+			 "a guest_memfd without GUEST_MEMFD_FLAG_MMAP in a memslot of an ordinary "
+			 "VM: %s",
+			 probe->private_gmem_detail);
 	if (probe->under_emulator)
 		add_line(lines, &n, "host CPU", true, "%s", arch_emulator_words);
 	add_line(lines, &n, "guest physical address bits", probe->guest_phys_bits > 0,

@@ -109,7 +109,7 @@ struct host_probe {
 	 * takes a guest_memfd without MMAP in a memslot (1), refuses it (0), or
 	 * it was not asked (-1). */
 	int private_gmem_binds;
-	char private_gmem_detail[112];
+	char private_gmem_detail[64]; /* "accepted", or the errno's words */
 	/* The probes that ran (enum probe_kind). The fields of the others hold
 	 * zeroes, which the table prints as "not probed", never as absent. */
 	unsigned int probed;

@@ -364,10 +364,11 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	 * some kernels refuse (arm64 before its CoCo support: the probe asked). */
 	if (model && !scenario->support_shared && vm->host.private_gmem_binds == 0) {
 		gmemvm_failf(error, -EOPNOTSUPP, "KVM_SET_USER_MEMORY_REGION2",
-			     "this kernel takes no guest_memfd without GUEST_MEMFD_FLAG_MMAP "
-			     "in a memslot of an ordinary VM (%s), and it has no VM type with "
-			     "private memory: a private-only guest_memfd cannot back this guest",
-			     arch_name);
+			     "this kernel lacks memslots for a guest_memfd without "
+			     "GUEST_MEMFD_FLAG_MMAP on an ordinary VM (%s: %s) and a VM type "
+			     "with private memory: a private-only guest_memfd cannot back this "
+			     "guest",
+			     arch_name, vm->host.private_gmem_detail);
 		return host_failure(error);
 	}
 	/* A VM type may offer fewer flags than KVM as a whole: ask this VM. */
