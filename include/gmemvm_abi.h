@@ -20,10 +20,10 @@
 
 /* Guest-physical layout of the low part of RAM, set up by the VMM; the boot
  * tables below GMEMVM_FDT_GPA are the architecture's. */
-#define GMEMVM_FDT_GPA	       0x10000ULL
-#define GMEMVM_FDT_MAX_SIZE    0x10000ULL
-#define GMEMVM_STACK_GPA       0x20000ULL /* vCPU i's stack top is STACK_GPA + (i + 1) * STACK_SIZE */
-#define GMEMVM_STACK_SIZE      0x4000ULL
+#define GMEMVM_FDT_GPA	    0x10000ULL
+#define GMEMVM_FDT_MAX_SIZE 0x10000ULL
+#define GMEMVM_STACK_GPA    0x20000ULL /* vCPU i's stack top is STACK_GPA + (i + 1) * STACK_SIZE */
+#define GMEMVM_STACK_SIZE   0x4000ULL
 #define GMEMVM_IMAGE_GPA \
 	0x100000ULL /* the guest ELF must load inside [IMAGE_GPA, SHARED_AREA_GPA) */
 /*

@@ -43,7 +43,7 @@ static void test_boot_tables(void **state)
 	uint64_t device = read_u64(low, GMEMVM_L1_TABLE_GPA + 3 * 8);
 	assert_int_equal(device & 0xfffffc0000000ULL, GMEMVM_DEVICE_BLOCK_GPA);
 	assert_int_equal((device >> 2) & 7, 0); /* device memory */
-	assert_true(device & (1ULL << 54));     /* not executable */
+	assert_true(device & (1ULL << 54));	/* not executable */
 	assert_true(GMEMVM_DEVICE_SERIAL >= GMEMVM_DEVICE_BLOCK_GPA);
 	memset(low, 0, sizeof(low));
 	arch_write_boot_tables(low, 1, 0);

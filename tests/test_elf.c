@@ -718,7 +718,8 @@ static void test_corpus_all_refused(void **state)
 			/* Each defect on this build's machine, not only x86-64's. */
 			Elf64_Half machine = (Elf64_Half)arch_elf_machine, corpus = EM_X86_64;
 			if (size >= sizeof(Elf64_Ehdr) &&
-			    !memcmp(data + offsetof(Elf64_Ehdr, e_machine), &corpus, sizeof(corpus)))
+			    !memcmp(data + offsetof(Elf64_Ehdr, e_machine), &corpus,
+				    sizeof(corpus)))
 				memcpy(data + offsetof(Elf64_Ehdr, e_machine), &machine,
 				       sizeof(machine));
 			int rc = elf_parse(data, size, WINDOW_MIN, WINDOW_MAX, &image, &error);

@@ -36,7 +36,7 @@
 #include "memmap.h"
 #include "probe.h"
 
-#define RAM_SIZE     (16ULL << 20)
+#define RAM_SIZE (16ULL << 20)
 /* The shared-view bit a run takes on this machine (the probe's, by the
  * architecture's rule): 46 on the lab's x86, 39 on arm64's 40-bit IPA. */
 #define SHARED_BIT   (host.shared_bit)
@@ -253,8 +253,8 @@ static void test_setup_slots(void **state)
 		}
 		/* Modelled coco-legacy keeps its state in KVM's attributes, which
 		 * start shared whatever the flags (test_legacy_attributes_start_shared). */
-		bool starts_private = f->mode_case->init_private &&
-				      f->mode_case->mode != MODE_COCO_LEGACY;
+		bool starts_private =
+			f->mode_case->init_private && f->mode_case->mode != MODE_COCO_LEGACY;
 		const struct memmap_view *whole = starts_private ? private_view : shared_view;
 		const struct memmap_view *empty = starts_private ? shared_view : private_view;
 		assert_int_equal(empty->count, 0);

@@ -77,8 +77,8 @@ static const struct iotrap_node console_node = {
 
 int console_register(struct console *console, struct iotrap_registry *traps)
 {
-	int status = iotrap_register(traps, arch_device_space, console_node.address, 8, console_node.name,
-				     console_access, console);
+	int status = iotrap_register(traps, arch_device_space, console_node.address, 8,
+				     console_node.name, console_access, console);
 	if (status < 0)
 		return status;
 	return iotrap_add_node(traps, &console_node);

@@ -10,7 +10,8 @@
 #include "gmemvm_abi.h"
 #include "hypercall.h"
 
-enum exit_action exit_stop(struct exit_context *context, enum outcome outcome, const char *format, ...)
+enum exit_action exit_stop(struct exit_context *context, enum outcome outcome, const char *format,
+			   ...)
 {
 	va_list args;
 	va_start(args, format);
@@ -32,11 +33,12 @@ bool exit_cannot_run(const struct exit_context *context)
 
 enum exit_action exit_stop_cannot_run(struct exit_context *context, const char *what)
 {
-	return exit_stop(context, OUTCOME_CANNOT_RUN,
-		    "%s before the guest's first instruction completed: this host serves "
-		    "gmem-bound memslots through userspace_addr (probe), and the scenario binds "
-		    "userspace_addr = NULL, so KVM cannot read any guest memory",
-		    what);
+	return exit_stop(
+		context, OUTCOME_CANNOT_RUN,
+		"%s before the guest's first instruction completed: this host serves "
+		"gmem-bound memslots through userspace_addr (probe), and the scenario binds "
+		"userspace_addr = NULL, so KVM cannot read any guest memory",
+		what);
 }
 
 static void trace_access(const struct exit_context *context, const char *kind,
@@ -79,8 +81,8 @@ static enum exit_action call_device(struct exit_context *context, const struct i
 /* Hand one access to the device that owns it; with no device, behave like an
  * empty bus: writes vanish, reads float high. Every access is traced. */
 enum exit_action exit_serve_access(struct exit_context *context, const char *kind,
-				     const struct iotrap_range *range, struct iotrap_access *access,
-				     uint64_t *unhandled)
+				   const struct iotrap_range *range, struct iotrap_access *access,
+				   uint64_t *unhandled)
 {
 	enum exit_action action = EXIT_ACTION_CONTINUE;
 	if (!range) {
@@ -103,7 +105,7 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 	};
 	if (access.size == 0 || access.size > 8)
 		return exit_stop(context, OUTCOME_INTERNAL_ERROR,
-			    "MMIO exit with length %u at %#" PRIx64, access.size, access.addr);
+				 "MMIO exit with length %u at %#" PRIx64, access.size, access.addr);
 	if (access.is_write)
 		memcpy(access.data, run->mmio.data, access.size);
 
@@ -115,9 +117,10 @@ enum exit_action exit_handle_mmio(struct exit_context *context, struct kvm_run *
 		if (exit_cannot_run(context))
 			return exit_stop_cannot_run(context, "MMIO exit at RAM address");
 		return exit_stop(context, OUTCOME_BAD_MMIO,
-			    "MMIO exit at RAM address %#" PRIx64 ": KVM could not reach this page "
-			    "through the memslot's userspace_addr",
-			    access.addr);
+				 "MMIO exit at RAM address %#" PRIx64
+				 ": KVM could not reach this page "
+				 "through the memslot's userspace_addr",
+				 access.addr);
 	}
 	if (exit_serve_access(context, "mmio", range, &access, &context->unhandled_mmio) ==
 	    EXIT_ACTION_STOP)
@@ -133,19 +136,20 @@ enum exit_action exit_handle_hlt(struct exit_context *context, struct kvm_run *r
 	if (context->trace)
 		fprintf(context->trace, "[vcpu %d] hlt\n", context->vcpu);
 	if (!context->reported)
-		return exit_stop(context, OUTCOME_GUEST_FAILED,
-			    "vCPU %d halted without reporting a status through the hypercall port",
-			    context->vcpu);
+		return exit_stop(
+			context, OUTCOME_GUEST_FAILED,
+			"vCPU %d halted without reporting a status through the hypercall port",
+			context->vcpu);
 	return exit_stop(context, context->reported_outcome, "%s", context->reported_message);
 }
 
 enum exit_action exit_handle_fail_entry(struct exit_context *context, struct kvm_run *run)
 {
-	return exit_stop(context, OUTCOME_FAIL_ENTRY,
-		    "KVM could not enter vCPU %d: hardware entry failure reason %#llx on cpu %u",
-		    context->vcpu,
-		    (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
-		    run->fail_entry.cpu);
+	return exit_stop(
+		context, OUTCOME_FAIL_ENTRY,
+		"KVM could not enter vCPU %d: hardware entry failure reason %#llx on cpu %u",
+		context->vcpu, (unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+		run->fail_entry.cpu);
 }
 
 static const char *internal_error_name(uint32_t suberror)
@@ -171,9 +175,9 @@ enum exit_action exit_handle_internal_error(struct exit_context *context, struct
 		if (exit_cannot_run(context))
 			return exit_stop_cannot_run(context, "emulation failure");
 		return exit_stop(context, OUTCOME_EMULATION_REFUSED,
-			    "emulation refused: KVM needed to read guest memory through "
-			    "userspace_addr to emulate an instruction, and the configuration "
-			    "forbids it (gmem.userspace_addr = null; design notes, stage 1)");
+				 "emulation refused: KVM needed to read guest memory through "
+				 "userspace_addr to emulate an instruction, and the configuration "
+				 "forbids it (gmem.userspace_addr = null; design notes, stage 1)");
 	}
 	/* KVM's details: for a failed event delivery the vector info, the exit
 	 * reason and the GPA it could not reach. */
@@ -184,11 +188,11 @@ enum exit_action exit_handle_internal_error(struct exit_context *context, struct
 					   i ? " " : "; data ",
 					   (unsigned long long)run->internal.data[i]);
 	return exit_stop(context, OUTCOME_INTERNAL_ERROR,
-		    "KVM internal error on vCPU %d: suberror %u (%s%s)%s", context->vcpu, suberror,
-		    internal_error_name(suberror), details,
-		    suberror == KVM_INTERNAL_ERROR_EMULATION
-			    ? "; on this host an SSE instruction in the guest ends here too"
-			    : "");
+			 "KVM internal error on vCPU %d: suberror %u (%s%s)%s", context->vcpu,
+			 suberror, internal_error_name(suberror), details,
+			 suberror == KVM_INTERNAL_ERROR_EMULATION
+				 ? "; on this host an SSE instruction in the guest ends here too"
+				 : "");
 }
 
 /* Both kinds of memory fault end here: the policy converts, or says why not. */
@@ -198,17 +202,18 @@ static enum exit_action handle_fault(struct exit_context *context, uint64_t gpa,
 {
 	if (!context->conversions)
 		return exit_stop(context, OUTCOME_INTERNAL_ERROR,
-			    "memory fault at gpa %#" PRIx64 " size %#" PRIx64
-			    " (%s access): no conversion policy in this run",
-			    gpa, size, private_access ? "private" : "shared");
+				 "memory fault at gpa %#" PRIx64 " size %#" PRIx64
+				 " (%s access): no conversion policy in this run",
+				 gpa, size, private_access ? "private" : "shared");
 	struct gmemvm_error error = { 0 };
 	int status = conversion_on_memory_fault(context->conversions, context->vcpu, gpa, size,
 						private_access, modelled, completion, &error);
 	if (status < 0)
 		/* A fault the policy refuses is the guest's (or gmemvm's) error;
 		 * a conversion that failed is the VMM's. */
-		return exit_stop(context, error.refused ? OUTCOME_INTERNAL_ERROR : OUTCOME_VMM_ERROR,
-			    "%s", error.message);
+		return exit_stop(context,
+				 error.refused ? OUTCOME_INTERNAL_ERROR : OUTCOME_VMM_ERROR, "%s",
+				 error.message);
 	return EXIT_ACTION_CONTINUE;
 }
 
@@ -243,9 +248,10 @@ enum exit_action exit_handle_model_fault(struct exit_context *context, struct kv
 	uint32_t length = run->mmio.len;
 	if (length == 0 || length > 8 || canonical + length > page + GMEM_PAGE_SIZE)
 		return exit_stop(context, OUTCOME_INTERNAL_ERROR,
-			    "an access of %u bytes at gpa %#" PRIx64 " crosses a page: the model "
-			    "cannot complete it",
-			    length, canonical);
+				 "an access of %u bytes at gpa %#" PRIx64
+				 " crosses a page: the model "
+				 "cannot complete it",
+				 length, canonical);
 	if (context->trace_faults)
 		fprintf(context->trace_faults,
 			"[vcpu %d] memory fault gpa %#" PRIx64 " size %#llx %s "
@@ -281,12 +287,21 @@ int32_t exit_convert_request(struct exit_context *context, uint64_t gpa, uint64_
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run)
 {
 	return exit_stop(context, OUTCOME_UNKNOWN_EXIT,
-		    "vCPU %d: exit reason %u is not handled by gmemvm; stopping cleanly",
-		    context->vcpu, run->exit_reason);
+			 "vCPU %d: exit reason %u is not handled by gmemvm; stopping cleanly",
+			 context->vcpu, run->exit_reason);
+}
+
+/* The architecture's row for an exit reason, or NULL. */
+static const struct arch_exit *arch_exit_of(uint32_t reason)
+{
+	for (size_t i = 0; i < arch_nr_exits; i++)
+		if (arch_exits[i].reason == reason)
+			return &arch_exits[i];
+	return NULL;
 }
 
 /* Map an exit reason to the kind counted in the report: the shared ones
- * here, the rest by the architecture. */
+ * here, the rest by the architecture's table. */
 static enum exit_kind exit_kind_of(uint32_t reason)
 {
 	switch (reason) {
@@ -298,8 +313,10 @@ static enum exit_kind exit_kind_of(uint32_t reason)
 		return EXIT_KIND_INTERNAL_ERROR;
 	case KVM_EXIT_MEMORY_FAULT:
 		return EXIT_KIND_MEMORY_FAULT;
-	default:
-		return arch_exit_kind(reason);
+	default: {
+		const struct arch_exit *row = arch_exit_of(reason);
+		return row ? row->kind : EXIT_KIND_UNKNOWN;
+	}
 	}
 }
 
@@ -340,7 +357,9 @@ enum exit_action exit_dispatch(struct exit_context *context, struct kvm_run *run
 		return exit_handle_internal_error(context, run);
 	case KVM_EXIT_MEMORY_FAULT:
 		return exit_handle_memory_fault(context, run);
-	default:
-		return arch_exit_dispatch(context, run);
+	default: {
+		const struct arch_exit *row = arch_exit_of(run->exit_reason);
+		return row ? row->handle(context, run) : exit_handle_unknown(context, run);
+	}
 	}
 }

@@ -24,7 +24,7 @@ enum exit_action {
 
 struct exit_context {
 	int vcpu;
-	int vcpu_fd;	/* for the architecture's exits that read registers (arm64's SMCCC calls) */
+	int vcpu_fd; /* for the architecture's exits that read registers (arm64's SMCCC calls) */
 	struct iotrap_registry *traps;
 	uint64_t ram_size;	  /* an MMIO exit below this is RAM the host view cannot reach */
 	bool userspace_addr_null; /* the memslot was bound with userspace_addr = NULL */

@@ -92,9 +92,8 @@ static void report_exception(const struct hypercall_device *device, int vcpu,
 	}
 	reply->outcome = OUTCOME_GUEST_FAILED;
 	snprintf(reply->message, sizeof(reply->message),
-		 "vCPU %d took an exception it has no handler for in step %" PRIu64
-		 " (%s)",
-		 vcpu, step, exception);
+		 "vCPU %d took an exception it has no handler for in step %" PRIu64 " (%s)", vcpu,
+		 step, exception);
 }
 
 static void count(struct hypercall_device *device, uint64_t *counter)

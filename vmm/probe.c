@@ -47,8 +47,8 @@ void probe_guest_finish(struct probe_vcpu *vcpu)
 		close(vcpu->fd);
 }
 
-int probe_run_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int seconds,
-			   char *detail, size_t detail_size)
+int probe_run_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int seconds, char *detail,
+		    size_t detail_size)
 {
 	vcpu->fd = kvm_create_vcpu(vm_fd, 0);
 	vcpu->run_size = kvm_vcpu_mmap_size(kvm_fd);
@@ -119,10 +119,10 @@ static void probe_serving_guest(int kvm_fd, int vm_fd, struct host_probe *probe)
 static void probe_private_gmem_binds(int vm_fd, struct host_probe *probe)
 {
 	int gmem_fd = kvm_create_guest_memfd(vm_fd, PROBE_PAGE, 0);
-	int status = gmem_fd < 0 ? gmem_fd
-				 : kvm_set_memory_region2(vm_fd, 1, KVM_MEM_GUEST_MEMFD,
-							  PROBE_PRIVATE_GPA, PROBE_PAGE, 0,
-							  gmem_fd, 0);
+	int status = gmem_fd < 0
+			     ? gmem_fd
+			     : kvm_set_memory_region2(vm_fd, 1, KVM_MEM_GUEST_MEMFD,
+						      PROBE_PRIVATE_GPA, PROBE_PAGE, 0, gmem_fd, 0);
 	probe->private_gmem_binds = status == 0 ? 1 : 0;
 	snprintf(probe->private_gmem_detail, sizeof(probe->private_gmem_detail), "%s",
 		 status == 0 ? "accepted" : strerror(-status));

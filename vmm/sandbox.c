@@ -30,12 +30,12 @@ struct allowed_call {
 /* SCMP_SYS: the number on this architecture, or libseccomp's pseudo-number
  * for a call it lacks (arm64 has no rename or unlink, only their *at forms),
  * whose rule libseccomp leaves out: one list serves x86-64 and arm64. */
-#define ANY(nr, why)                            \
-	{                                       \
+#define ANY(nr, why)                                \
+	{                                           \
 #nr, SCMP_SYS(nr), -1, 0, 0, 0, why \
 	}
-#define WHEN(nr, arg, cmp, mask, value, why)              \
-	{                                                 \
+#define WHEN(nr, arg, cmp, mask, value, why)                  \
+	{                                                     \
 #nr, SCMP_SYS(nr), arg, cmp, mask, value, why \
 	}
 
@@ -223,8 +223,9 @@ int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conver
 		status = add_calls(filter, vcpu_calls, COUNT(vcpu_calls));
 	for (size_t i = 0; status == 0 && thread == SANDBOX_THREAD_VCPU && i < arch_nr_vcpu_ioctls;
 	     i++)
-		status = seccomp_rule_add(filter, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					  (struct scmp_arg_cmp){ 1, SCMP_CMP_EQ, arch_vcpu_ioctls[i].request, 0 });
+		status = seccomp_rule_add(
+			filter, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+			(struct scmp_arg_cmp){ 1, SCMP_CMP_EQ, arch_vcpu_ioctls[i].request, 0 });
 	if (status == 0 && thread == SANDBOX_THREAD_VCPU && native_conversion)
 		status = add_calls(filter, vcpu_native_calls, COUNT(vcpu_native_calls));
 	if (status == 0 && thread == SANDBOX_THREAD_MAIN)
@@ -274,7 +275,8 @@ void sandbox_print_allowed(FILE *out)
 	print_calls(out, "vcpu", vcpu_calls, COUNT(vcpu_calls));
 	for (size_t i = 0; i < arch_nr_vcpu_ioctls; i++)
 		fprintf(out, "%-5s %-16s request %#lx  # %s (%s)\n", "vcpu", "ioctl",
-			arch_vcpu_ioctls[i].request, arch_vcpu_ioctls[i].why, arch_vcpu_ioctls[i].name);
+			arch_vcpu_ioctls[i].request, arch_vcpu_ioctls[i].why,
+			arch_vcpu_ioctls[i].name);
 	print_calls(out, "vcpu", vcpu_native_calls, COUNT(vcpu_native_calls));
 	print_calls(out, "main", main_calls, COUNT(main_calls));
 }

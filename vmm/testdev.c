@@ -72,11 +72,11 @@ int testdev_register(struct testdev *testdev, struct iotrap_registry *traps)
 	int status = iotrap_register(traps, IOTRAP_MMIO, testdev_node.mmio_base,
 				     testdev_node.mmio_size, "testdev-mmio", testdev_mmio, testdev);
 	if (status == 0)
-		status = iotrap_register(traps, arch_device_space, GMEMVM_DEVICE_ENTRY, 1, "entry-port",
-					 entry_port, testdev);
+		status = iotrap_register(traps, arch_device_space, GMEMVM_DEVICE_ENTRY, 1,
+					 "entry-port", entry_port, testdev);
 	if (status == 0)
-		status = iotrap_register(traps, arch_device_space, testdev_node.address, 4, "testdev-port",
-					 testdev_pio, testdev);
+		status = iotrap_register(traps, arch_device_space, testdev_node.address, 4,
+					 "testdev-port", testdev_pio, testdev);
 	if (status < 0)
 		return status;
 	return iotrap_add_node(traps, &testdev_node);

@@ -217,10 +217,9 @@ static void record_features(const struct vm *vm, struct run_report *report)
 		 "guest requests: the port (%s does not reach the VMM on this kernel)",
 		 arch_conversion_call_name);
 	if (mode->coco)
-		report_add_feature(
-			report,
-			vm->host.map_gpa_range_exits ? conversion_call : conversion_port,
-			vm->host.map_gpa_range_exits);
+		report_add_feature(report,
+				   vm->host.map_gpa_range_exits ? conversion_call : conversion_port,
+				   vm->host.map_gpa_range_exits);
 	/* Upstream's protected VMs (arm64) share and unshare anonymous memory
 	 * inside the hypervisor; mode pkvm shows the notes' design instead. */
 	if (mode->notes_design)
@@ -241,7 +240,7 @@ static void record_features(const struct vm *vm, struct run_report *report)
 				   "private contents of an unmappable guest_memfd (memfd "
 				   "stand-in)",
 				   false);
-	report_add_feature(report, "exits (io, mmio, hlt)", true);
+	report_add_feature(report, arch_exit_words, true);
 }
 
 /* Build the boot state in the VMM, then load it into guest RAM the way the

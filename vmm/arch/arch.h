@@ -27,6 +27,9 @@ extern const char arch_name[];
  * filter" on arm64. */
 extern const char arch_conversion_call_name[];
 extern const char arch_conversion_call_exit[];
+/* The exits a run is made of, for the features line: "exits (io, mmio, hlt)"
+ * on x86, "exits (mmio, halt register)" on arm64. */
+extern const char arch_exit_words[];
 /* What the probe's table says of a host that is QEMU (arch_under_emulator). */
 extern const char arch_emulator_words[];
 /* The guest ELF's e_machine: EM_X86_64 or EM_AARCH64. */
@@ -69,12 +72,17 @@ int arch_vcpu_init(const struct arch_cpu *cpu, int vcpu_fd, int index, uint64_t 
 /*
  * The exits only this architecture raises, after exits.c has taken the
  * shared ones (MMIO, memory faults): x86's port I/O, HLT, shutdown and
- * KVM_HC_MAP_GPA_RANGE; arm64's halt register, system events and SMCCC
- * calls. arch_exit_kind counts them; arch_exit_dispatch handles them and
- * calls exit_handle_unknown for any other reason.
+ * KVM_HC_MAP_GPA_RANGE; arm64's system events and SMCCC calls. One row
+ * each: the reason, the kind the report counts it as, its handler; a reason
+ * in no row goes to exit_handle_unknown.
  */
-enum exit_kind arch_exit_kind(uint32_t reason);
-enum exit_action arch_exit_dispatch(struct exit_context *context, struct kvm_run *run);
+struct arch_exit {
+	uint32_t reason;
+	enum exit_kind kind;
+	enum exit_action (*handle)(struct exit_context *context, struct kvm_run *run);
+};
+extern const struct arch_exit arch_exits[];
+extern const size_t arch_nr_exits;
 /* An MMIO access the architecture turns into an exit of its own (arm64's
  * halt register): true, with *action, when it did. */
 bool arch_exit_mmio(struct exit_context *context, struct kvm_run *run, enum exit_action *action);

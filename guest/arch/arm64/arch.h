@@ -30,11 +30,11 @@
 #define ARCH_DEVICE_RESERVED_BASE  GMEMVM_DEVICE_ENTRY
 #define ARCH_DEVICE_RESERVED_SIZE  0x20ULL
 #define ARCH_DEVICE_NOBODY	   0xd0002800ULL
-#define ARCH_DEVICE_EDGES                                                                      \
-	{                                                                                      \
-		0xd0001008ULL, 0xd000100cULL, 0xd0001ff8ULL, 0xd0001ffcULL, 0xd0002004ULL,     \
-			0xd0002008ULL, 0xd000200cULL, 0xd0002014ULL, 0xd0002018ULL,            \
-			0xd000201cULL, 0xd0002800ULL, 0xd0002ffcULL                            \
+#define ARCH_DEVICE_EDGES                                                                          \
+	{                                                                                          \
+		0xd0001008ULL, 0xd000100cULL, 0xd0001ff8ULL, 0xd0001ffcULL, 0xd0002004ULL,         \
+			0xd0002008ULL, 0xd000200cULL, 0xd0002014ULL, 0xd0002018ULL, 0xd000201cULL, \
+			0xd0002800ULL, 0xd0002ffcULL                                               \
 	}
 
 /* The barriers: the VMM reads guest RAM (a request block) on the exit, so

@@ -28,10 +28,10 @@
 #define ARCH_DEVICE_RESERVED_BASE  GMEMVM_DEVICE_ENTRY /* the entry port: the VMM's timestamp */
 #define ARCH_DEVICE_RESERVED_SIZE  0ULL
 #define ARCH_DEVICE_NOBODY	   0x80ULL
-#define ARCH_DEVICE_EDGES                                                                      \
-	{                                                                                      \
+#define ARCH_DEVICE_EDGES                                                                          \
+	{                                                                                          \
 		0x0, 0x80, 0x1234, 0xfff0, 0x3f0, 0x3f6, 0x3f7, 0x3ff, 0x400, 0x4fe, 0x4ff, 0x502, \
-			0x503, 0x504, 0x50e, 0x50f, 0x511, 0x512, 0x513, 0x514, 0xcf8          \
+			0x503, 0x504, 0x50e, 0x50f, 0x511, 0x512, 0x513, 0x514, 0xcf8              \
 	}
 
 /* "memory": the VMM reads guest RAM (a request block) on the exit. */

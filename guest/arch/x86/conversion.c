@@ -50,9 +50,9 @@ int32_t arch_conversion_call(uint64_t gpa, uint64_t size, bool to_private)
 {
 	int64_t ret = GMEMVM_KVM_HC_MAP_GPA_RANGE; /* rax: the number in, the result out */
 	uint64_t pages = size / ARCH_CONVERSION_GRANULE;
-	uint64_t attrs = (to_private ? GMEMVM_MAP_GPA_RANGE_ENCRYPTED
-				     : GMEMVM_MAP_GPA_RANGE_DECRYPTED) |
-			 GMEMVM_MAP_GPA_RANGE_PAGE_SZ_4K;
+	uint64_t attrs =
+		(to_private ? GMEMVM_MAP_GPA_RANGE_ENCRYPTED : GMEMVM_MAP_GPA_RANGE_DECRYPTED) |
+		GMEMVM_MAP_GPA_RANGE_PAGE_SZ_4K;
 
 	if (__atomic_load_n(&use_vmmcall, __ATOMIC_RELAXED))
 		__asm__ volatile("vmmcall"

@@ -21,10 +21,10 @@
 #define GMEMVM_L1_TABLE_GPA	   0x2000ULL
 #define GMEMVM_L1_SHARED_TABLE_GPA 0x3000ULL
 #define GMEMVM_IDENTITY_MAP_END	   0x100000000ULL /* the guest reaches [0, 4 GiB) */
-#define GMEMVM_DEVICE_BLOCK_GPA	   0xc0000000ULL /* the 1 GiB block mapped as device memory */
+#define GMEMVM_DEVICE_BLOCK_GPA	   0xc0000000ULL  /* the 1 GiB block mapped as device memory */
 /* MAIR_EL1 attribute indexes the tables use: 0 = device nGnRE, 1 = normal write-back. */
-#define GMEMVM_MAIR_EL1		   0xff04ULL
-#define GMEMVM_TCR_EL1		   0x200803518ULL /* T0SZ 24, 4K, inner/outer WB, IPS 40 bits, EPD1 */
+#define GMEMVM_MAIR_EL1 0xff04ULL
+#define GMEMVM_TCR_EL1	0x200803518ULL /* T0SZ 24, 4K, inner/outer WB, IPS 40 bits, EPD1 */
 
 /*
  * Entry state of every vCPU: EL1h with the MMU off and every exception
@@ -39,14 +39,14 @@
 #define GMEMVM_DEVICE_HYPERCALL 0xd0002000ULL /* 32-bit write of a request block's GPA */
 #define GMEMVM_DEVICE_TESTDEV	0xd0002010ULL /* 32-bit echo register of the test device */
 /* The guest's first instruction writes a byte here (the start-up time). */
-#define GMEMVM_DEVICE_ENTRY	0xd0002020ULL
+#define GMEMVM_DEVICE_ENTRY 0xd0002020ULL
 /*
  * Halt: arm64 has no instruction that exits to the VMM when a vCPU is done
  * (WFI sleeps inside KVM, PSCI CPU_OFF parks the vCPU in KVM_RUN), so a write
  * here is this architecture's HLT: the VMM ends the vCPU as x86 ends it on
  * KVM_EXIT_HLT, and counts it as the hlt exit.
  */
-#define GMEMVM_DEVICE_HALT	0xd0002030ULL
+#define GMEMVM_DEVICE_HALT 0xd0002030ULL
 
 /*
  * The conversion call of arm64 guests: the SMCCC vendor-hypervisor calls of
@@ -55,10 +55,10 @@
  * so they reach it as KVM_EXIT_HYPERCALL; x0 comes back 0 or negative.
  */
 #define GMEMVM_CONVERSION_CALL_HYPERCALL "mem-share"
-#define GMEMVM_SMCCC_MEM_SHARE	 0xc6000003U
-#define GMEMVM_SMCCC_MEM_UNSHARE 0xc6000004U
-#define GMEMVM_SMCCC_SUCCESS	 0
-#define GMEMVM_SMCCC_NOT_SUPPORTED (-1)
-#define GMEMVM_SMCCC_INVALID_PARAMETER (-3)
+#define GMEMVM_SMCCC_MEM_SHARE		 0xc6000003U
+#define GMEMVM_SMCCC_MEM_UNSHARE	 0xc6000004U
+#define GMEMVM_SMCCC_SUCCESS		 0
+#define GMEMVM_SMCCC_NOT_SUPPORTED	 (-1)
+#define GMEMVM_SMCCC_INVALID_PARAMETER	 (-3)
 
 #endif

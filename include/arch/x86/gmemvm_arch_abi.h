@@ -9,11 +9,12 @@
 
 /* The boot tables, below GMEMVM_FDT_GPA: page tables (a 4 GiB identity map in
  * 2 MiB pages; in CoCo modes also the shared alias), the GDT, TLS blocks, TSSes. */
-#define GMEMVM_PML4_GPA	       0x1000ULL
-#define GMEMVM_PDPT_GPA	       0x2000ULL
-#define GMEMVM_PD_GPA	       0x3000ULL /* 4 page directories: 4 GiB identity map, 2 MiB pages */
-#define GMEMVM_PD_COUNT	       4
-#define GMEMVM_IDENTITY_MAP_END (GMEMVM_PD_COUNT * 0x40000000ULL) /* the guest reaches RAM below it */
+#define GMEMVM_PML4_GPA 0x1000ULL
+#define GMEMVM_PDPT_GPA 0x2000ULL
+#define GMEMVM_PD_GPA	0x3000ULL /* 4 page directories: 4 GiB identity map, 2 MiB pages */
+#define GMEMVM_PD_COUNT 4
+#define GMEMVM_IDENTITY_MAP_END \
+	(GMEMVM_PD_COUNT * 0x40000000ULL) /* the guest reaches RAM below it */
 #define GMEMVM_GDT_GPA	       0x7000ULL
 #define GMEMVM_TLS_GPA	       0x8000ULL /* per-vCPU block, FS base; stack canary at +0x28 */
 #define GMEMVM_TLS_SIZE	       0x100ULL
@@ -22,7 +23,7 @@
 #define GMEMVM_SHARED_PDPT_GPA 0x9000ULL /* CoCo modes: the shared alias (GPA | shared bit) */
 #define GMEMVM_SHARED_PD_GPA   0xa000ULL /* 3 page directories: RAM is at most 3 GiB */
 #define GMEMVM_SHARED_PD_COUNT 3
-#define GMEMVM_STACK_CANARY	  0x5f676d656d766d5fULL
+#define GMEMVM_STACK_CANARY    0x5f676d656d766d5fULL
 
 /*
  * Entry state of every vCPU: 64-bit long mode, identity map, interrupts off,
@@ -43,9 +44,9 @@
 
 /* Devices: ports. */
 #define GMEMVM_DEVICES_ARE_MMIO 0
-#define GMEMVM_DEVICE_SERIAL    0x3f8 /* 16550-style UART, 8 registers */
+#define GMEMVM_DEVICE_SERIAL	0x3f8 /* 16550-style UART, 8 registers */
 #define GMEMVM_DEVICE_HYPERCALL 0x500 /* 32-bit write of a request block's GPA */
-#define GMEMVM_DEVICE_TESTDEV   0x510 /* 32-bit echo register of the test device */
+#define GMEMVM_DEVICE_TESTDEV	0x510 /* 32-bit echo register of the test device */
 /*
  * Entry port: the guest's first instruction writes a byte here, and the VMM
  * timestamps each vCPU's first write as the moment its guest code began

@@ -15,8 +15,8 @@
 
 /* KVM_SET_DEVICE_ATTR on the VM: the SMCCC filter (Linux 6.4). */
 #ifndef KVM_ARM_VM_SMCCC_CTRL
-#define KVM_ARM_VM_SMCCC_CTRL	 0
-#define KVM_ARM_VM_SMCCC_FILTER	 0
+#define KVM_ARM_VM_SMCCC_CTRL	0
+#define KVM_ARM_VM_SMCCC_FILTER 0
 #endif
 #define GMEMVM_SMCCC_FILTER_FWD_TO_USER 2
 struct gmemvm_smccc_filter {
@@ -32,8 +32,8 @@ struct gmemvm_smccc_filter {
 #define GMEMVM_PSTATE_EL1H_MASKED 0x3c5ULL
 
 /* The ONE_REG id of a core register (struct kvm_regs member). */
-#define ARM64_CORE_REG(member)                                             \
-	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |             \
+#define ARM64_CORE_REG(member)                                 \
+	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | \
 	 (offsetof(struct kvm_regs, member) / sizeof(uint32_t)))
 
 static inline int arm64_set_reg(int vcpu_fd, uint64_t id, uint64_t value)

@@ -25,12 +25,12 @@ const enum iotrap_space arch_device_space = IOTRAP_MMIO;
 /* Stage-1 descriptors, 4 KiB granule. Blocks: the AttrIndx of GMEMVM_MAIR_EL1
  * (1 normal, 0 device), inner shareable, access flag set; device blocks
  * never executable. */
-#define DESCRIPTOR_TABLE  0x3ULL
-#define DESCRIPTOR_BLOCK  0x1ULL
-#define BLOCK_NORMAL	  (DESCRIPTOR_BLOCK | 1ULL << 2 | 3ULL << 8 | 1ULL << 10)
-#define BLOCK_DEVICE	  (DESCRIPTOR_BLOCK | 0ULL << 2 | 1ULL << 10 | 1ULL << 53 | 1ULL << 54)
-#define GIB		  (1ULL << 30)
-#define RAM_BLOCKS	  3 /* RAM is at most 3 GiB: the 4th GiB holds the devices */
+#define DESCRIPTOR_TABLE 0x3ULL
+#define DESCRIPTOR_BLOCK 0x1ULL
+#define BLOCK_NORMAL	 (DESCRIPTOR_BLOCK | 1ULL << 2 | 3ULL << 8 | 1ULL << 10)
+#define BLOCK_DEVICE	 (DESCRIPTOR_BLOCK | 0ULL << 2 | 1ULL << 10 | 1ULL << 53 | 1ULL << 54)
+#define GIB		 (1ULL << 30)
+#define RAM_BLOCKS	 3 /* RAM is at most 3 GiB: the 4th GiB holds the devices */
 
 _Static_assert(GMEMVM_L1_SHARED_TABLE_GPA + 0x1000 <= GMEMVM_FDT_GPA,
 	       "the tables overlap the device tree");
@@ -47,14 +47,16 @@ void arch_write_boot_tables(uint8_t *ram, int vcpus, unsigned int shared_bit)
 	write_u64(ram, GMEMVM_L0_TABLE_GPA, GMEMVM_L1_TABLE_GPA | DESCRIPTOR_TABLE);
 	for (uint64_t block = 0; block < RAM_BLOCKS; block++)
 		write_u64(ram, GMEMVM_L1_TABLE_GPA + block * 8, block * GIB | BLOCK_NORMAL);
-	write_u64(ram, GMEMVM_L1_TABLE_GPA + RAM_BLOCKS * 8, GMEMVM_DEVICE_BLOCK_GPA | BLOCK_DEVICE);
+	write_u64(ram, GMEMVM_L1_TABLE_GPA + (uint64_t)RAM_BLOCKS * 8,
+		  GMEMVM_DEVICE_BLOCK_GPA | BLOCK_DEVICE);
 	if (shared_bit == 39) {
 		/* The shared alias: level-0 entry 1 covers [1 << 39, 1 << 40). */
 		uint64_t bit = 1ULL << shared_bit;
-		write_u64(ram, GMEMVM_L0_TABLE_GPA + 8, GMEMVM_L1_SHARED_TABLE_GPA | DESCRIPTOR_TABLE);
+		write_u64(ram, GMEMVM_L0_TABLE_GPA + 8,
+			  GMEMVM_L1_SHARED_TABLE_GPA | DESCRIPTOR_TABLE);
 		for (uint64_t block = 0; block < RAM_BLOCKS; block++)
 			write_u64(ram, GMEMVM_L1_SHARED_TABLE_GPA + block * 8,
-				  (bit | block * GIB) | BLOCK_NORMAL);
+				  (bit + block * GIB) | BLOCK_NORMAL);
 	}
 }
 

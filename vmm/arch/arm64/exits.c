@@ -76,35 +76,19 @@ enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_
 	return action;
 }
 
+const char arch_exit_words[] = "exits (mmio, halt register)";
+
 const struct arch_ioctl arch_vcpu_ioctls[] = {
 	{ KVM_GET_ONE_REG, "KVM_GET_ONE_REG", "an SMCCC call's argument, in x1" },
 	{ KVM_SET_ONE_REG, "KVM_SET_ONE_REG", "an SMCCC call's answer, in x0" },
 };
 const size_t arch_nr_vcpu_ioctls = sizeof(arch_vcpu_ioctls) / sizeof(arch_vcpu_ioctls[0]);
 
-enum exit_kind arch_exit_kind(uint32_t reason)
-{
-	switch (reason) {
-	case KVM_EXIT_SYSTEM_EVENT:
-		return EXIT_KIND_SHUTDOWN;
-	case KVM_EXIT_HYPERCALL:
-		return EXIT_KIND_MAP_GPA_RANGE;
-	default:
-		return EXIT_KIND_UNKNOWN;
-	}
-}
-
-enum exit_action arch_exit_dispatch(struct exit_context *context, struct kvm_run *run)
-{
-	switch (run->exit_reason) {
-	case KVM_EXIT_SYSTEM_EVENT:
-		return exit_handle_system_event(context, run);
-	case KVM_EXIT_HYPERCALL:
-		return exit_handle_hypercall(context, run);
-	default:
-		return exit_handle_unknown(context, run);
-	}
-}
+const struct arch_exit arch_exits[] = {
+	{ KVM_EXIT_SYSTEM_EVENT, EXIT_KIND_SHUTDOWN, exit_handle_system_event },
+	{ KVM_EXIT_HYPERCALL, EXIT_KIND_MAP_GPA_RANGE, exit_handle_hypercall },
+};
+const size_t arch_nr_exits = sizeof(arch_exits) / sizeof(arch_exits[0]);
 
 bool arch_exit_mmio(struct exit_context *context, struct kvm_run *run, enum exit_action *action)
 {

@@ -18,7 +18,7 @@ const char arch_conversion_call_name[] = "SMCCC MEM_SHARE/UNSHARE";
 const char arch_conversion_call_exit[] = "KVM_EXIT_HYPERCALL via the SMCCC filter";
 const char arch_emulator_words[] = "QEMU's virt machine (linux,dummy-virt)";
 
-#define PROBE_MMIO 0x10000 /* above the probe's one page: no memslot */
+#define PROBE_MMIO  0x10000	/* above the probe's one page: no memslot */
 #define BRANCH_SELF 0x14000000U /* b . */
 
 /* movz x1, #0x100; ldrb w0, [x1]; movz x2, #1, lsl #16; strb w0, [x2]; b . */

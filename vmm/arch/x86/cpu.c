@@ -243,7 +243,7 @@ unsigned int arch_guest_phys_bits(int kvm_fd)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
 	unsigned int bits = 36; /* the architectural minimum, if CPUID is silent */
-	if (supported_cpuid(kvm_fd, &cpuid) == 0)
+	if (supported_cpuid(kvm_fd, &cpuid) == 0 && cpuid)
 		for (unsigned int i = 0; i < cpuid->nent; i++)
 			if (cpuid->entries[i].function == 0x80000008)
 				bits = cpuid->entries[i].eax & 0xff;

@@ -45,9 +45,9 @@ enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_r
 	if (exit_cannot_run(context))
 		return exit_stop_cannot_run(context, "shutdown (triple fault)");
 	return exit_stop(context, OUTCOME_SHUTDOWN,
-		    "vCPU %d shut down (triple fault: the guest's IDT has a gate for #GP "
-		    "only, so any other exception in supervisor mode ends here)",
-		    context->vcpu);
+			 "vCPU %d shut down (triple fault: the guest's IDT has a gate for #GP "
+			 "only, so any other exception in supervisor mode ends here)",
+			 context->vcpu);
 }
 
 enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run)
@@ -76,41 +76,19 @@ enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_
 	return action;
 }
 
+const char arch_exit_words[] = "exits (io, mmio, hlt)";
+
 /* Every x86 exit is answered in kvm_run: no register is read or written. */
 const struct arch_ioctl arch_vcpu_ioctls[1];
 const size_t arch_nr_vcpu_ioctls = 0;
 
-enum exit_kind arch_exit_kind(uint32_t reason)
-{
-	switch (reason) {
-	case KVM_EXIT_IO:
-		return EXIT_KIND_IO;
-	case KVM_EXIT_HLT:
-		return EXIT_KIND_HLT;
-	case KVM_EXIT_SHUTDOWN:
-		return EXIT_KIND_SHUTDOWN;
-	case KVM_EXIT_HYPERCALL:
-		return EXIT_KIND_MAP_GPA_RANGE;
-	default:
-		return EXIT_KIND_UNKNOWN;
-	}
-}
-
-enum exit_action arch_exit_dispatch(struct exit_context *context, struct kvm_run *run)
-{
-	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		return exit_handle_io(context, run);
-	case KVM_EXIT_HLT:
-		return exit_handle_hlt(context, run);
-	case KVM_EXIT_SHUTDOWN:
-		return exit_handle_shutdown(context, run);
-	case KVM_EXIT_HYPERCALL:
-		return exit_handle_hypercall(context, run);
-	default:
-		return exit_handle_unknown(context, run);
-	}
-}
+const struct arch_exit arch_exits[] = {
+	{ KVM_EXIT_IO, EXIT_KIND_IO, exit_handle_io },
+	{ KVM_EXIT_HLT, EXIT_KIND_HLT, exit_handle_hlt },
+	{ KVM_EXIT_SHUTDOWN, EXIT_KIND_SHUTDOWN, exit_handle_shutdown },
+	{ KVM_EXIT_HYPERCALL, EXIT_KIND_MAP_GPA_RANGE, exit_handle_hypercall },
+};
+const size_t arch_nr_exits = sizeof(arch_exits) / sizeof(arch_exits[0]);
 
 bool arch_exit_mmio(struct exit_context *context, struct kvm_run *run, enum exit_action *action)
 {

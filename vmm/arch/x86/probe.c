@@ -153,4 +153,3 @@ bool arch_under_emulator(void)
 	signature[12] = '\0';
 	return strcmp(signature, "TCGTCGTCGTCG") == 0;
 }
-
