@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "arch/arch.h"
 #include "config.h"
 #include "conversion.h"
 #include "gmemvm_abi.h"
@@ -345,6 +346,30 @@ static void test_expect_split_outcomes(void **state)
 	LOADS(VM "[expect]\nexit = timeout\nexit.uaddr-served = vmm-error\n");
 	assert_int_equal(sc.expect_gmem_served, OUTCOME_TIMEOUT);
 	assert_int_equal(sc.expect_uaddr_served, OUTCOME_VMM_ERROR);
+}
+
+/* [expect.ARCH]: on this build's architecture its keys replace [expect]'s
+ * and their values are read; the other architecture's keys are checked
+ * against [expect]'s and their values left to that architecture (the lab
+ * runs it); no third architecture exists. */
+static void test_expect_per_architecture(void **state)
+{
+	(void)state;
+	bool arm64 = strcmp(arch_name, "arm64") == 0;
+	LOADS(VM "[expect]\nexit = done\nexits.mmio = 3\nexits.hlt = 1\n"
+		 "[expect.arm64]\nexits.mmio = >=3\n[expect.x86_64]\nexits.hlt = 2\n");
+	assert_int_equal(sc.expect_exits[EXIT_KIND_MMIO].compare, arm64 ? COUNT_GE : COUNT_EQ);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_MMIO].value, 3);
+	assert_int_equal(sc.expect_exits[EXIT_KIND_HLT].value, arm64 ? 1 : 2);
+	REFUSED(VM "[expect]\nexit = done\n[expect.riscv64]\nexits.mmio = 3\n", "[expect.riscv64]",
+		"unknown section");
+	if (arm64)
+		REFUSED(VM "[expect]\nexit = done\n[expect.arm64]\nexits.mmio = many\n",
+			"exits.mmio", "many");
+	else
+		REFUSED(VM "[expect]\nexit = done\n[expect.x86_64]\nexits.mmio = many\n",
+			"exits.mmio", "many");
+	REFUSED(VM "[expect]\nexit = done\n[expect.x86_64]\nbogus = 1\n", "bogus", "");
 }
 
 static void test_checks_anywhere_in_ram(void **state)
@@ -1442,6 +1467,7 @@ int main(void)
 		cmocka_unit_test(test_steps_gaps_and_order),
 		cmocka_unit_test(test_step_fills_memory_exactly),
 		cmocka_unit_test(test_expect_split_outcomes),
+		cmocka_unit_test(test_expect_per_architecture),
 		cmocka_unit_test(test_checks_anywhere_in_ram),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_directory),

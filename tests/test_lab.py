@@ -209,6 +209,25 @@ class Verdicts(unittest.TestCase):
         row = [line for line in out.getvalue().splitlines() if long_name in line][0]
         self.assertRegex(row, long_name + r"  +done \(native\)  +cannot run here  +yes")
 
+    def test_architectures_agree_each_with_its_own(self):
+        """A scenario may expect another outcome on arm64 ([expect.arm64]):
+        kernels agree within an architecture, not across."""
+        import io
+
+        def entry(outcome):
+            return {"rc": 0, "output": "ok",
+                    "report": {"outcome": outcome, "checks": [], "features": {"native": ["x"]}}}
+        results = {"7.3": {"kernel": "7.3.4", "scenarios": {"s": entry("emulation-refused")},
+                           "tests": {}, "done": True},
+                   "7.3-arm64": {"kernel": "7.3.4 arm64", "scenarios": {"s": entry("done")},
+                                 "tests": {}, "done": True}}
+        self.assertEqual(run.compare(results, io.StringIO()), [])
+        results["6.12"] = {"kernel": "6.12.118", "scenarios": {"s": entry("done")},
+                           "tests": {}, "done": True}
+        failures = run.compare(results, io.StringIO())
+        self.assertEqual(len(failures), 1)
+        self.assertIn("s: outcomes or data checks differ", failures[0])
+
     def test_summary_counts_each_verdict(self):
         ok = {"rc": 0, "output": "ok", "report": {"outcome": "done"}}
         results = {

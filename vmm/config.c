@@ -294,7 +294,7 @@ static const struct section_info sections[] = {
 
 /* [expect.ARCH]: what differs on one architecture (arm64's devices are MMIO,
  * so its console's bytes are MMIO exits); on that architecture its keys take
- * the place of [expect]'s, elsewhere they are checked and unused. */
+ * the place of [expect]'s (loader_get), elsewhere only their names are checked. */
 static const char *const expect_architectures[] = { "expect.x86_64", "expect.arm64" };
 
 static const struct section_info *find_section(const char *name)
