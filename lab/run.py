@@ -98,10 +98,18 @@ def kernel_arch(kernel_dir):
     return open(path).read().strip() if os.path.exists(path) else "x86_64"
 
 
-def kernel_name(kernel_dir):
-    """The kernel's column: its release, with the architecture for arm64."""
+# An arm64 kernel boots twice: ordinary KVM (the hypervisor at EL2), and
+# pKVM, whose host may create upstream's protected VMs (docs/arm64.md).
+ARM64_MODES = {"nvhe": "", "protected": "-pkvm"}
+
+
+def kernel_name(kernel_dir, arm64_mode="nvhe"):
+    """The kernel's column: its release, with the architecture for arm64 and
+    "-pkvm" for its boot with kvm-arm.mode=protected."""
     release = open(os.path.join(kernel_dir, "release")).read().strip()
-    return release if kernel_arch(kernel_dir) == "x86_64" else f"{release}-arm64"
+    if kernel_arch(kernel_dir) == "x86_64":
+        return release
+    return f"{release}-arm64{ARM64_MODES[arm64_mode]}"
 
 
 def copy_into(root, path, target=None):
@@ -298,7 +306,7 @@ def in_place_summary(result):
             "summary": in_place_words(result["in_place_conversion"])}
 
 
-def qemu_command(kernel_dir, initramfs, accel, trial=False):
+def qemu_command(kernel_dir, initramfs, accel, trial=False, arm64_mode="nvhe"):
     """The QEMU command line that boots one kernel with the initramfs."""
     extra = "lab.trial=1" if trial else ""
     parameters = os.path.join(kernel_dir, "cmdline")
@@ -309,12 +317,12 @@ def qemu_command(kernel_dir, initramfs, accel, trial=False):
     if kernel_arch(kernel_dir) == "arm64":
         # virtualization=on: the kernel boots at EL2, which KVM needs. cortex-a72,
         # not max: it boots about 4 times faster (docs/lab.md). nvhe: ordinary
-        # KVM with the hypervisor at EL2, the mode pKVM builds on.
+        # KVM with the hypervisor at EL2; protected: pKVM on the same kernel.
         return [QEMU_ARM64, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
                 "-m", "2G", "-smp", "2", "-nographic", "-no-reboot",
                 "-kernel", os.path.join(kernel_dir, "Image"), "-initrd", initramfs, "-append",
-                f"console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init kvm-arm.mode=nvhe "
-                f"{extra}".strip()]
+                f"console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init "
+                f"kvm-arm.mode={arm64_mode} {extra}".strip()]
     # svme-addr-chk: KVM then does not intercept #GP (its workaround for an SVM
     # erratum), which QEMU's emulator reports stale after re-injection (docs/lab.md).
     cpu = "max,phys-bits=48,+svme-addr-chk" if accel == "tcg" else "host,phys-bits=48"
@@ -365,9 +373,10 @@ def run_until_stalled(command, stall, log_path):
     return text.replace("\r", ""), time.monotonic() - started
 
 
-def boot(kernel_dir, initramfs, accel, stall, log_path):
+def boot(kernel_dir, initramfs, accel, stall, log_path, arm64_mode="nvhe"):
     """Boot one kernel; return the console text and the wall time."""
-    return run_until_stalled(qemu_command(kernel_dir, initramfs, accel), stall, log_path)
+    return run_until_stalled(qemu_command(kernel_dir, initramfs, accel, arm64_mode=arm64_mode),
+                             stall, log_path)
 
 
 def choose_accel(kernel_dir, initramfs, log_path, stall=TRIAL_STALL_SECONDS,
@@ -525,7 +534,7 @@ def signature(entry):
 
 def column_arch(result):
     """x86_64 or arm64 for a column of the comparison (this host is x86_64)."""
-    return "arm64" if (result.get("kernel") or "").endswith(" arm64") else "x86_64"
+    return "arm64" if " arm64" in (result.get("kernel") or "") else "x86_64"
 
 
 def cell(entry):
@@ -718,8 +727,10 @@ def main():
             accel, why = choose_accel(x86_kernels[-1], initramfs_of["x86_64"],
                                       os.path.join(logs, "console-accel-trial.log"))
             print(f"lab: accelerator {accel}: {why}", flush=True)
-        for kernel_dir in args.kernels:
-            release = kernel_name(kernel_dir)
+        boots_wanted = [(k, mode) for k in args.kernels
+                        for mode in (ARM64_MODES if kernel_arch(k) == "arm64" else ["nvhe"])]
+        for kernel_dir, arm64_mode in boots_wanted:
+            release = kernel_name(kernel_dir, arm64_mode)
             initramfs = initramfs_of[kernel_arch(kernel_dir)]
             # An arm64 kernel on this x86 machine runs under QEMU's emulator.
             kernel_accel = accel if kernel_arch(kernel_dir) == "x86_64" else "tcg"
@@ -729,7 +740,8 @@ def main():
             boots = 0
             while True:
                 boots += 1
-                text, seconds = boot(kernel_dir, initramfs, kernel_accel, args.stall, log)
+                text, seconds = boot(kernel_dir, initramfs, kernel_accel, args.stall, log,
+                                     arm64_mode)
                 stuck = re.search(r"^@@LAB stuck (\S+)", text, re.M)
                 if not stuck or boots == MAX_BOOTS:
                     break
@@ -756,7 +768,8 @@ def main():
                 results[release]["stuck"] = f"nested guests never ran in {boots} boots"
             results[release]["kernel"] = results[release]["kernel"] or release
             if kernel_arch(kernel_dir) == "arm64":
-                results[release]["kernel"] += " arm64"
+                results[release]["kernel"] += " arm64" + (" pKVM" if arm64_mode == "protected"
+                                                          else "")
             accels[release] = kernel_accel
             results[release]["kernel_dir"] = kernel_dir
             results[release]["in_place_conversion"] = in_place_conversion(kernel_dir)

@@ -21,7 +21,7 @@
 #include "mode.h"
 
 #define PROBE_PAGE	     4096
-#define PROBE_MAX_LINES	     21
+#define PROBE_MAX_LINES	     26
 #define PROBE_PRIVATE_GPA    0x100000 /* above the probe guest's page */
 #define PROBE_USERSPACE_BYTE 0xaa
 #define PROBE_GMEM_BYTE	     0xbb
@@ -37,6 +37,20 @@ static void fill_page(uint8_t *page, uint8_t marker)
 {
 	arch_probe_write_guest(page, PROBE_PAGE);
 	page[ARCH_PROBE_DATA_OFFSET] = marker;
+}
+
+int probe_continue_guest(struct probe_vcpu *vcpu, int seconds)
+{
+	struct sigaction action = { .sa_handler = probe_alarm }, previous;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGALRM, &action, &previous);
+	struct itimerval timer = { .it_value = { .tv_sec = seconds } };
+	setitimer(ITIMER_REAL, &timer, NULL);
+	int status = kvm_run(vcpu->fd);
+	struct itimerval off = { 0 };
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &previous, NULL);
+	return status;
 }
 
 void probe_guest_finish(struct probe_vcpu *vcpu)
@@ -69,15 +83,7 @@ int probe_run_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int seconds,
 		return status;
 	}
 
-	struct sigaction action = { .sa_handler = probe_alarm }, previous;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGALRM, &action, &previous);
-	struct itimerval timer = { .it_value = { .tv_sec = seconds } };
-	setitimer(ITIMER_REAL, &timer, NULL);
-	status = kvm_run(vcpu->fd);
-	struct itimerval off = { 0 };
-	setitimer(ITIMER_REAL, &off, NULL);
-	sigaction(SIGALRM, &previous, NULL);
+	status = probe_continue_guest(vcpu, seconds);
 	if (status < 0) {
 		snprintf(detail, detail_size,
 			 "the probe guest did not exit within %d s (KVM_RUN: %s)", seconds,
@@ -357,6 +363,8 @@ void probe_host(int kvm_fd, struct host_probe *probe, unsigned int needs)
 		probe_protected_vm(kvm_fd, probe, needs & PROBE_SET_ATTRIBUTES2);
 	if (needs & PROBE_MAP_GPA_RANGE)
 		arch_probe_conversion_call(kvm_fd, probe);
+	if (needs & PROBE_PROTECTED)
+		arch_probe_protected(kvm_fd, probe);
 	if (needs & PROBE_GUEST_PHYS_BITS)
 		probe_set_guest_phys_bits(probe, arch_guest_phys_bits(kvm_fd));
 }
@@ -652,6 +660,20 @@ static int probe_lines(const struct host_probe *probe, struct probe_line *lines)
 	unless_probed(probe, lines, n, PROBE_GMEM_SERVING,
 		      ": the scenario neither binds userspace_addr = null nor expects an "
 		      "outcome per serving");
+	const struct protected_probe *pkvm = &probe->protected_vm;
+	if (pkvm->asked && pkvm->accepted) {
+		add_line(lines, &n, "protected VM type (pKVM)", true, "%s", pkvm->type);
+		add_line(lines, &n, "pKVM granule (HYP_MEMINFO)", pkvm->granule != 0, "%s",
+			 pkvm->granule_detail);
+		add_line(lines, &n, "pKVM host access, donated page", pkvm->host_faults, "%s",
+			 pkvm->host_access);
+		add_line(lines, &n, "pKVM system call, donated page", pkvm->system_call_fails, "%s",
+			 pkvm->system_call);
+		add_line(lines, &n, "pKVM protected VM on guest_memfd", false, "%s",
+			 pkvm->guest_memfd);
+	} else if (pkvm->asked) {
+		add_line(lines, &n, "protected VM type (pKVM)", false, "%s", pkvm->type);
+	}
 
 	return n;
 }

@@ -34,7 +34,8 @@ enum probe_kind {
 	PROBE_MAP_GPA_RANGE = 1U << 3,	 /* a throwaway VM runs the hypercall */
 	PROBE_GUEST_PHYS_BITS = 1U << 4, /* KVM_GET_SUPPORTED_CPUID */
 	PROBE_GUEST_RUNS = 1U << 5,	 /* a throwaway VM on plain memory runs one write */
-	PROBE_ALL = (1U << 6) - 1,
+	PROBE_PROTECTED = 1U << 6,	 /* upstream's protected VMs (arm64 pKVM): throwaway VMs */
+	PROBE_ALL = (1U << 7) - 1,
 };
 
 /*
@@ -110,6 +111,18 @@ struct host_probe {
 	 * it was not asked (-1). */
 	int private_gmem_binds;
 	char private_gmem_detail[64]; /* "accepted", or the errno's words */
+	/* Upstream's protected VMs (arm64's pKVM, KVM_VM_TYPE_ARM_PROTECTED on a
+	 * host booted with kvm-arm.mode=protected), asked by the architecture
+	 * that has them (arch_probe_protected): each answer in words. */
+	struct protected_probe {
+		bool asked;		/* this architecture has the VM type to ask about */
+		bool accepted;		/* KVM_CREATE_VM made a protected VM: pKVM is on */
+		bool host_faults;	/* a host read and write of a donated page got SIGSEGV */
+		bool system_call_fails; /* write() from a donated page failed (EFAULT) */
+		uint64_t granule;	/* HYP_MEMINFO's answer; 0 when not learnt */
+		char type[112], granule_detail[112], host_access[112], system_call[112];
+		char guest_memfd[112]; /* a protected VM on a guest_memfd memslot */
+	} protected_vm;
 	/* The probes that ran (enum probe_kind). The fields of the others hold
 	 * zeroes, which the table prints as "not probed", never as absent. */
 	unsigned int probed;
@@ -155,6 +168,9 @@ int probe_vm_open(int kvm_fd, struct probe_vm *vm);
 void probe_vm_close(struct probe_vm *vm);
 int probe_run_guest(int kvm_fd, int vm_fd, struct probe_vcpu *vcpu, int seconds, char *detail,
 		    size_t detail_size);
+/* KVM_RUN the same vCPU again until its next exit, at most seconds: 0 or a
+ * negative errno (-EINTR when the time ran out). */
+int probe_continue_guest(struct probe_vcpu *vcpu, int seconds);
 void probe_guest_finish(struct probe_vcpu *vcpu);
 const char *probe_serving_name(enum gmem_serving serving);
 /* The probes that answer needs (enum host_need). */

@@ -115,6 +115,11 @@ bool arch_probe_exit_value(const struct kvm_run *run, uint8_t *value);
  * the architecture takes for that width (0: none fits). */
 unsigned int arch_guest_phys_bits(int kvm_fd);
 unsigned int arch_shared_bit(unsigned int guest_phys_bits);
+/* Upstream's protected VMs where the architecture has them (arm64's pKVM):
+ * fills host_probe.protected_vm from throwaway protected VMs; x86 has none
+ * and leaves it unasked. */
+struct host_probe;
+void arch_probe_protected(int kvm_fd, struct host_probe *probe);
 /* Whether the guest's conversion call reaches the VMM (host_probe's
  * map_gpa_range_exits and its detail), asked of a throwaway VM. */
 struct host_probe;

@@ -28,6 +28,9 @@ struct gmemvm_smccc_filter {
 /* kvm_run.hypercall.flags on arm64: the call was an SMC (HVC otherwise). */
 #define GMEMVM_HYPERCALL_EXIT_SMC (1ULL << 0)
 
+/* KVM_CREATE_VM's type for a protected VM (Linux 7.1, pKVM hosts only). */
+#define GMEMVM_KVM_VM_TYPE_ARM_PROTECTED (1ULL << 31)
+
 /* PSTATE at entry: EL1 with SP_EL1, debug, SError, IRQ and FIQ masked. */
 #define GMEMVM_PSTATE_EL1H_MASKED 0x3c5ULL
 

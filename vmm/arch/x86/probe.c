@@ -153,3 +153,8 @@ bool arch_under_emulator(void)
 	signature[12] = '\0';
 	return strcmp(signature, "TCGTCGTCGTCG") == 0;
 }
+
+void arch_probe_protected(int kvm_fd, struct host_probe *probe)
+{
+	(void)kvm_fd, (void)probe; /* x86 has no protected VMs of pKVM's kind to ask about */
+}
