@@ -101,6 +101,9 @@ def kernel_arch(kernel_dir):
 # An arm64 kernel boots twice: ordinary KVM (the hypervisor at EL2), and
 # pKVM, whose host may create upstream's protected VMs (docs/arm64.md).
 ARM64_MODES = {"nvhe": "", "protected": "-pkvm"}
+# The pKVM boot runs the probe and the scenarios, not the tests again: the
+# tests' VMs are ordinary ones, which the first boot of the same kernel ran.
+ARM64_BOOT_EXTRA = {"nvhe": "", "protected": "lab.tests=0"}
 
 
 def kernel_name(kernel_dir, arm64_mode="nvhe"):
@@ -322,7 +325,7 @@ def qemu_command(kernel_dir, initramfs, accel, trial=False, arm64_mode="nvhe"):
                 "-m", "2G", "-smp", "2", "-nographic", "-no-reboot",
                 "-kernel", os.path.join(kernel_dir, "Image"), "-initrd", initramfs, "-append",
                 f"console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init "
-                f"kvm-arm.mode={arm64_mode} {extra}".strip()]
+                f"kvm-arm.mode={arm64_mode} {ARM64_BOOT_EXTRA[arm64_mode]} {extra}".strip()]
     # svme-addr-chk: KVM then does not intercept #GP (its workaround for an SVM
     # erratum), which QEMU's emulator reports stale after re-injection (docs/lab.md).
     cpu = "max,phys-bits=48,+svme-addr-chk" if accel == "tcg" else "host,phys-bits=48"
