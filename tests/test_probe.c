@@ -7,6 +7,8 @@
  * exist.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include "config.h"
 #include "mode.h"
 #include "arch/arch.h"
+#include "gmem.h"
 #include "probe.h"
 
 #ifndef TESTS_DIR
@@ -263,6 +266,29 @@ static void test_full_probe_skips_nothing(void **state)
 	free(json);
 }
 
+/* The host-access catchers the pKVM probe reads a donated page with, on
+ * fabricated pages: no access, read-only, read-write. A faulting write
+ * leaves the byte as it was. */
+static void test_host_access_catchers(void **state)
+{
+	(void)state;
+	long page_size = sysconf(_SC_PAGESIZE);
+	uint8_t *pages = mmap(NULL, 3 * (size_t)page_size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(pages != MAP_FAILED);
+	pages[page_size] = 7;
+	assert_int_equal(mprotect(pages, (size_t)page_size, PROT_NONE), 0);
+	assert_int_equal(mprotect(pages + page_size, (size_t)page_size, PROT_READ), 0);
+	assert_int_equal(gmem_host_read_signal(pages), SIGSEGV);
+	assert_int_equal(gmem_host_write_signal(pages, 1), SIGSEGV);
+	assert_int_equal(gmem_host_read_signal(pages + page_size), 0);
+	assert_int_equal(gmem_host_write_signal(pages + page_size, 1), SIGSEGV);
+	assert_int_equal(pages[page_size], 7);
+	assert_int_equal(gmem_host_write_signal(pages + 2 * page_size, 9), 0);
+	assert_int_equal(pages[2 * page_size], 9);
+	munmap(pages, 3 * (size_t)page_size);
+}
+
 /* The probe keeps the width and takes the architecture's bit for it
  * (tests/test_arch_*.c check each architecture's rule). */
 static void test_guest_phys_bits(void **state)
@@ -431,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_skipped_probes_say_so),
 		cmocka_unit_test(test_full_probe_skips_nothing),
 		cmocka_unit_test(test_guest_phys_bits),
+		cmocka_unit_test(test_host_access_catchers),
 		cmocka_unit_test(test_host_kinds),
 		cmocka_unit_test(test_unprobed_need_lacks),
 		cmocka_unit_test(test_hosts_doc_quotes_every_kind),

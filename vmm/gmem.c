@@ -611,7 +611,7 @@ int gmem_host_read_signal(const volatile uint8_t *address)
 	return signal_number;
 }
 
-int gmem_host_write_signal(volatile uint8_t *address)
+int gmem_host_write_signal(volatile uint8_t *address, uint8_t value)
 {
 	struct sigaction action = { .sa_handler = read_faulted }, old_bus, old_segv;
 	sigemptyset(&action.sa_mask);
@@ -619,7 +619,7 @@ int gmem_host_write_signal(volatile uint8_t *address)
 	sigaction(SIGSEGV, &action, &old_segv);
 	int signal_number = sigsetjmp(read_jump, 1);
 	if (signal_number == 0)
-		*address = *address; /* the same byte back: only the access matters */
+		*address = value;
 	sigaction(SIGBUS, &old_bus, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	return signal_number;

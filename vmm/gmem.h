@@ -200,8 +200,8 @@ int gmem_remap(uint8_t *address, int fd, uint64_t offset, uint64_t size, int pro
  * process-wide handler for the read: call it only while no vCPU runs.
  */
 int gmem_host_read_signal(const volatile uint8_t *address);
-/* The same for a write of the byte already there (which a fault leaves unwritten). */
-int gmem_host_write_signal(volatile uint8_t *address);
+/* The same for a write of value (a store alone: no read before it). */
+int gmem_host_write_signal(volatile uint8_t *address, uint8_t value);
 
 void gmem_destroy(struct gmem *gmem);
 

@@ -69,7 +69,9 @@ static const char *signal_words(int signal_number)
 static void host_touches(struct protected_probe *answers, uint8_t *page)
 {
 	int read_signal = gmem_host_read_signal(page);
-	int write_signal = gmem_host_write_signal(page);
+	/* The guest's own pattern: where the write lands, the guest's re-read
+	 * below still finds what it wrote. */
+	int write_signal = gmem_host_write_signal(page, PROBE_PATTERN);
 	answers->host_faults = read_signal == SIGSEGV && write_signal == SIGSEGV;
 	snprintf(answers->host_access, sizeof(answers->host_access),
 		 "a host read got %s, a write %s (pkvm.rst: the page is the guest's)",
@@ -148,7 +150,7 @@ void arch_probe_protected(int kvm_fd, struct host_probe *probe)
 		 "KVM_VM_TYPE_ARM_PROTECTED (%#llx) accepted: the host runs pKVM",
 		 (unsigned long long)GMEMVM_KVM_VM_TYPE_ARM_PROTECTED);
 	/* Anonymous memory, as pKVM wants it: the code page and the data page. */
-	size_t size = 2 * PROBE_PAGE;
+	size_t size = (size_t)2 * PROBE_PAGE;
 	uint8_t *memory =
 		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct probe_vcpu vcpu = { .fd = -1 };
