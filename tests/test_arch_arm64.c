@@ -14,40 +14,31 @@
 #include <cmocka.h>
 
 #include "arch/arch.h"
+#include "boot_tables.h"
 #include "gmemvm_abi.h"
-
-static uint64_t read_u64(const uint8_t *ram, uint64_t gpa)
-{
-	uint64_t value;
-	memcpy(&value, ram + gpa, sizeof(value));
-	return value;
-}
 
 /* Level 0 points at the identity level-1 table: three GiB of normal memory,
  * then the device GiB, never executable; with bit 39, entry 1 is the alias. */
 static void test_boot_tables(void **state)
 {
 	(void)state;
-	static uint8_t low[ARCH_BOOT_TABLES_SIZE];
-	memset(low, 0, sizeof(low));
-	arch_write_boot_tables(low, 4, 39);
-	assert_int_equal(read_u64(low, GMEMVM_L0_TABLE_GPA), GMEMVM_L1_TABLE_GPA | 3);
-	assert_int_equal(read_u64(low, GMEMVM_L0_TABLE_GPA + 8), GMEMVM_L1_SHARED_TABLE_GPA | 3);
+	boot_tables(4, 39);
+	assert_int_equal(boot_table_entry(GMEMVM_L0_TABLE_GPA), GMEMVM_L1_TABLE_GPA | 3);
+	assert_int_equal(boot_table_entry(GMEMVM_L0_TABLE_GPA + 8), GMEMVM_L1_SHARED_TABLE_GPA | 3);
 	for (uint64_t block = 0; block < 3; block++) {
-		uint64_t entry = read_u64(low, GMEMVM_L1_TABLE_GPA + block * 8);
+		uint64_t entry = boot_table_entry(GMEMVM_L1_TABLE_GPA + block * 8);
 		assert_int_equal(entry & 0xfffffc0000000ULL, block << 30);
 		assert_int_equal((entry >> 2) & 7, 1); /* normal memory */
-		uint64_t alias = read_u64(low, GMEMVM_L1_SHARED_TABLE_GPA + block * 8);
+		uint64_t alias = boot_table_entry(GMEMVM_L1_SHARED_TABLE_GPA + block * 8);
 		assert_int_equal(alias & 0xfffffc0000000ULL, 1ULL << 39 | block << 30);
 	}
-	uint64_t device = read_u64(low, GMEMVM_L1_TABLE_GPA + 3 * 8);
+	uint64_t device = boot_table_entry(GMEMVM_L1_TABLE_GPA + 3 * 8);
 	assert_int_equal(device & 0xfffffc0000000ULL, GMEMVM_DEVICE_BLOCK_GPA);
 	assert_int_equal((device >> 2) & 7, 0); /* device memory */
 	assert_true(device & (1ULL << 54));	/* not executable */
 	assert_true(GMEMVM_DEVICE_SERIAL >= GMEMVM_DEVICE_BLOCK_GPA);
-	memset(low, 0, sizeof(low));
-	arch_write_boot_tables(low, 1, 0);
-	assert_int_equal(read_u64(low, GMEMVM_L0_TABLE_GPA + 8), 0);
+	boot_tables(1, 0);
+	assert_int_equal(boot_table_entry(GMEMVM_L0_TABLE_GPA + 8), 0);
 }
 
 static void test_shared_bit(void **state)

@@ -13,36 +13,27 @@
 #include <cmocka.h>
 
 #include "arch/arch.h"
+#include "boot_tables.h"
 #include "gmemvm_abi.h"
-
-static uint64_t read_u64(const uint8_t *ram, uint64_t gpa)
-{
-	uint64_t value;
-	memcpy(&value, ram + gpa, sizeof(value));
-	return value;
-}
 
 /* The identity map covers 4 GiB in 2 MiB pages; the shared alias maps
  * GPA | 1 << bit onto the same RAM; each vCPU gets a TSS and a canary. */
 static void test_boot_tables(void **state)
 {
 	(void)state;
-	static uint8_t low[ARCH_BOOT_TABLES_SIZE];
-	memset(low, 0, sizeof(low));
-	arch_write_boot_tables(low, 2, 44);
-	assert_int_equal(read_u64(low, GMEMVM_PML4_GPA) & ~0xfffULL, GMEMVM_PDPT_GPA);
-	uint64_t last = read_u64(low, GMEMVM_PD_GPA + 3 * 0x1000 + 511 * 8);
+	boot_tables(2, 44);
+	assert_int_equal(boot_table_entry(GMEMVM_PML4_GPA) & ~0xfffULL, GMEMVM_PDPT_GPA);
+	uint64_t last = boot_table_entry(GMEMVM_PD_GPA + 3 * 0x1000 + 511 * 8);
 	assert_int_equal(last & ~0xfffULL, 0xffe00000ULL);
-	uint64_t alias = read_u64(low, GMEMVM_PML4_GPA + ((1ULL << 44) >> 39) * 8);
+	uint64_t alias = boot_table_entry(GMEMVM_PML4_GPA + ((1ULL << 44) >> 39) * 8);
 	assert_int_equal(alias & ~0xfffULL, GMEMVM_SHARED_PDPT_GPA);
-	assert_int_equal(read_u64(low, GMEMVM_SHARED_PD_GPA) & ~0xfffULL, 1ULL << 44);
-	assert_int_equal(read_u64(low, GMEMVM_TLS_GPA + GMEMVM_TLS_SIZE + 0x28),
+	assert_int_equal(boot_table_entry(GMEMVM_SHARED_PD_GPA) & ~0xfffULL, 1ULL << 44);
+	assert_int_equal(boot_table_entry(GMEMVM_TLS_GPA + GMEMVM_TLS_SIZE + 0x28),
 			 GMEMVM_STACK_CANARY);
-	assert_int_not_equal(read_u64(low, GMEMVM_GDT_GPA + GMEMVM_SELECTOR_TSS(1)), 0);
+	assert_int_not_equal(boot_table_entry(GMEMVM_GDT_GPA + GMEMVM_SELECTOR_TSS(1)), 0);
 	/* Without a shared bit, no alias entry. */
-	memset(low, 0, sizeof(low));
-	arch_write_boot_tables(low, 1, 0);
-	assert_int_equal(read_u64(low, GMEMVM_PML4_GPA + 8 * 32), 0);
+	boot_tables(1, 0);
+	assert_int_equal(boot_table_entry(GMEMVM_PML4_GPA + 8 * 32), 0);
 }
 
 /* Two below the width, at most 46, none below 39. */

@@ -597,32 +597,33 @@ static void read_faulted(int signal_number)
 	siglongjmp(read_jump, signal_number);
 }
 
-int gmem_host_read_signal(const volatile uint8_t *address)
+/* A read, or a write of value, of the byte at address, with a process-wide
+ * handler for the two signals a host access to guest memory may get. */
+static int host_access_signal(volatile uint8_t *address, bool write, uint8_t value)
 {
 	struct sigaction action = { .sa_handler = read_faulted }, old_bus, old_segv;
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGBUS, &action, &old_bus);
 	sigaction(SIGSEGV, &action, &old_segv);
 	int signal_number = sigsetjmp(read_jump, 1);
-	if (signal_number == 0)
+	if (signal_number == 0 && write)
+		*address = value;
+	else if (signal_number == 0)
 		(void)*address;
 	sigaction(SIGBUS, &old_bus, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	return signal_number;
 }
 
+int gmem_host_read_signal(const volatile uint8_t *address)
+{
+	/* Only read: the cast drops a const the access keeps. */
+	return host_access_signal((volatile uint8_t *)address, false, 0);
+}
+
 int gmem_host_write_signal(volatile uint8_t *address, uint8_t value)
 {
-	struct sigaction action = { .sa_handler = read_faulted }, old_bus, old_segv;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGBUS, &action, &old_bus);
-	sigaction(SIGSEGV, &action, &old_segv);
-	int signal_number = sigsetjmp(read_jump, 1);
-	if (signal_number == 0)
-		*address = value;
-	sigaction(SIGBUS, &old_bus, NULL);
-	sigaction(SIGSEGV, &old_segv, NULL);
-	return signal_number;
+	return host_access_signal(address, true, value);
 }
 
 void gmem_destroy(struct gmem *gmem)
