@@ -66,13 +66,9 @@ enum exit_action exit_handle_model_fault(struct exit_context *context, struct kv
 					 uint64_t canonical, bool private_access);
 enum exit_action exit_handle_unknown(struct exit_context *context, struct kvm_run *run);
 
-/* The architecture's handlers (arch/x86/exits.c, arch/arm64/exits.c). */
-enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run);
-enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run);
-/* KVM_EXIT_HYPERCALL: x86's KVM_HC_MAP_GPA_RANGE, arm64's forwarded SMCCC
- * MEM_SHARE / MEM_UNSHARE; checked like the port's requests and answered. */
-enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run);
-enum exit_action exit_handle_system_event(struct exit_context *context, struct kvm_run *run);
+/* The architecture's own handlers are its table's rows (arch/arch.h,
+ * arch_exits): x86's port I/O, shutdown and KVM_HC_MAP_GPA_RANGE, arm64's
+ * system events and forwarded SMCCC calls. */
 
 /* Helpers for every handler: stop the vCPU with an outcome and a message;
  * whether this first exit means the guest could not run at all (userspace_addr

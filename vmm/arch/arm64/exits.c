@@ -15,7 +15,7 @@
 #include "gmem.h"
 #include "gmemvm_abi.h"
 
-enum exit_action exit_handle_system_event(struct exit_context *context, struct kvm_run *run)
+static enum exit_action exit_handle_system_event(struct exit_context *context, struct kvm_run *run)
 {
 	if (exit_cannot_run(context))
 		return exit_stop_cannot_run(context, "system event");
@@ -36,7 +36,7 @@ static int64_t smccc_answer(int32_t code)
 	return GMEMVM_SMCCC_NOT_SUPPORTED;
 }
 
-enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run)
+static enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run)
 {
 	uint64_t function = run->hypercall.nr, ipa = 0;
 	enum exit_action action = EXIT_ACTION_CONTINUE;

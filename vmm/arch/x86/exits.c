@@ -12,7 +12,7 @@
 #include "gmem.h"
 #include "gmemvm_abi.h"
 
-enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run)
+static enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *run)
 {
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
@@ -39,7 +39,7 @@ enum exit_action exit_handle_io(struct exit_context *context, struct kvm_run *ru
 	return EXIT_ACTION_CONTINUE;
 }
 
-enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run)
+static enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_run *run)
 {
 	(void)run;
 	if (exit_cannot_run(context))
@@ -50,7 +50,7 @@ enum exit_action exit_handle_shutdown(struct exit_context *context, struct kvm_r
 			 context->vcpu);
 }
 
-enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run)
+static enum exit_action exit_handle_hypercall(struct exit_context *context, struct kvm_run *run)
 {
 	uint64_t gpa = run->hypercall.args[0], pages = run->hypercall.args[1];
 	uint64_t attributes = run->hypercall.args[2];
