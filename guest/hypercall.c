@@ -119,6 +119,17 @@ const char *guest_conversion_call_name(void)
 	return GMEMVM_CONVERSION_CALL_PORT;
 }
 
+void hypercall_share_request_page(void)
+{
+	unsigned int cpu = guest_vcpu_index();
+	uint64_t slot = slot_gpa(cpu < GMEMVM_MAX_VCPUS ? cpu : SPARE_SLOT);
+
+	/* The first access gives the page to the guest; then it is shared. */
+	*(volatile uint32_t *)guest_shared_view(slot) = 0;
+	(void)arch_conversion_call(slot & ~(ARCH_CONVERSION_GRANULE - 1), ARCH_CONVERSION_GRANULE,
+				   false);
+}
+
 int32_t guest_convert(uint64_t gpa, uint64_t size, bool to_private)
 {
 	/*

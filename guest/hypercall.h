@@ -67,6 +67,14 @@ int32_t guest_convert(uint64_t gpa, uint64_t size, bool to_private);
  * (arch_conversion_answer). */
 bool guest_convert_uses_call(uint64_t size);
 
+/*
+ * In a protected VM of upstream's pKVM (GMEMVM_FDT_PROP_PROTECTED_VM): touch
+ * this vCPU's slot and share its page with the architecture's conversion
+ * call, so that the VMM can read the requests written there. Every vCPU
+ * calls it; the page's other sharers' answers do not matter.
+ */
+void hypercall_share_request_page(void);
+
 /* Returns the block's result field: GMEMVM_HC_OK or a negative GMEMVM_HC_E* code. */
 int32_t hypercall(uint32_t op, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 

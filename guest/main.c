@@ -58,6 +58,7 @@ enum prop {
 	PROP_STAGE,
 	PROP_SHARED_BIT,
 	PROP_EXIT_FENCE,
+	PROP_PROTECTED_VM,
 	PROP_CONVERSION_CALL,
 	PROP_VCPUS,
 	PROP_REG,
@@ -77,6 +78,7 @@ static const char *const prop_names[NR_PROPS] = {
 	[PROP_STAGE] = "stage",
 	[PROP_SHARED_BIT] = GMEMVM_FDT_PROP_SHARED_BIT,
 	[PROP_EXIT_FENCE] = GMEMVM_FDT_PROP_EXIT_FENCE,
+	[PROP_PROTECTED_VM] = GMEMVM_FDT_PROP_PROTECTED_VM,
 	[PROP_CONVERSION_CALL] = GMEMVM_FDT_PROP_CONVERSION_CALL,
 	[PROP_VCPUS] = "gmemvm,vcpus",
 	[PROP_REG] = "reg",
@@ -557,7 +559,7 @@ struct boot_info {
 	const char *error; /* NULL, or what is wrong with the device tree */
 	const char *mode;
 	uint32_t stage, vcpus;
-	int has_shared_bit, exit_fence;
+	int has_shared_bit, exit_fence, protected_vm;
 	bool map_gpa_range; /* conversion-call = "map-gpa-range" */
 	uint32_t shared_bit;
 	uint64_t ram_size; /* /memory@0 reg: RAM is [0, ram_size) */
@@ -632,6 +634,7 @@ static const char *parse_boot_info(struct boot_info *info)
 		return "missing /gmemvm/steps or unreadable /gmemvm";
 	info->has_shared_bit = props.value[PROP_SHARED_BIT] != NULL;
 	info->exit_fence = props.value[PROP_EXIT_FENCE] != NULL;
+	info->protected_vm = props.value[PROP_PROTECTED_VM] != NULL;
 	if (info->has_shared_bit && get_u32(&props, PROP_SHARED_BIT, &info->shared_bit))
 		return "bad shared-bit (u32)";
 	error = parse_conversion_call(&props, &info->map_gpa_range);
@@ -723,6 +726,10 @@ void guest_main(const void *fdt, unsigned long cpu)
 	/* Problems with the device tree itself are reported as failing "step 0". */
 	if (info.error)
 		fail(cpu, 0, info.error);
+	/* A protected VM of upstream's pKVM: the request page becomes the
+	 * guest's at its first access; share it before the first request. */
+	if (info.protected_vm)
+		hypercall_share_request_page();
 	/* First, so that every later hypercall uses the shared view of the shared area. */
 	errmsg = set_shared_bit(&info);
 	if (errmsg)

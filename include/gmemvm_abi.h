@@ -204,6 +204,11 @@ static inline const char *gmemvm_step_op_name(uint32_t op)
  * that return raised as still being delivered on the next exit, and KVM then
  * refuses to emulate that exit (docs/lab.md, "QEMU's emulator"). */
 #define GMEMVM_FDT_PROP_EXIT_FENCE "exit-after-user-mode"
+/* Present in a protected VM of upstream's pKVM ([vm] pkvm = upstream): every
+ * page becomes the guest's at its first access, so before its first request
+ * each vCPU writes its slot of the shared area and shares that page with the
+ * conversion call (MEM_SHARE), or the VMM could not read the request. */
+#define GMEMVM_FDT_PROP_PROTECTED_VM "protected-vm"
 #define GMEMVM_FDT_VCPU_ALL	   0xffffffffU
 
 /*

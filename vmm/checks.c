@@ -42,30 +42,46 @@ static void describe_word_mismatch(const struct data_check *check, uint64_t gpa,
 static void check_pattern(struct memmap *memory, const struct data_check *check,
 			  struct check_result *result)
 {
-	const uint8_t *bytes = memmap_lookup(memory, check->addr, check->size);
-	result->passed = bytes != NULL;
-	snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " %s",
-		 check->addr, check->size,
-		 bytes ? "as expected" : "not visible to the host (private, or outside RAM)");
-	for (uint64_t offset = 0; bytes && offset < check->size; offset += 8) {
-		uint64_t word,
-			want = check->kind == CHECK_ZERO
-				       ? 0
-				       : gmemvm_pattern_word(check->pattern, check->addr + offset);
-		memcpy(&word, bytes + offset, sizeof(word));
-		if (word != want) {
+	/* Copied a page at a time through memmap_read, which refuses what the
+	 * host may not see and, on a protected VM, catches the hypervisor's fault. */
+	uint8_t page[GMEM_PAGE_SIZE];
+	result->passed = true;
+	snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " as expected",
+		 check->addr, check->size);
+	for (uint64_t done = 0; result->passed && done < check->size; done += sizeof(page)) {
+		uint64_t chunk =
+			check->size - done < sizeof(page) ? check->size - done : sizeof(page);
+		if (memmap_read(memory, check->addr + done, page, chunk) < 0) {
 			result->passed = false;
-			describe_word_mismatch(check, check->addr + offset, word, result->detail,
-					       sizeof(result->detail));
+			snprintf(result->detail, sizeof(result->detail),
+				 "%#" PRIx64 "+%#" PRIx64 " not visible to the host (private, or "
+				 "outside RAM)",
+				 check->addr + done, chunk);
 			return;
+		}
+		for (uint64_t offset = 0; offset + 8 <= chunk; offset += 8) {
+			uint64_t gpa = check->addr + done + offset, word;
+			uint64_t want = check->kind == CHECK_ZERO
+						? 0
+						: gmemvm_pattern_word(check->pattern, gpa);
+			memcpy(&word, page + offset, sizeof(word));
+			if (word != want) {
+				result->passed = false;
+				describe_word_mismatch(check, gpa, word, result->detail,
+						       sizeof(result->detail));
+				return;
+			}
 		}
 	}
 }
 
-/* Every page must fault for the host, with the kernel's SIGBUS. */
-static void check_sigbus(struct memmap *memory, const struct data_check *check,
+/* Every page must fault for the host: with the kernel's SIGBUS (sigbus), or
+ * as this memory faults (faults: SIGSEGV on a protected VM). */
+static void check_faults(struct memmap *memory, const struct data_check *check,
 			 struct check_result *result)
 {
+	int want = check->kind == CHECK_SIGBUS || !memory->protected_vm ? SIGBUS : SIGSEGV;
+	const char *by = want == SIGBUS ? "the kernel" : "pKVM's hypervisor";
 	const uint8_t *view = memory->host_view;
 	result->passed = false;
 	if (!view || check->addr + check->size > memory->ram_size) {
@@ -75,12 +91,12 @@ static void check_sigbus(struct memmap *memory, const struct data_check *check,
 	}
 	result->passed = true;
 	snprintf(result->detail, sizeof(result->detail),
-		 "%#" PRIx64 "+%#" PRIx64 ": every host read got SIGBUS from the kernel",
-		 check->addr, check->size);
+		 "%#" PRIx64 "+%#" PRIx64 ": every host read got %s from %s", check->addr,
+		 check->size, want == SIGBUS ? "SIGBUS" : "SIGSEGV", by);
 	for (uint64_t offset = 0; result->passed && offset < check->size;
 	     offset += GMEM_PAGE_SIZE) {
 		int signal_number = gmem_host_read_signal(view + check->addr + offset);
-		if (signal_number != SIGBUS) {
+		if (signal_number != want) {
 			result->passed = false;
 			snprintf(result->detail, sizeof(result->detail),
 				 "host read at %#" PRIx64 " %s", check->addr + offset,
@@ -114,7 +130,8 @@ void checks_run(struct memmap *memory, const struct scenario *scenario, struct r
 			check_pattern(memory, check, &report->checks[i]);
 			break;
 		case CHECK_SIGBUS:
-			check_sigbus(memory, check, &report->checks[i]);
+		case CHECK_FAULTS:
+			check_faults(memory, check, &report->checks[i]);
 			break;
 		case CHECK_PRIVATE:
 		case CHECK_SHARED:

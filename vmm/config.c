@@ -39,7 +39,7 @@
 
 static const char *const check_kind_names[] = {
 	[CHECK_PATTERN] = "pattern", [CHECK_ZERO] = "zero",	[CHECK_SIGBUS] = "sigbus",
-	[CHECK_PRIVATE] = "private", [CHECK_SHARED] = "shared",
+	[CHECK_PRIVATE] = "private", [CHECK_SHARED] = "shared", [CHECK_FAULTS] = "faults",
 };
 
 const char *config_mode_name(enum vm_mode mode)
@@ -274,14 +274,13 @@ struct section_info {
 };
 
 static const char *const scenario_keys[] = { "name", "description", NULL };
-static const char *const vm_keys[] = {
-	"mode", "stage", "memory", "vcpus", "guest", "timeout", NULL
-};
+static const char *const vm_keys[] = { "mode",	"stage",   "memory", "vcpus",
+				       "guest", "timeout", "pkvm",   NULL };
 static const char *const gmem_keys[] = { "flags", "userspace_addr", NULL };
 
 static const struct section_info sections[] = {
 	{ "scenario", scenario_keys, "name, description" },
-	{ "vm", vm_keys, "mode, stage, memory, vcpus, guest, timeout" },
+	{ "vm", vm_keys, "mode, stage, memory, vcpus, guest, timeout, pkvm" },
 	{ "gmem", gmem_keys, "flags, userspace_addr" },
 	{ "steps", NULL, "step1..step64" },
 	{ "expect", NULL,
@@ -682,6 +681,18 @@ static int parse_vm(struct loader *ld)
 	text = loader_get(ld, "vm", "timeout");
 	if (status == 0 && text)
 		status = parse_timeout(ld, text);
+	/* Use case (c)'s two designs: the notes' (the default: guest_memfd,
+	 * modelled everywhere) or upstream's (a protected VM on arm64's pKVM). */
+	text = loader_get(ld, "vm", "pkvm");
+	if (status == 0 && text) {
+		if (out->mode != MODE_PKVM)
+			status = loader_fail(ld, "vm", "pkvm", "only mode pkvm has two designs");
+		else if (strcmp(text, "upstream") == 0)
+			out->pkvm_upstream = true;
+		else if (strcmp(text, "notes") != 0)
+			status = loader_fail(ld, "vm", "pkvm",
+					     "'%s' is not a design (notes or upstream)", text);
+	}
 	return status;
 }
 
@@ -844,7 +855,7 @@ int loader_pattern(struct loader *ld, const char *section, const char *key, cons
 	return 0;
 }
 
-/* ADDR SIZE PATTERN | zero | sigbus | private | shared */
+/* ADDR SIZE PATTERN | zero | sigbus | private | shared | faults */
 static int parse_check(struct loader *ld, const char *key, const char *text,
 		       struct data_check *check)
 {
@@ -855,11 +866,11 @@ static int parse_check(struct loader *ld, const char *key, const char *text,
 		return loader_fail(ld, "expect", key, "value too long");
 	snprintf(copy, sizeof(copy), "%s", text);
 	if (config_split_words(copy, words, CONFIG_MAX_WORDS) != 3)
-		return loader_fail(
-			ld, "expect", key,
-			"expected ADDR SIZE PATTERN or ADDR SIZE zero|sigbus|private|shared, "
-			"got '%s'",
-			text);
+		return loader_fail(ld, "expect", key,
+				   "expected ADDR SIZE PATTERN or ADDR SIZE "
+				   "zero|sigbus|private|shared|faults, "
+				   "got '%s'",
+				   text);
 	/* "pattern" is the kind's name, not a word of the syntax. */
 	kind = vocabulary_lookup(check_kind_names, CHECK_ZERO, (int)ARRAY_SIZE(check_kind_names),
 				 words[2]);

@@ -74,6 +74,9 @@ enum check_kind {
 	CHECK_SIGBUS,  /* ADDR SIZE sigbus: every host access faults (private pages) */
 	CHECK_PRIVATE, /* ADDR SIZE private: shareability GUEST after the run */
 	CHECK_SHARED,  /* ADDR SIZE shared: shareability ALL after the run */
+	/* ADDR SIZE faults: every host access faults, as the memory faults here:
+	 * SIGBUS from a guest_memfd, SIGSEGV from pKVM's hypervisor. */
+	CHECK_FAULTS,
 };
 
 /* A host-side check of guest RAM through the VMM's own view after the run. */
@@ -101,6 +104,9 @@ struct scenario {
 	/* GUEST_MEMFD_FLAG_NO_DIRECT_MAP (proposed upstream): mode shared only. */
 	bool no_direct_map;
 	bool userspace_addr_null;
+	/* [vm] pkvm = upstream: mode pkvm as upstream's pKVM (a protected VM on
+	 * the VMM's anonymous memory, arm64) instead of the notes' design. */
+	bool pkvm_upstream;
 	/* userspace_addr = anonymous: bind an unrelated anonymous mapping, which
 	 * the notes' stage-1 binding rule must refuse (a demonstration). */
 	bool userspace_addr_anonymous;

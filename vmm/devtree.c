@@ -202,6 +202,8 @@ int devtree_build_for_host(void *buffer, size_t size, const struct scenario *sce
 		TRY(fdt_property_u32(fdt, GMEMVM_FDT_PROP_SHARED_BIT, shared_bit));
 	if (host->exit_fence)
 		TRY(fdt_property(fdt, GMEMVM_FDT_PROP_EXIT_FENCE, NULL, 0));
+	if (host->protected_vm)
+		TRY(fdt_property(fdt, GMEMVM_FDT_PROP_PROTECTED_VM, NULL, 0));
 	if (host->map_gpa_range)
 		TRY(fdt_property_string(fdt, GMEMVM_FDT_PROP_CONVERSION_CALL,
 					GMEMVM_CONVERSION_CALL_HYPERCALL));

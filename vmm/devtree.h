@@ -30,6 +30,7 @@ struct devtree_host {
 	unsigned int shared_bit;
 	bool exit_fence;    /* QEMU's emulator: GMEMVM_FDT_PROP_EXIT_FENCE */
 	bool map_gpa_range; /* convert with KVM_HC_MAP_GPA_RANGE: GMEMVM_FDT_PROP_CONVERSION_CALL */
+	bool protected_vm;  /* upstream pKVM: GMEMVM_FDT_PROP_PROTECTED_VM */
 	/* The devices registered: a node each (iotrap_add_node); NULL: none. */
 	const struct iotrap_registry *devices;
 };

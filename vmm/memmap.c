@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "memmap.h"
 
+#include "host_access.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -449,24 +451,14 @@ static int setup_coco(struct memmap *map, struct gmemvm_error *error)
 	return 0;
 }
 
-int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
-		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
-		 struct gmemvm_error *error)
+/* What every set-up starts with: the map's RAM, VM and lock. */
+static void setup_common(struct memmap *map, const struct scenario *scenario, int vm_fd,
+			 uint32_t max_slots)
 {
-	const struct mode_info *mode = mode_info(scenario->mode);
-	if (!mode)
-		return gmemvm_failf(error, -EINVAL, NULL, "unknown mode");
 	map->mode = scenario->mode;
 	map->ram_size = scenario->memory_size;
-	map->gmem = gmem;
 	map->vm_fd = vm_fd;
 	map->max_slots = max_slots ? max_slots : 32;
-	map->shared_bit = mode->coco ? shared_bit : 0;
-	map->native_attributes = native_attributes && mode->native_path == NATIVE_VM_ATTRIBUTES;
-	/* The half that differs, and its kernel path, chosen once (memmap_backing.h). */
-	map->backing = mode->shared_in_gmem	? &memmap_in_place
-		       : map->native_attributes ? &memmap_legacy_native
-						: &memmap_legacy;
 	/* Adaptive: held for one conversion's few kernel calls, so a vCPU that
 	 * spins a moment usually gets it without sleeping; with more vCPUs than
 	 * cores that took 4-vCPU explicit conversions from ~57k/s to ~77k/s. */
@@ -478,6 +470,36 @@ int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gme
 	pthread_cond_init(&map->reservation_ended, NULL);
 	map->lock_ready = true;
 	map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+}
+
+int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, int vm_fd,
+			   uint32_t max_slots, struct gmemvm_error *error)
+{
+	setup_common(map, scenario, vm_fd, max_slots);
+	map->protected_vm = true;
+	map->backing = &memmap_protected;
+	int status = map->backing->setup(map, error);
+	if (status < 0)
+		return status;
+	return bind_whole_view(map, add_view(map, "ram (protected VM)", 0, false, map->host_view),
+			       error);
+}
+
+int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
+		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
+		 struct gmemvm_error *error)
+{
+	const struct mode_info *mode = mode_info(scenario->mode);
+	if (!mode)
+		return gmemvm_failf(error, -EINVAL, NULL, "unknown mode");
+	setup_common(map, scenario, vm_fd, max_slots);
+	map->gmem = gmem;
+	map->shared_bit = mode->coco ? shared_bit : 0;
+	map->native_attributes = native_attributes && mode->native_path == NATIVE_VM_ATTRIBUTES;
+	/* The half that differs, and its kernel path, chosen once (memmap_backing.h). */
+	map->backing = mode->shared_in_gmem	? &memmap_in_place
+		       : map->native_attributes ? &memmap_legacy_native
+						: &memmap_legacy;
 
 	int status = map->backing->setup(map, error);
 	if (status < 0)
@@ -802,7 +824,13 @@ static int copy_shared(struct memmap *map, uint64_t gpa, void *buffer, uint64_t 
 		return -EFAULT;
 	lock_range(map, gpa, size);
 	int status = range_shared(map, gpa, size) ? 0 : -EFAULT;
-	if (status == 0 && is_write)
+	if (status == 0 && map->protected_vm)
+		/* The hypervisor may hold any page: a fault is an answer. */
+		status = host_access_copy(is_write ? map->host_view + gpa : buffer,
+					  is_write ? buffer : map->host_view + gpa, size)
+				 ? -EFAULT
+				 : 0;
+	else if (status == 0 && is_write)
 		memcpy(map->host_view + gpa, buffer, size);
 	else if (status == 0)
 		memcpy(buffer, map->host_view + gpa, size);
@@ -826,16 +854,18 @@ void memmap_populate(struct memmap *map, uint64_t gpa, const void *in, uint64_t 
 	 * its own (setup_coco), and the host cannot write into guest_memfd. */
 	if (map->native_attributes && (gpa >= LAUNCH_END || size > LAUNCH_END - gpa))
 		return;
-	uint8_t *target = map->native_attributes    ? map->launch
-			  : map->private_contents   ? map->private_contents
-			  : map->gmem->content_view ? map->gmem->content_view
-						    : map->host_view;
+	uint8_t *target = map->native_attributes		 ? map->launch
+			  : map->private_contents		 ? map->private_contents
+			  : map->gmem && map->gmem->content_view ? map->gmem->content_view
+								 : map->host_view;
 	memcpy(target + gpa, in, size);
 }
 
 void *memmap_lookup(struct memmap *map, uint64_t gpa, uint64_t size)
 {
-	if (!in_ram(map, gpa, size) || !map->host_view)
+	/* A protected VM's memory is never handed out as a pointer: any page
+	 * may fault; memmap_read copies it safely. */
+	if (!in_ram(map, gpa, size) || !map->host_view || map->protected_vm)
 		return NULL;
 	lock_range(map, gpa, size);
 	bool shared = range_shared(map, gpa, size);

@@ -119,6 +119,9 @@ struct memmap {
 	int maps_fd; /* /proc/self/maps, opened at set-up: the sandbox forbids open later */
 	bool lock_ready;
 	bool native_attributes; /* KVM_SET_MEMORY_ATTRIBUTES on a private-memory VM type */
+	/* Upstream pKVM's protected VM: every host access may fault (SIGSEGV)
+	 * and goes through host_access_copy (memmap_setup_protected). */
+	bool protected_vm;
 };
 
 /* One access the model must finish after a conversion (an MMIO exit that
@@ -146,6 +149,13 @@ void memmap_init(struct memmap *map);
  * error->message saying what failed; error->refused when a rule of the
  * design notes refused the layout (the message quotes it). error: not NULL.
  */
+/*
+ * Mode pkvm on upstream's pKVM (a protected VM, arm64): RAM is the VMM's
+ * anonymous memory in one plain memslot, no guest_memfd; the hypervisor
+ * converts. Same returns as memmap_setup.
+ */
+int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, int vm_fd,
+			   uint32_t max_slots, struct gmemvm_error *error);
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
 		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
 		 struct gmemvm_error *error);

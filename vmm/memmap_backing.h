@@ -14,7 +14,9 @@
  * Whether the kernel or the model serves a call is decided once, here for
  * the memory attributes and by gmem_create for the guest_memfd's conversion
  * call (gmem_set_attributes); nothing below asks again.
- * Only memmap.c and memmap_legacy.c include this header.
+ * - upstream pKVM (memmap_protected.c): the VMM's anonymous memory in a
+ *   protected VM, converted by the hypervisor alone.
+ * Only memmap.c, memmap_legacy.c and memmap_protected.c include this header.
  */
 #ifndef GMEMVM_MEMMAP_BACKING_H
 #define GMEMVM_MEMMAP_BACKING_H
@@ -60,6 +62,9 @@ struct memmap_backing_ops {
 
 extern const struct memmap_backing_ops memmap_in_place;
 extern const struct memmap_backing_ops memmap_legacy, memmap_legacy_native;
+/* Upstream pKVM (memmap_protected.c): anonymous memory the hypervisor hands
+ * out; the VMM never converts (memmap_setup_protected). */
+extern const struct memmap_backing_ops memmap_protected;
 
 /* memmap.c: the views' memslots, then the backing, of [gpa, gpa + size)
  * back as the state says (the undo of a failed conversion). */

@@ -396,6 +396,8 @@ unsigned int probe_needs(const struct scenario *scenario)
 		needs |= PROBE_PRIVATE_VM_TYPE;
 	if (mode->native_path == NATIVE_IN_PLACE)
 		needs |= PROBE_SET_ATTRIBUTES2;
+	if (scenario->pkvm_upstream)
+		needs |= PROBE_PROTECTED;
 	if (mode->coco)
 		needs |= PROBE_MAP_GPA_RANGE | PROBE_GUEST_PHYS_BITS;
 	return needs;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "elf_loader.h"
 #include "gmem.h"
 #include "gmemvm_abi.h"
+#include "host_access.h"
 #include "hypercall.h"
 #include "installed.h"
 #include "iotrap.h"
@@ -163,6 +165,22 @@ static void record_features(const struct vm *vm, struct run_report *report)
 	bool separate_shared = !mode->shared_in_gmem; /* use case (a): a memfd beside */
 	bool native_attributes = vm->memory.native_attributes;
 	bool native_conversion = !vm->gmem.model;
+	if (scenario->pkvm_upstream) {
+		/* Upstream's pKVM: everything here is the kernel's; no guest_memfd. */
+		report_add_feature(report, "protected VM (KVM_VM_TYPE_ARM_PROTECTED, pKVM)", true);
+		report_add_feature(report,
+				   "guest memory: the VMM's anonymous memory, donated at the "
+				   "guest's first access (no guest_memfd)",
+				   true);
+		report_add_feature(
+			report,
+			"conversions: MEM_SHARE / MEM_UNSHARE in the hypervisor, no exit "
+			"to the VMM",
+			true);
+		report_add_feature(report, "host access to private memory faults (SIGSEGV)", true);
+		report_add_feature(report, arch_exit_words, true);
+		return;
+	}
 	report_add_feature(report, "guest_memfd", true);
 	report_add_feature(report, "KVM_SET_USER_MEMORY_REGION2", true);
 	if (vm->gmem.support_shared)
@@ -281,6 +299,9 @@ static int set_boot_shareability(struct vm *vm, struct gmemvm_error *error)
 	return 0;
 }
 
+static enum gmemvm_status create_vcpus(struct vm *vm, struct gmemvm_error *error);
+static enum gmemvm_status create_protected_memory(struct vm *vm, struct gmemvm_error *error);
+
 static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *error)
 {
 	const struct scenario *scenario = vm->scenario;
@@ -296,6 +317,18 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 		gmemvm_refuse(error, -EINVAL, "mode %d is not one of the four",
 			      (int)scenario->mode);
 		return GMEMVM_STATUS_BAD_INPUT;
+	}
+	/* Use case (c) as upstream has it: a protected VM of arm64's pKVM, which
+	 * nothing can stand in for (the model keeps the notes' design). */
+	bool upstream_pkvm = scenario->pkvm_upstream;
+	if (upstream_pkvm && !vm->host.protected_vm.accepted) {
+		gmemvm_failf(
+			error, -EOPNOTSUPP, "KVM_CREATE_VM",
+			"this kernel lacks upstream's protected VMs (KVM_VM_TYPE_ARM_PROTECTED: "
+			"arm64 booted with kvm-arm.mode=protected; scripts/lab boots one): %s",
+			vm->host.protected_vm.asked ? vm->host.protected_vm.type
+						    : "this architecture has none");
+		return host_failure(error);
 	}
 	bool coco = mode->coco;
 	unsigned int shared_bit = coco ? vm->host.shared_bit : 0;
@@ -322,7 +355,9 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	struct devtree_host guest_needs = {
 		.shared_bit = shared_bit,
 		.exit_fence = vm->host.under_emulator,
-		.map_gpa_range = coco && vm->host.map_gpa_range_exits,
+		/* pKVM's guest calls MEM_SHARE itself; its hypervisor answers. */
+		.map_gpa_range = (coco && vm->host.map_gpa_range_exits) || upstream_pkvm,
+		.protected_vm = upstream_pkvm,
 		.devices = &vm->traps,
 	};
 	if (devtree_build_for_host(vm->devtree, sizeof(vm->devtree), scenario, &guest_needs,
@@ -335,7 +370,8 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	bool native_private = mode->native_path == NATIVE_VM_ATTRIBUTES && vm->host.private_vm_type;
 	bool native_in_place = mode->native_path == NATIVE_IN_PLACE &&
 			       (vm->host.gmem_attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE);
-	unsigned long type = native_private    ? vm->host.private_vm_type
+	unsigned long type = upstream_pkvm     ? arch_protected_vm_type
+			     : native_private  ? vm->host.private_vm_type
 			     : native_in_place ? vm->host.protected_vm_type
 					       : 0;
 	int vm_fd = kvm_create_vm(vm->kvm_fd, type);
@@ -347,7 +383,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	vm->vm_fd = vm_fd;
 	/* The conversion call's exit (x86: KVM_CAP_EXIT_HYPERCALL; arm64: the
 	 * SMCCC filter), where the guest converts with it. */
-	if (arch_vm_init(vm->vm_fd, guest_needs.map_gpa_range, error) < 0)
+	if (arch_vm_init(vm->vm_fd, guest_needs.map_gpa_range && !upstream_pkvm, error) < 0)
 		return host_failure(error);
 	if (conversion_check_stage(scenario, error) < 0) {
 		/* The notes' rules refuse the binding: nothing runs. */
@@ -356,6 +392,8 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 			 error->message);
 		return GMEMVM_STATUS_MATCHED;
 	}
+	if (upstream_pkvm)
+		return create_protected_memory(vm, error);
 	/* Use case (a) keeps its state in memory attributes, not in the
 	 * guest_memfd: natively its file is exactly what the kernel makes. */
 	bool model = !native_private && !native_in_place;
@@ -396,7 +434,14 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	load_boot_image(vm, shared_bit);
 	if (set_boot_shareability(vm, error) < 0)
 		return host_failure(error);
+	return create_vcpus(vm, error);
+}
 
+/* The vCPUs, and what each one's exits need. */
+static enum gmemvm_status create_vcpus(struct vm *vm, struct gmemvm_error *error)
+{
+	const struct scenario *scenario = vm->scenario;
+	int status;
 	if (arch_cpu_read(vm->kvm_fd, vm->vm_fd, &vm->cpu, error) < 0)
 		return host_failure(error);
 	for (int i = 0; i < scenario->vcpus; i++) {
@@ -420,6 +465,45 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	arch_cpu_free(vm->cpu); /* now, before the sandbox */
 	vm->cpu = NULL;
 	return GMEMVM_STATUS_MATCHED;
+}
+
+/* Upstream pKVM's memory: the VMM's anonymous memory in one plain memslot,
+ * no guest_memfd; pages donated to the guest count against RLIMIT_MEMLOCK
+ * (pkvm.rst), raised here or refused naming the limit. */
+static enum gmemvm_status create_protected_memory(struct vm *vm, struct gmemvm_error *error)
+{
+	const struct scenario *scenario = vm->scenario;
+	struct rlimit limit;
+	if (getrlimit(RLIMIT_MEMLOCK, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+	    limit.rlim_cur < scenario->memory_size) {
+		struct rlimit raised = { scenario->memory_size,
+					 limit.rlim_max == RLIM_INFINITY ||
+							 limit.rlim_max > scenario->memory_size
+						 ? limit.rlim_max
+						 : scenario->memory_size };
+		if (setrlimit(RLIMIT_MEMLOCK, &raised) < 0) {
+			gmemvm_failf(error, -EOPNOTSUPP, "setrlimit(RLIMIT_MEMLOCK)",
+				     "RLIMIT_MEMLOCK (pkvm.rst: RLIMIT_MLOCK) is %llu bytes and "
+				     "cannot be raised to the guest's "
+				     "%llu (%s): pKVM counts donated pages against it; raise it "
+				     "(ulimit -l) or run as root",
+				     (unsigned long long)limit.rlim_cur,
+				     (unsigned long long)scenario->memory_size, strerror(errno));
+			return host_failure(error);
+		}
+	}
+	if (memmap_setup_protected(&vm->memory, scenario, vm->vm_fd,
+				   (uint32_t)vm->host.caps.nr_memslots, error) < 0)
+		return host_failure(error);
+	load_boot_image(vm, 0);
+	/* Every copy of guest memory may meet the hypervisor's SIGSEGV. */
+	int status = host_access_init();
+	if (status < 0) {
+		gmemvm_failf(error, status, "sigaction", "the host-access catcher failed: %s",
+			     strerror(-status));
+		return host_failure(error);
+	}
+	return create_vcpus(vm, error);
 }
 
 /* The guest says why a step failed on its console ("vcpu 1: step 3 verify

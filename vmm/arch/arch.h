@@ -32,6 +32,9 @@ extern const char arch_conversion_call_exit[];
 extern const char arch_exit_words[];
 /* What the probe's table says of a host that is QEMU (arch_under_emulator). */
 extern const char arch_emulator_words[];
+/* KVM_CREATE_VM's type for upstream's protected VM (arm64's pKVM); 0 where
+ * the architecture has none (the probe then never accepts one). */
+extern const unsigned long arch_protected_vm_type;
 /* The guest ELF's e_machine: EM_X86_64 or EM_AARCH64. */
 extern const unsigned int arch_elf_machine;
 /* Where the guest's devices live: ports on x86, MMIO on arm64. */

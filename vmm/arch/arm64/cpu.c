@@ -21,6 +21,7 @@
 const char arch_name[] = "arm64";
 const unsigned int arch_elf_machine = EM_AARCH64;
 const enum iotrap_space arch_device_space = IOTRAP_MMIO;
+const unsigned long arch_protected_vm_type = GMEMVM_KVM_VM_TYPE_ARM_PROTECTED;
 
 /* Stage-1 descriptors, 4 KiB granule. Blocks: the AttrIndx of GMEMVM_MAIR_EL1
  * (1 normal, 0 device), inner shareable, access flag set; device blocks

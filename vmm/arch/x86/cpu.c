@@ -19,6 +19,7 @@
 const char arch_name[] = "x86_64";
 const unsigned int arch_elf_machine = EM_X86_64;
 const enum iotrap_space arch_device_space = IOTRAP_PIO;
+const unsigned long arch_protected_vm_type = 0;
 
 #define PAGE_PRESENT  (1ULL << 0)
 #define PAGE_WRITABLE (1ULL << 1)
