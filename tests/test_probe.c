@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include "mode.h"
 #include "arch/arch.h"
 #include "gmem.h"
+#include "host_access.h"
 #include "probe.h"
 
 #ifndef TESTS_DIR
@@ -289,6 +291,41 @@ static void test_host_access_catchers(void **state)
 	munmap(pages, 3 * (size_t)page_size);
 }
 
+/* host_access_copy on another thread than the one that installed it: a
+ * fault is its answer, as pKVM's hypervisor gives it on a protected VM's
+ * page; a readable page copies. */
+static void *copy_on_a_thread(void *pages)
+{
+	uint8_t buffer[8];
+	long page_size = sysconf(_SC_PAGESIZE);
+	intptr_t got = host_access_copy(buffer, pages, sizeof(buffer));
+	got = got * 1000 + host_access_copy(buffer, (uint8_t *)pages + page_size, sizeof(buffer));
+	return (void *)got;
+}
+
+static void test_host_access_copy(void **state)
+{
+	(void)state;
+	long page_size = sysconf(_SC_PAGESIZE);
+	assert_int_equal(host_access_init(), 0);
+	uint8_t *pages = mmap(NULL, 2 * (size_t)page_size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(pages != MAP_FAILED);
+	memset(pages + page_size, 0x5a, 8);
+	assert_int_equal(mprotect(pages, (size_t)page_size, PROT_NONE), 0);
+	uint8_t buffer[8] = { 0 };
+	assert_int_equal(host_access_copy(buffer, pages, sizeof(buffer)), SIGSEGV);
+	assert_int_equal(host_access_copy(pages, buffer, sizeof(buffer)), SIGSEGV);
+	assert_int_equal(host_access_copy(buffer, pages + page_size, sizeof(buffer)), 0);
+	assert_int_equal(buffer[7], 0x5a);
+	pthread_t thread;
+	void *result;
+	assert_int_equal(pthread_create(&thread, NULL, copy_on_a_thread, pages), 0);
+	assert_int_equal(pthread_join(thread, &result), 0);
+	assert_int_equal((intptr_t)result, SIGSEGV * 1000);
+	munmap(pages, 2 * (size_t)page_size);
+}
+
 /* The probe keeps the width and takes the architecture's bit for it
  * (tests/test_arch_*.c check each architecture's rule). */
 static void test_guest_phys_bits(void **state)
@@ -458,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_full_probe_skips_nothing),
 		cmocka_unit_test(test_guest_phys_bits),
 		cmocka_unit_test(test_host_access_catchers),
+		cmocka_unit_test(test_host_access_copy),
 		cmocka_unit_test(test_host_kinds),
 		cmocka_unit_test(test_unprobed_need_lacks),
 		cmocka_unit_test(test_hosts_doc_quotes_every_kind),

@@ -3,23 +3,34 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The copy in progress on this thread, if any: where its fault returns. */
-static __thread sigjmp_buf *copy_in_progress;
+/* The copy in progress on this thread, if any: where its fault returns.
+ * volatile: the compiler must store it before the copy and may not drop
+ * that store for the one after (only the signal handler reads it). */
+static __thread sigjmp_buf *volatile copy_in_progress;
 
-static void fault_handler(int signal_number)
+static void fault_handler(int signal_number, siginfo_t *info, void *context)
 {
+	(void)context;
 	sigjmp_buf *copy = copy_in_progress;
 	if (copy)
 		siglongjmp(*copy, signal_number);
-	/* Not a guarded copy: a bug of gmemvm's. Say so, and end as the signal
-	 * would have ended it (abort: the sandbox allows no sigaction here). */
-	static const char message[] = "gmemvm: SIGSEGV or SIGBUS outside a guarded host access\n";
-	ssize_t ignored = write(2, message, sizeof(message) - 1);
+	/* Not a guarded copy: a bug of gmemvm's. Say so with the address, and
+	 * end (abort: the sandbox allows no sigaction on a vCPU thread). */
+	char line[96] = "gmemvm: SIGSEGV outside a guarded host access, at 0x";
+	if (signal_number == SIGBUS)
+		memcpy(line + 8, "SIGBUS ", 7);
+	size_t used = strlen(line);
+	uintptr_t address = (uintptr_t)info->si_addr;
+	for (int shift = (int)sizeof(address) * 8 - 4; shift >= 0; shift -= 4)
+		line[used++] = "0123456789abcdef"[(address >> shift) & 0xf];
+	line[used++] = '\n';
+	ssize_t ignored = write(2, line, used);
 	(void)ignored;
 	abort();
 }
@@ -29,7 +40,7 @@ int host_access_init(void)
 	static int installed;
 	if (installed)
 		return 0;
-	struct sigaction action = { .sa_handler = fault_handler };
+	struct sigaction action = { .sa_sigaction = fault_handler, .sa_flags = SA_SIGINFO };
 	sigemptyset(&action.sa_mask);
 	if (sigaction(SIGSEGV, &action, NULL) < 0 || sigaction(SIGBUS, &action, NULL) < 0)
 		return -errno;
