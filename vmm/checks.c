@@ -49,8 +49,10 @@ static void check_pattern(struct memmap *memory, const struct data_check *check,
 	snprintf(result->detail, sizeof(result->detail), "%#" PRIx64 "+%#" PRIx64 " as expected",
 		 check->addr, check->size);
 	for (uint64_t done = 0; result->passed && done < check->size; done += sizeof(page)) {
-		uint64_t chunk =
-			check->size - done < sizeof(page) ? check->size - done : sizeof(page);
+		uint64_t left = check->size - done;
+		size_t chunk = sizeof(page);
+		if (left < chunk)
+			chunk = (size_t)left;
 		if (memmap_read(memory, check->addr + done, page, chunk) < 0) {
 			result->passed = false;
 			snprintf(result->detail, sizeof(result->detail),
@@ -59,7 +61,7 @@ static void check_pattern(struct memmap *memory, const struct data_check *check,
 				 check->addr + done, chunk);
 			return;
 		}
-		for (uint64_t offset = 0; offset + 8 <= chunk; offset += 8) {
+		for (size_t offset = 0; offset + 8 <= chunk; offset += 8) {
 			uint64_t gpa = check->addr + done + offset, word;
 			uint64_t want = check->kind == CHECK_ZERO
 						? 0

@@ -22,10 +22,15 @@ static void fault_handler(int signal_number, siginfo_t *info, void *context)
 		siglongjmp(*copy, signal_number);
 	/* Not a guarded copy: a bug of gmemvm's. Say so with the address, and
 	 * end (abort: the sandbox allows no sigaction on a vCPU thread). */
-	char line[96] = "gmemvm: SIGSEGV outside a guarded host access, at 0x";
-	if (signal_number == SIGBUS)
-		memcpy(line + 8, "SIGBUS ", 7);
-	size_t used = strlen(line);
+	char line[96];
+	const char *text = signal_number == SIGBUS
+				   ? "gmemvm: SIGBUS outside a guarded host access, at 0x"
+				   : "gmemvm: SIGSEGV outside a guarded host access, at 0x";
+	size_t used = 0;
+	while (text[used]) {
+		line[used] = text[used];
+		used++;
+	}
 	uintptr_t address = (uintptr_t)info->si_addr;
 	for (int shift = (int)sizeof(address) * 8 - 4; shift >= 0; shift -= 4)
 		line[used++] = "0123456789abcdef"[(address >> shift) & 0xf];
@@ -51,11 +56,11 @@ int host_access_init(void)
 int host_access_copy(void *dst, const void *src, size_t size)
 {
 	sigjmp_buf jump;
-	/* volatile: the pointers outlive the jump back. */
-	volatile unsigned char *to = dst;
-	const volatile unsigned char *from = src;
 	int signal_number = sigsetjmp(jump, 1);
 	if (signal_number == 0) {
+		/* volatile: every byte is an access, none merged or moved out. */
+		volatile unsigned char *to = dst;
+		const volatile unsigned char *from = src;
 		copy_in_progress = &jump;
 		for (size_t i = 0; i < size; i++)
 			to[i] = from[i];

@@ -36,7 +36,7 @@
 void memmap_init(struct memmap *map)
 {
 	memset(map, 0, sizeof(*map));
-	map->shared_fd = map->sigbus_fd = map->maps_fd = map->vm_fd = -1;
+	map->shared_fd = map->sigbus_fd = map->maps_fd = map->vm_fd = map->proc_mem_fd = -1;
 	/* In place until memmap_setup says otherwise: a map a test builds by
 	 * hand over a guest_memfd's shareability works as one. */
 	map->backing = &memmap_in_place;

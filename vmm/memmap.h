@@ -122,6 +122,7 @@ struct memmap {
 	/* Upstream pKVM's protected VM: every host access may fault (SIGSEGV)
 	 * and goes through host_access_copy (memmap_setup_protected). */
 	bool protected_vm;
+	int proc_mem_fd; /* protected_vm: /proc/self/mem, for a discard's reclaim */
 };
 
 /* One access the model must finish after a conversion (an MMIO exit that

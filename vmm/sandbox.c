@@ -80,6 +80,11 @@ static const struct allowed_call vcpu_native_calls[] = {
 	     "in-place conversion on the guest_memfd"),
 };
 
+static const struct allowed_call vcpu_protected_calls[] = {
+	ANY(pread64, "a protected VM's discard and hold: /proc/self/mem reclaims a page, "
+		     "and writes one as a system call would"),
+};
+
 static const struct allowed_call main_calls[] = {
 	ANY(read, "/proc/self/maps and status, through files opened before"),
 	ANY(lseek, "rewinding them"),
@@ -209,7 +214,7 @@ static int add_calls(scmp_filter_ctx filter, const struct allowed_call *calls, s
 	return 0;
 }
 
-int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conversion,
+int sandbox_enter(enum sandbox_thread thread, int vcpu_index, unsigned int extras,
 		  struct gmemvm_error *error)
 {
 	thread_name = thread == SANDBOX_THREAD_VCPU ? "vCPU" : "main";
@@ -226,8 +231,10 @@ int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conver
 		status = seccomp_rule_add(
 			filter, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 			(struct scmp_arg_cmp){ 1, SCMP_CMP_EQ, arch_vcpu_ioctls[i].request, 0 });
-	if (status == 0 && thread == SANDBOX_THREAD_VCPU && native_conversion)
+	if (status == 0 && thread == SANDBOX_THREAD_VCPU && (extras & SANDBOX_NATIVE_CONVERSION))
 		status = add_calls(filter, vcpu_native_calls, COUNT(vcpu_native_calls));
+	if (status == 0 && thread == SANDBOX_THREAD_VCPU && (extras & SANDBOX_PROTECTED_VM))
+		status = add_calls(filter, vcpu_protected_calls, COUNT(vcpu_protected_calls));
 	if (status == 0 && thread == SANDBOX_THREAD_MAIN)
 		status = add_calls(filter, main_calls, COUNT(main_calls));
 	if (status == 0)
@@ -278,5 +285,6 @@ void sandbox_print_allowed(FILE *out)
 			arch_vcpu_ioctls[i].request, arch_vcpu_ioctls[i].why,
 			arch_vcpu_ioctls[i].name);
 	print_calls(out, "vcpu", vcpu_native_calls, COUNT(vcpu_native_calls));
+	print_calls(out, "vcpu", vcpu_protected_calls, COUNT(vcpu_protected_calls));
 	print_calls(out, "main", main_calls, COUNT(main_calls));
 }

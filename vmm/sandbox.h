@@ -28,11 +28,16 @@ enum sandbox_thread {
 /* Resolve syscall names and install the SIGSYS reporter; once, before threads. */
 void sandbox_prepare(void);
 
-/* Install the calling thread's filter. native_conversion adds the guest_memfd
- * conversion ioctls to a vCPU thread's list. 0, or libseccomp's negative
- * errno with the sentence and the step (seccomp_init, seccomp_rule_add,
- * seccomp_load) in error. */
-int sandbox_enter(enum sandbox_thread thread, int vcpu_index, bool native_conversion,
+/* What a run adds to a vCPU thread's list. */
+enum sandbox_extra {
+	SANDBOX_NATIVE_CONVERSION = 1U << 0, /* the guest_memfd conversion ioctls */
+	SANDBOX_PROTECTED_VM = 1U << 1,	     /* upstream pKVM's reclaim (memmap_protected.c) */
+};
+
+/* Install the calling thread's filter, with extras (enum sandbox_extra) on a
+ * vCPU thread. 0, or libseccomp's negative errno with the sentence and the
+ * step (seccomp_init, seccomp_rule_add, seccomp_load) in error. */
+int sandbox_enter(enum sandbox_thread thread, int vcpu_index, unsigned int extras,
 		  struct gmemvm_error *error);
 
 /* The allowed system calls of each thread kind, one per line: the allow-list

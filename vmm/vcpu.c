@@ -72,7 +72,7 @@ static void *vcpu_thread(void *argument)
 
 	struct gmemvm_error error = { 0 };
 	if (set->sandbox &&
-	    sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->native_conversion, &error) < 0) {
+	    sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->sandbox_extras, &error) < 0) {
 		context->outcome = OUTCOME_VMM_ERROR;
 		snprintf(context->message, sizeof(context->message), "%.*s",
 			 (int)sizeof(context->message) - 1, error.message);
@@ -99,6 +99,17 @@ static void *vcpu_thread(void *argument)
 				if (exit_dispatch(context, vcpu->run) == EXIT_ACTION_STOP)
 					break;
 				continue;
+			}
+			if (status == -EFAULT && context->memory && context->memory->protected_vm) {
+				/* pkvm.rst: a page the host took back fails the guest's
+				 * next access to it with EFAULT: the run's outcome. */
+				context->outcome = OUTCOME_RECLAIMED;
+				snprintf(context->message, sizeof(context->message),
+					 "KVM_RUN failed on vCPU %d with EFAULT: the guest touched "
+					 "a "
+					 "page the host reclaimed (read through /proc/self/mem)",
+					 vcpu->index);
+				break;
 			}
 			context->outcome = OUTCOME_VMM_ERROR;
 			snprintf(context->message, sizeof(context->message),

@@ -40,8 +40,8 @@ struct vcpu_set {
 	struct vcpu vcpus[GMEMVM_MAX_VCPUS];
 	int count;
 	atomic_bool stopping;
-	bool sandbox;		/* each thread installs its seccomp filter before KVM_RUN */
-	bool native_conversion; /* the filter allows the guest_memfd conversion ioctls */
+	bool sandbox;		     /* each thread installs its seccomp filter before KVM_RUN */
+	unsigned int sandbox_extras; /* what the filter adds (enum sandbox_extra) */
 	pthread_mutex_t lock;
 	pthread_cond_t finished;
 	int running;

@@ -441,12 +441,11 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 static enum gmemvm_status create_vcpus(struct vm *vm, struct gmemvm_error *error)
 {
 	const struct scenario *scenario = vm->scenario;
-	int status;
 	if (arch_cpu_read(vm->kvm_fd, vm->vm_fd, &vm->cpu, error) < 0)
 		return host_failure(error);
 	for (int i = 0; i < scenario->vcpus; i++) {
-		status = vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpu, vm->guest.entry,
-				     error);
+		int status = vcpu_create(&vm->vcpus, vm->kvm_fd, vm->vm_fd, vm->cpu,
+					 vm->guest.entry, error);
 		if (status < 0)
 			return host_failure(error);
 		struct exit_context *context = &vm->vcpus.vcpus[i].exits;
@@ -821,8 +820,10 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	}
 	int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	vm->vcpus.sandbox = options->sandbox;
-	vm->vcpus.native_conversion = !vm->gmem.model && vm->gmem.support_shared &&
-				      mode_info(scenario->mode)->shared_in_gmem;
+	bool native_conversion = !vm->gmem.model && vm->gmem.support_shared &&
+				 mode_info(scenario->mode)->shared_in_gmem;
+	vm->vcpus.sandbox_extras = (native_conversion ? SANDBOX_NATIVE_CONVERSION : 0) |
+				   (vm->memory.protected_vm ? SANDBOX_PROTECTED_VM : 0);
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
@@ -834,7 +835,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	if (!vm->refused && !stop_requested && vcpu_set_start(&vm->vcpus, &error) < 0)
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 	pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
-	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, false, &error) < 0) {
+	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, 0, &error) < 0) {
 		/* Without its filter the main thread must not go on: stop the guest. */
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		vcpu_set_stop(&vm->vcpus);

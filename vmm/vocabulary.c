@@ -18,6 +18,7 @@ static const char *const outcome_names[OUTCOME_COUNT] = {
 	[OUTCOME_VMM_ERROR] = "vmm-error",
 	[OUTCOME_REFUSED] = "refused",
 	[OUTCOME_INTERRUPTED] = "interrupted",
+	[OUTCOME_RECLAIMED] = "reclaimed",
 };
 
 static const char *const exit_kind_names[EXIT_KIND_COUNT] = {

@@ -27,6 +27,7 @@ enum outcome {
 	OUTCOME_VMM_ERROR,   /* a kernel call failed during the run */
 	OUTCOME_REFUSED,     /* set-up refused by a rule of the design notes; no vCPU ran */
 	OUTCOME_INTERRUPTED, /* a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) stopped the run */
+	OUTCOME_RECLAIMED,   /* upstream pKVM: the guest touched a page the host took back */
 	OUTCOME_COUNT
 };
 
