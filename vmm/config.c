@@ -689,9 +689,13 @@ static int parse_vm(struct loader *ld)
 			status = loader_fail(ld, "vm", "pkvm", "only mode pkvm has two designs");
 		else if (strcmp(text, "upstream") == 0)
 			out->pkvm_upstream = true;
+		else if (strcmp(text, "upstream-on-guest-memfd") == 0)
+			out->pkvm_upstream = out->pkvm_on_guest_memfd = true;
 		else if (strcmp(text, "notes") != 0)
 			status = loader_fail(ld, "vm", "pkvm",
-					     "'%s' is not a design (notes or upstream)", text);
+					     "'%s' is not a design (notes, upstream or "
+					     "upstream-on-guest-memfd)",
+					     text);
 	}
 	return status;
 }

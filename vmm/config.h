@@ -107,6 +107,10 @@ struct scenario {
 	/* [vm] pkvm = upstream: mode pkvm as upstream's pKVM (a protected VM on
 	 * the VMM's anonymous memory, arm64) instead of the notes' design. */
 	bool pkvm_upstream;
+	/* pkvm = upstream-on-guest-memfd: the same protected VM with its memory
+	 * in a guest_memfd (MMAP|INIT_SHARED) memslot, as the notes would have
+	 * it: what the kernel answers (7.3: EIO at the first KVM_RUN). */
+	bool pkvm_on_guest_memfd;
 	/* userspace_addr = anonymous: bind an unrelated anonymous mapping, which
 	 * the notes' stage-1 binding rule must refuse (a demonstration). */
 	bool userspace_addr_anonymous;

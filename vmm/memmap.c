@@ -485,6 +485,22 @@ int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, 
 			       error);
 }
 
+int memmap_setup_protected_gmem(struct memmap *map, const struct scenario *scenario,
+				struct gmem *gmem, int vm_fd, uint32_t max_slots,
+				struct gmemvm_error *error)
+{
+	setup_common(map, scenario, vm_fd, max_slots);
+	map->protected_vm = true;
+	map->gmem = gmem;
+	map->backing = &memmap_in_place; /* the guest_memfd's own host view and state */
+	int status = map->backing->setup(map, error);
+	if (status < 0)
+		return status;
+	return bind_whole_view(
+		map, add_view(map, "ram (protected VM, guest_memfd)", 0, true, map->host_view),
+		error);
+}
+
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
 		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
 		 struct gmemvm_error *error)

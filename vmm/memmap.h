@@ -157,6 +157,11 @@ void memmap_init(struct memmap *map);
  */
 int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, int vm_fd,
 			   uint32_t max_slots, struct gmemvm_error *error);
+/* The same protected VM with RAM in gmem, a guest_memfd with MMAP and
+ * INIT_SHARED, bound as such (pkvm = upstream-on-guest-memfd). */
+int memmap_setup_protected_gmem(struct memmap *map, const struct scenario *scenario,
+				struct gmem *gmem, int vm_fd, uint32_t max_slots,
+				struct gmemvm_error *error);
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
 		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
 		 struct gmemvm_error *error);

@@ -113,7 +113,13 @@ static void *vcpu_thread(void *argument)
 			}
 			context->outcome = OUTCOME_VMM_ERROR;
 			snprintf(context->message, sizeof(context->message),
-				 "KVM_RUN failed on vCPU %d: %s", vcpu->index, strerror(-status));
+				 "KVM_RUN failed on vCPU %d: %s%s", vcpu->index, strerror(-status),
+				 status == -EIO && context->memory &&
+						 context->memory->protected_vm &&
+						 context->memory->gmem
+					 ? " (this kernel does not fault guest_memfd into a "
+					   "protected VM: the notes' pKVM design needs it)"
+					 : "");
 			break;
 		}
 		if (exit_dispatch(context, vcpu->run) == EXIT_ACTION_STOP)

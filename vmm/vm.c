@@ -168,10 +168,14 @@ static void record_features(const struct vm *vm, struct run_report *report)
 	if (scenario->pkvm_upstream) {
 		/* Upstream's pKVM: everything here is the kernel's; no guest_memfd. */
 		report_add_feature(report, "protected VM (KVM_VM_TYPE_ARM_PROTECTED, pKVM)", true);
-		report_add_feature(report,
-				   "guest memory: the VMM's anonymous memory, donated at the "
-				   "guest's first access (no guest_memfd)",
-				   true);
+		report_add_feature(
+			report,
+			scenario->pkvm_on_guest_memfd
+				? "guest memory: a guest_memfd memslot (MMAP, INIT_SHARED: "
+				  "the notes' design on upstream's VM type)"
+				: "guest memory: the VMM's anonymous memory, donated at the "
+				  "guest's first access (no guest_memfd)",
+			true);
 		report_add_feature(
 			report,
 			"conversions: MEM_SHARE / MEM_UNSHARE in the hypervisor, no exit "
@@ -491,7 +495,16 @@ static enum gmemvm_status create_protected_memory(struct vm *vm, struct gmemvm_e
 			return host_failure(error);
 		}
 	}
-	if (memmap_setup_protected(&vm->memory, scenario, vm->vm_fd,
+	/* The notes' design on upstream's VM type: a guest_memfd memslot. */
+	uint64_t flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+	if (scenario->pkvm_on_guest_memfd &&
+	    (gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size, true, false, 0,
+				    vm->host.caps.guest_memfd_flags & flags, false, error) < 0 ||
+	     memmap_setup_protected_gmem(&vm->memory, scenario, &vm->gmem, vm->vm_fd,
+					 (uint32_t)vm->host.caps.nr_memslots, error) < 0))
+		return host_failure(error);
+	if (!scenario->pkvm_on_guest_memfd &&
+	    memmap_setup_protected(&vm->memory, scenario, vm->vm_fd,
 				   (uint32_t)vm->host.caps.nr_memslots, error) < 0)
 		return host_failure(error);
 	load_boot_image(vm, 0);
