@@ -372,6 +372,28 @@ static void test_expect_per_architecture(void **state)
 	REFUSED(VM "[expect]\nexit = done\n[expect.x86_64]\nbogus = 1\n", "bogus", "");
 }
 
+/* Use case (c)'s two designs: [vm] pkvm picks one, for mode pkvm only. */
+static void test_pkvm_design(void **state)
+{
+	(void)state;
+	LOADS("[vm]\nmode = pkvm\n[gmem]\nflags = support_shared, init_private\n"
+	      "[expect]\nexit = done\n");
+	assert_false(sc.pkvm_upstream);
+	LOADS("[vm]\nmode = pkvm\npkvm = upstream\n[gmem]\nflags = support_shared, "
+	      "init_private\n[expect]\nexit = done\ncheck1 = 0x200000 4K faults\n");
+	assert_true(sc.pkvm_upstream);
+	assert_false(sc.pkvm_on_guest_memfd);
+	assert_int_equal(sc.checks[0].kind, CHECK_FAULTS);
+	LOADS("[vm]\nmode = pkvm\npkvm = upstream-on-guest-memfd\n[gmem]\nflags = "
+	      "support_shared, init_private\n[expect]\nexit = vmm-error\n");
+	assert_true(sc.pkvm_upstream && sc.pkvm_on_guest_memfd);
+	REFUSED("[vm]\nmode = pkvm\npkvm = android\n[expect]\nexit = done\n", "pkvm",
+		"not a design");
+	REFUSED("[vm]\nmode = shared\npkvm = upstream\n[gmem]\nflags = support_shared\n"
+		"[expect]\nexit = done\n",
+		"pkvm", "only mode pkvm");
+}
+
 static void test_checks_anywhere_in_ram(void **state)
 {
 	char text[1024];
@@ -1468,6 +1490,7 @@ int main(void)
 		cmocka_unit_test(test_step_fills_memory_exactly),
 		cmocka_unit_test(test_expect_split_outcomes),
 		cmocka_unit_test(test_expect_per_architecture),
+		cmocka_unit_test(test_pkvm_design),
 		cmocka_unit_test(test_checks_anywhere_in_ram),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_directory),
