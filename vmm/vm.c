@@ -328,10 +328,11 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	if (upstream_pkvm && !vm->host.protected_vm.accepted) {
 		gmemvm_failf(
 			error, -EOPNOTSUPP, "KVM_CREATE_VM",
-			"this kernel lacks upstream's protected VMs (KVM_VM_TYPE_ARM_PROTECTED: "
-			"arm64 booted with kvm-arm.mode=protected; scripts/lab boots one): %s",
-			vm->host.protected_vm.asked ? vm->host.protected_vm.type
-						    : "this architecture has none");
+			"this kernel lacks upstream's protected VMs: %s",
+			vm->host.protected_vm.asked
+				? vm->host.protected_vm.type
+				: "only arm64's pKVM has them (kvm-arm.mode=protected; scripts/lab "
+				  "boots one)");
 		return host_failure(error);
 	}
 	bool coco = mode->coco;
