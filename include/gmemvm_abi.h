@@ -209,7 +209,7 @@ static inline const char *gmemvm_step_op_name(uint32_t op)
  * each vCPU writes its slot of the shared area and shares that page with the
  * conversion call (MEM_SHARE), or the VMM could not read the request. */
 #define GMEMVM_FDT_PROP_PROTECTED_VM "protected-vm"
-#define GMEMVM_FDT_VCPU_ALL	   0xffffffffU
+#define GMEMVM_FDT_VCPU_ALL	     0xffffffffU
 
 /*
  * Data pattern: the 64-bit word at guest-physical address gpa written by a
