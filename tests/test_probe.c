@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include "arch/arch.h"
 #include "gmem.h"
 #include "host_access.h"
+#include "memmap.h"
 #include "probe.h"
 
 #ifndef TESTS_DIR
@@ -326,6 +328,29 @@ static void test_host_access_copy(void **state)
 	munmap(pages, 2 * (size_t)page_size);
 }
 
+/* A protected VM's RLIMIT_MEMLOCK: raised to the guest's memory where it is
+ * lower, the hard limit with it only where that is lower too; left alone
+ * where it suffices or is unlimited. */
+static void test_protected_memlock(void **state)
+{
+	(void)state;
+	const uint64_t mib = 1ULL << 20;
+	struct rlimit now = { 8 * mib, 64 * mib }, wanted;
+	assert_true(memmap_protected_memlock(16 * mib, &now, &wanted));
+	assert_int_equal(wanted.rlim_cur, 16 * mib);
+	assert_int_equal(wanted.rlim_max, 64 * mib);
+	now = (struct rlimit){ 8 * mib, 8 * mib };
+	assert_true(memmap_protected_memlock(16 * mib, &now, &wanted));
+	assert_int_equal(wanted.rlim_max, 16 * mib);
+	now = (struct rlimit){ 32 * mib, 32 * mib };
+	assert_false(memmap_protected_memlock(16 * mib, &now, &wanted));
+	now = (struct rlimit){ RLIM_INFINITY, RLIM_INFINITY };
+	assert_false(memmap_protected_memlock(16 * mib, &now, &wanted));
+	now = (struct rlimit){ 8 * mib, RLIM_INFINITY };
+	assert_true(memmap_protected_memlock(16 * mib, &now, &wanted));
+	assert_true(wanted.rlim_max == RLIM_INFINITY);
+}
+
 /* The probe keeps the width and takes the architecture's bit for it
  * (tests/test_arch_*.c check each architecture's rule). */
 static void test_guest_phys_bits(void **state)
@@ -496,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_guest_phys_bits),
 		cmocka_unit_test(test_host_access_catchers),
 		cmocka_unit_test(test_host_access_copy),
+		cmocka_unit_test(test_protected_memlock),
 		cmocka_unit_test(test_host_kinds),
 		cmocka_unit_test(test_unprobed_need_lacks),
 		cmocka_unit_test(test_hosts_doc_quotes_every_kind),

@@ -157,6 +157,12 @@ void memmap_init(struct memmap *map);
  */
 int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, int vm_fd,
 			   uint32_t max_slots, struct gmemvm_error *error);
+/* The RLIMIT_MEMLOCK a protected VM of memory_size bytes needs, from the
+ * limit now: true with *wanted to set (the soft limit raised to the guest's
+ * memory, the hard one kept or raised to it), false when now suffices. */
+struct rlimit;
+bool memmap_protected_memlock(uint64_t memory_size, const struct rlimit *now,
+			      struct rlimit *wanted);
 /* The same protected VM with RAM in gmem, a guest_memfd with MMAP and
  * INIT_SHARED, bound as such (pkvm = upstream-on-guest-memfd). */
 int memmap_setup_protected_gmem(struct memmap *map, const struct scenario *scenario,

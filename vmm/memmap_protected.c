@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "gmem.h"
@@ -140,6 +141,18 @@ static bool protected_host_view_files(const struct memmap *map, int *shared_fd, 
 {
 	(void)map, (void)shared_fd, (void)private_fd;
 	return false; /* the hypervisor, not the VMM's mappings, decides what faults */
+}
+
+bool memmap_protected_memlock(uint64_t memory_size, const struct rlimit *now, struct rlimit *wanted)
+{
+	*wanted = *now;
+	/* pkvm.rst: pages donated to the guest count against RLIMIT_MLOCK. */
+	if (now->rlim_cur == RLIM_INFINITY || now->rlim_cur >= memory_size)
+		return false;
+	wanted->rlim_cur = memory_size;
+	if (now->rlim_max != RLIM_INFINITY && now->rlim_max < memory_size)
+		wanted->rlim_max = memory_size; /* only a privileged process may */
+	return true;
 }
 
 const struct memmap_backing_ops memmap_protected = {

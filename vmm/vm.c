@@ -477,24 +477,17 @@ static enum gmemvm_status create_vcpus(struct vm *vm, struct gmemvm_error *error
 static enum gmemvm_status create_protected_memory(struct vm *vm, struct gmemvm_error *error)
 {
 	const struct scenario *scenario = vm->scenario;
-	struct rlimit limit;
-	if (getrlimit(RLIMIT_MEMLOCK, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-	    limit.rlim_cur < scenario->memory_size) {
-		struct rlimit raised = { scenario->memory_size,
-					 limit.rlim_max == RLIM_INFINITY ||
-							 limit.rlim_max > scenario->memory_size
-						 ? limit.rlim_max
-						 : scenario->memory_size };
-		if (setrlimit(RLIMIT_MEMLOCK, &raised) < 0) {
-			gmemvm_failf(error, -EOPNOTSUPP, "setrlimit(RLIMIT_MEMLOCK)",
-				     "RLIMIT_MEMLOCK (pkvm.rst: RLIMIT_MLOCK) is %llu bytes and "
-				     "cannot be raised to the guest's "
-				     "%llu (%s): pKVM counts donated pages against it; raise it "
-				     "(ulimit -l) or run as root",
-				     (unsigned long long)limit.rlim_cur,
-				     (unsigned long long)scenario->memory_size, strerror(errno));
-			return host_failure(error);
-		}
+	struct rlimit limit, raised;
+	if (getrlimit(RLIMIT_MEMLOCK, &limit) == 0 &&
+	    memmap_protected_memlock(scenario->memory_size, &limit, &raised) &&
+	    setrlimit(RLIMIT_MEMLOCK, &raised) < 0) {
+		gmemvm_failf(error, -EOPNOTSUPP, "setrlimit(RLIMIT_MEMLOCK)",
+			     "RLIMIT_MEMLOCK (pkvm.rst: RLIMIT_MLOCK) is %llu bytes and cannot be "
+			     "raised to the guest's %llu (%s): pKVM counts donated pages against "
+			     "it; raise it (ulimit -l) or run as root",
+			     (unsigned long long)limit.rlim_cur,
+			     (unsigned long long)scenario->memory_size, strerror(errno));
+		return host_failure(error);
 	}
 	/* The notes' design on upstream's VM type: a guest_memfd memslot. */
 	uint64_t flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
