@@ -14,9 +14,6 @@
 /* The conversion calls count in 4 KiB pages (x86's MAP_GPA_RANGE page size,
  * pKVM's granule on a 4 KiB host). */
 #define ARCH_CONVERSION_GRANULE 4096ULL
-/* arch_conversion_call's answer for a range it cannot express: the guest
- * then asks through the port, so that the VMM still checks and refuses it. */
-#define ARCH_CONVERSION_INEXPRESSIBLE INT32_MIN
 
 /* Pick this CPU's conversion call (x86: vmcall or vmmcall by vendor) and
  * return its name for the console. Supervisor mode, once per vCPU. */

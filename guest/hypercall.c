@@ -134,16 +134,12 @@ int32_t guest_convert(uint64_t gpa, uint64_t size, bool to_private)
 {
 	/*
 	 * The conversion calls count whole 4 KiB pages: a size they cannot
-	 * express goes to the port, so that the VMM still checks and refuses
-	 * it. A size of 0 is the architecture's to answer.
+	 * express goes to the port (guest_convert_uses_call), so that the VMM
+	 * still checks and refuses it.
 	 */
-	int32_t got = ARCH_CONVERSION_INEXPRESSIBLE;
-
 	if (guest_convert_uses_call(size))
-		got = arch_conversion_call(gpa, size, to_private);
-	if (got == ARCH_CONVERSION_INEXPRESSIBLE)
-		got = hypercall(to_private ? GMEMVM_HC_UNSHARE : GMEMVM_HC_SHARE, gpa, size, 0, 0);
-	return got;
+		return arch_conversion_call(gpa, size, to_private);
+	return hypercall(to_private ? GMEMVM_HC_UNSHARE : GMEMVM_HC_SHARE, gpa, size, 0, 0);
 }
 
 bool guest_convert_uses_call(uint64_t size)

@@ -33,8 +33,6 @@ int32_t arch_conversion_call(uint64_t gpa, uint64_t size, bool to_private)
 	uint32_t function = to_private ? GMEMVM_SMCCC_MEM_UNSHARE : GMEMVM_SMCCC_MEM_SHARE;
 	int64_t answer = GMEMVM_SMCCC_SUCCESS;
 
-	if (!size)
-		return ARCH_CONVERSION_INEXPRESSIBLE;
 	for (uint64_t done = 0; done < size && answer == GMEMVM_SMCCC_SUCCESS;
 	     done += ARCH_CONVERSION_GRANULE)
 		answer = smccc_call(function, gpa + done);
