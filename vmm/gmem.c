@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "gmem.h"
 
+#include "host_access.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -590,40 +590,20 @@ int gmem_punch_hole(const struct gmem *gmem, uint64_t offset, uint64_t size)
 	return 0;
 }
 
-static sigjmp_buf read_jump;
-
-static void read_faulted(int signal_number)
-{
-	siglongjmp(read_jump, signal_number);
-}
-
-/* A read, or a write of value, of the byte at address, with a process-wide
- * handler for the two signals a host access to guest memory may get. */
-static int host_access_signal(volatile uint8_t *address, bool write, uint8_t value)
-{
-	struct sigaction action = { .sa_handler = read_faulted }, old_bus, old_segv;
-	sigemptyset(&action.sa_mask);
-	sigaction(SIGBUS, &action, &old_bus);
-	sigaction(SIGSEGV, &action, &old_segv);
-	int signal_number = sigsetjmp(read_jump, 1);
-	if (signal_number == 0 && write)
-		*address = value;
-	else if (signal_number == 0)
-		(void)*address;
-	sigaction(SIGBUS, &old_bus, NULL);
-	sigaction(SIGSEGV, &old_segv, NULL);
-	return signal_number;
-}
-
+/* One byte through the VMM's one catcher of guest-memory faults. */
 int gmem_host_read_signal(const volatile uint8_t *address)
 {
-	/* Only read: the cast drops a const the access keeps. */
-	return host_access_signal((volatile uint8_t *)address, false, 0);
+	uint8_t byte;
+	if (host_access_init() < 0)
+		return -1;
+	return host_access_copy(&byte, (const void *)address, 1);
 }
 
 int gmem_host_write_signal(volatile uint8_t *address, uint8_t value)
 {
-	return host_access_signal(address, true, value);
+	if (host_access_init() < 0)
+		return -1;
+	return host_access_copy((void *)address, &value, 1);
 }
 
 void gmem_destroy(struct gmem *gmem)

@@ -196,8 +196,9 @@ int gmem_remap(uint8_t *address, int fd, uint64_t offset, uint64_t size, int pro
 
 /*
  * The signal a host read of *address raises (SIGBUS for a GUEST page, as the
- * notes' kvm_gmem_fault() gives), or 0 when the read succeeds. Installs a
- * process-wide handler for the read: call it only while no vCPU runs.
+ * notes' kvm_gmem_fault() gives), or 0 when the read succeeds; -1 when the
+ * catcher could not be installed. Through host_access_copy, whose handlers
+ * it installs on first use: call it first on the main thread.
  */
 int gmem_host_read_signal(const volatile uint8_t *address);
 /* The same for a write of value (a store alone: no read before it). */

@@ -42,14 +42,20 @@ static void fault_handler(int signal_number, siginfo_t *info, void *context)
 
 int host_access_init(void)
 {
-	static int installed;
-	if (installed)
-		return 0;
 	struct sigaction action = { .sa_sigaction = fault_handler, .sa_flags = SA_SIGINFO };
 	sigemptyset(&action.sa_mask);
-	if (sigaction(SIGSEGV, &action, NULL) < 0 || sigaction(SIGBUS, &action, NULL) < 0)
-		return -errno;
-	installed = 1;
+	static const int signals[] = { SIGSEGV, SIGBUS };
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+		/* Asked, not remembered: another handler (a sanitizer's, a test
+		 * framework's) may have taken the signal since. */
+		struct sigaction current;
+		if (sigaction(signals[i], NULL, &current) < 0)
+			return -errno;
+		if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == fault_handler)
+			continue;
+		if (sigaction(signals[i], &action, NULL) < 0)
+			return -errno;
+	}
 	return 0;
 }
 

@@ -11,10 +11,10 @@
 
 #include <stddef.h>
 
-/* Installs the SIGSEGV and SIGBUS handlers, once per process: call it on the
- * main thread before any vCPU thread and before the sandbox (which forbids
- * sigaction later). A fault outside host_access_copy still ends the process,
- * saying so. 0 or a negative errno. */
+/* Installs the SIGSEGV and SIGBUS handlers where they are not installed: call
+ * it on the main thread before any vCPU thread copies, and before the
+ * sandbox where a vCPU thread copies (the sandbox forbids it sigaction). A fault outside
+ * host_access_copy still ends the process, saying so. 0 or a negative errno. */
 int host_access_init(void);
 /* Copies size bytes from src to dst: 0, or the signal that stopped the copy
  * (the bytes before it may have been copied). */
