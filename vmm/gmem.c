@@ -316,9 +316,13 @@ static int model_set_attributes(struct gmem *gmem, struct kvm_memory_attributes2
 	 * outside the host's mappings keeps a page busy). */
 	int64_t busy = state == SHAREABILITY_GUEST ? first_held(gmem, offset, size) : -1;
 	kernel_call_begin(gmem);
-	if (state == SHAREABILITY_GUEST)
+	/* A conversion that goes through tears the old mapping down with the
+	 * mmap(MAP_FIXED) that replaces it: no zap of its own, one system call
+	 * less (docs/design.md, "System calls of a conversion"). */
+	if (busy >= 0)
 		zap_host_view(gmem, offset, size);
-	status = busy < 0 ? update_host_view(gmem, offset, size, state) : 0;
+	else
+		status = update_host_view(gmem, offset, size, state);
 	kernel_call_end(gmem);
 	if (busy >= 0) {
 		request->error_offset = (uint64_t)busy;
