@@ -12,19 +12,31 @@
  *   gmemvm-floor fault MODE PAGES VCPUS     one conversion per guest store, through an exit
  *   gmemvm-floor explicit MODE BYTES ROUNDS VCPUS
  *                                           the guest asks, by a port write, for each conversion
+ *   gmemvm-floor attributes BYTES ROUNDS EXIT
+ *                                           use case (a) on a software-protected VM: each
+ *                                           request is KVM_SET_MEMORY_ATTRIBUTES and a punch
+ *   gmemvm-floor memslots BYTES ROUNDS EXIT
+ *                                           the in-place model on kernels without in-place
+ *                                           conversion: each request is the memslot changes
+ *                                           of the two views, nothing else
  *   gmemvm-floor regions REGIONS CONVERSIONS
  *                                           conversion kernel calls with REGIONS separately
  *                                           shared regions already in the mappings
  *
- * MODE is inplace or legacy. A conversion on this host is what gmemvm's model
+ * EXIT is how the guest asks: call (KVM_HC_MAP_GPA_RANGE, which KVM hands to
+ * the VMM as KVM_EXIT_HYPERCALL) or port, as gmemvm's guest asks on that kernel.
+ *
+ * MODE is inplace or legacy. On PVM hosts a conversion is what gmemvm's model
  * does (vmm/memmap.c): mmap(MAP_FIXED) of the range in the guest's view and in
  * the host's view, and for legacy a fallocate(PUNCH_HOLE) of the backing the
  * range no longer uses. A store to a page whose view maps a never-shared
  * guest_memfd comes back as an MMIO exit on PVM hosts: the fault.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/kvm_para.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,6 +87,39 @@ static const uint8_t code_request[] = {
 	0xf4,	    /* hlt */
 };
 
+/* rdi: the GPA, rsi: its pages, r8: the requests. Byte 13 is vmcall or vmmcall. */
+static uint8_t code_call[] = {
+	0xb8, 0x0c, 0x00, 0x00, 0x00, /* 1: mov $KVM_HC_MAP_GPA_RANGE, %eax */
+	0x48, 0x89, 0xfb,	      /* mov %rdi, %rbx */
+	0x48, 0x89, 0xf1,	      /* mov %rsi, %rcx */
+	0x31, 0xd2,		      /* xor %edx, %edx */
+	0x0f, 0x01, 0xc1,	      /* vmcall (0f 01 d9: vmmcall) */
+	0x49, 0xff, 0xc8,	      /* dec %r8 */
+	0x75, 0xeb,		      /* jnz 1b */
+	0xf4,			      /* hlt */
+};
+#define CALL_OPCODE_AT 15
+
+/* How a request becomes a conversion (see the tests above). */
+enum floor_conversion {
+	CONVERT_VIEWS,	    /* PVM: mmap of the two views, a punch for legacy */
+	CONVERT_ATTRIBUTES, /* KVM_SET_MEMORY_ATTRIBUTES and a punch */
+	CONVERT_MEMSLOTS,   /* the two views' memslot changes */
+};
+
+/* The memslots of one view: a slot per maximal run of pages it reaches. */
+#define VIEW_SLOTS 64
+struct floor_slot {
+	uint64_t start, end; /* RAM offsets */
+	uint32_t id;
+};
+struct floor_view {
+	uint64_t base; /* its GPA of RAM offset 0 */
+	bool private;  /* the private view: gmem-bound slots over private pages */
+	struct floor_slot slots[VIEW_SLOTS];
+	int count;
+};
+
 struct floor_vm {
 	int kvm, vm;
 	uint64_t ram_size;
@@ -85,13 +130,18 @@ struct floor_vm {
 	uint8_t *host_view;
 	bool legacy;
 	struct kvm_cpuid2 *cpuid;
+	enum floor_conversion conversion;
+	int shared_fd;	      /* attributes: the memfd of shared pages */
+	uint8_t *page_shared; /* memslots: per page, 1 when shared */
+	struct floor_view views[2];
+	uint32_t next_slot;
 };
 
 struct floor_vcpu {
 	struct floor_vm *machine;
 	int index, fd;
 	struct kvm_run *run;
-	uint64_t rdi, rcx;
+	uint64_t rdi, rsi, rcx, r8;
 	uint64_t exits, conversions, kernel_ns;
 	uint64_t convert_bytes;
 };
@@ -145,48 +195,80 @@ static void write_boot_tables(uint8_t *ram)
 		pd[i] = (i << 21) | PAGE_PRESENT | PAGE_WRITE | PAGE_HUGE;
 }
 
-/*
- * A VM with one gmem-bound memslot over [0, ram_size). Conversion tests get a
- * guest view whose data pages start on the never-shared guest_memfd (private,
- * as INIT_PRIVATE) and a host view like it; the rest maps a shareable one.
- */
-static void floor_vm_create(struct floor_vm *machine, uint64_t ram_size, bool conversions,
-			    bool legacy, const uint8_t *code, size_t code_size)
+static void set_region(struct floor_vm *machine, uint32_t slot, uint64_t gpa, uint64_t size,
+		       uint64_t offset, bool guest_memfd)
 {
-	memset(machine, 0, sizeof(*machine));
-	ram_size = (ram_size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1); /* whole 2 MiB pages */
-	machine->ram_size = ram_size;
-	machine->legacy = legacy;
-	machine->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (machine->kvm < 0)
-		die("open /dev/kvm");
-	machine->vm = ioctl(machine->kvm, KVM_CREATE_VM, 0);
-	if (machine->vm < 0)
-		die("KVM_CREATE_VM");
-	machine->content_fd = create_gmem(machine->vm, ram_size,
-					  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
-	machine->guest_view = map_fd(machine->content_fd, ram_size);
-	write_boot_tables(machine->guest_view);
-	memcpy(machine->guest_view + CODE_GPA, code, code_size);
-	if (conversions) {
-		machine->never_shared_fd =
-			create_gmem(machine->vm, ram_size, GUEST_MEMFD_FLAG_MMAP);
-		machine->host_view = map_fd(machine->content_fd, ram_size);
-		remap(machine->guest_view, machine->never_shared_fd, DATA_GPA, ram_size - DATA_GPA);
-		remap(machine->host_view, machine->never_shared_fd, DATA_GPA, ram_size - DATA_GPA);
-		if (legacy)
-			machine->private_fd = create_gmem(machine->vm, ram_size, 0);
-	}
 	struct kvm_userspace_memory_region2 region = {
-		.slot = 0,
-		.flags = KVM_MEM_GUEST_MEMFD,
-		.guest_phys_addr = 0,
-		.memory_size = ram_size,
-		.userspace_addr = (uint64_t)(uintptr_t)machine->guest_view,
+		.slot = slot,
+		.flags = guest_memfd ? KVM_MEM_GUEST_MEMFD : 0,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = size ? (uint64_t)(uintptr_t)(machine->guest_view + offset) : 0,
+		.guest_memfd_offset = offset,
 		.guest_memfd = (uint32_t)machine->content_fd,
 	};
 	if (ioctl(machine->vm, KVM_SET_USER_MEMORY_REGION2, &region) < 0)
 		die("KVM_SET_USER_MEMORY_REGION2");
+}
+
+static bool view_reaches(const struct floor_vm *machine, const struct floor_view *view,
+			 uint64_t page)
+{
+	return machine->page_shared[page] != view->private;
+}
+
+/*
+ * Make the view's memslots over [from, to) the maximal runs of pages it
+ * reaches: every memslot that overlaps or touches the range is deleted and
+ * the runs over their union are created, as a memslot can be neither grown
+ * nor split. Nothing else: this is the least the model's views need.
+ */
+static void view_sync(struct floor_vm *machine, struct floor_view *view, uint64_t from,
+		      uint64_t to)
+{
+	struct floor_slot kept[VIEW_SLOTS];
+	int count = 0;
+	for (int i = 0; i < view->count; i++) {
+		struct floor_slot *slot = &view->slots[i];
+		if (slot->end < from || slot->start > to) {
+			kept[count++] = *slot;
+			continue;
+		}
+		from = slot->start < from ? slot->start : from;
+		to = slot->end > to ? slot->end : to;
+		set_region(machine, slot->id, view->base + slot->start, 0, 0, false);
+	}
+	for (uint64_t at = from; at < to;) {
+		uint64_t end = at;
+		while (end < to && view_reaches(machine, view, end / PAGE_SIZE) ==
+					   view_reaches(machine, view, at / PAGE_SIZE))
+			end += PAGE_SIZE;
+		if (view_reaches(machine, view, at / PAGE_SIZE)) {
+			if (count == VIEW_SLOTS)
+				die("too many memslots in a view");
+			kept[count] = (struct floor_slot){ at, end, machine->next_slot++ };
+			set_region(machine, kept[count].id, view->base + at, end - at, at,
+				   view->private);
+			count++;
+		}
+		at = end;
+	}
+	memcpy(view->slots, kept, sizeof(kept));
+	view->count = count;
+}
+
+/* /dev/kvm, a VM of the type, and the CPUID its vCPUs get; ram_size in
+ * whole 2 MiB pages. */
+static void floor_vm_open(struct floor_vm *machine, uint64_t ram_size, unsigned long type)
+{
+	memset(machine, 0, sizeof(*machine));
+	machine->ram_size = (ram_size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+	machine->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (machine->kvm < 0)
+		die("open /dev/kvm");
+	machine->vm = ioctl(machine->kvm, KVM_CREATE_VM, type);
+	if (machine->vm < 0)
+		die(type ? "KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM)" : "KVM_CREATE_VM");
 	/* One call with room to spare (gmemvm asks the same way, vmm/kvm.c). */
 	machine->cpuid = calloc(1, sizeof(*machine->cpuid) + 256 * sizeof(struct kvm_cpuid_entry2));
 	if (!machine->cpuid)
@@ -196,6 +278,107 @@ static void floor_vm_create(struct floor_vm *machine, uint64_t ram_size, bool co
 		die("KVM_GET_SUPPORTED_CPUID");
 }
 
+static void load_guest(uint8_t *ram, const uint8_t *code, size_t code_size)
+{
+	write_boot_tables(ram);
+	memcpy(ram + CODE_GPA, code, code_size);
+}
+
+/*
+ * A VM with one gmem-bound memslot over [0, ram_size). Conversion tests get a
+ * guest view whose data pages start on the never-shared guest_memfd (private,
+ * as INIT_PRIVATE) and a host view like it; the rest maps a shareable one.
+ */
+static void floor_vm_create(struct floor_vm *machine, uint64_t ram_size, bool conversions,
+			    bool legacy, const uint8_t *code, size_t code_size)
+{
+	floor_vm_open(machine, ram_size, GMEMVM_KVM_X86_DEFAULT_VM);
+	ram_size = machine->ram_size;
+	machine->legacy = legacy;
+	machine->content_fd = create_gmem(machine->vm, ram_size,
+					  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
+	machine->guest_view = map_fd(machine->content_fd, ram_size);
+	load_guest(machine->guest_view, code, code_size);
+	if (conversions) {
+		machine->never_shared_fd =
+			create_gmem(machine->vm, ram_size, GUEST_MEMFD_FLAG_MMAP);
+		machine->host_view = map_fd(machine->content_fd, ram_size);
+		remap(machine->guest_view, machine->never_shared_fd, DATA_GPA, ram_size - DATA_GPA);
+		remap(machine->host_view, machine->never_shared_fd, DATA_GPA, ram_size - DATA_GPA);
+		if (legacy)
+			machine->private_fd = create_gmem(machine->vm, ram_size, 0);
+	}
+	set_region(machine, 0, 0, ram_size, 0, true);
+}
+
+/* The shared view's bit, as gmemvm places it: two below the guest's
+ * physical-address width, within [39, 46] (docs/design.md). */
+static unsigned int shared_bit(const struct kvm_cpuid2 *cpuid)
+{
+	unsigned int bits = 36;
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 0x80000008)
+			bits = cpuid->entries[i].eax & 0xff;
+	bits -= 2;
+	return bits > 46 ? 46 : bits < 39 ? 39 : bits;
+}
+
+/*
+ * The VMs of the kernel paths without PVM, the guest asking by `exit`:
+ *  - CONVERT_ATTRIBUTES: a software-protected VM as QEMU builds one: one
+ *    memslot bound to a guest_memfd without MMAP for private pages, with
+ *    userspace_addr in a memfd for shared ones; every page starts shared.
+ *  - CONVERT_MEMSLOTS: the in-place model's two views of one guest_memfd
+ *    (MMAP | INIT_SHARED): the private view at 0 reaches the private pages,
+ *    [0, DATA_GPA), through gmem-bound memslots, the shared view at the
+ *    shared bit the rest through plain ones.
+ */
+static void floor_vm_create_native(struct floor_vm *machine, uint64_t ram_size,
+				   enum floor_conversion conversion, bool call)
+{
+	floor_vm_open(machine, ram_size, conversion == CONVERT_ATTRIBUTES
+						 ? GMEMVM_KVM_X86_SW_PROTECTED_VM
+						 : GMEMVM_KVM_X86_DEFAULT_VM);
+	ram_size = machine->ram_size;
+	machine->conversion = conversion;
+	if (call) {
+		struct kvm_enable_cap exit_call = { .cap = KVM_CAP_EXIT_HYPERCALL,
+						    .args = { 1ULL << KVM_HC_MAP_GPA_RANGE } };
+		if (ioctl(machine->vm, KVM_ENABLE_CAP, &exit_call) < 0)
+			die("KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL)");
+		unsigned int vendor[4] = { 0 };
+		__cpuid(0, vendor[0], vendor[1], vendor[2], vendor[3]);
+		/* "AuthenticAMD" and "HygonGenuine" call with vmmcall. */
+		bool vmmcall = vendor[1] == 0x68747541 || vendor[1] == 0x6f677948;
+		code_call[CALL_OPCODE_AT] = vmmcall ? 0xd9 : 0xc1;
+	}
+	const uint8_t *code = call ? code_call : code_request;
+	size_t code_size = call ? sizeof(code_call) : sizeof(code_request);
+	if (conversion == CONVERT_ATTRIBUTES) {
+		machine->shared_fd = memfd_create("floor-shared", MFD_CLOEXEC);
+		if (machine->shared_fd < 0 || ftruncate(machine->shared_fd, (off_t)ram_size) < 0)
+			die("memfd_create");
+		machine->private_fd = create_gmem(machine->vm, ram_size, 0);
+		machine->content_fd = machine->private_fd;
+		machine->guest_view = map_fd(machine->shared_fd, ram_size);
+		load_guest(machine->guest_view, code, code_size);
+		set_region(machine, 0, 0, ram_size, 0, true);
+		return;
+	}
+	machine->content_fd = create_gmem(machine->vm, ram_size,
+					  GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED);
+	machine->guest_view = map_fd(machine->content_fd, ram_size);
+	load_guest(machine->guest_view, code, code_size);
+	machine->page_shared = calloc(ram_size / PAGE_SIZE, 1);
+	if (!machine->page_shared)
+		die("calloc");
+	memset(machine->page_shared + DATA_GPA / PAGE_SIZE, 1, (ram_size - DATA_GPA) / PAGE_SIZE);
+	machine->views[0] = (struct floor_view){ .base = 0, .private = true };
+	machine->views[1] = (struct floor_view){ .base = 1ULL << shared_bit(machine->cpuid) };
+	for (int i = 0; i < 2; i++)
+		view_sync(machine, &machine->views[i], 0, ram_size);
+}
+
 static void floor_vm_destroy(struct floor_vm *machine)
 {
 	free(machine->cpuid);
@@ -203,7 +386,9 @@ static void floor_vm_destroy(struct floor_vm *machine)
 	if (machine->host_view)
 		munmap(machine->host_view, machine->ram_size);
 	/* 0 means never created: the descriptors of /dev/kvm and the VM come first. */
-	const int files[] = { machine->content_fd, machine->never_shared_fd, machine->private_fd };
+	free(machine->page_shared);
+	const int files[] = { machine->content_fd, machine->never_shared_fd, machine->shared_fd,
+			      machine->private_fd != machine->content_fd ? machine->private_fd : 0 };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (files[i] > 0)
 			close(files[i]);
@@ -250,7 +435,9 @@ static void floor_vcpu_create(struct floor_vm *machine, struct floor_vcpu *vcpu,
 				 .rflags = 2,
 				 .rdx = FLOOR_PORT,
 				 .rdi = vcpu->rdi,
-				 .rcx = vcpu->rcx };
+				 .rsi = vcpu->rsi,
+				 .rcx = vcpu->rcx,
+				 .r8 = vcpu->r8 };
 	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		die("KVM_SET_REGS");
 }
@@ -259,14 +446,38 @@ static void floor_vcpu_create(struct floor_vm *machine, struct floor_vcpu *vcpu,
 static void convert(struct floor_vcpu *vcpu, uint64_t gpa, uint64_t size, bool to_shared)
 {
 	struct floor_vm *machine = vcpu->machine;
-	int fd = to_shared ? machine->content_fd : machine->never_shared_fd;
 	uint64_t start = now_ns();
-	remap(machine->guest_view, fd, gpa, size);
-	remap(machine->host_view, fd, gpa, size);
-	if (machine->legacy &&
-	    fallocate(to_shared ? machine->private_fd : machine->content_fd,
-		      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa, (off_t)size) < 0)
-		die("fallocate(PUNCH_HOLE)");
+	switch (machine->conversion) {
+	case CONVERT_VIEWS: {
+		int fd = to_shared ? machine->content_fd : machine->never_shared_fd;
+		remap(machine->guest_view, fd, gpa, size);
+		remap(machine->host_view, fd, gpa, size);
+		if (machine->legacy &&
+		    fallocate(to_shared ? machine->private_fd : machine->content_fd,
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa, (off_t)size) < 0)
+			die("fallocate(PUNCH_HOLE)");
+		break;
+	}
+	case CONVERT_ATTRIBUTES: {
+		struct kvm_memory_attributes attributes = {
+			.address = gpa,
+			.size = size,
+			.attributes = to_shared ? 0 : KVM_MEMORY_ATTRIBUTE_PRIVATE,
+		};
+		if (ioctl(machine->vm, KVM_SET_MEMORY_ATTRIBUTES, &attributes) < 0)
+			die("KVM_SET_MEMORY_ATTRIBUTES");
+		/* The backing the range no longer uses, as QEMU discards it. */
+		if (fallocate(to_shared ? machine->private_fd : machine->shared_fd,
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa, (off_t)size) < 0)
+			die("fallocate(PUNCH_HOLE)");
+		break;
+	}
+	case CONVERT_MEMSLOTS:
+		memset(machine->page_shared + gpa / PAGE_SIZE, to_shared, size / PAGE_SIZE);
+		for (int i = 0; i < 2; i++)
+			view_sync(machine, &machine->views[i], gpa, gpa + size);
+		break;
+	}
 	vcpu->kernel_ns += now_ns() - start;
 	vcpu->conversions++;
 }
@@ -292,6 +503,13 @@ static void *floor_vcpu_loop(void *argument)
 				memset((uint8_t *)run + run->io.data_offset, 0, run->io.size);
 			else if (vcpu->convert_bytes) /* a request: unshare, then share, ... */
 				convert(vcpu, vcpu->rdi, vcpu->convert_bytes, requests++ % 2 == 1);
+			break;
+		case KVM_EXIT_HYPERCALL: /* a request: to private, then to shared, ... */
+			if (run->hypercall.nr != KVM_HC_MAP_GPA_RANGE)
+				goto unexpected;
+			convert(vcpu, run->hypercall.args[0], run->hypercall.args[1] * PAGE_SIZE,
+				requests++ % 2 == 1);
+			run->hypercall.ret = 0;
 			break;
 		case KVM_EXIT_MMIO: {
 			/* A store to a private page: convert it, then finish the store. */
@@ -380,6 +598,34 @@ static void conversion_test(const char *test, bool legacy, uint64_t slice, uint6
 	floor_vm_destroy(&machine);
 }
 
+/* attributes and memslots: ROUNDS requests to private and back of BYTES at
+ * DATA_GPA, with shared pages after them, as gmemvm's flip scenario has. */
+static void native_test(const char *test, enum floor_conversion conversion, uint64_t bytes,
+			uint64_t rounds, bool call)
+{
+	struct floor_vm machine;
+	floor_vm_create_native(&machine, DATA_GPA + bytes + (2ULL << 20), conversion, call);
+	struct floor_vcpu vcpu = { .rdi = DATA_GPA,
+				   .rsi = bytes / PAGE_SIZE,
+				   .rcx = 2 * rounds,
+				   .r8 = 2 * rounds,
+				   .convert_bytes = call ? 0 : bytes };
+	floor_vcpu_create(&machine, &vcpu, 0);
+	uint64_t start = now_ns();
+	floor_vcpu_loop(&vcpu);
+	print_totals(test, &vcpu, 1, now_ns() - start);
+	floor_vm_destroy(&machine);
+}
+
+static bool exit_is_call(const char *how)
+{
+	if (strcmp(how, "call") != 0 && strcmp(how, "port") != 0) {
+		fprintf(stderr, "gmemvm-floor: exit %s: give call or port\n", how);
+		exit(2);
+	}
+	return strcmp(how, "call") == 0;
+}
+
 /*
  * REGIONS separate shared pages (every other page) in both views, then
  * CONVERSIONS conversions of pages between them, alternating direction:
@@ -421,8 +667,9 @@ static long peak_resident_kib(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: gmemvm-floor startup | pio ROUNDS | fault MODE PAGES VCPUS |\n"
-			"       explicit MODE BYTES ROUNDS VCPUS | regions REGIONS CONVERSIONS\n"
-			"MODE: inplace or legacy; BYTES: a multiple of 4096\n");
+			"       explicit MODE BYTES ROUNDS VCPUS | regions REGIONS CONVERSIONS |\n"
+			"       attributes BYTES ROUNDS EXIT | memslots BYTES ROUNDS EXIT\n"
+			"MODE: inplace or legacy; BYTES: a multiple of 4096; EXIT: call or port\n");
 	exit(2);
 }
 
@@ -470,6 +717,12 @@ int main(int argc, char **argv)
 			usage();
 		conversion_test("explicit", legacy, bytes, 2 * rounds, bytes, count, code_request,
 				sizeof(code_request));
+	} else if ((!strcmp(test, "attributes") || !strcmp(test, "memslots")) && argc == 5) {
+		uint64_t bytes = number(argv[2], PAGE_SIZE, 1ULL << 30);
+		if (bytes % PAGE_SIZE)
+			usage();
+		native_test(test, !strcmp(test, "attributes") ? CONVERT_ATTRIBUTES : CONVERT_MEMSLOTS,
+			    bytes, number(argv[3], 1, 1ULL << 24), exit_is_call(argv[4]));
 	} else if (!strcmp(test, "regions") && argc == 4) {
 		regions_test(number(argv[2], 1, 1ULL << 16), number(argv[3], 1, 1ULL << 20));
 	} else {
