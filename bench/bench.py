@@ -12,6 +12,7 @@ Speed is never asserted here; the targets are printed beside the numbers.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import time
 PAGE = 4096
 RANGE_2M = 2 << 20
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH_DIR)
+import counts  # noqa: E402  (bench/counts.py, beside this file)
 
 
 def spawn(argv, stdout=os.devnull):
@@ -53,12 +56,28 @@ class Bench:
         self.report = os.path.join(self.work, "report.json")
         self.results = {}
 
-    def gmemvm(self, config, *sets, repeat=None):
-        """Runs a scenario repeat times; returns [(spawn ns, its JSON report)]."""
+    def gmemvm_argv(self, config, *sets):
         argv = [self.args.gmemvm, "run", "-q", os.path.join(BENCH_DIR, config),
                 "--report", self.report]
         for item in sets:
             argv += ["--set", item]
+        return argv
+
+    def probe(self):
+        """What the floors depend on: the host's kind and which paths are
+        native (gmemvm probe --json)."""
+        probed = subprocess.run([self.args.gmemvm, "probe", "--json"], capture_output=True,
+                                text=True)
+        answers = json.loads(probed.stdout) if probed.stdout.strip() else {"features": []}
+        self.native = {f["name"]: f["status"] == "native" for f in answers["features"]}
+        self.host_kind = answers.get("host_kind", "unknown")
+        self.results["host_kind"] = self.host_kind
+        # How gmemvm's guest asks for a conversion here, which the floor's copies.
+        self.exit_kind = "call" if self.native.get("KVM_HC_MAP_GPA_RANGE exit") else "port"
+
+    def gmemvm(self, config, *sets, repeat=None):
+        """Runs a scenario repeat times; returns [(spawn ns, its JSON report)]."""
+        argv = self.gmemvm_argv(config, *sets)
         out = []
         for _ in range(repeat or self.args.runs):
             if os.path.exists(self.report):
@@ -122,7 +141,7 @@ class Bench:
         self.results["port_io_exits_per_second"] = {"gmemvm": rate, "floor": floor}
 
     # 3. Conversions: through faults and explicit requests, both CoCo modes, 1 and 4 vCPUs.
-    def conversion_sets(self, mode, kind, size, vcpus):
+    def conversion_sets(self, mode, kind, size, vcpus, rounds=None):
         """The --set overrides of one conversion scenario, and its conversion count."""
         all_vcpus = " vcpu=all" if vcpus > 1 else ""
         # Faults start from private pages (INIT_PRIVATE), flips from shared ones.
@@ -141,10 +160,33 @@ class Bench:
                      "expect.memory-faults=%d" % (2 * pages * vcpus),
                      "expect.conversions.by-fault=%d" % (2 * pages * vcpus)]
             return sets, 2 * pages * vcpus
-        rounds = (self.args.flip_rounds if size == PAGE else self.args.flip_rounds_2m) // vcpus
+        if rounds is None:
+            rounds = (self.args.flip_rounds if size == PAGE else self.args.flip_rounds_2m)
+        rounds //= vcpus
         sets += ["steps.step1=flip 0x400000 %d %d%s" % (size, rounds, all_vcpus),
                  "expect.conversions.by-hypercall=%d" % (2 * rounds * vcpus)]
         return sets, 2 * rounds * vcpus
+
+    def conversion_floor(self, mode, kind, size, vcpus):
+        """The floor of this conversion path on this host: (a function of the
+        conversion count giving gmemvm-floor's arguments, its name, the target
+        ratio), or (None, why not, None)."""
+        if self.host_kind == "served-from-userspace-addr":
+            # PVM: a conversion is an mmap of the views (bench/floor.c).
+            if kind == "fault":
+                return (lambda n: ("fault", mode, n // vcpus // 2, vcpus)), "views", 3.0
+            return (lambda n: ("explicit", mode, size, n // vcpus // 2, vcpus)), "views", 1.3
+        if kind != "explicit" or vcpus != 1:
+            return None, "the floors of this kernel ask explicitly, on one vCPU", None
+        if mode == "legacy":
+            if not self.native.get("private memory (VM type)"):
+                return None, "no software-protected VM type here", None
+            # Use case (a): what QEMU does, one alias, attributes and a punch.
+            return (lambda n: ("attributes", size, n // 2, self.exit_kind)), "attributes", 1.15
+        if self.native.get("KVM_SET_MEMORY_ATTRIBUTES2"):
+            return None, "in-place conversion is the kernel's here: no floor for it yet", None
+        # The in-place model: the memslot changes of its two views.
+        return (lambda n: ("memslots", size, n // 2, self.exit_kind)), "memslots", 1.3
 
     def conversions(self):
         rows = []
@@ -167,18 +209,18 @@ class Bench:
                                           for _, r in runs])
                     host_us = summary([r["conversions"]["host_ns"] / count / 1e3
                                        for _, r in runs])
-                    # In the lab there is no floor: its conversions are PVM's (bench/floor.c).
+                    floor_argv, floor_name, target = self.conversion_floor(mode, kind, size,
+                                                                           vcpus)
                     floor = floor_kernel_us = None
-                    if not self.args.lab:
-                        floor_args = (("fault", mode) if kind == "fault"
-                                      else ("explicit", mode, size))
-                        floor_runs = self.floor(*floor_args, count // vcpus // 2, vcpus)
+                    if floor_argv:
+                        floor_runs = self.floor(*floor_argv(count))
                         floor = summary([f["conversions"] / f["seconds"] for _, f in floor_runs])
                         floor_kernel_us = summary([f["kernel_ns"] / f["conversions"] / 1e3
                                                    for _, f in floor_runs])
                     row = {"mode": "coco-" + mode, "kind": kind, "size": size, "vcpus": vcpus,
                            "per_second": per_second, "host_us": host_us,
-                           "floor_per_second": floor, "floor_kernel_us": floor_kernel_us}
+                           "floor_per_second": floor, "floor_kernel_us": floor_kernel_us,
+                           "floor": floor_name, "target": target}
                     rows.append(row)
                     if kind == "fault":
                         # KVM reports a fault per page: a 2 MiB range takes 512 of them.
@@ -207,7 +249,8 @@ class Bench:
                                 for (_, a), (_, b) in zip(only, both)])
             # In the lab a conversion also rebinds memslots, which the floor's
             # (PVM's mmap of the views) does not: no floor there.
-            floor_runs = [] if self.args.lab else self.floor("regions", regions, 2 * rounds)
+            pvm = self.host_kind == "served-from-userspace-addr"
+            floor_runs = self.floor("regions", regions, 2 * rounds) if pvm else []
             rows.append({"regions": regions,
                          "peak_rss_kib": summary([r["peak_resident_kib"] for _, r in only]),
                          "host_us": per_conversion(lambda r: r["conversions"]["host_ns"] / 1e3),
@@ -215,6 +258,40 @@ class Bench:
                          "floor_kernel_us": floor_runs and summary(
                              [f["kernel_ns"] / f["conversions"] / 1e3 for _, f in floor_runs])})
         self.results["regions"] = rows
+
+
+    # 4. Counts that do not depend on the machine's load (bench/counts.py).
+    def counts(self):
+        missing = [tool for tool in ("strace", "valgrind") if not shutil.which(tool)]
+        if missing:
+            raise NotRun("%s missing (apt-get install %s)" % (" and ".join(missing),
+                                                             " ".join(missing)))
+        counter = counts.Counter(self)
+        rounds = self.args.count_rounds
+        out = {"syscalls_per_conversion": {}, "instructions_per_conversion": {}}
+        self.results["counts"] = out
+        def attempt(key, measure):
+            # A part this kernel cannot run says why; the others go on.
+            try:
+                return measure()
+            except (RuntimeError, NotRun) as why:
+                out.setdefault("not_run", {})[key] = str(why)
+                return None
+        out["syscalls_per_exit"] = attempt("syscalls_per_exit", lambda: counter.exits(rounds))
+        for mode in ("legacy", "inplace"):
+            floor_argv, floor_name, _ = self.conversion_floor(mode, "explicit", PAGE, 1)
+            def sets_of(n, mode=mode):
+                return self.conversion_sets(mode, "explicit", PAGE, 1, n)[0]
+            path = "coco-" + mode
+            calls = attempt(path, lambda: counter.conversion(
+                sets_of, floor_argv and (lambda r: floor_argv(2 * r)), rounds))
+            if calls is None:
+                continue
+            out["syscalls_per_conversion"][path] = dict(calls, floor_name=floor_name)
+            out["instructions_per_conversion"][path] = attempt(
+                path + " instructions", lambda: counter.conversion_instructions(sets_of(rounds)))
+        out["startup_instructions"] = attempt("startup_instructions",
+                                              counter.startup_instructions)
 
 
 def scaled(figure, factor):
@@ -253,60 +330,97 @@ def print_table(results, machine):
         e = results["port_io_exits_per_second"]
         ratio = e["floor"]["median"] / e["gmemvm"]["median"]
         add("\nExit round trip                              gmemvm /s              floor /s")
-        add("  port-IO exits per second                   %-22s %-10.0f %5.2fx  <= 1.2x: %s" %
-            (spread(e["gmemvm"], "%.0f"), e["floor"]["median"], ratio, verdict(ratio <= 1.2)))
-    add("\nConversions                          vCPUs  gmemvm per second         us each  host us  "
-        "floor /s   floor kernel us  ratio")
-    for row in results["conversions"]:
-        label = "%s %s %s" % (row["mode"], row["kind"], "4K" if row["size"] == PAGE else "2M")
-        if row.get("faults_per_range"):
-            label += " (512 faults)"
-        if row.get("not_run"):
-            add("  %-36s %d    not run here: %s" % (label, row["vcpus"], row["not_run"][:120]))
-            continue
-        each = 1e6 / row["per_second"]["median"]
-        if not row["floor_per_second"]:
-            add("  %-36s %d    %-24s %7.1f  %7.1f  (no floor here: the floor's conversions are "
-                "PVM's)" % (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
-                           row["host_us"]["median"] * (row.get("faults_per_range") or 1)))
-            continue
-        floor_each = 1e6 / row["floor_per_second"]["median"]
-        add("  %-36s %d    %-24s %7.1f  %7.1f  %-10.0f %-16.1f %5.2fx%s" %
-            (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
-             row["host_us"]["median"] * (row.get("faults_per_range") or 1),
-             row["floor_per_second"]["median"],
-             row["floor_kernel_us"]["median"] * (row.get("faults_per_range") or 1),
-             each / floor_each,
-             "  <= 3x: " + verdict(each / floor_each <= 3) if row["kind"] == "fault"
-             else "  <= 1.3x: " + verdict(each / floor_each <= 1.3)))
-    add("  (us each: 1 / rate, over the window from the first conversion to the last; host us:\n"
-        "   time in gmemvm's conversion path, with 4 vCPUs including the wait for the memory\n"
-        "   map's lock; floor kernel us: the floor's mmap/fallocate calls; ratio: us each\n"
-        "   against the floor's)")
-    add("\nCost per conversion (4K flip in coco-inplace) by separately shared regions")
-    add("  regions  end to end us          host us             floor kernel us  host/floor")
-    for row in results["regions"]:
-        if not row["floor_kernel_us"]:
-            add("  %-8d %-22s %-19s (no floor here)" %
-                (row["regions"], spread(row["end_to_end_us"]), spread(row["host_us"])))
-            continue
-        add("  %-8d %-22s %-19s %-16.1f %5.2fx" %
-            (row["regions"], spread(row["end_to_end_us"]), spread(row["host_us"]),
-             row["floor_kernel_us"]["median"],
-             row["host_us"]["median"] / row["floor_kernel_us"]["median"]))
-    if len(results["regions"]) >= 2:
-        first, last = results["regions"][0], results["regions"][-1]
-        growth = last["host_us"]["median"] / first["host_us"]["median"]
-        add("  host cost grows %.2fx for %dx the regions: %s" %
-            (growth, last["regions"] // first["regions"],
-             "not linear" if growth < last["regions"] / first["regions"] / 4 else "LINEAR-ISH"))
-        if first.get("peak_rss_kib") and last.get("peak_rss_kib"):
-            per_region = ((last["peak_rss_kib"]["median"] - first["peak_rss_kib"]["median"]) *
-                          1024 / (last["regions"] - first["regions"]))
-            add("  VMM memory: %.0f KiB with %d regions, %.0f KiB with %d: %.0f bytes per region" %
-                (first["peak_rss_kib"]["median"], first["regions"],
-                 last["peak_rss_kib"]["median"], last["regions"], per_region))
+        add("  port-IO exits per second                   %-22s %-10.0f %5.2fx  <= 1.1x: %s" %
+            (spread(e["gmemvm"], "%.0f"), e["floor"]["median"], ratio, verdict(ratio <= 1.1)))
+    if results.get("conversions") is not None:
+        add("\nConversions                          vCPUs  gmemvm per second         us each  host us  "
+            "floor /s   floor kernel us  ratio")
+        for row in results["conversions"]:
+            label = "%s %s %s" % (row["mode"], row["kind"], "4K" if row["size"] == PAGE else "2M")
+            if row.get("faults_per_range"):
+                label += " (512 faults)"
+            if row.get("not_run"):
+                add("  %-36s %d    not run here: %s" % (label, row["vcpus"], row["not_run"][:120]))
+                continue
+            each = 1e6 / row["per_second"]["median"]
+            if not row["floor_per_second"]:
+                add("  %-36s %d    %-24s %7.1f  %7.1f  (no floor: %s)" %
+                    (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
+                     row["host_us"]["median"] * (row.get("faults_per_range") or 1), row["floor"]))
+                continue
+            label += " [%s]" % row["floor"]
+            floor_each = 1e6 / row["floor_per_second"]["median"]
+            add("  %-36s %d    %-24s %7.1f  %7.1f  %-10.0f %-16.1f %5.2fx%s" %
+                (label, row["vcpus"], spread(row["per_second"], "%.0f"), each,
+                 row["host_us"]["median"] * (row.get("faults_per_range") or 1),
+                 row["floor_per_second"]["median"],
+                 row["floor_kernel_us"]["median"] * (row.get("faults_per_range") or 1),
+                 each / floor_each,
+                 "  <= %gx: %s" % (row["target"], verdict(each / floor_each <= row["target"]))))
+        add("  (us each: 1 / rate, over the window from the first conversion to the last; host us:\n"
+            "   time in gmemvm's conversion path, with 4 vCPUs including the wait for the memory\n"
+            "   map's lock; [floor]: views (PVM: mmap of the views, punch for legacy), attributes\n"
+            "   (KVM_SET_MEMORY_ATTRIBUTES and a punch) or memslots (the model's memslot changes);\n"
+            "   floor kernel us: the floor's kernel calls; ratio: us each against the floor's)")
+    if results.get("regions") is not None:
+        add("\nCost per conversion (4K flip in coco-inplace) by separately shared regions")
+        add("  regions  end to end us          host us             floor kernel us  host/floor")
+        for row in results["regions"]:
+            if not row["floor_kernel_us"]:
+                add("  %-8d %-22s %-19s (no floor here)" %
+                    (row["regions"], spread(row["end_to_end_us"]), spread(row["host_us"])))
+                continue
+            add("  %-8d %-22s %-19s %-16.1f %5.2fx" %
+                (row["regions"], spread(row["end_to_end_us"]), spread(row["host_us"]),
+                 row["floor_kernel_us"]["median"],
+                 row["host_us"]["median"] / row["floor_kernel_us"]["median"]))
+        if len(results["regions"]) >= 2:
+            first, last = results["regions"][0], results["regions"][-1]
+            growth = last["host_us"]["median"] / first["host_us"]["median"]
+            add("  host cost grows %.2fx for %dx the regions: %s" %
+                (growth, last["regions"] // first["regions"],
+                 "not linear" if growth < last["regions"] / first["regions"] / 4 else "LINEAR-ISH"))
+            if first.get("peak_rss_kib") and last.get("peak_rss_kib"):
+                per_region = ((last["peak_rss_kib"]["median"] - first["peak_rss_kib"]["median"]) *
+                              1024 / (last["regions"] - first["regions"]))
+                add("  VMM memory: %.0f KiB with %d regions, %.0f KiB with %d: %.0f bytes per region" %
+                    (first["peak_rss_kib"]["median"], first["regions"],
+                     last["peak_rss_kib"]["median"], last["regions"], per_region))
+    if results.get("counts"):
+        out.extend(counts_table(results["counts"]))
     return "\n".join(out)
+
+
+def counts_table(c):
+    """The counts as lines: system calls of the vCPU thread per exit and per
+    conversion beside the floor's, and callgrind's instructions."""
+    def calls(counted):
+        return ", ".join("%s %g" % (name.replace("ioctl ", ""), value)
+                         for name, value in sorted(counted.items())) or "none"
+    lines = ["\nSystem calls of the vCPU thread (strace; the difference of two runs, divided)"]
+    for part, why in c.get("not_run", {}).items():
+        lines.append("  %s: not run here: %s" % (part, why[:160]))
+    e = c.get("syscalls_per_exit")
+    if e:
+        lines.append("  per port-IO exit       gmemvm: %s" % calls(e["gmemvm"]))
+        lines.append("                         floor:  %s" % calls(e["floor"]))
+    for path, row in c["syscalls_per_conversion"].items():
+        lines.append("  per conversion, %-13s gmemvm: %s  (%g besides KVM_RUN)" %
+                     (path, calls(row["gmemvm"]), counts.total_calls(row["gmemvm"])))
+        if "floor" in row:
+            extra = counts.total_calls(row["gmemvm"]) - counts.total_calls(row["floor"])
+            lines.append("  %-29s floor [%s]: %s  (gmemvm: %+g)" %
+                         ("", row["floor_name"], calls(row["floor"]), extra))
+        else:
+            lines.append("  %-29s no floor: %s" % ("", row["floor_name"]))
+    lines.append("\nInstructions in gmemvm's user space (callgrind)")
+    if c.get("startup_instructions"):
+        lines.append("  exec to the first KVM_RUN, mode shared   %d (without the sandbox, which "
+                     "valgrind cannot run under)" % c["startup_instructions"])
+    for path, value in c["instructions_per_conversion"].items():
+        if value:
+            lines.append("  per conversion, %-24s %d" % (path, value))
+    return lines
 
 
 def check_results(results):
@@ -373,6 +487,10 @@ def main():
                         help="inside the lab's kernel (scripts/bench --lab): counts an "
                         "emulator gets through, no floor for conversions, and a figure the "
                         "kernel cannot give is reported, not fatal")
+    parser.add_argument("--counts-only", action="store_true",
+                        help="only the system-call and instruction counts")
+    parser.add_argument("--check", metavar="THRESHOLDS.json",
+                        help="fail when a count regressed against these thresholds")
     args = parser.parse_args()
     if not os.path.exists("/dev/kvm"):
         # 77: meson's skip, for the smoke test on a host without KVM.
@@ -402,10 +520,16 @@ def main():
         args.pio_rounds, args.fault_pages = 2000, 64
         args.flip_rounds, args.flip_rounds_2m = 64, 32
         args.regions, args.region_rounds = [100, 1000], 256
+    args.count_rounds = 4 if args.smoke else 16
     bench = Bench(args)
     bench.results["runs"] = args.runs
-    for part, measure in (("startup_ms", bench.startup), ("port_io_exits_per_second", bench.exits),
-                          ("conversions", bench.conversions), ("regions", bench.regions)):
+    bench.probe()
+    parts = (("startup_ms", bench.startup), ("port_io_exits_per_second", bench.exits),
+             ("conversions", bench.conversions), ("regions", bench.regions),
+             ("counts", bench.counts))
+    if args.counts_only:
+        parts = parts[-1:]
+    for part, measure in parts:
         try:
             measure()
         except NotRun as why:
@@ -417,12 +541,37 @@ def main():
         machine = "the lab's kernel %s under QEMU's emulator (compare ratios, not times)" % (
             os.uname().release)
     bench.results["machine"] = machine
-    if not args.lab:
+    bench.results["kernel"] = os.uname().release
+    if not args.lab and not args.counts_only:
         check_results(bench.results)
     print(print_table(bench.results, machine))
     with open(args.json, "w") as f:
         json.dump(bench.results, f, indent=1)
     print("\nJSON: %s" % args.json)
+    if args.check:
+        # The regression check CI runs (bench/thresholds.json).
+        if "counts" not in bench.results:
+            sys.exit("gmemvm-bench: the counts could not be taken: %s" %
+                     bench.results.get("not_run", {}).get("counts"))
+        problems, notes = counts.check(bench.results["counts"],
+                                       counts.load_thresholds(args.check))
+        for note in notes:
+            print("note: " + note)
+        for problem in problems:
+            print("REGRESSION: " + problem)
+        if problems:
+            sys.exit("gmemvm-bench: %d regression(s) against %s" % (len(problems), args.check))
+        c = bench.results["counts"]
+        checked = [key for key in ("syscalls_per_exit", "startup_instructions") if c.get(key)]
+        checked += sorted(c["syscalls_per_conversion"])
+        if not checked:
+            # 77: the test's skip; the lab runs it on kernels that have the paths.
+            print("skipped: nothing to count on this kernel: %s" %
+                  "; ".join(c.get("not_run", {}).values())[:300])
+            sys.exit(77)
+        print("counts within %s (%s): no system call added to a conversion or an exit, "
+              "start-up within its margin" % (os.path.relpath(args.check, BENCH_DIR + "/.."),
+                                              ", ".join(checked)))
     if args.plot:
         plot(bench.results, args.plot)
         print("plot: %s" % args.plot)

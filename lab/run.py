@@ -188,11 +188,36 @@ PYTHON_UNNEEDED = {"test", "idlelib", "tkinter", "lib2to3", "ensurepip", "turtle
                    "pydoc_data", "dist-packages", "site-packages", "distutils"}
 
 
+def copy_program(root, path):
+    copy_into(root, path)
+    for library in shared_libraries(path):
+        copy_into(root, library)
+
+
+def copy_counters(root):
+    """strace and valgrind's callgrind, for the counts (bench/counts.py)."""
+    for tool in ("strace", "valgrind.bin"):
+        path = shutil.which(tool)
+        if path:
+            copy_program(root, path)
+    valgrind = shutil.which("valgrind")
+    if valgrind:
+        copy_into(root, valgrind)
+    for path in glob.glob("/usr/libexec/valgrind/*amd64-linux*") + \
+            ["/usr/libexec/valgrind/default.supp"]:
+        if os.path.isfile(path):
+            copy_into(root, path)
+
+
 def bench_command(repo, build, root, bench_args):
     """scripts/bench --lab: the benchmarks (bench/bench.py --lab) run inside the
     kernel, with Debian's Python (no site packages) and the floor beside gmemvm,
     so every ratio is taken side by side in one boot; the JSON follows a
-    BENCH-JSON line of the test's output (bench/lab_bench.py reads it)."""
+    BENCH-JSON line of the test's output (bench/lab_bench.py reads it). The
+    counts' strace and callgrind come along. With bench_args None: the
+    regression check of the counts against bench/thresholds.json, which
+    scripts/test runs in every x86 kernel (CI)."""
+    copy_counters(root)
     copy_into(root, PYTHON)
     for library in shared_libraries(PYTHON):
         copy_into(root, library)
@@ -210,6 +235,10 @@ def bench_command(repo, build, root, bench_args):
             copy_into(root, path)
     script = os.path.join(repo, "bench", "bench.py")
     gmemvm = os.path.join(build, "vmm", "gmemvm")
+    if bench_args is None:
+        thresholds = os.path.join(repo, "bench", "thresholds.json")
+        return (f"{PYTHON} -S {script} --lab --counts-only --gmemvm {gmemvm} --floor {floor} "
+                f"--json /tmp/counts.json --check {thresholds}")
     return (f"/bin/sh -c \"{PYTHON} -S {script} --lab --gmemvm {gmemvm} --floor {floor} "
             f"--json /tmp/bench.json {bench_args} && echo BENCH-JSON && cat /tmp/bench.json && echo\"")
 
@@ -258,6 +287,9 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, benc
         commands.update(concurrency_checks(repo, build, root))
     if bench_args is not None:
         commands["bench"] = bench_command(repo, build, root, bench_args)
+    elif tests_wanted and not arm64:
+        # The counts' regression check (bench/thresholds.json): CI's, in every x86 kernel.
+        commands["bench-counts"] = bench_command(repo, build, root, None)
     for name, command in commands.items():
         with open(f"{root}/lab/tests/{name}", "w") as wrapper:
             wrapper.write(f"#!/bin/sh\nexec {command}\n")
