@@ -338,7 +338,10 @@ for path in sys.argv[1:]:
     r = json.load(open(path))
     t, name = r["time_ms"], r["scenario"]
     if r["outcome"] == "done":
-        if not 0 < t["guest_entry"] <= t["guest_status"] <= t["total"] or r["peak_resident_kib"] <= 0:
+        phases = ("probed", "setup", "vcpu_thread", "sandboxed", "guest_entry", "guest_status",
+                  "total")
+        if (not 0 < t["probed"] or any(t[a] > t[b] for a, b in zip(phases, phases[1:]))
+                or r["peak_resident_kib"] <= 0):
             bad.append("%s: %s, peak %s KiB" % (name, t, r["peak_resident_kib"]))
         cv = r["conversions"]
         if cv["by_fault"] + cv["by_hypercall"] > 0 and not (cv["host_ns"] > 0 and cv["window_ns"] > 0):
@@ -348,7 +351,7 @@ for path in sys.argv[1:]:
 print("; ".join(bad))
 PY
 )
-[ -z "$times" ] && pass "reports: entry <= status <= total, peak memory, conversion timing; -1 where the guest never ran" ||
+[ -z "$times" ] && pass "reports: start-up phases in order (probe, set-up, vCPU thread, sandbox, entry, status, total), peak memory, conversion timing; -1 where the guest never ran" ||
 	fail "report timings: $times"
 fi
 

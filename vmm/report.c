@@ -282,10 +282,11 @@ int report_write_json(FILE *out, const struct run_report *report, const struct h
 		",\n  \"console_bytes\": %" PRIu64 ",\n  \"console\": ", report->console_bytes);
 	json_print_string(out, report->console_transcript ? report->console_transcript : "");
 	fprintf(out,
-		",\n  \"time_ms\": {\"setup\": %.3f, \"run\": %.3f, \"total\": %.3f, "
-		"\"guest_entry\": %.3f, \"guest_status\": %.3f},\n",
-		report->setup_ms, report->run_ms, report->total_ms, report->guest_entry_ms,
-		report->guest_status_ms);
+		",\n  \"time_ms\": {\"probed\": %.3f, \"setup\": %.3f, \"vcpu_thread\": %.3f, "
+		"\"sandboxed\": %.3f, \"guest_entry\": %.3f, \"guest_status\": %.3f, "
+		"\"run\": %.3f, \"total\": %.3f},\n",
+		report->probed_ms, report->setup_ms, report->vcpu_thread_ms, report->sandboxed_ms,
+		report->guest_entry_ms, report->guest_status_ms, report->run_ms, report->total_ms);
 	fprintf(out,
 		"  \"process_start_monotonic_ns\": %" PRIu64 ",\n  \"peak_resident_kib\": %ld\n}\n",
 		report->process_start_ns, report->peak_resident_kib);

@@ -65,6 +65,9 @@ struct run_report {
 	/* From process start (main) to vCPU 0's first instruction and to the
 	 * last vCPU's final status; -1 when the guest never got there. */
 	double guest_entry_ms, guest_status_ms;
+	/* Start-up phases, from process start: the probe answered, vCPU 0's
+	 * thread began and had its seccomp filter; -1 when not reached. */
+	double probed_ms, vcpu_thread_ms, sandboxed_ms;
 	/* CLOCK_MONOTONIC of main's start, for a benchmark that also counts exec. */
 	uint64_t process_start_ns;
 	long peak_resident_kib; /* VmHWM at the end of the run; -1 if unknown */

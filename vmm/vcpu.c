@@ -71,6 +71,7 @@ static void *vcpu_thread(void *argument)
 	struct exit_context *context = &vcpu->exits;
 
 	struct gmemvm_error error = { 0 };
+	clock_gettime(CLOCK_MONOTONIC, &vcpu->thread_started);
 	if (set->sandbox &&
 	    sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->sandbox_extras, &error) < 0) {
 		context->outcome = OUTCOME_VMM_ERROR;
@@ -79,6 +80,7 @@ static void *vcpu_thread(void *argument)
 		vcpu_set_stop(set);
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &vcpu->sandboxed); /* the first KVM_RUN follows */
 	for (;;) {
 		if (atomic_load(&set->stopping)) {
 			snprintf(context->message, sizeof(context->message),

@@ -34,6 +34,9 @@ struct vcpu {
 	struct exit_context exits;
 	struct vcpu_set *set;
 	struct timespec stopped; /* CLOCK_MONOTONIC when its run loop ended */
+	/* Start-up phases (docs/performance.md): when its thread began, and when
+	 * its seccomp filter was in place, just before its first KVM_RUN. */
+	struct timespec thread_started, sandboxed;
 };
 
 struct vcpu_set {

@@ -45,7 +45,8 @@ struct vm {
 	const struct scenario *scenario;
 	int kvm_fd, vm_fd;
 	struct host_probe host;
-	struct arch_cpu *cpu; /* what every vCPU is created from (arch/arch.h) */
+	struct timespec probed; /* when the probe had answered (start-up phases) */
+	struct arch_cpu *cpu;	/* what every vCPU is created from (arch/arch.h) */
 	struct gmem gmem;
 	struct memmap memory;
 	struct iotrap_registry traps;
@@ -89,6 +90,14 @@ static void record_guest_times(const struct vm *vm, const struct timespec *proce
 	const struct timespec *entered = vm->testdev.entered;
 	report->guest_entry_ms = -1;
 	report->guest_status_ms = -1;
+	report->probed_ms = vm->probed.tv_sec ? between_ms(process_start, &vm->probed) : -1;
+	const struct vcpu *first = vm->vcpus.count ? &vm->vcpus.vcpus[0] : NULL;
+	report->vcpu_thread_ms = first && first->thread_started.tv_sec
+					 ? between_ms(process_start, &first->thread_started)
+					 : -1;
+	report->sandboxed_ms = first && first->sandboxed.tv_sec
+				       ? between_ms(process_start, &first->sandboxed)
+				       : -1;
 	if (vm->vcpus.count == 0 || entered[0].tv_sec == 0)
 		return;
 	report->guest_entry_ms = between_ms(process_start, &entered[0]);
@@ -313,6 +322,7 @@ static enum gmemvm_status create_machine(struct vm *vm, struct gmemvm_error *err
 	if (vm->kvm_fd < 0)
 		return host_failure(error);
 	probe_host_for(vm->kvm_fd, &vm->host, scenario);
+	clock_gettime(CLOCK_MONOTONIC, &vm->probed);
 	if (check_host(vm, error) < 0)
 		return host_failure(error);
 
