@@ -113,6 +113,18 @@ class Bench:
         def since_spawn(started, report, key):
             return (report["process_start_monotonic_ns"] - started) / 1e6 + report["time_ms"][key]
         entry = summary([since_spawn(s, r, "guest_entry") for s, r in runs])
+        # Where the time goes, phase by phase (each the median of its own span).
+        marks = ["probed", "setup", "vcpu_thread", "sandboxed", "guest_entry", "guest_status"]
+        phases = {"exec and dynamic linking (spawn to main)":
+                  summary([(r["process_start_monotonic_ns"] - s) / 1e6 for s, r in runs])}
+        names = ["probe (main to its answers)", "set-up (guest_memfd, memslots, vCPUs, device "
+                 "tree)", "vCPU thread start", "sandbox (vCPU 0's seccomp filter)",
+                 "first KVM_RUN to the guest's first device write", "the guest's run to its status"]
+        begin = [0.0] * len(runs)
+        for name, mark in zip(names, marks):
+            phases[name] = summary([r["time_ms"][mark] - b for b, (_, r) in zip(begin, runs)])
+            begin = [r["time_ms"][mark] for _, r in runs]
+        self.results["startup_phases_ms"] = phases
         status = summary([since_spawn(s, r, "guest_status") for s, r in runs])
         setup = summary([r["time_ms"]["setup"] for _, r in runs])
         # The floor's guest does nothing but exit: its first instruction is its status.
@@ -320,7 +332,9 @@ def print_table(results, machine):
         ratio = s["to_guest_status"]["median"] / floor
         add("  to the guest's final status                %-22s %-10s %5.1fx  <= 2.0x: %s" %
             (spread(s["to_guest_status"], "%.2f"), "%.2f" % floor, ratio, verdict(ratio <= 2.0)))
-        add("  of which VMM set-up (main to first KVM_RUN) %s" % spread(s["vmm_setup"], "%.2f"))
+        add("  of which VMM set-up (main to vCPU start)   %s" % spread(s["vmm_setup"], "%.2f"))
+        for name, figure in results.get("startup_phases_ms", {}).items():
+            add("    %-46s %s" % (name, spread(figure, "%.2f")))
         rss = results["peak_rss_kib"]
         for size in ("64M", "1G"):
             add("  peak resident memory, %-4s guest          %-22s %-10.0f %5.1fx" %

@@ -223,8 +223,7 @@ static bool view_reaches(const struct floor_vm *machine, const struct floor_view
  * the runs over their union are created, as a memslot can be neither grown
  * nor split. Nothing else: this is the least the model's views need.
  */
-static void view_sync(struct floor_vm *machine, struct floor_view *view, uint64_t from,
-		      uint64_t to)
+static void view_sync(struct floor_vm *machine, struct floor_view *view, uint64_t from, uint64_t to)
 {
 	struct floor_slot kept[VIEW_SLOTS];
 	int count = 0;
@@ -336,9 +335,9 @@ static unsigned int shared_bit(const struct kvm_cpuid2 *cpuid)
 static void floor_vm_create_native(struct floor_vm *machine, uint64_t ram_size,
 				   enum floor_conversion conversion, bool call)
 {
-	floor_vm_open(machine, ram_size, conversion == CONVERT_ATTRIBUTES
-						 ? GMEMVM_KVM_X86_SW_PROTECTED_VM
-						 : GMEMVM_KVM_X86_DEFAULT_VM);
+	floor_vm_open(machine, ram_size,
+		      conversion == CONVERT_ATTRIBUTES ? GMEMVM_KVM_X86_SW_PROTECTED_VM
+						       : GMEMVM_KVM_X86_DEFAULT_VM);
 	ram_size = machine->ram_size;
 	machine->conversion = conversion;
 	if (call) {
@@ -388,7 +387,8 @@ static void floor_vm_destroy(struct floor_vm *machine)
 	/* 0 means never created: the descriptors of /dev/kvm and the VM come first. */
 	free(machine->page_shared);
 	const int files[] = { machine->content_fd, machine->never_shared_fd, machine->shared_fd,
-			      machine->private_fd != machine->content_fd ? machine->private_fd : 0 };
+			      machine->private_fd != machine->content_fd ? machine->private_fd
+									 : 0 };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (files[i] > 0)
 			close(files[i]);
@@ -454,7 +454,8 @@ static void convert(struct floor_vcpu *vcpu, uint64_t gpa, uint64_t size, bool t
 		remap(machine->host_view, fd, gpa, size);
 		if (machine->legacy &&
 		    fallocate(to_shared ? machine->private_fd : machine->content_fd,
-			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa, (off_t)size) < 0)
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
+			      (off_t)size) < 0)
 			die("fallocate(PUNCH_HOLE)");
 		break;
 	}
@@ -468,7 +469,8 @@ static void convert(struct floor_vcpu *vcpu, uint64_t gpa, uint64_t size, bool t
 			die("KVM_SET_MEMORY_ATTRIBUTES");
 		/* The backing the range no longer uses, as QEMU discards it. */
 		if (fallocate(to_shared ? machine->private_fd : machine->shared_fd,
-			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa, (off_t)size) < 0)
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gpa,
+			      (off_t)size) < 0)
 			die("fallocate(PUNCH_HOLE)");
 		break;
 	}
@@ -721,7 +723,8 @@ int main(int argc, char **argv)
 		uint64_t bytes = number(argv[2], PAGE_SIZE, 1ULL << 30);
 		if (bytes % PAGE_SIZE)
 			usage();
-		native_test(test, !strcmp(test, "attributes") ? CONVERT_ATTRIBUTES : CONVERT_MEMSLOTS,
+		native_test(test,
+			    !strcmp(test, "attributes") ? CONVERT_ATTRIBUTES : CONVERT_MEMSLOTS,
 			    bytes, number(argv[3], 1, 1ULL << 24), exit_is_call(argv[4]));
 	} else if (!strcmp(test, "regions") && argc == 4) {
 		regions_test(number(argv[2], 1, 1ULL << 16), number(argv[3], 1, 1ULL << 20));

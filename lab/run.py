@@ -237,9 +237,9 @@ def bench_command(repo, build, root, bench_args):
     gmemvm = os.path.join(build, "vmm", "gmemvm")
     if bench_args is None:
         thresholds = os.path.join(repo, "bench", "thresholds.json")
-        return (f"{PYTHON} -S {script} --lab --counts-only --gmemvm {gmemvm} --floor {floor} "
-                f"--json /tmp/counts.json --check {thresholds}")
-    return (f"/bin/sh -c \"{PYTHON} -S {script} --lab --gmemvm {gmemvm} --floor {floor} "
+        return (f"env PATH=/bin:/usr/bin {PYTHON} -S {script} --lab --counts-only "
+                f"--gmemvm {gmemvm} --floor {floor} --json /tmp/counts.json --check {thresholds}")
+    return (f"/bin/sh -c \"PATH=/bin:/usr/bin {PYTHON} -S {script} --lab --gmemvm {gmemvm} --floor {floor} "
             f"--json /tmp/bench.json {bench_args} && echo BENCH-JSON && cat /tmp/bench.json && echo\"")
 
 
