@@ -516,7 +516,9 @@ static void *floor_vcpu_loop(void *argument)
 		case KVM_EXIT_MMIO: {
 			/* A store to a private page: convert it, then finish the store. */
 			uint64_t gpa = run->mmio.phys_addr;
-			if (!run->mmio.is_write || gpa < DATA_GPA || gpa >= vcpu->machine->ram_size)
+			/* Only the PVM floors have a host view; elsewhere MMIO is unexpected. */
+			if (!run->mmio.is_write || gpa < DATA_GPA ||
+			    gpa >= vcpu->machine->ram_size || !vcpu->machine->host_view)
 				goto unexpected;
 			convert(vcpu, gpa & ~(PAGE_SIZE - 1), PAGE_SIZE, true);
 			memcpy(vcpu->machine->host_view + gpa, run->mmio.data, run->mmio.len);
