@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -45,6 +48,8 @@ static const struct allowed_call common_calls[] = {
 	WHEN(mmap, 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0,
 	     "malloc and the memory views; never executable"),
 	ANY(munmap, "free"),
+	WHEN(mprotect, 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0,
+	     "malloc: a thread's arena grows its heap; never executable"),
 	ANY(madvise, "free; thread exit"),
 	ANY(brk, "malloc"),
 	ANY(mremap, "realloc of large buffers"),
@@ -214,16 +219,10 @@ static int add_calls(scmp_filter_ctx filter, const struct allowed_call *calls, s
 	return 0;
 }
 
-int sandbox_enter(enum sandbox_thread thread, int vcpu_index, unsigned int extras,
-		  struct gmemvm_error *error)
+/* One thread kind's filter as libseccomp builds it: the rules of its lists. */
+static int build_rules(scmp_filter_ctx filter, enum sandbox_thread thread, unsigned int extras)
 {
-	thread_name = thread == SANDBOX_THREAD_VCPU ? "vCPU" : "main";
-	thread_index = thread == SANDBOX_THREAD_VCPU ? vcpu_index : -1;
-	scmp_filter_ctx filter = seccomp_init(SCMP_ACT_TRAP);
-	int status = filter ? 0 : -ENOMEM;
-	const char *step = filter ? "seccomp_rule_add" : "seccomp_init";
-	if (status == 0)
-		status = add_calls(filter, common_calls, COUNT(common_calls));
+	int status = add_calls(filter, common_calls, COUNT(common_calls));
 	if (status == 0 && thread == SANDBOX_THREAD_VCPU)
 		status = add_calls(filter, vcpu_calls, COUNT(vcpu_calls));
 	for (size_t i = 0; status == 0 && thread == SANDBOX_THREAD_VCPU && i < arch_nr_vcpu_ioctls;
@@ -239,12 +238,88 @@ int sandbox_enter(enum sandbox_thread thread, int vcpu_index, unsigned int extra
 		status = add_calls(filter, main_calls, COUNT(main_calls));
 	if (status == 0)
 		status = add_calls(filter, sanitizer_calls, COUNT(sanitizer_calls));
+	return status;
+}
+
+/*
+ * Compile one thread kind's filter to its BPF program, once: libseccomp
+ * writes the program to a file (its only export in 2.5), read back here.
+ * Every thread of the kind then installs the same program.
+ */
+static int compile(struct sock_fprog *program, enum sandbox_thread thread, unsigned int extras,
+		   const char **step)
+{
+	*step = "seccomp_init";
+	scmp_filter_ctx filter = seccomp_init(SCMP_ACT_TRAP);
+	if (!filter)
+		return -ENOMEM;
+	*step = "seccomp_rule_add";
+	int status = build_rules(filter, thread, extras);
+	int fd = -1;
 	if (status == 0) {
-		step = "seccomp_load";
-		status = seccomp_load(filter);
+		*step = "memfd_create";
+		fd = memfd_create("gmemvm-seccomp", MFD_CLOEXEC);
+		status = fd < 0 ? -errno : 0;
 	}
-	if (filter)
-		seccomp_release(filter);
+	if (status == 0) {
+		*step = "seccomp_export_bpf";
+		status = seccomp_export_bpf(filter, fd);
+	}
+	off_t size = status == 0 ? lseek(fd, 0, SEEK_END) : 0;
+	if (status == 0 && (size <= 0 || size % sizeof(struct sock_filter) ||
+			    size / sizeof(struct sock_filter) > USHRT_MAX))
+		status = -EINVAL;
+	if (status == 0) {
+		*step = "reading the exported filter";
+		program->filter = malloc((size_t)size);
+		program->len = (unsigned short)(size / sizeof(struct sock_filter));
+		status = !program->filter				       ? -ENOMEM
+			 : pread(fd, program->filter, (size_t)size, 0) == size ? 0
+									       : -EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	seccomp_release(filter);
+	return status;
+}
+
+int sandbox_build(struct sandbox *sandbox, unsigned int extras, struct gmemvm_error *error)
+{
+	*sandbox = (struct sandbox){ 0 };
+	const char *step = NULL;
+	int status = compile(&sandbox->vcpu, SANDBOX_THREAD_VCPU, extras, &step);
+	if (status == 0)
+		status = compile(&sandbox->main, SANDBOX_THREAD_MAIN, 0, &step);
+	if (status < 0) {
+		sandbox_destroy(sandbox);
+		return gmemvm_failf(error, status, step, "building the seccomp filters failed: %s",
+				    strerror(-status));
+	}
+	return 0;
+}
+
+void sandbox_destroy(struct sandbox *sandbox)
+{
+	free(sandbox->vcpu.filter);
+	free(sandbox->main.filter);
+	*sandbox = (struct sandbox){ 0 };
+}
+
+int sandbox_enter(const struct sandbox *sandbox, enum sandbox_thread thread, int vcpu_index,
+		  struct gmemvm_error *error)
+{
+	thread_name = thread == SANDBOX_THREAD_VCPU ? "vCPU" : "main";
+	thread_index = thread == SANDBOX_THREAD_VCPU ? vcpu_index : -1;
+	const struct sock_fprog *program =
+		thread == SANDBOX_THREAD_VCPU ? &sandbox->vcpu : &sandbox->main;
+	/* What seccomp_load does, without compiling again: no new privileges
+	 * (which lets an unprivileged process filter), then the program. */
+	const char *step = "prctl(PR_SET_NO_NEW_PRIVS)";
+	int status = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
+	if (status == 0) {
+		step = "seccomp(SECCOMP_SET_MODE_FILTER)";
+		status = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, program) < 0 ? -errno : 0;
+	}
 	if (status < 0)
 		return gmemvm_failf(error, status, step,
 				    "installing the %s thread's seccomp filter failed: %s",

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <linux/filter.h>
+
 #include "error.h"
 
 enum sandbox_thread {
@@ -34,10 +36,18 @@ enum sandbox_extra {
 	SANDBOX_PROTECTED_VM = 1U << 1,	     /* upstream pKVM's reclaim (memmap_protected.c) */
 };
 
-/* Install the calling thread's filter, with extras (enum sandbox_extra) on a
- * vCPU thread. 0, or libseccomp's negative errno with the sentence and the
- * step (seccomp_init, seccomp_rule_add, seccomp_load) in error. */
-int sandbox_enter(enum sandbox_thread thread, int vcpu_index, unsigned int extras,
+/* The filters of a run, each compiled once to its BPF program, which every
+ * thread of its kind installs. */
+struct sandbox {
+	struct sock_fprog vcpu, main;
+};
+/* Compile both filters, the vCPU threads' with extras (enum sandbox_extra):
+ * 0, or a negative errno with the sentence and the step in error. */
+int sandbox_build(struct sandbox *sandbox, unsigned int extras, struct gmemvm_error *error);
+void sandbox_destroy(struct sandbox *sandbox);
+/* Install the calling thread's program: 0, or the negative errno with the
+ * sentence and the step (prctl, seccomp) in error. */
+int sandbox_enter(const struct sandbox *sandbox, enum sandbox_thread thread, int vcpu_index,
 		  struct gmemvm_error *error);
 
 /* The allowed system calls of each thread kind, one per line: the allow-list

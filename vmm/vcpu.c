@@ -73,7 +73,7 @@ static void *vcpu_thread(void *argument)
 	struct gmemvm_error error = { 0 };
 	clock_gettime(CLOCK_MONOTONIC, &vcpu->thread_started);
 	if (set->sandbox &&
-	    sandbox_enter(SANDBOX_THREAD_VCPU, vcpu->index, set->sandbox_extras, &error) < 0) {
+	    sandbox_enter(set->sandbox, SANDBOX_THREAD_VCPU, vcpu->index, &error) < 0) {
 		context->outcome = OUTCOME_VMM_ERROR;
 		snprintf(context->message, sizeof(context->message), "%.*s",
 			 (int)sizeof(context->message) - 1, error.message);

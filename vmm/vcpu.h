@@ -43,8 +43,8 @@ struct vcpu_set {
 	struct vcpu vcpus[GMEMVM_MAX_VCPUS];
 	int count;
 	atomic_bool stopping;
-	bool sandbox;		     /* each thread installs its seccomp filter before KVM_RUN */
-	unsigned int sandbox_extras; /* what the filter adds (enum sandbox_extra) */
+	/* Each thread installs its filter from here before KVM_RUN; NULL: none. */
+	const struct sandbox *sandbox;
 	pthread_mutex_t lock;
 	pthread_cond_t finished;
 	int running;

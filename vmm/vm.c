@@ -816,6 +816,20 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		return status;
 	}
 
+	/* The filters are compiled once, here, and installed by every thread
+	 * (docs/performance.md, "Start-up"). */
+	struct sandbox sandbox = { 0 };
+	bool native_conversion = !vm->gmem.model && vm->gmem.support_shared &&
+				 mode_info(scenario->mode)->shared_in_gmem;
+	unsigned int extras = (native_conversion ? SANDBOX_NATIVE_CONVERSION : 0) |
+			      (vm->memory.protected_vm ? SANDBOX_PROTECTED_VM : 0);
+	if (options->sandbox && sandbox_build(&sandbox, extras, &error) < 0) {
+		fprintf(stderr, "gmemvm: %s\n", error.message);
+		vm_destroy(vm);
+		return GMEMVM_STATUS_HOST;
+	}
+	vm->vcpus.sandbox = options->sandbox ? &sandbox : NULL;
+
 	struct run_report report = { .scenario = scenario, .serving = vm->host.serving };
 	/* Opened now: once the sandbox is in place the main thread cannot open files. */
 	struct report_file report_file = { 0 };
@@ -823,6 +837,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	    report_file_open(&report_file, options->report_path, scenario->path, &error) < 0) {
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		vm_destroy(vm);
+		sandbox_destroy(&sandbox);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	FILE *timeline_file = NULL, *memmap_file = NULL;
@@ -833,14 +848,10 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 			fclose(timeline_file);
 		report_file_abandon(&report_file);
 		vm_destroy(vm);
+		sandbox_destroy(&sandbox);
 		return GMEMVM_STATUS_BAD_INPUT;
 	}
 	int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	vm->vcpus.sandbox = options->sandbox;
-	bool native_conversion = !vm->gmem.model && vm->gmem.support_shared &&
-				 mode_info(scenario->mode)->shared_in_gmem;
-	vm->vcpus.sandbox_extras = (native_conversion ? SANDBOX_NATIVE_CONVERSION : 0) |
-				   (vm->memory.protected_vm ? SANDBOX_PROTECTED_VM : 0);
 	report.setup_ms = elapsed_ms(&options->process_start);
 	struct timespec run_start;
 	clock_gettime(CLOCK_MONOTONIC, &run_start);
@@ -852,7 +863,7 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 	if (!vm->refused && !stop_requested && vcpu_set_start(&vm->vcpus, &error) < 0)
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 	pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
-	if (options->sandbox && sandbox_enter(SANDBOX_THREAD_MAIN, -1, 0, &error) < 0) {
+	if (options->sandbox && sandbox_enter(&sandbox, SANDBOX_THREAD_MAIN, -1, &error) < 0) {
 		/* Without its filter the main thread must not go on: stop the guest. */
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		vcpu_set_stop(&vm->vcpus);
@@ -943,7 +954,8 @@ enum gmemvm_status vm_run(const struct scenario *scenario, const struct run_opti
 		fprintf(stderr, "gmemvm: %s\n", error.message);
 		output_failed = true;
 	}
-	vm_destroy(vm);
+	vm_destroy(vm); /* the vCPU threads were joined: none installs a filter now */
+	sandbox_destroy(&sandbox);
 	if (stop_signal)
 		return (enum gmemvm_status)(128 + stop_signal);
 	if (output_failed)
