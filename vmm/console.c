@@ -8,7 +8,12 @@
 #include "gmemvm_abi.h"
 
 #define UART_THR		   0
+#define UART_FCR		   2 /* written */
+#define UART_IIR		   2 /* read */
 #define UART_LSR		   5
+#define UART_FCR_FIFO_ENABLE	   0x01
+#define UART_IIR_NO_INTERRUPT	   0x01
+#define UART_IIR_FIFO_ON	   0xc0
 #define UART_LSR_THR_EMPTY	   0x20
 #define UART_LSR_TRANSMITTER_EMPTY 0x40
 
@@ -59,11 +64,17 @@ static void console_access(void *device, struct iotrap_access *access, struct io
 	if (access->is_write) {
 		if (access->offset == UART_THR)
 			console_write_byte(console, access->data[0]);
+		else if (access->offset == UART_FCR)
+			atomic_store(&console->fifo_on, access->data[0] & UART_FCR_FIFO_ENABLE);
 		return; /* the other registers configure a line we do not model */
 	}
-	iotrap_set_value(access, access->offset == UART_LSR
-					 ? UART_LSR_THR_EMPTY | UART_LSR_TRANSMITTER_EMPTY
-					 : 0);
+	uint8_t value = 0;
+	if (access->offset == UART_LSR)
+		value = UART_LSR_THR_EMPTY | UART_LSR_TRANSMITTER_EMPTY; /* bytes go at once */
+	else if (access->offset == UART_IIR)
+		value = UART_IIR_NO_INTERRUPT |
+			(atomic_load(&console->fifo_on) ? UART_IIR_FIFO_ON : 0);
+	iotrap_set_value(access, value);
 }
 
 /* Its device-tree node: "serial@3f8", the guest's stdout-path. */

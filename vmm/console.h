@@ -8,6 +8,7 @@
 #define GMEMVM_CONSOLE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,6 +25,9 @@ struct console {
 	char transcript[CONSOLE_TRANSCRIPT_MAX];
 	size_t transcript_length;
 	uint64_t bytes;
+	/* The 16550A's FIFOs, as the guest last set FCR: bytes are taken at
+	 * once either way, but a driver sends 16 at a time only with them on. */
+	atomic_bool fifo_on;
 };
 
 void console_init(struct console *console, FILE *out);
