@@ -290,6 +290,8 @@ class Bench:
                 out.setdefault("not_run", {})[key] = str(why)
                 return None
         out["syscalls_per_exit"] = attempt("syscalls_per_exit", lambda: counter.exits(rounds))
+        out["instructions_per_exit"] = attempt("instructions_per_exit",
+                                               lambda: counter.exit_instructions(rounds * 16))
         for mode in ("legacy", "inplace"):
             floor_argv, floor_name, _ = self.conversion_floor(mode, "explicit", PAGE, 1)
             def sets_of(n, mode=mode):
@@ -431,6 +433,8 @@ def counts_table(c):
     if c.get("startup_instructions"):
         lines.append("  exec to the first KVM_RUN, mode shared   %d (without the sandbox, which "
                      "valgrind cannot run under)" % c["startup_instructions"])
+    if c.get("instructions_per_exit"):
+        lines.append("  per port-IO exit (exit_dispatch)         %d" % c["instructions_per_exit"])
     for path, value in c["instructions_per_conversion"].items():
         if value:
             lines.append("  per conversion, %-24s %d" % (path, value))

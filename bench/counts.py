@@ -159,6 +159,14 @@ class Counter:
         argv = self.bench.gmemvm_argv("shared-startup.ini") + ["--no-sandbox"]
         return callgrind_instructions(argv, self.work, ["--dump-before=kvm_run"])
 
+    def exit_instructions(self, rounds):
+        """Instructions in gmemvm's exit handling (exit_dispatch and all it
+        calls) per port-IO exit, the run loop's own few left out."""
+        argv = self.bench.gmemvm_argv("pio-exits.ini", "steps.step1=pio %d" % rounds,
+                                      "expect.exits.io=>=%d" % (2 * rounds)) + ["--no-sandbox"]
+        total = callgrind_instructions(argv, self.work, ["--toggle-collect=exit_dispatch"])
+        return total // (2 * rounds)
+
     def conversion_instructions(self, sets):
         """Instructions in gmemvm's conversion path (the request handler and
         everything it calls) per conversion."""

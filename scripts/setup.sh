@@ -2,7 +2,7 @@
 # root, from Debian's packages) and build it with meson into build/.
 set -eu
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-packages="meson ninja-build gcc libc6-dev pkg-config libfdt-dev libiniparser-dev libseccomp-dev libcmocka-dev device-tree-compiler valgrind librsvg2-bin"
+packages="meson ninja-build gcc libc6-dev pkg-config libfdt-dev libiniparser-dev libseccomp-dev libcmocka-dev device-tree-compiler valgrind strace librsvg2-bin"
 
 install_packages() {
 	local missing=""
