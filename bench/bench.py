@@ -554,10 +554,11 @@ def main():
             if not args.lab:
                 sys.exit("gmemvm-bench: %s" % why)
             bench.results.setdefault("not_run", {})[part] = str(why)
-    machine = "%s, %d CPUs, kernel %s" % (os.uname().nodename, os.cpu_count(), os.uname().release)
+    machine = "%s, %d CPUs, kernel %s, host kind %s" % (
+        os.uname().nodename, os.cpu_count(), os.uname().release, bench.host_kind)
     if args.lab:
-        machine = "the lab's kernel %s under QEMU's emulator (compare ratios, not times)" % (
-            os.uname().release)
+        machine = ("the lab's kernel %s under QEMU's emulator, host kind %s (compare ratios, "
+                   "not times)" % (os.uname().release, bench.host_kind))
     bench.results["machine"] = machine
     bench.results["kernel"] = os.uname().release
     if not args.lab and not args.counts_only:
