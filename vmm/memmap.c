@@ -472,32 +472,21 @@ static void setup_common(struct memmap *map, const struct scenario *scenario, in
 	map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 }
 
-int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, int vm_fd,
-			   uint32_t max_slots, struct gmemvm_error *error)
-{
-	setup_common(map, scenario, vm_fd, max_slots);
-	map->protected_vm = true;
-	map->backing = &memmap_protected;
-	int status = map->backing->setup(map, error);
-	if (status < 0)
-		return status;
-	return bind_whole_view(map, add_view(map, "ram (protected VM)", 0, false, map->host_view),
-			       error);
-}
-
-int memmap_setup_protected_gmem(struct memmap *map, const struct scenario *scenario,
-				struct gmem *gmem, int vm_fd, uint32_t max_slots,
-				struct gmemvm_error *error)
+int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, struct gmem *gmem,
+			   int vm_fd, uint32_t max_slots, struct gmemvm_error *error)
 {
 	setup_common(map, scenario, vm_fd, max_slots);
 	map->protected_vm = true;
 	map->gmem = gmem;
-	map->backing = &memmap_in_place; /* the guest_memfd's own host view and state */
+	/* With a guest_memfd, its own host view and state serve (in place). */
+	map->backing = gmem ? &memmap_in_place : &memmap_protected;
 	int status = map->backing->setup(map, error);
 	if (status < 0)
 		return status;
 	return bind_whole_view(
-		map, add_view(map, "ram (protected VM, guest_memfd)", 0, true, map->host_view),
+		map,
+		add_view(map, gmem ? "ram (protected VM, guest_memfd)" : "ram (protected VM)", 0,
+			 gmem != NULL, map->host_view),
 		error);
 }
 

@@ -151,23 +151,19 @@ void memmap_init(struct memmap *map);
  * design notes refused the layout (the message quotes it). error: not NULL.
  */
 /*
- * Mode pkvm on upstream's pKVM (a protected VM, arm64): RAM is the VMM's
- * anonymous memory in one plain memslot, no guest_memfd; the hypervisor
- * converts. Same returns as memmap_setup.
+ * Mode pkvm on upstream's pKVM (a protected VM, arm64): RAM in one memslot,
+ * the hypervisor converts. gmem NULL: the VMM's anonymous memory, no
+ * guest_memfd; else that guest_memfd (MMAP, INIT_SHARED), bound as such
+ * (pkvm = upstream-on-guest-memfd). Same returns as memmap_setup.
  */
-int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, int vm_fd,
-			   uint32_t max_slots, struct gmemvm_error *error);
+int memmap_setup_protected(struct memmap *map, const struct scenario *scenario, struct gmem *gmem,
+			   int vm_fd, uint32_t max_slots, struct gmemvm_error *error);
 /* The RLIMIT_MEMLOCK a protected VM of memory_size bytes needs, from the
  * limit now: true with *wanted to set (the soft limit raised to the guest's
  * memory, the hard one kept or raised to it), false when now suffices. */
 struct rlimit;
 bool memmap_protected_memlock(uint64_t memory_size, const struct rlimit *now,
 			      struct rlimit *wanted);
-/* The same protected VM with RAM in gmem, a guest_memfd with MMAP and
- * INIT_SHARED, bound as such (pkvm = upstream-on-guest-memfd). */
-int memmap_setup_protected_gmem(struct memmap *map, const struct scenario *scenario,
-				struct gmem *gmem, int vm_fd, uint32_t max_slots,
-				struct gmemvm_error *error);
 int memmap_setup(struct memmap *map, const struct scenario *scenario, struct gmem *gmem, int vm_fd,
 		 unsigned int shared_bit, bool native_attributes, uint32_t max_slots,
 		 struct gmemvm_error *error);

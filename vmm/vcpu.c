@@ -108,8 +108,7 @@ static void *vcpu_thread(void *argument)
 				context->outcome = OUTCOME_RECLAIMED;
 				snprintf(context->message, sizeof(context->message),
 					 "KVM_RUN failed on vCPU %d with EFAULT: the guest touched "
-					 "a "
-					 "page the host reclaimed (read through /proc/self/mem)",
+					 "a page the host reclaimed (read through /proc/self/mem)",
 					 vcpu->index);
 				break;
 			}

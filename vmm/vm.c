@@ -502,13 +502,11 @@ static enum gmemvm_status create_protected_memory(struct vm *vm, struct gmemvm_e
 	/* The notes' design on upstream's VM type: a guest_memfd memslot. */
 	uint64_t flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
 	if (scenario->pkvm_on_guest_memfd &&
-	    (gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size, true, false, 0,
-				    vm->host.caps.guest_memfd_flags & flags, false, error) < 0 ||
-	     memmap_setup_protected_gmem(&vm->memory, scenario, &vm->gmem, vm->vm_fd,
-					 (uint32_t)vm->host.caps.nr_memslots, error) < 0))
+	    gmem_create_with_flags(&vm->gmem, vm->vm_fd, scenario->memory_size, true, false, 0,
+				   vm->host.caps.guest_memfd_flags & flags, false, error) < 0)
 		return host_failure(error);
-	if (!scenario->pkvm_on_guest_memfd &&
-	    memmap_setup_protected(&vm->memory, scenario, vm->vm_fd,
+	if (memmap_setup_protected(&vm->memory, scenario,
+				   scenario->pkvm_on_guest_memfd ? &vm->gmem : NULL, vm->vm_fd,
 				   (uint32_t)vm->host.caps.nr_memslots, error) < 0)
 		return host_failure(error);
 	load_boot_image(vm, 0);
