@@ -121,6 +121,13 @@ def copy_into(root, path, target=None):
     shutil.copy2(os.path.realpath(path), destination)
 
 
+def copy_program(root, path):
+    """A dynamically linked program with the libraries ldd names."""
+    copy_into(root, path)
+    for library in shared_libraries(path):
+        copy_into(root, library)
+
+
 STORMS = ["coco-inplace-4vcpu-storm.ini", "coco-inplace-8vcpu-storm.ini"]
 
 
@@ -144,9 +151,7 @@ def concurrency_checks(repo, build, root):
         test = os.path.join(asan, "tests", "test_memmap")
         gmemvm = os.path.join(asan, "vmm", "gmemvm")
         for binary in (test, gmemvm):
-            copy_into(root, binary)
-            for library in shared_libraries(binary):
-                copy_into(root, library)
+            copy_program(root, binary)
         storms = " ".join(os.path.join(repo, "configs", name) for name in STORMS)
         commands["asan-stress"] = f"env {options} {stress} {test}"
         copy_into(root, os.path.join(repo, "lab", "storms.sh"))
@@ -158,9 +163,7 @@ def concurrency_checks(repo, build, root):
     # /usr/bin/valgrind is a script around valgrind.bin, which the lab runs.
     valgrind = shutil.which("valgrind.bin") or shutil.which("valgrind")
     if valgrind and os.path.isdir("/usr/libexec/valgrind") and os.path.isdir("/usr/lib/debug"):
-        copy_into(root, valgrind)
-        for library in shared_libraries(valgrind):
-            copy_into(root, library)
+        copy_program(root, valgrind)
         for path in glob.glob("/usr/libexec/valgrind/*"):
             if os.path.isfile(path) and "32" not in os.path.basename(path) and \
                     "x86-linux" not in path:
@@ -188,12 +191,6 @@ PYTHON_UNNEEDED = {"test", "idlelib", "tkinter", "lib2to3", "ensurepip", "turtle
                    "pydoc_data", "dist-packages", "site-packages", "distutils"}
 
 
-def copy_program(root, path):
-    copy_into(root, path)
-    for library in shared_libraries(path):
-        copy_into(root, library)
-
-
 def copy_counters(root):
     """strace and valgrind's callgrind, for the counts (bench/counts.py)."""
     for tool in ("strace", "valgrind.bin"):
@@ -218,18 +215,14 @@ def bench_command(repo, build, root, bench_args):
     regression check of the counts against bench/thresholds.json, which
     scripts/test runs in every x86 kernel (CI)."""
     copy_counters(root)
-    copy_into(root, PYTHON)
-    for library in shared_libraries(PYTHON):
-        copy_into(root, library)
+    copy_program(root, PYTHON)
     for directory, subdirectories, files in os.walk(PYTHON_LIBRARY):
         subdirectories[:] = [d for d in subdirectories if d not in PYTHON_UNNEEDED
                              and not d.startswith("config-")]
         for name in files:
             copy_into(root, os.path.join(directory, name))
     floor = os.path.join(build, "bench", "gmemvm-floor")
-    copy_into(root, floor)
-    for library in shared_libraries(floor):
-        copy_into(root, library)
+    copy_program(root, floor)
     for path in glob.glob(os.path.join(repo, "bench", "*")):
         if os.path.isfile(path):
             copy_into(root, path)
@@ -269,13 +262,12 @@ def make_initramfs(repo, build, scenarios, work, run_options, tests_wanted, benc
     tests = [t for t in tests if os.path.exists(t)]
     programs = [os.path.join(build, program) for _, program in KVM_SCRIPTS.values()]
     for binary in [gmemvm] + ([] if arm64 else ["/bin/bash"]) + tests + programs:
-        copy_into(root, binary)
         if arm64:
+            copy_into(root, binary)
             for library, target in arm64_libraries(binary):
                 copy_into(root, library, target)
         else:
-            for library in shared_libraries(binary):
-                copy_into(root, library)
+            copy_program(root, binary)
     # One small script per test, so the init runs each the same way.
     os.makedirs(root + "/lab/tests")
     commands = {os.path.basename(t): t for t in tests}
