@@ -278,7 +278,7 @@ class Bench:
         if missing:
             raise NotRun("%s missing (apt-get install %s)" % (" and ".join(missing),
                                                              " ".join(missing)))
-        counter = counts.Counter(self)
+        counter = counts.CountRunner(self)
         rounds = self.args.count_rounds
         out = {"syscalls_per_conversion": {}, "instructions_per_conversion": {}}
         self.results["counts"] = out
@@ -303,7 +303,8 @@ class Bench:
                 continue
             out["syscalls_per_conversion"][path] = dict(calls, floor_name=floor_name)
             out["instructions_per_conversion"][path] = attempt(
-                path + " instructions", lambda: counter.conversion_instructions(sets_of(rounds)))
+                path + " instructions", lambda: counter.conversion_instructions(
+                    *self.conversion_sets(mode, "explicit", PAGE, 1, rounds)))
         out["startup_instructions"] = attempt("startup_instructions",
                                               counter.startup_instructions)
 

@@ -115,7 +115,7 @@ def callgrind_instructions(argv, work, options):
     raise RuntimeError("callgrind wrote no totals in " + path)
 
 
-class Counter:
+class CountRunner:
     """Runs the counts for bench.py's Bench, whose gmemvm_argv and floor
     path it uses."""
 
@@ -167,13 +167,13 @@ class Counter:
         total = callgrind_instructions(argv, self.work, ["--toggle-collect=exit_dispatch"])
         return total // (2 * rounds)
 
-    def conversion_instructions(self, sets):
+    def conversion_instructions(self, sets, conversions):
         """Instructions in gmemvm's conversion path (the request handler and
-        everything it calls) per conversion."""
+        everything it calls) per conversion of a flip run with these --set
+        overrides, which makes that many conversions."""
         argv = self.bench.gmemvm_argv("flip-pages.ini", *sets) + ["--no-sandbox"]
         total = callgrind_instructions(argv, self.work,
                                        ["--toggle-collect=conversion_on_request"])
-        conversions = int(re.search(r"by-hypercall=(\d+)", " ".join(sets)).group(1))
         return total // conversions
 
 
